@@ -1,0 +1,1 @@
+//! Workspace benchmarks live in `benches/`.

@@ -1,0 +1,486 @@
+//! `caption_db.hdf5`: the phrase database with its keys (projected, L2-normalised text
+//! embeddings) and features (text pooled outputs), in two layouts:
+//!
+//! - [`CaptionLayout::Original`]: what the Python original writes, a group per batch of 512
+//!   (`"0"`, `"1"`, ...) with gzip-compressed `keys`, `features`, `captions`;
+//! - [`CaptionLayout::Contiguous`]: ours, three root datasets chunked along the rows and
+//!   extended batch by batch, marked by the root attribute `layout`. Faster to write and load.
+//!
+//! [`CaptionDb::open`] detects the layout.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::VarLenUnicode;
+use hdf5::{Dataset, File, Group};
+use ndarray::{ArrayView1, ArrayView2};
+
+use crate::h5::{self, h5err};
+use crate::{Error, Provenance, Result, schema};
+
+/// The two layouts of `caption_db.hdf5`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptionLayout {
+    /// A gzip-compressed group per batch, as the Python original writes it.
+    Original,
+    /// Three root datasets, chunked along the rows (ours).
+    Contiguous,
+}
+
+impl std::fmt::Display for CaptionLayout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CaptionLayout::Original => "original (a group per batch)",
+            CaptionLayout::Contiguous => "contiguous (xctx)",
+        })
+    }
+}
+
+/// Rows per chunk of the contiguous layout (4 MiB of 512-d float32 per chunk).
+const CHUNK_ROWS: usize = 2048;
+/// gzip level of h5py's `compression="gzip"`.
+const H5PY_GZIP_LEVEL: u8 = 4;
+
+/// Writes `caption_db.hdf5` batch by batch.
+pub struct CaptionDbWriter {
+    w: h5::Writer,
+    layout: CaptionLayout,
+    key_dim: usize,
+    feature_dim: usize,
+    batches: usize,
+    rows: usize,
+}
+
+impl CaptionDbWriter {
+    /// Creates the file in `layout` for keys of `key_dim` and features of `feature_dim` values.
+    pub fn create(
+        path: impl AsRef<Path>,
+        layout: CaptionLayout,
+        key_dim: usize,
+        feature_dim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let w = h5::Writer::create(path.as_ref(), overwrite)?;
+        provenance.write(&w.path, w.file())?;
+        if layout == CaptionLayout::Contiguous {
+            let root: &Group = w.file();
+            h5::write_attr_str(&w.path, root, schema::LAYOUT, schema::LAYOUT_CONTIGUOUS)?;
+            create_growing::<f32>(&w.path, root, schema::KEYS, Some(key_dim), None)?;
+            create_growing::<f32>(&w.path, root, schema::FEATURES, Some(feature_dim), None)?;
+            create_growing::<VarLenUnicode>(
+                &w.path,
+                root,
+                schema::CAPTIONS,
+                None,
+                Some(H5PY_GZIP_LEVEL),
+            )?;
+        }
+        w.file().flush().map_err(h5err(&w.path, "/"))?;
+        Ok(Self { w, layout, key_dim, feature_dim, batches: 0, rows: 0 })
+    }
+
+    /// Opens an existing file to add batches (resume). Returns the writer; [`rows`] tells how
+    /// many captions it already holds.
+    ///
+    /// [`rows`]: CaptionDbWriter::rows
+    pub fn append(path: impl AsRef<Path>) -> Result<Self> {
+        let db = CaptionDb::open(path.as_ref())?;
+        let (layout, key_dim, feature_dim, rows) =
+            (db.layout, db.key_dim, db.feature_dim, db.len());
+        let batches = db.groups.len();
+        drop(db);
+        let w = h5::Writer::append(path.as_ref())?;
+        Ok(Self { w, layout, key_dim, feature_dim, batches, rows })
+    }
+
+    /// Captions written so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Batches written so far.
+    pub fn batches(&self) -> usize {
+        self.batches
+    }
+
+    /// Appends one batch: `captions.len()` rows of keys and features. Flushed before returning.
+    pub fn write_batch(&mut self, keys: &[f32], features: &[f32], captions: &[String]) -> Result<()> {
+        let n = captions.len();
+        let path = self.w.path.clone();
+        h5::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
+        h5::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
+        let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
+        let root: &Group = self.w.file();
+        match self.layout {
+            CaptionLayout::Original => {
+                let name = self.batches.to_string();
+                let g = root.create_group(&name).map_err(h5err(&path, &name))?;
+                let obj = |d: &str| format!("{name}/{d}");
+                write_gzip(&path, &g, schema::KEYS, &obj(schema::KEYS), keys, n, self.key_dim)?;
+                write_gzip(
+                    &path,
+                    &g,
+                    schema::FEATURES,
+                    &obj(schema::FEATURES),
+                    features,
+                    n,
+                    self.feature_dim,
+                )?;
+                let object = obj(schema::CAPTIONS);
+                let chunk = guess_chunk(&[n], 8);
+                let ds = g
+                    .new_dataset::<VarLenUnicode>()
+                    .shape([n])
+                    .chunk(chunk)
+                    .deflate(H5PY_GZIP_LEVEL)
+                    .create(schema::CAPTIONS)
+                    .map_err(h5err(&path, &object))?;
+                ds.write_raw(&texts).map_err(h5err(&path, &object))?;
+            }
+            CaptionLayout::Contiguous => {
+                let (start, end) = (self.rows, self.rows + n);
+                let ds = root.dataset(schema::KEYS).map_err(h5err(&path, schema::KEYS))?;
+                grow_2d(&path, &ds, schema::KEYS, keys, start, end, self.key_dim)?;
+                let ds = root.dataset(schema::FEATURES).map_err(h5err(&path, schema::FEATURES))?;
+                grow_2d(&path, &ds, schema::FEATURES, features, start, end, self.feature_dim)?;
+                let ds = root.dataset(schema::CAPTIONS).map_err(h5err(&path, schema::CAPTIONS))?;
+                ds.resize([end]).map_err(h5err(&path, schema::CAPTIONS))?;
+                ds.write_slice(ArrayView1::from(&texts[..]), start..end)
+                    .map_err(h5err(&path, schema::CAPTIONS))?;
+            }
+        }
+        self.batches += 1;
+        self.rows += n;
+        tracing::debug!(n, rows = self.rows, "caption_db batch written");
+        self.w.end_batch()
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.w.close()
+    }
+}
+
+fn create_growing<T: hdf5::H5Type>(
+    path: &Path,
+    root: &Group,
+    name: &str,
+    dim: Option<usize>,
+    gzip: Option<u8>,
+) -> Result<()> {
+    let b = root.new_dataset::<T>();
+    let mut b = match dim {
+        Some(d) => b.shape((0.., d)).chunk((CHUNK_ROWS, d.max(1))),
+        None => b.shape(0..).chunk(CHUNK_ROWS * 8),
+    };
+    if let Some(level) = gzip {
+        b = b.deflate(level);
+    }
+    b.create(name).map(drop).map_err(h5err(path, name))
+}
+
+fn grow_2d(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    data: &[f32],
+    start: usize,
+    end: usize,
+    dim: usize,
+) -> Result<()> {
+    ds.resize([end, dim]).map_err(h5err(path, object))?;
+    let view = ArrayView2::from_shape((end - start, dim), data).expect("length checked");
+    ds.write_slice(view, (start..end, ..)).map_err(h5err(path, object))
+}
+
+fn write_gzip(
+    path: &Path,
+    g: &Group,
+    name: &str,
+    object: &str,
+    data: &[f32],
+    n: usize,
+    dim: usize,
+) -> Result<()> {
+    let ds = g
+        .new_dataset::<f32>()
+        .shape([n, dim])
+        .chunk(guess_chunk(&[n, dim], 4))
+        .deflate(H5PY_GZIP_LEVEL)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(data).map_err(h5err(path, object))
+}
+
+/// h5py's `filters.guess_chunk`, so that our original-layout files have h5py's chunk shapes.
+pub(crate) fn guess_chunk(shape: &[usize], typesize: usize) -> Vec<usize> {
+    const CHUNK_BASE: f64 = 16.0 * 1024.0;
+    const CHUNK_MIN: f64 = 8.0 * 1024.0;
+    const CHUNK_MAX: f64 = 1024.0 * 1024.0;
+    let mut chunks: Vec<f64> =
+        shape.iter().map(|&x| if x == 0 { 1024.0 } else { x as f64 }).collect();
+    let ndims = chunks.len();
+    let product = |c: &[f64]| c.iter().product::<f64>();
+    let dset_size = product(&chunks) * typesize as f64;
+    let target = (CHUNK_BASE * 2f64.powf((dset_size / (1024.0 * 1024.0)).log10()))
+        .clamp(CHUNK_MIN, CHUNK_MAX);
+    let mut idx = 0;
+    loop {
+        let chunk_bytes = product(&chunks) * typesize as f64;
+        if (chunk_bytes < target || (chunk_bytes - target).abs() / target < 0.5)
+            && chunk_bytes < CHUNK_MAX
+        {
+            break;
+        }
+        if product(&chunks) == 1.0 {
+            break;
+        }
+        chunks[idx % ndims] = (chunks[idx % ndims] / 2.0).ceil();
+        idx += 1;
+    }
+    chunks.into_iter().map(|c| c as usize).collect()
+}
+
+/// The whole caption database in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Captions {
+    /// Key size.
+    pub key_dim: usize,
+    /// Feature size.
+    pub feature_dim: usize,
+    /// `len * key_dim` values.
+    pub keys: Vec<f32>,
+    /// `len * feature_dim` values.
+    pub features: Vec<f32>,
+    /// The phrases.
+    pub captions: Vec<String>,
+}
+
+/// One phrase of the database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caption {
+    /// The L2-normalised projected embedding.
+    pub key: Vec<f32>,
+    /// The text tower's pooled output.
+    pub feature: Vec<f32>,
+    /// The phrase.
+    pub caption: String,
+}
+
+/// Reads `caption_db.hdf5` in either layout.
+pub struct CaptionDb {
+    path: PathBuf,
+    file: File,
+    layout: CaptionLayout,
+    key_dim: usize,
+    feature_dim: usize,
+    /// Original layout: (group name, rows) in batch order.
+    groups: Vec<(String, usize)>,
+    len: usize,
+}
+
+impl CaptionDb {
+    /// Opens the file and detects its layout.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let file = h5::open_read(&path)?;
+        let contiguous = h5::read_attr_str(&path, &file, schema::LAYOUT)?
+            .is_some_and(|l| l == schema::LAYOUT_CONTIGUOUS)
+            || file.link_exists(schema::KEYS);
+        if contiguous {
+            let (len, key_dim, feature_dim) = check_batch(&path, &file, "")?;
+            return Ok(Self {
+                path,
+                file,
+                layout: CaptionLayout::Contiguous,
+                key_dim,
+                feature_dim,
+                groups: Vec::new(),
+                len,
+            });
+        }
+        let (batches, other) = h5::numeric_members(&path, &file)?;
+        if let Some(name) = other.first() {
+            return Err(Error::Schema {
+                path,
+                message: format!("unexpected member {name:?} in a caption database"),
+            });
+        }
+        let mut groups = Vec::with_capacity(batches.len());
+        let (mut key_dim, mut feature_dim, mut len) = (0, 0, 0);
+        for (i, b) in batches.iter().enumerate() {
+            if *b != i as u64 {
+                return Err(Error::Missing { path, object: i.to_string() });
+            }
+            let name = b.to_string();
+            let g = h5::group(&path, &file, &name, &name)?;
+            let (n, kd, fd) = check_batch(&path, &g, &format!("{name}/"))?;
+            if i > 0 && (kd, fd) != (key_dim, feature_dim) {
+                return Err(Error::Schema {
+                    path,
+                    message: format!(
+                        "batch {name} has key/feature sizes ({kd}, {fd}), batch 0 has ({key_dim}, {feature_dim})"
+                    ),
+                });
+            }
+            (key_dim, feature_dim) = (kd, fd);
+            len += n;
+            groups.push((name, n));
+        }
+        Ok(Self { path, file, layout: CaptionLayout::Original, key_dim, feature_dim, groups, len })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn root(&self) -> Result<Group> {
+        self.file.as_group().map_err(h5err(&self.path, "/"))
+    }
+
+    /// The detected layout.
+    pub fn layout(&self) -> CaptionLayout {
+        self.layout
+    }
+
+    /// Number of phrases.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the database holds no phrase.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Key size (512 for ViT-B/32).
+    pub fn key_dim(&self) -> usize {
+        self.key_dim
+    }
+
+    /// Feature size (512 for ViT-B/32).
+    pub fn feature_dim(&self) -> usize {
+        self.feature_dim
+    }
+
+    /// Number of batch groups (original layout), 0 for the contiguous layout.
+    pub fn batches(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Provenance attributes, `None` for files the original wrote.
+    pub fn provenance(&self) -> Result<Option<Provenance>> {
+        Provenance::read(&self.path, &self.file)
+    }
+
+    /// Loads every phrase with its key and feature.
+    pub fn load(&self) -> Result<Captions> {
+        let mut out = Captions {
+            key_dim: self.key_dim,
+            feature_dim: self.feature_dim,
+            keys: vec![0f32; self.len * self.key_dim],
+            features: vec![0f32; self.len * self.feature_dim],
+            captions: Vec::with_capacity(self.len),
+        };
+        let mut row = 0;
+        let parts: Vec<(Group, String, usize)> = match self.layout {
+            CaptionLayout::Contiguous => vec![(self.root()?, String::new(), self.len)],
+            CaptionLayout::Original => self
+                .groups
+                .iter()
+                .map(|(name, n)| {
+                    let g = self.file.group(name).map_err(h5err(&self.path, name))?;
+                    Ok((g, format!("{name}/"), *n))
+                })
+                .collect::<Result<_>>()?,
+        };
+        for (g, prefix, n) in parts {
+            let (kd, fd) = (self.key_dim, self.feature_dim);
+            self.read_rows(&g, &prefix, schema::KEYS, &mut out.keys[row * kd..(row + n) * kd])?;
+            self.read_rows(
+                &g,
+                &prefix,
+                schema::FEATURES,
+                &mut out.features[row * fd..(row + n) * fd],
+            )?;
+            let object = format!("{prefix}{}", schema::CAPTIONS);
+            let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+            out.captions.extend(h5::read_strings(&self.path, &ds, &object)?);
+            row += n;
+        }
+        Ok(out)
+    }
+
+    fn read_rows(&self, g: &Group, prefix: &str, name: &str, out: &mut [f32]) -> Result<()> {
+        let object = format!("{prefix}{name}");
+        let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+        h5::read_f32_into(&self.path, &ds, &object, None, out)
+    }
+
+    /// One phrase by its row in the database.
+    pub fn get(&self, index: usize) -> Result<Caption> {
+        if index >= self.len {
+            return Err(Error::Missing {
+                path: self.path.clone(),
+                object: format!("caption {index} (the database holds {})", self.len),
+            });
+        }
+        let (g, prefix, row) = match self.layout {
+            CaptionLayout::Contiguous => (self.root()?, String::new(), index),
+            CaptionLayout::Original => {
+                let mut row = index;
+                let mut found = None;
+                for (name, n) in &self.groups {
+                    if row < *n {
+                        found = Some(name);
+                        break;
+                    }
+                    row -= n;
+                }
+                let name = found.expect("index < len");
+                (self.file.group(name).map_err(h5err(&self.path, name))?, format!("{name}/"), row)
+            }
+        };
+        let read_row = |name: &str| -> Result<Vec<f32>> {
+            let object = format!("{prefix}{name}");
+            let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+            let a: ndarray::Array1<f32> =
+                ds.read_slice_1d((row, ..)).map_err(h5err(&self.path, &object))?;
+            Ok(a.to_vec())
+        };
+        let object = format!("{prefix}{}", schema::CAPTIONS);
+        let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+        let texts = h5::read_strings(&self.path, &ds, &object)?;
+        Ok(Caption {
+            key: read_row(schema::KEYS)?,
+            feature: read_row(schema::FEATURES)?,
+            caption: texts[row].clone(),
+        })
+    }
+}
+
+/// Checks `keys (n, dk)`, `features (n, d)`, `captions (n,)` of one batch group (or the root).
+fn check_batch(path: &Path, g: &Group, prefix: &str) -> Result<(usize, usize, usize)> {
+    let obj = |d: &str| format!("{prefix}{d}");
+    let keys = h5::dataset(path, g, schema::KEYS, &obj(schema::KEYS))?;
+    let ks = h5::check_f32(path, &keys, &obj(schema::KEYS), &[None, None])?;
+    let features = h5::dataset(path, g, schema::FEATURES, &obj(schema::FEATURES))?;
+    let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &[Some(ks[0]), None])?;
+    let captions = h5::dataset(path, g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
+    h5::check_shape(path, &captions, &obj(schema::CAPTIONS), &[Some(ks[0])])?;
+    Ok((ks[0], ks[1], fs[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_chunk;
+
+    #[test]
+    fn guess_chunk_matches_h5py_examples() {
+        // Values printed by h5py 3.16's h5py._hl.filters.guess_chunk.
+        assert_eq!(guess_chunk(&[512, 512], 4), vec![64, 64]);
+        assert_eq!(guess_chunk(&[512], 8), vec![512]);
+        assert_eq!(guess_chunk(&[100, 512], 4), vec![25, 128]);
+    }
+}

@@ -1,0 +1,465 @@
+//! HDF5 plumbing shared by the readers and writers: opening with clear errors, the file-format
+//! bounds and metadata-cache settings of our writers, typed reads with dtype/shape checks, and
+//! string datasets.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use hdf5::plist::file_access::{
+    CacheDecreaseMode, CacheIncreaseMode, FlashIncreaseMode, LibraryVersion, MetadataCacheConfig,
+};
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::{Dataset, File, Group};
+
+use crate::{Error, Result};
+
+const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// Error adaptor: `map_err(h5err(path, object))`.
+pub(crate) fn h5err<'a>(path: &'a Path, object: &'a str) -> impl Fn(hdf5::Error) -> Error + 'a {
+    move |source| Error::Hdf5 { path: path.to_owned(), object: object.to_owned(), source }
+}
+
+/// Checks existence and the HDF5 signature (at 0 or a userblock boundary), so that a missing or
+/// foreign file gets a plain error instead of HDF5's error stack.
+fn check_signature(path: &Path) -> Result<()> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NotFound { path: path.to_owned() });
+        }
+        Err(source) => return Err(Error::Io { path: path.to_owned(), object: "/".into(), source }),
+    };
+    let mut head = Vec::with_capacity(8);
+    let mut offset = 0usize;
+    // The superblock sits at 0, 512, 1024, 2048, ... (after a userblock). Look at the first few.
+    while offset <= 8192 {
+        head.clear();
+        let mut buf = [0u8; 8];
+        use std::io::Seek;
+        if f.seek(std::io::SeekFrom::Start(offset as u64)).is_err() {
+            break;
+        }
+        let n = f.by_ref().take(8).read_to_end(&mut head).unwrap_or(0);
+        if n < 8 {
+            break;
+        }
+        buf.copy_from_slice(&head);
+        if &buf == SIGNATURE {
+            return Ok(());
+        }
+        offset = if offset == 0 { 512 } else { offset * 2 };
+    }
+    Err(Error::NotHdf5 { path: path.to_owned() })
+}
+
+fn classify_open_error(path: &Path, action: &'static str, source: hdf5::Error) -> Error {
+    if source.to_string().contains("truncated") {
+        Error::Truncated { path: path.to_owned(), source }
+    } else {
+        Error::Open { path: path.to_owned(), action, source }
+    }
+}
+
+/// Opens a context file read-only.
+pub(crate) fn open_read(path: &Path) -> Result<File> {
+    check_signature(path)?;
+    File::open(path).map_err(|e| classify_open_error(path, "open", e))
+}
+
+/// Metadata cache of our writers: evictions off, so that between two flushes nothing but raw
+/// data reaches the disk and a killed writer leaves the file as of its last flush. The cache is
+/// emptied by reopening the file every so often ([`Writer::end_batch`]).
+fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::FileAccessBuilder {
+    let mdc = MetadataCacheConfig {
+        evictions_enabled: false,
+        incr_mode: CacheIncreaseMode::Off,
+        flash_incr_mode: FlashIncreaseMode::Off,
+        decr_mode: CacheDecreaseMode::Off,
+        ..MetadataCacheConfig::default()
+    };
+    // Low bound 1.8: groups with many members use dense link storage (fractal heap + v2 B-tree),
+    // which stays fast with 123,287 images at the root, where the 1.6-era symbol table slows
+    // down badly (h5py issue 1055). High bound 1.8 keeps superblock version 2: no "file open for
+    // writing" flag that would make a crashed file unopenable without h5clear, and every HDF5
+    // since 1.8 (h5py 2.x and 3.x) reads the files.
+    p.libver_bounds(LibraryVersion::V18, LibraryVersion::V18).mdc_config(&mdc)
+}
+
+/// An HDF5 file open for writing, flushed after each batch and reopened every `reopen_every`
+/// batches to bound the metadata cache.
+pub(crate) struct Writer {
+    pub(crate) path: PathBuf,
+    file: Option<File>,
+    batches_since_open: usize,
+    reopen_every: usize,
+}
+
+impl Writer {
+    /// Creates `path`; refuses to replace an existing file unless `overwrite`.
+    pub(crate) fn create(path: &Path, overwrite: bool) -> Result<Self> {
+        if path.exists() && !overwrite {
+            return Err(Error::Exists { path: path.to_owned() });
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: path.to_owned(),
+                object: "/".into(),
+                source,
+            })?;
+        }
+        let file = File::with_options()
+            .with_fapl(writer_fapl)
+            .create(path)
+            .map_err(|e| classify_open_error(path, "create", e))?;
+        Ok(Self { path: path.to_owned(), file: Some(file), batches_since_open: 0, reopen_every: 64 })
+    }
+
+    /// Opens an existing file to append to it (resuming a run).
+    pub(crate) fn append(path: &Path) -> Result<Self> {
+        check_signature(path)?;
+        let file = Self::open_rw(path)?;
+        Ok(Self { path: path.to_owned(), file: Some(file), batches_since_open: 0, reopen_every: 64 })
+    }
+
+    fn open_rw(path: &Path) -> Result<File> {
+        File::with_options()
+            .with_fapl(writer_fapl)
+            .open_rw(path)
+            .map_err(|e| classify_open_error(path, "open for writing", e))
+    }
+
+    pub(crate) fn file(&self) -> &File {
+        self.file.as_ref().expect("the writer holds its file until finish")
+    }
+
+    /// Flushes the batch to disk; every `reopen_every` batches closes and reopens the file.
+    pub(crate) fn end_batch(&mut self) -> Result<()> {
+        self.file().flush().map_err(h5err(&self.path, "/"))?;
+        self.batches_since_open += 1;
+        if self.batches_since_open >= self.reopen_every {
+            self.close()?;
+            self.file = Some(Self::open_rw(&self.path)?);
+            self.batches_since_open = 0;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the file.
+    pub(crate) fn close(&mut self) -> Result<()> {
+        if let Some(file) = self.file.take() {
+            file.flush().map_err(h5err(&self.path, "/"))?;
+            file.close().map_err(h5err(&self.path, "/"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            tracing::warn!("closing {:?}: {e}", self.path);
+        }
+    }
+}
+
+/// Opens the dataset `name` under `group`, or [`Error::Missing`] with its full path `object`.
+pub(crate) fn dataset(path: &Path, group: &Group, name: &str, object: &str) -> Result<Dataset> {
+    if !group.link_exists(name) {
+        return Err(Error::Missing { path: path.to_owned(), object: object.to_owned() });
+    }
+    group.dataset(name).map_err(h5err(path, object))
+}
+
+/// Opens the group `name` under `group`, or [`Error::Missing`].
+pub(crate) fn group(path: &Path, parent: &Group, name: &str, object: &str) -> Result<Group> {
+    if !parent.link_exists(name) {
+        return Err(Error::Missing { path: path.to_owned(), object: object.to_owned() });
+    }
+    parent.group(name).map_err(h5err(path, object))
+}
+
+/// The element type, as a descriptor.
+pub(crate) fn descriptor(path: &Path, ds: &Dataset, object: &str) -> Result<TypeDescriptor> {
+    ds.dtype().and_then(|t| t.to_descriptor()).map_err(h5err(path, object))
+}
+
+/// Checks that `ds` holds float32 and has `expected` shape (`None` = any size in that axis).
+pub(crate) fn check_f32(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    expected: &[Option<usize>],
+) -> Result<Vec<usize>> {
+    let desc = descriptor(path, ds, object)?;
+    if desc != TypeDescriptor::Float(FloatSize::U4) {
+        return Err(Error::Dtype {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            expected: "float32",
+            found: desc.to_string(),
+        });
+    }
+    check_shape(path, ds, object, expected)
+}
+
+/// Checks the shape of `ds` against `expected` (`None` = any size in that axis).
+pub(crate) fn check_shape(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    expected: &[Option<usize>],
+) -> Result<Vec<usize>> {
+    let shape = ds.shape();
+    let ok = shape.len() == expected.len()
+        && shape.iter().zip(expected).all(|(s, e)| e.is_none_or(|e| e == *s));
+    if !ok {
+        let words: Vec<String> =
+            expected.iter().map(|e| e.map_or_else(|| "*".to_owned(), |e| e.to_string())).collect();
+        return Err(Error::Shape {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            expected: format!("({})", words.join(", ")),
+            found: shape,
+        });
+    }
+    Ok(shape)
+}
+
+/// Reads a float32 dataset whose type and shape were checked.
+///
+/// Contiguous little-endian data of a file without userblock is read straight from the file
+/// with `pread` (`raw`), outside HDF5's global lock, so that parallel preloads scale; anything
+/// else goes through HDF5.
+pub(crate) fn read_f32_into(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    raw: Option<&std::fs::File>,
+    out: &mut [f32],
+) -> Result<()> {
+    if let (Some(raw), Some(offset)) = (raw, direct_offset(ds)) {
+        use std::os::unix::fs::FileExt;
+        raw.read_exact_at(bytemuck::cast_slice_mut(out), offset).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            source,
+        })
+    } else {
+        ds.read_into_raw(out).map(drop).map_err(h5err(path, object))
+    }
+}
+
+/// The file offset of a dataset's bytes when they can be read directly: contiguous, allocated,
+/// unfiltered, little-endian float32.
+fn direct_offset(ds: &Dataset) -> Option<u64> {
+    if !cfg!(target_endian = "little") {
+        return None;
+    }
+    let dtype = ds.dtype().ok()?;
+    if dtype.byte_order() != hdf5::datatype::ByteOrder::LittleEndian {
+        return None;
+    }
+    if !ds.filters().is_empty() {
+        return None;
+    }
+    ds.offset()
+}
+
+/// Reads a string dataset (variable-length UTF-8 or ASCII, as h5py writes `list[str]` and
+/// `list[bytes]`), in row-major order.
+pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Vec<String>> {
+    match descriptor(path, ds, object)? {
+        TypeDescriptor::VarLenUnicode => Ok(ds
+            .read_raw::<VarLenUnicode>()
+            .map_err(h5err(path, object))?
+            .into_iter()
+            .map(|s| s.as_str().to_owned())
+            .collect()),
+        TypeDescriptor::VarLenAscii => Ok(ds
+            .read_raw::<VarLenAscii>()
+            .map_err(h5err(path, object))?
+            .into_iter()
+            .map(|s| s.as_str().to_owned())
+            .collect()),
+        other => Err(Error::Dtype {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            expected: "variable-length string",
+            found: other.to_string(),
+        }),
+    }
+}
+
+/// Writes a float32 dataset, contiguous (h5py's default layout for `data=`).
+pub(crate) fn write_f32(
+    path: &Path,
+    group: &Group,
+    name: &str,
+    object: &str,
+    shape: &[usize],
+    data: &[f32],
+) -> Result<()> {
+    check_len(path, object, shape, data.len())?;
+    let ds = group
+        .new_dataset::<f32>()
+        .shape(shape)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(data).map_err(h5err(path, object))
+}
+
+/// Writes a variable-length UTF-8 string dataset, as h5py does for a list of `str`.
+pub(crate) fn write_strings(
+    path: &Path,
+    group: &Group,
+    name: &str,
+    object: &str,
+    shape: &[usize],
+    data: &[String],
+) -> Result<()> {
+    check_len(path, object, shape, data.len())?;
+    let values = to_varlen(path, object, data)?;
+    let ds = group
+        .new_dataset::<VarLenUnicode>()
+        .shape(shape)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(&values).map_err(h5err(path, object))
+}
+
+/// Converts texts to HDF5 variable-length strings (which cannot hold NUL).
+pub(crate) fn to_varlen(path: &Path, object: &str, data: &[String]) -> Result<Vec<VarLenUnicode>> {
+    data.iter()
+        .map(|s| {
+            s.parse::<VarLenUnicode>().map_err(|e| Error::Input {
+                path: path.to_owned(),
+                object: object.to_owned(),
+                message: format!("text {s:?}: {e}"),
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn check_len(path: &Path, object: &str, shape: &[usize], len: usize) -> Result<()> {
+    let want: usize = shape.iter().product();
+    if want != len {
+        return Err(Error::Input {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            message: format!("shape {shape:?} needs {want} values, got {len}"),
+        });
+    }
+    Ok(())
+}
+
+/// Writes a scalar int64 attribute (what h5py stores for a Python `int`).
+pub(crate) fn write_attr_i64(path: &Path, loc: &Group, name: &str, value: i64) -> Result<()> {
+    let attr = loc.new_attr::<i64>().create(name).map_err(h5err(path, name))?;
+    attr.write_scalar(&value).map_err(h5err(path, name))
+}
+
+/// Writes a scalar variable-length UTF-8 string attribute (what h5py stores for a `str`).
+pub(crate) fn write_attr_str(path: &Path, loc: &Group, name: &str, value: &str) -> Result<()> {
+    let v = to_varlen(path, name, &[value.to_owned()])?.remove(0);
+    if loc.attr_names().map_err(h5err(path, name))?.iter().any(|n| n == name) {
+        loc.delete_attr(name).map_err(h5err(path, name))?;
+    }
+    let attr = loc.new_attr::<VarLenUnicode>().create(name).map_err(h5err(path, name))?;
+    attr.write_scalar(&v).map_err(h5err(path, name))
+}
+
+/// Reads a scalar string attribute, if present.
+pub(crate) fn read_attr_str(path: &Path, loc: &Group, name: &str) -> Result<Option<String>> {
+    if !loc.attr_names().map_err(h5err(path, name))?.iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let attr = loc.attr(name).map_err(h5err(path, name))?;
+    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(h5err(path, name))?;
+    let s = match desc {
+        TypeDescriptor::VarLenUnicode => {
+            attr.read_scalar::<VarLenUnicode>().map_err(h5err(path, name))?.as_str().to_owned()
+        }
+        TypeDescriptor::VarLenAscii => {
+            attr.read_scalar::<VarLenAscii>().map_err(h5err(path, name))?.as_str().to_owned()
+        }
+        other => {
+            return Err(Error::Dtype {
+                path: path.to_owned(),
+                object: name.to_owned(),
+                expected: "string",
+                found: other.to_string(),
+            });
+        }
+    };
+    Ok(Some(s))
+}
+
+/// Reads a scalar integer attribute, if present; any other type is a [`Error::Dtype`].
+pub(crate) fn read_attr_int(path: &Path, loc: &Group, name: &str) -> Result<Option<i64>> {
+    if !loc.attr_names().map_err(h5err(path, name))?.iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    let attr = loc.attr(name).map_err(h5err(path, name))?;
+    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(h5err(path, name))?;
+    match desc {
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(IntSize::U1 | IntSize::U2)
+        | TypeDescriptor::Unsigned(IntSize::U4) => {}
+        other => {
+            return Err(Error::Dtype {
+                path: path.to_owned(),
+                object: name.to_owned(),
+                expected: "integer",
+                found: other.to_string(),
+            });
+        }
+    }
+    if !attr.shape().is_empty() {
+        return Err(Error::Shape {
+            path: path.to_owned(),
+            object: name.to_owned(),
+            expected: "() (a scalar)".into(),
+            found: attr.shape(),
+        });
+    }
+    attr.read_scalar::<i64>().map(Some).map_err(h5err(path, name))
+}
+
+/// Member names of a group that are decimal image ids, sorted ascending; other names are
+/// returned separately.
+pub(crate) fn numeric_members(path: &Path, g: &Group) -> Result<(Vec<u64>, Vec<String>)> {
+    let names = g.member_names().map_err(h5err(path, "/"))?;
+    let mut ids = Vec::with_capacity(names.len());
+    let mut other = Vec::new();
+    for n in names {
+        match parse_id(&n) {
+            Some(id) => ids.push(id),
+            None => other.push(n),
+        }
+    }
+    ids.sort_unstable();
+    Ok((ids, other))
+}
+
+/// A decimal id as `str(int)` writes it: digits, no sign, no leading zero.
+pub(crate) fn parse_id(name: &str) -> Option<u64> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    if canonical { name.parse().ok() } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_id;
+
+    #[test]
+    fn ids_are_canonical_decimals() {
+        assert_eq!(parse_id("531912"), Some(531912));
+        assert_eq!(parse_id("0"), Some(0));
+        assert_eq!(parse_id("007"), None);
+        assert_eq!(parse_id("-1"), None);
+        assert_eq!(parse_id("fdim"), None);
+        assert_eq!(parse_id(""), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! How a file was made: root attributes our writers add beside the original schema.
+
+use std::path::Path;
+
+use hdf5::Group;
+
+use crate::{Result, h5, schema};
+
+/// Provenance stored as root attributes ([`schema::PROVENANCE_TOOL`] and friends). Files the
+/// original wrote have none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The program that wrote the file, e.g. `encode-images`.
+    pub tool: String,
+    /// Its version.
+    pub version: String,
+    /// The run's arguments as a JSON document (model, k, batch size, ...).
+    pub arguments: String,
+}
+
+impl Provenance {
+    /// Provenance of this crate's own version with the given tool and arguments.
+    pub fn new(tool: impl Into<String>, arguments: impl Into<String>) -> Self {
+        Self {
+            tool: tool.into(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            arguments: arguments.into(),
+        }
+    }
+
+    pub(crate) fn write(&self, path: &Path, root: &Group) -> Result<()> {
+        h5::write_attr_str(path, root, schema::PROVENANCE_TOOL, &self.tool)?;
+        h5::write_attr_str(path, root, schema::PROVENANCE_VERSION, &self.version)?;
+        h5::write_attr_str(path, root, schema::PROVENANCE_ARGUMENTS, &self.arguments)
+    }
+
+    /// Reads the provenance of a file, `None` for files without (the original's).
+    pub(crate) fn read(path: &Path, root: &Group) -> Result<Option<Self>> {
+        let Some(tool) = h5::read_attr_str(path, root, schema::PROVENANCE_TOOL)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            tool,
+            version: h5::read_attr_str(path, root, schema::PROVENANCE_VERSION)?.unwrap_or_default(),
+            arguments: h5::read_attr_str(path, root, schema::PROVENANCE_ARGUMENTS)?
+                .unwrap_or_default(),
+        }))
+    }
+}

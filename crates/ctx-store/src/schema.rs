@@ -1,0 +1,109 @@
+//! The names of the three context files, in one place. `docs/hdf5-schema.md` is the prose form of
+//! the same schema.
+//!
+//! ```text
+//! vis_ctx.hdf5      attr fdim: int64;   "<image id>": float32 (fdim,)
+//! txt_ctx.hdf5      "<image id>"/{whole,five,nine}/{features,scores,texts}
+//!                   features float32 (k,d) | (5,k,d) | (9,k,d); scores float32 (k,) | (5,k) | (9,k);
+//!                   texts variable-length UTF-8 strings, shaped like scores
+//! caption_db.hdf5   original: "<batch index>"/{keys (B,dk), features (B,d), captions (B,)}, gzip
+//!                   ours:     keys (N,dk), features (N,d), captions (N,) at the root, chunked;
+//!                             attr layout = "xctx-contiguous-v1"
+//! ```
+
+/// Root attribute of `vis_ctx.hdf5`: the feature size (int64 scalar).
+pub const FDIM: &str = "fdim";
+/// Dataset of retrieved text features in a view group.
+pub const FEATURES: &str = "features";
+/// Dataset of similarity scores in a view group.
+pub const SCORES: &str = "scores";
+/// Dataset of retrieved texts in a view group.
+pub const TEXTS: &str = "texts";
+/// Caption database: L2-normalised projected text embeddings.
+pub const KEYS: &str = "keys";
+/// Caption database: the phrases.
+pub const CAPTIONS: &str = "captions";
+/// Root attribute marking our own caption database layout.
+pub const LAYOUT: &str = "layout";
+/// Value of [`LAYOUT`] for the contiguous caption database.
+pub const LAYOUT_CONTIGUOUS: &str = "xctx-contiguous-v1";
+/// Provenance attributes written at the root of every file we create (absent in the original's).
+pub const PROVENANCE_TOOL: &str = "xctx_tool";
+/// See [`PROVENANCE_TOOL`].
+pub const PROVENANCE_VERSION: &str = "xctx_version";
+/// See [`PROVENANCE_TOOL`]: the arguments of the run, as a JSON document.
+pub const PROVENANCE_ARGUMENTS: &str = "xctx_arguments";
+
+/// The three query views of `txt_ctx.hdf5`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The whole image: datasets `(k, d)`, `(k,)`.
+    Whole,
+    /// Five crops: `(5, k, d)`, `(5, k)`.
+    Five,
+    /// Nine crops: `(9, k, d)`, `(9, k)`.
+    Nine,
+}
+
+impl View {
+    /// All views, in the file's order.
+    pub const ALL: [View; 3] = [View::Whole, View::Five, View::Nine];
+
+    /// The group name.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Whole => "whole",
+            View::Five => "five",
+            View::Nine => "nine",
+        }
+    }
+
+    /// Number of crops (queries) of the view.
+    pub fn crops(self) -> usize {
+        match self {
+            View::Whole => 1,
+            View::Five => 5,
+            View::Nine => 9,
+        }
+    }
+
+    /// Parses a group name.
+    pub fn from_name(name: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.name() == name)
+    }
+
+    /// Shape of the `scores`/`texts` datasets (`features` adds `d`).
+    pub fn shape(self, k: usize) -> Vec<usize> {
+        match self {
+            View::Whole => vec![k],
+            _ => vec![self.crops(), k],
+        }
+    }
+}
+
+impl std::fmt::Display for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// HDF5 path of one dataset of one image in `txt_ctx.hdf5`.
+pub fn txt_object(id: u64, view: View, dataset: &str) -> String {
+    format!("{id}/{view}/{dataset}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_names_round_trip_and_shapes() {
+        for v in View::ALL {
+            assert_eq!(View::from_name(v.name()), Some(v));
+        }
+        assert_eq!(View::from_name("four"), None);
+        assert_eq!(View::Whole.shape(16), vec![16]);
+        assert_eq!(View::Nine.shape(4), vec![9, 4]);
+        assert_eq!(txt_object(531912, View::Five, FEATURES), "531912/five/features");
+    }
+}

@@ -1,0 +1,283 @@
+//! `txt_ctx.hdf5`: per image id, groups `whole`, `five`, `nine`, each with `features`,
+//! `scores` and `texts`.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::{File, Group};
+use rayon::prelude::*;
+
+use crate::h5::{self, h5err};
+use crate::schema::{self, View};
+use crate::{Error, Provenance, Result};
+
+/// The retrieval results of one view of one image: `crops` rows of `k` texts each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewEntry {
+    /// Number of crops held (1 for `whole` and for a single selected crop).
+    pub crops: usize,
+    /// Texts per crop.
+    pub k: usize,
+    /// Feature size.
+    pub d: usize,
+    /// `crops * k * d` values, row-major.
+    pub features: Vec<f32>,
+    /// `crops * k` scores, descending within a crop.
+    pub scores: Vec<f32>,
+    /// `crops * k` texts.
+    pub texts: Vec<String>,
+}
+
+impl ViewEntry {
+    /// Keeps one crop and/or the first `top_k` texts of each crop, as
+    /// `f[...][crop, :top_k]` does in h5py (a `top_k` above `k` keeps all).
+    pub fn select(&self, crop: Option<usize>, top_k: Option<usize>) -> Option<ViewEntry> {
+        let (first, crops) = match crop {
+            Some(c) if c >= self.crops => return None,
+            Some(c) => (c, 1),
+            None => (0, self.crops),
+        };
+        let k = top_k.map_or(self.k, |t| t.min(self.k));
+        let mut out = ViewEntry {
+            crops,
+            k,
+            d: self.d,
+            features: Vec::with_capacity(crops * k * self.d),
+            scores: Vec::with_capacity(crops * k),
+            texts: Vec::with_capacity(crops * k),
+        };
+        for c in first..first + crops {
+            let row = c * self.k;
+            out.features.extend_from_slice(&self.features[row * self.d..(row + k) * self.d]);
+            out.scores.extend_from_slice(&self.scores[row..row + k]);
+            out.texts.extend_from_slice(&self.texts[row..row + k]);
+        }
+        Some(out)
+    }
+
+    /// Shape of `features` as h5py shows it: `(k, d)` for one crop, else `(crops, k, d)`.
+    pub fn features_shape(&self) -> Vec<usize> {
+        let mut s = self.scores_shape();
+        s.push(self.d);
+        s
+    }
+
+    /// Shape of `scores` and `texts` as h5py shows them: `(k,)` or `(crops, k)`.
+    pub fn scores_shape(&self) -> Vec<usize> {
+        if self.crops == 1 { vec![self.k] } else { vec![self.crops, self.k] }
+    }
+}
+
+/// One image of `txt_ctx.hdf5`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxtEntry {
+    /// The COCO image id.
+    pub id: u64,
+    /// Query = the whole image.
+    pub whole: ViewEntry,
+    /// Queries = five crops.
+    pub five: ViewEntry,
+    /// Queries = nine crops.
+    pub nine: ViewEntry,
+}
+
+impl TxtEntry {
+    /// The entry of `view`.
+    pub fn view(&self, view: View) -> &ViewEntry {
+        match view {
+            View::Whole => &self.whole,
+            View::Five => &self.five,
+            View::Nine => &self.nine,
+        }
+    }
+}
+
+/// Writes `txt_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
+///
+/// [`write_batch`]: TxtCtxWriter::write_batch
+pub struct TxtCtxWriter {
+    w: h5::Writer,
+}
+
+impl TxtCtxWriter {
+    /// Creates the file (with provenance attributes at the root).
+    pub fn create(
+        path: impl AsRef<Path>,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let w = h5::Writer::create(path.as_ref(), overwrite)?;
+        provenance.write(&w.path, w.file())?;
+        w.file().flush().map_err(h5err(&w.path, "/"))?;
+        Ok(Self { w })
+    }
+
+    /// Opens an existing file to add images (resume). Returns the writer and the ids of
+    /// complete images; an image group missing a view (a crash inside a flush) is removed.
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+        let w = h5::Writer::append(path.as_ref())?;
+        let (ids, _) = h5::numeric_members(&w.path, w.file())?;
+        let mut complete = Vec::with_capacity(ids.len());
+        for id in ids {
+            let name = id.to_string();
+            let g = w.file().group(&name).map_err(h5err(&w.path, &name))?;
+            let whole = View::ALL.iter().all(|v| {
+                g.group(v.name()).is_ok_and(|vg| {
+                    [schema::FEATURES, schema::SCORES, schema::TEXTS]
+                        .iter()
+                        .all(|d| vg.link_exists(d))
+                })
+            });
+            if whole {
+                complete.push(id);
+            } else {
+                tracing::warn!("{:?}: removing incomplete image {id}", w.path);
+                w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
+            }
+        }
+        Ok((Self { w }, complete))
+    }
+
+    /// Writes a batch of images and flushes it to disk.
+    pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
+        for e in entries {
+            self.write_entry(e)?;
+        }
+        tracing::debug!(n = entries.len(), "txt_ctx batch written");
+        self.w.end_batch()
+    }
+
+    fn write_entry(&self, e: &TxtEntry) -> Result<()> {
+        let path = &self.w.path;
+        let name = e.id.to_string();
+        let g = self.w.file().create_group(&name).map_err(h5err(path, &name))?;
+        for view in View::ALL {
+            let v = e.view(view);
+            let object = format!("{name}/{view}");
+            if v.crops != view.crops() {
+                return Err(Error::Input {
+                    path: path.clone(),
+                    object,
+                    message: format!("{} crops, expected {}", v.crops, view.crops()),
+                });
+            }
+            let vg = g.create_group(view.name()).map_err(h5err(path, &object))?;
+            let shape = view.shape(v.k);
+            let mut fshape = shape.clone();
+            fshape.push(v.d);
+            let obj = |d: &str| schema::txt_object(e.id, view, d);
+            h5::write_f32(path, &vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, &v.features)?;
+            h5::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, &v.scores)?;
+            h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, &v.texts)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.w.close()
+    }
+}
+
+/// Reads `txt_ctx.hdf5` (ours or the original's).
+pub struct TxtCtxReader {
+    path: PathBuf,
+    file: File,
+    raw: std::fs::File,
+}
+
+impl TxtCtxReader {
+    /// Opens the file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let file = h5::open_read(&path)?;
+        let raw = std::fs::File::open(&path)
+            .map_err(|source| Error::Io { path: path.clone(), object: "/".into(), source })?;
+        Ok(Self { path, file, raw })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Provenance attributes, `None` for files the original wrote.
+    pub fn provenance(&self) -> Result<Option<Provenance>> {
+        Provenance::read(&self.path, &self.file)
+    }
+
+    /// Image ids, ascending.
+    pub fn ids(&self) -> Result<Vec<u64>> {
+        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+    }
+
+    /// One image, all views.
+    pub fn get(&self, id: u64) -> Result<TxtEntry> {
+        let name = id.to_string();
+        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        Ok(TxtEntry {
+            id,
+            whole: self.read_view(&g, id, View::Whole)?,
+            five: self.read_view(&g, id, View::Five)?,
+            nine: self.read_view(&g, id, View::Nine)?,
+        })
+    }
+
+    /// One view of one image, optionally one crop and the first `top_k` texts: the README's
+    /// `f[f"{id}/five/features"][crop, :top_k]`.
+    pub fn view(
+        &self,
+        id: u64,
+        view: View,
+        crop: Option<usize>,
+        top_k: Option<usize>,
+    ) -> Result<ViewEntry> {
+        let name = id.to_string();
+        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        let v = self.read_view(&g, id, view)?;
+        let crop = if view == View::Whole { crop.filter(|&c| c != 0) } else { crop };
+        v.select(crop, top_k).ok_or_else(|| Error::Missing {
+            path: self.path.clone(),
+            object: format!("{id}/{view}[{}]", crop.unwrap_or(0)),
+        })
+    }
+
+    fn read_view(&self, g: &Group, id: u64, view: View) -> Result<ViewEntry> {
+        let path = &self.path;
+        let object = format!("{id}/{view}");
+        let vg = h5::group(path, g, view.name(), &object)?;
+        let obj = |d: &str| schema::txt_object(id, view, d);
+        let whole = view == View::Whole;
+
+        let features = h5::dataset(path, &vg, schema::FEATURES, &obj(schema::FEATURES))?;
+        let fshape = if whole { vec![None, None] } else { vec![Some(view.crops()), None, None] };
+        let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &fshape)?;
+        let (k, d) = (fs[fs.len() - 2], fs[fs.len() - 1]);
+        let crops = view.crops();
+        let sshape: Vec<Option<usize>> = view.shape(k).into_iter().map(Some).collect();
+
+        let scores = h5::dataset(path, &vg, schema::SCORES, &obj(schema::SCORES))?;
+        h5::check_f32(path, &scores, &obj(schema::SCORES), &sshape)?;
+        let texts = h5::dataset(path, &vg, schema::TEXTS, &obj(schema::TEXTS))?;
+        h5::check_shape(path, &texts, &obj(schema::TEXTS), &sshape)?;
+
+        let raw = (self.file.userblock() == 0).then_some(&self.raw);
+        let mut fv = vec![0f32; crops * k * d];
+        h5::read_f32_into(path, &features, &obj(schema::FEATURES), raw, &mut fv)?;
+        let mut sv = vec![0f32; crops * k];
+        h5::read_f32_into(path, &scores, &obj(schema::SCORES), raw, &mut sv)?;
+        let tv = h5::read_strings(path, &texts, &obj(schema::TEXTS))?;
+        Ok(ViewEntry { crops, k, d, features: fv, scores: sv, texts: tv })
+    }
+
+    /// Loads every image into memory, in parallel (ids ascending).
+    pub fn preload(&self) -> Result<Vec<TxtEntry>> {
+        self.preload_ids(&self.ids()?)
+    }
+
+    /// Loads the given images into memory, in parallel, in the order given.
+    pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        let out: Vec<TxtEntry> = ids.par_iter().map(|&id| self.get(id)).collect::<Result<_>>()?;
+        tracing::debug!(n = out.len(), "txt_ctx preloaded");
+        Ok(out)
+    }
+}

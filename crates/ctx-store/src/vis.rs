@@ -1,0 +1,162 @@
+//! `vis_ctx.hdf5`: root attribute `fdim` (int64) and one float32 `(fdim,)` dataset per image id.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::File;
+use rayon::prelude::*;
+
+use crate::h5::{self, h5err};
+use crate::{Error, Provenance, Result, schema};
+
+/// Writes `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
+///
+/// [`write_batch`]: VisCtxWriter::write_batch
+pub struct VisCtxWriter {
+    w: h5::Writer,
+    fdim: usize,
+}
+
+impl VisCtxWriter {
+    /// Creates the file with root attribute `fdim` and the provenance attributes.
+    pub fn create(
+        path: impl AsRef<Path>,
+        fdim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let w = h5::Writer::create(path.as_ref(), overwrite)?;
+        let fdim_i64 = i64::try_from(fdim).expect("fdim fits in i64");
+        h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)?;
+        provenance.write(&w.path, w.file())?;
+        w.file().flush().map_err(h5err(&w.path, "/"))?;
+        Ok(Self { w, fdim })
+    }
+
+    /// Opens an existing file to add images (resume). Returns the writer and the ids it holds.
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+        let w = h5::Writer::append(path.as_ref())?;
+        let fdim = read_fdim(&w.path, w.file())?;
+        let (ids, _) = h5::numeric_members(&w.path, w.file())?;
+        Ok((Self { w, fdim }, ids))
+    }
+
+    /// The feature size.
+    pub fn fdim(&self) -> usize {
+        self.fdim
+    }
+
+    /// Writes `ids.len()` images; `features` holds their vectors back to back
+    /// (`ids.len() * fdim` values). Flushed to disk before returning.
+    pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
+        h5::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
+        let root = self.w.file();
+        for (id, row) in ids.iter().zip(features.chunks_exact(self.fdim.max(1))) {
+            let name = id.to_string();
+            h5::write_f32(&self.w.path, root, &name, &name, &[self.fdim], row)?;
+        }
+        tracing::debug!(n = ids.len(), "vis_ctx batch written");
+        self.w.end_batch()
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.w.close()
+    }
+}
+
+fn read_fdim(path: &Path, file: &File) -> Result<usize> {
+    match h5::read_attr_int(path, file, schema::FDIM)? {
+        Some(v) if v >= 0 => Ok(v as usize),
+        Some(v) => Err(Error::Schema { path: path.to_owned(), message: format!("fdim is {v}") }),
+        None => Err(Error::Missing { path: path.to_owned(), object: "/@fdim".into() }),
+    }
+}
+
+/// Reads `vis_ctx.hdf5` (ours or the original's).
+pub struct VisCtxReader {
+    path: PathBuf,
+    file: File,
+    raw: std::fs::File,
+    fdim: usize,
+}
+
+/// Every image of a `vis_ctx.hdf5` in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VisCtx {
+    /// Image ids, ascending.
+    pub ids: Vec<u64>,
+    /// Feature size.
+    pub fdim: usize,
+    /// `ids.len() * fdim` values, row `i` for `ids[i]`.
+    pub features: Vec<f32>,
+}
+
+impl VisCtx {
+    /// The features of the `i`-th image.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.features[i * self.fdim..(i + 1) * self.fdim]
+    }
+}
+
+impl VisCtxReader {
+    /// Opens the file and reads `fdim`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let file = h5::open_read(&path)?;
+        let fdim = read_fdim(&path, &file)?;
+        let raw = std::fs::File::open(&path)
+            .map_err(|source| Error::Io { path: path.clone(), object: "/".into(), source })?;
+        Ok(Self { path, file, raw, fdim })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The feature size (root attribute `fdim`).
+    pub fn fdim(&self) -> usize {
+        self.fdim
+    }
+
+    /// Provenance attributes, `None` for files the original wrote.
+    pub fn provenance(&self) -> Result<Option<Provenance>> {
+        Provenance::read(&self.path, &self.file)
+    }
+
+    /// Image ids, ascending.
+    pub fn ids(&self) -> Result<Vec<u64>> {
+        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+    }
+
+    /// The features of one image, `(fdim,)`.
+    pub fn get(&self, id: u64) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; self.fdim];
+        self.read_into(id, &mut out)?;
+        Ok(out)
+    }
+
+    fn read_into(&self, id: u64, out: &mut [f32]) -> Result<()> {
+        let name = id.to_string();
+        let ds = h5::dataset(&self.path, &self.file, &name, &name)?;
+        h5::check_f32(&self.path, &ds, &name, &[Some(self.fdim)])?;
+        h5::read_f32_into(&self.path, &ds, &name, self.userblock_free(), out)
+    }
+
+    fn userblock_free(&self) -> Option<&std::fs::File> {
+        (self.file.userblock() == 0).then_some(&self.raw)
+    }
+
+    /// Loads every image into memory, in parallel.
+    pub fn preload(&self) -> Result<VisCtx> {
+        let ids = self.ids()?;
+        let mut features = vec![0f32; ids.len() * self.fdim];
+        if self.fdim > 0 {
+            features
+                .par_chunks_mut(self.fdim)
+                .zip(ids.par_iter())
+                .try_for_each(|(out, &id)| self.read_into(id, out))?;
+        }
+        Ok(VisCtx { ids, fdim: self.fdim, features })
+    }
+}
