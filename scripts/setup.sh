@@ -39,6 +39,10 @@ LIBTORCH = "$torch_dir"
 CMAKE = "$venv/bin/cmake"
 # The Python interpreter the tests use for the h5py/transformers references.
 XCTX_PYTHON = "$venv/bin/python"
+# Tests run in parallel threads and spawn Python; a child inherits every HDF5 descriptor open in
+# the test process, and with it the descriptor's flock, so a file another thread just closed
+# would stay locked until the child exits. Cargo-run processes therefore skip HDF5 file locks.
+HDF5_USE_FILE_LOCKING = "FALSE"
 TOML
 )
 if [ "$(cat "$cfg" 2>/dev/null || true)" != "$new" ]; then

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use hdf5::plist::file_access::{
-    CacheDecreaseMode, CacheIncreaseMode, FlashIncreaseMode, LibraryVersion, MetadataCacheConfig,
+    CacheDecreaseMode, CacheIncreaseMode, FileCloseDegree, FlashIncreaseMode, LibraryVersion, MetadataCacheConfig,
 };
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
@@ -83,7 +83,10 @@ fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::File
     // down badly (h5py issue 1055). High bound 1.8 keeps superblock version 2: no "file open for
     // writing" flag that would make a crashed file unopenable without h5clear, and every HDF5
     // since 1.8 (h5py 2.x and 3.x) reads the files.
-    p.libver_bounds(LibraryVersion::V18, LibraryVersion::V18).mdc_config(&mdc)
+    // Strong close: closing the writer closes every handle, so the file is unlocked for readers.
+    p.libver_bounds(LibraryVersion::V18, LibraryVersion::V18)
+        .mdc_config(&mdc)
+        .fclose_degree(FileCloseDegree::Strong)
 }
 
 /// An HDF5 file open for writing, flushed after each batch and reopened every `reopen_every`

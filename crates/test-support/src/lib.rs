@@ -1,1 +1,111 @@
-//! stub
+//! Helpers shared by the workspace's tests (after cargo's `cargo-test-support`): the workspace
+//! root, the project's Python interpreter (with h5py, torch, ...), running reference scripts, and
+//! readable comparisons.
+#![allow(clippy::print_stderr, clippy::missing_panics_doc)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (resolved from this crate's manifest, never from the current directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+/// The project's Python (`.venv/bin/python`, made by `make setup`; `XCTX_PYTHON` overrides).
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("XCTX_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = workspace_root().join(".venv/bin/python");
+    assert!(p.exists(), "{} is missing: run `make setup` first", p.display());
+    p
+}
+
+/// Runs `python script args...`, panics with its stderr on failure, returns its stdout.
+pub fn run_python(script: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let mut cmd = Command::new(python());
+    cmd.arg(script);
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {:?} failed ({}):\n{}",
+        script.display(),
+        cmd.get_args().collect::<Vec<_>>(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Like [`run_python`], parsing stdout as JSON.
+pub fn run_python_json(script: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
+    let out = run_python(script, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {out}", script.display()))
+}
+
+/// A small deterministic generator (SplitMix64) so tests need no `rand`.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn f32(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// `n` values uniform in [-1, 1).
+    pub fn vec_f32(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Asserts two float slices are equal within `atol + rtol * |want|`, printing the first
+/// differing indices and the largest error.
+pub fn assert_close(name: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32) {
+    assert_eq!(got.len(), want.len(), "{name}: lengths differ");
+    let mut bad = Vec::new();
+    let mut worst = (0usize, 0f32);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = (g - w).abs();
+        if err > worst.1 || err.is_nan() {
+            worst = (i, err);
+        }
+        if !(err <= atol + rtol * w.abs()) {
+            bad.push(i);
+        }
+    }
+    if !bad.is_empty() {
+        let show: Vec<String> =
+            bad.iter().take(5).map(|&i| format!("[{i}] got {} want {}", got[i], want[i])).collect();
+        panic!(
+            "{name}: {} of {} values differ (largest error {} at {}): {}",
+            bad.len(),
+            got.len(),
+            worst.1,
+            worst.0,
+            show.join(", ")
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! ctx-store against h5py, both ways. The h5py side is `h5py_tool.py` beside this file: it
+//! writes files with exactly the original pipeline's calls and dumps what h5py shows of a file.
+
+use std::path::{Path, PathBuf};
+
+use ctx_store::{
+    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
+    View, ViewEntry, VisCtxReader, VisCtxWriter, schema,
+};
+use serde_json::{Value, json};
+use test_support::{Rng, run_python, run_python_json};
+
+fn tool() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/h5py_tool.py")
+}
+
+const TEXTS: &[&str] = &[
+    "white dog",
+    "man riding horse",
+    "café au lait ☕",
+    "日本語のテキスト",
+    "dog 🐕 on a sofa",
+    "",
+    "a  double  space",
+    "line\nbreak",
+    "tab\tinside",
+    "quote \" and 'apostrophe'",
+];
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn view_entry(rng: &mut Rng, crops: usize, k: usize, d: usize) -> ViewEntry {
+    let mut scores = rng.vec_f32(crops * k);
+    for row in scores.chunks_mut(k) {
+        row.sort_by(|a, b| b.total_cmp(a));
+    }
+    ViewEntry {
+        crops,
+        k,
+        d,
+        features: rng.vec_f32(crops * k * d),
+        scores,
+        texts: (0..crops * k).map(|_| TEXTS[rng.below(TEXTS.len())].to_owned()).collect(),
+    }
+}
+
+fn txt_entries(seed: u64, ids: &[u64], k: usize, d: usize) -> Vec<TxtEntry> {
+    let mut rng = Rng::new(seed);
+    ids.iter()
+        .map(|&id| TxtEntry {
+            id,
+            whole: view_entry(&mut rng, 1, k, d),
+            five: view_entry(&mut rng, 5, k, d),
+            nine: view_entry(&mut rng, 9, k, d),
+        })
+        .collect()
+}
+
+fn view_json(v: &ViewEntry) -> Value {
+    json!({"crops": v.crops, "k": v.k, "d": v.d, "features": bits(&v.features),
+           "scores": bits(&v.scores), "texts": v.texts})
+}
+
+fn write_original_txt(dir: &Path, entries: &[TxtEntry]) -> PathBuf {
+    let spec = json!({"entries": entries.iter().map(|e| json!({
+        "id": e.id, "whole": view_json(&e.whole), "five": view_json(&e.five), "nine": view_json(&e.nine)
+    })).collect::<Vec<_>>()});
+    write_original(dir, "txt", &spec)
+}
+
+fn write_original(dir: &Path, kind: &str, spec: &Value) -> PathBuf {
+    let spec_path = dir.join(format!("{kind}-spec.json"));
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let out = dir.join(format!("{kind}-original.h5"));
+    run_python(&tool(), &[&"write-original", &kind, &spec_path, &out]);
+    out
+}
+
+fn dump(path: &Path) -> Value {
+    run_python_json(&tool(), &[&"dump", &path])
+}
+
+/// Our dump minus the provenance attributes, which the original's files do not have.
+fn without_provenance(mut v: Value) -> Value {
+    let attrs = v["/"]["attrs"].as_object_mut().unwrap();
+    for name in [schema::PROVENANCE_TOOL, schema::PROVENANCE_VERSION, schema::PROVENANCE_ARGUMENTS]
+    {
+        let a = attrs.remove(name).unwrap_or_else(|| panic!("provenance attribute {name} missing"));
+        assert_eq!(a["string"], json!(["utf-8", null]), "{name} is a variable-length UTF-8 str");
+    }
+    v
+}
+
+fn assert_same_entry(got: &TxtEntry, want: &TxtEntry) {
+    assert_eq!(got.id, want.id);
+    for view in View::ALL {
+        let (g, w) = (got.view(view), want.view(view));
+        assert_eq!((g.crops, g.k, g.d), (w.crops, w.k, w.d), "{} {view}", want.id);
+        assert_eq!(bits(&g.features), bits(&w.features), "{} {view} features", want.id);
+        assert_eq!(bits(&g.scores), bits(&w.scores), "{} {view} scores", want.id);
+        assert_eq!(g.texts, w.texts, "{} {view} texts", want.id);
+    }
+}
+
+fn prov() -> Provenance {
+    Provenance::new("h5py_compat", r#"{"test": true}"#)
+}
+
+#[test]
+fn txt_ctx_written_by_h5py_reads_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = txt_entries(1, &[9, 531912, 100, 42], 4, 6);
+    let path = write_original_txt(dir.path(), &entries);
+
+    let r = TxtCtxReader::open(&path).unwrap();
+    assert_eq!(r.ids().unwrap(), vec![9, 42, 100, 531912]);
+    assert_eq!(r.provenance().unwrap(), None);
+    for e in &entries {
+        assert_same_entry(&r.get(e.id).unwrap(), e);
+    }
+    // f["531912/five/features"][2, :3] and friends.
+    let v = r.view(531912, View::Five, Some(2), Some(3)).unwrap();
+    let want = entries[1].five.select(Some(2), Some(3)).unwrap();
+    assert_eq!(v, want);
+    assert_eq!(v.features_shape(), vec![3, 6]);
+    assert_eq!(v.texts, entries[1].five.texts[8..11].to_vec());
+    // A top_k above k keeps k, as Python slicing does.
+    assert_eq!(r.view(9, View::Whole, None, Some(99)).unwrap().k, 4);
+
+    let mut pre = r.preload().unwrap();
+    pre.sort_by_key(|e| e.id);
+    let mut want = entries.clone();
+    want.sort_by_key(|e| e.id);
+    for (g, w) in pre.iter().zip(&want) {
+        assert_same_entry(g, w);
+    }
+}
+
+#[test]
+fn txt_ctx_we_write_is_what_h5py_sees_in_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = txt_entries(2, &[531912, 7, 123], 3, 5);
+    let original = write_original_txt(dir.path(), &entries);
+
+    let ours = dir.path().join("ours.h5");
+    let mut w = TxtCtxWriter::create(&ours, &prov(), false).unwrap();
+    w.write_batch(&entries[..2]).unwrap();
+    w.write_batch(&entries[2..]).unwrap();
+    w.finish().unwrap();
+
+    let (a, b) = (without_provenance(dump(&ours)), dump(&original));
+    assert_eq!(a, b, "h5py's view of our txt_ctx differs from the original's");
+    // The string type, spelled out: h5py returns bytes of a variable-length UTF-8 dataset.
+    let texts = &a["531912/five/texts"];
+    assert_eq!(texts["string"], json!(["utf-8", null]));
+    assert_eq!(texts["value"]["types"], json!(["bytes"]));
+    assert_eq!(a["531912/nine/features"]["dtype"], json!("float32"));
+    assert_eq!(a["531912/nine/features"]["shape"], json!([9, 3, 5]));
+
+    let r = TxtCtxReader::open(&ours).unwrap();
+    assert_eq!(r.provenance().unwrap(), Some(prov()));
+}
+
+#[test]
+fn vis_ctx_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let fdim = 12;
+    let ids = [531912u64, 1, 77];
+    let mut rng = Rng::new(3);
+    let features = rng.vec_f32(ids.len() * fdim);
+    let spec = json!({"fdim": fdim, "entries": ids.iter().enumerate().map(|(i, id)| json!({
+        "id": id, "features": bits(&features[i * fdim..(i + 1) * fdim])
+    })).collect::<Vec<_>>()});
+    let original = write_original(dir.path(), "vis", &spec);
+
+    let r = VisCtxReader::open(&original).unwrap();
+    assert_eq!(r.fdim(), fdim);
+    assert_eq!(r.ids().unwrap(), vec![1, 77, 531912]);
+    assert_eq!(bits(&r.get(531912).unwrap()), bits(&features[..fdim]));
+    let all = r.preload().unwrap();
+    assert_eq!(all.ids, vec![1, 77, 531912]);
+    assert_eq!(bits(all.row(0)), bits(&features[fdim..2 * fdim]));
+
+    let ours = dir.path().join("vis-ours.h5");
+    let mut w = VisCtxWriter::create(&ours, fdim, &prov(), false).unwrap();
+    w.write_batch(&ids[..1], &features[..fdim]).unwrap();
+    w.write_batch(&ids[1..], &features[fdim..]).unwrap();
+    w.finish().unwrap();
+    let (a, b) = (without_provenance(dump(&ours)), dump(&original));
+    assert_eq!(a, b, "h5py's view of our vis_ctx differs from the original's");
+    assert_eq!(a["/"]["attrs"]["fdim"]["dtype"], json!("int64"));
+    assert_eq!(a["/"]["attrs"]["fdim"]["shape"], json!([]));
+}
+
+fn caption_batches(seed: u64, sizes: &[usize], dk: usize, d: usize) -> Vec<(Vec<f32>, Vec<f32>, Vec<String>)> {
+    let mut rng = Rng::new(seed);
+    sizes
+        .iter()
+        .map(|&n| {
+            let mut keys = rng.vec_f32(n * dk);
+            for row in keys.chunks_mut(dk) {
+                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                row.iter_mut().for_each(|x| *x /= norm);
+            }
+            let caps = (0..n).map(|i| format!("{} {i}", TEXTS[rng.below(TEXTS.len())])).collect();
+            (keys, rng.vec_f32(n * d), caps)
+        })
+        .collect()
+}
+
+#[test]
+fn caption_db_both_layouts_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dk, d) = (8, 6);
+    let batches = caption_batches(4, &[512, 512, 37], dk, d);
+    let spec = json!({"key_dim": dk, "feature_dim": d, "batches": batches.iter().map(|(k, f, c)| json!({
+        "keys": bits(k), "features": bits(f), "captions": c
+    })).collect::<Vec<_>>()});
+    let original = write_original(dir.path(), "caption", &spec);
+
+    let all_keys: Vec<f32> = batches.iter().flat_map(|b| b.0.clone()).collect();
+    let all_features: Vec<f32> = batches.iter().flat_map(|b| b.1.clone()).collect();
+    let all_captions: Vec<String> = batches.iter().flat_map(|b| b.2.clone()).collect();
+
+    let db = CaptionDb::open(&original).unwrap();
+    assert_eq!(db.layout(), CaptionLayout::Original);
+    assert_eq!((db.len(), db.key_dim(), db.feature_dim(), db.batches()), (1061, dk, d, 3));
+    let loaded = db.load().unwrap();
+    assert_eq!(bits(&loaded.keys), bits(&all_keys));
+    assert_eq!(bits(&loaded.features), bits(&all_features));
+    assert_eq!(loaded.captions, all_captions);
+    let one = db.get(1030).unwrap();
+    assert_eq!(one.caption, all_captions[1030]);
+    assert_eq!(bits(&one.key), bits(&all_keys[1030 * dk..1031 * dk]));
+
+    for layout in [CaptionLayout::Original, CaptionLayout::Contiguous] {
+        let ours = dir.path().join(format!("caption-{layout:?}.h5"));
+        let mut w = CaptionDbWriter::create(&ours, layout, dk, d, &prov(), false).unwrap();
+        for (k, f, c) in &batches {
+            w.write_batch(k, f, c).unwrap();
+        }
+        w.finish().unwrap();
+        let db = CaptionDb::open(&ours).unwrap();
+        assert_eq!(db.layout(), layout);
+        let got = db.load().unwrap();
+        assert_eq!(bits(&got.keys), bits(&all_keys), "{layout:?}");
+        assert_eq!(bits(&got.features), bits(&all_features), "{layout:?}");
+        assert_eq!(got.captions, all_captions, "{layout:?}");
+        assert_eq!(db.get(700).unwrap().caption, all_captions[700]);
+
+        let seen = dump(&ours);
+        match layout {
+            // Same groups, dtypes, shapes, chunks, gzip level and values as h5py's own.
+            CaptionLayout::Original => assert_eq!(without_provenance(seen), dump(&original)),
+            CaptionLayout::Contiguous => {
+                assert_eq!(seen["keys"]["shape"], json!([1061, dk]));
+                assert_eq!(seen["keys"]["value"]["f32bits"], json!(bits(&all_keys)));
+                assert_eq!(seen["captions"]["string"], json!(["utf-8", null]));
+                assert_eq!(seen["captions"]["value"]["strings"], json!(all_captions));
+                assert_eq!(seen["/"]["attrs"]["layout"]["value"]["strings"], json!([schema::LAYOUT_CONTIGUOUS]));
+            }
+        }
+    }
+}
+
+#[test]
+fn append_resumes_a_finished_or_interrupted_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("txt.h5");
+    let entries = txt_entries(5, &[1, 2, 3, 4, 5, 6], 2, 3);
+    let mut w = TxtCtxWriter::create(&path, &prov(), false).unwrap();
+    w.write_batch(&entries[..2]).unwrap();
+    w.finish().unwrap();
+    assert!(matches!(
+        TxtCtxWriter::create(&path, &prov(), false),
+        Err(ctx_store::Error::Exists { .. })
+    ));
+    let (mut w, done) = TxtCtxWriter::append(&path).unwrap();
+    assert_eq!(done, vec![1, 2]);
+    w.write_batch(&entries[2..]).unwrap();
+    w.finish().unwrap();
+    let r = TxtCtxReader::open(&path).unwrap();
+    assert_eq!(r.ids().unwrap(), vec![1, 2, 3, 4, 5, 6]);
+    for e in &entries {
+        assert_same_entry(&r.get(e.id).unwrap(), e);
+    }
+
+    let vpath = dir.path().join("vis.h5");
+    let mut w = VisCtxWriter::create(&vpath, 2, &prov(), false).unwrap();
+    w.write_batch(&[10], &[1.0, 2.0]).unwrap();
+    drop(w);
+    let (mut w, done) = VisCtxWriter::append(&vpath).unwrap();
+    assert_eq!((done, w.fdim()), (vec![10], 2));
+    w.write_batch(&[11], &[3.0, 4.0]).unwrap();
+    w.finish().unwrap();
+    assert_eq!(VisCtxReader::open(&vpath).unwrap().get(11).unwrap(), vec![3.0, 4.0]);
+
+    let cpath = dir.path().join("cap.h5");
+    let batches = caption_batches(6, &[3, 2], 4, 4);
+    let mut w = CaptionDbWriter::create(&cpath, CaptionLayout::Contiguous, 4, 4, &prov(), false).unwrap();
+    w.write_batch(&batches[0].0, &batches[0].1, &batches[0].2).unwrap();
+    w.finish().unwrap();
+    let mut w = CaptionDbWriter::append(&cpath).unwrap();
+    assert_eq!(w.rows(), 3);
+    w.write_batch(&batches[1].0, &batches[1].1, &batches[1].2).unwrap();
+    w.finish().unwrap();
+    let got = CaptionDb::open(&cpath).unwrap().load().unwrap();
+    assert_eq!(got.captions.len(), 5);
+    assert_eq!(got.captions[3..], batches[1].2[..]);
+}
