@@ -117,19 +117,16 @@ fn check_txt(path: &Path, report: &mut Report) -> Result<()> {
                 ),
                 Some(_) => {}
             }
-            for (c, row) in v.scores.chunks(v.k.max(1)).enumerate() {
-                if row.windows(2).any(|w| w[0] < w[1]) {
-                    report.push(
-                        format!("{object}/{}", schema::SCORES),
-                        format!("crop {c}: scores are not in descending order"),
-                    );
-                }
-                if row.iter().any(|s| !s.is_finite()) {
-                    report.push(
-                        format!("{object}/{}", schema::SCORES),
-                        format!("crop {c}: non-finite score"),
-                    );
-                }
+            let rows: Vec<&[f32]> = v.scores.chunks(v.k.max(1)).collect();
+            let unsorted: Vec<usize> = (0..rows.len())
+                .filter(|&c| rows[c].windows(2).any(|w| w[0] < w[1]))
+                .collect();
+            let scores = format!("{object}/{}", schema::SCORES);
+            if !unsorted.is_empty() {
+                report.push(&scores, format!("not in descending order in crops {unsorted:?}"));
+            }
+            if v.scores.iter().any(|s| !s.is_finite()) {
+                report.push(&scores, "non-finite score");
             }
         }
     }

@@ -109,3 +109,20 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32)
         );
     }
 }
+
+/// Runs `python -c code args...` (for one-off h5py snippets), returns stdout; panics on failure.
+pub fn run_python_code(code: &str, args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+    let mut cmd = Command::new(python());
+    cmd.arg("-c").arg(code);
+    for a in args {
+        cmd.arg(a);
+    }
+    let out = cmd.output().unwrap_or_else(|e| panic!("running python -c: {e}"));
+    assert!(
+        out.status.success(),
+        "python -c {code:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}

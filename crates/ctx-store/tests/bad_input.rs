@@ -1,0 +1,123 @@
+//! Bad input gets a clear error naming the file and the object, never a panic.
+
+use std::path::Path;
+
+use ctx_store::{CaptionDb, Error, TxtCtxReader, View, VisCtxReader, check, detect};
+use test_support::run_python_code;
+
+fn message(e: &Error) -> String {
+    e.to_string()
+}
+
+#[test]
+fn missing_empty_and_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.hdf5");
+    let e = VisCtxReader::open(&missing).err().unwrap();
+    assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+    assert!(message(&e).contains("nope.hdf5") && message(&e).contains("no such file"));
+
+    for (name, bytes) in [("empty.hdf5", &b""[..]), ("text.hdf5", &b"hello, not hdf5 at all"[..])] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        for e in [
+            TxtCtxReader::open(&p).err().unwrap(),
+            CaptionDb::open(&p).err().unwrap(),
+            detect(&p).err().unwrap(),
+        ] {
+            assert!(matches!(e, Error::NotHdf5 { .. }), "{name}: {e:?}");
+            assert_eq!(message(&e), format!("{}: not an HDF5 file", p.display()));
+        }
+    }
+}
+
+fn h5py(dir: &Path, code: &str) -> std::path::PathBuf {
+    let p = dir.join("f.h5");
+    run_python_code(
+        &format!("import sys, h5py, numpy as np\nwith h5py.File(sys.argv[1], 'w') as f:\n{code}"),
+        &[&p],
+    );
+    p
+}
+
+#[test]
+fn missing_ids_and_wrong_dtypes_and_shapes_name_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = h5py(
+        dir.path(),
+        "    f.attrs['fdim'] = 4\n    f['1'] = np.zeros(4, 'f4')\n    f['2'] = np.zeros(4, 'f8')\n    f['3'] = np.zeros(5, 'f4')\n",
+    );
+    let r = VisCtxReader::open(&p).unwrap();
+    assert_eq!(r.get(1).unwrap(), vec![0.0; 4]);
+    let e = r.get(531912).err().unwrap();
+    assert!(matches!(&e, Error::Missing { object, .. } if object == "531912"), "{e:?}");
+    let e = r.get(2).err().unwrap();
+    assert!(matches!(&e, Error::Dtype { object, .. } if object == "2"), "{e:?}");
+    assert!(message(&e).contains("float32"), "{e}");
+    let e = r.get(3).err().unwrap();
+    assert!(matches!(&e, Error::Shape { object, found, .. } if object == "3" && found == &[5]));
+    assert!(r.preload().is_err());
+
+    let report = check(&p).unwrap();
+    assert_eq!(report.entries, 3);
+    let objects: Vec<&str> = report.violations.iter().map(|v| v.object.as_str()).collect();
+    assert_eq!(objects, vec!["2", "3"], "{report:?}");
+}
+
+#[test]
+fn txt_ctx_violations_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = "
+    def put(g, crops, k, d, fdt='f4', texts=True):
+        shape = (k,) if crops == 1 else (crops, k)
+        g['features'] = np.zeros(shape + (d,), fdt)
+        g['scores'] = -np.arange(np.prod(shape), dtype='f4').reshape(shape)
+        if texts:
+            g.create_dataset('texts', data=np.array(['t'] * int(np.prod(shape)), dtype=object).reshape(shape), dtype=h5py.string_dtype())
+    for i in (1, 2, 3):
+        g = f.create_group(str(i))
+        put(g.create_group('whole'), 1, 2, 3)
+        put(g.create_group('five'), 5, 2, 3, fdt='f8' if i == 2 else 'f4')
+        if i != 3:
+            put(g.create_group('nine'), 9, 2, 3, texts=i != 1)
+";
+    let p = h5py(dir.path(), code);
+    let r = TxtCtxReader::open(&p).unwrap();
+    let e = r.view(1, View::Nine, None, None).err().unwrap();
+    assert!(matches!(&e, Error::Missing { object, .. } if object == "1/nine/texts"), "{e:?}");
+    let e = r.get(2).err().unwrap();
+    assert!(matches!(&e, Error::Dtype { object, .. } if object == "2/five/features"), "{e:?}");
+    let e = r.view(3, View::Nine, None, None).err().unwrap();
+    assert!(matches!(&e, Error::Missing { object, .. } if object == "3/nine"), "{e:?}");
+    let e = r.view(1, View::Five, Some(5), None).err().unwrap();
+    assert!(matches!(e, Error::Missing { .. }), "{e:?}");
+
+    let report = check(&p).unwrap();
+    let objects: Vec<&str> = report.violations.iter().map(|v| v.object.as_str()).collect();
+    assert_eq!(objects, vec!["1/nine", "2/five", "3/nine"], "{report:?}");
+    assert!(report.violations[1].message.contains("float32"), "{report:?}");
+}
+
+#[test]
+fn truncated_file_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = h5py(dir.path(), "    f.attrs['fdim'] = 256\n    for i in range(200):\n        f[str(i)] = np.ones(256, 'f4')\n");
+    let bytes = std::fs::read(&p).unwrap();
+    let cut = dir.path().join("cut.h5");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = VisCtxReader::open(&cut).err().unwrap();
+    assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
+    assert!(message(&e).starts_with(&format!("{}: truncated HDF5 file", cut.display())), "{e}");
+}
+
+#[test]
+fn unrelated_hdf5_is_not_a_context_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = h5py(dir.path(), "    f['weights'] = np.zeros(3)\n");
+    let e = detect(&p).err().unwrap();
+    assert!(matches!(e, Error::Schema { .. }), "{e:?}");
+    assert!(message(&e).contains("not a context file"), "{e}");
+    let p2 = dir.path().join("empty.h5");
+    run_python_code("import sys, h5py; h5py.File(sys.argv[1], 'w').close()", &[&p2]);
+    assert!(message(&detect(&p2).err().unwrap()).contains("empty"));
+}
