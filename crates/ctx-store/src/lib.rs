@@ -56,3 +56,9 @@ pub use provenance::Provenance;
 pub use schema::View;
 pub use txt::{TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 pub use vis::{VisCtx, VisCtxReader, VisCtxWriter};
+
+/// The version of the HDF5 C library this crate was built with, e.g. `1.14.6`.
+pub fn hdf5_version() -> String {
+    let (a, b, c) = hdf5::library_version();
+    format!("{a}.{b}.{c}")
+}

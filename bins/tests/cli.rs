@@ -1,0 +1,178 @@
+//! `ctx-inspect` as a user runs it, on files h5py writes with the original's calls, compared with
+//! what h5py itself returns for the README's snippets.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use test_support::run_python_code;
+
+fn inspect(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ctx-inspect"));
+    for a in args {
+        cmd.arg(a);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A txt_ctx (3 images, k = 6, d = 5), a vis_ctx (fdim 8) and an original caption db, written
+/// by h5py exactly as the original pipeline writes them.
+fn fixtures(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let code = r#"
+import sys, h5py, numpy as np
+rng = np.random.default_rng(0)
+words = ["white dog", "man riding horse", "café ☕", "red car", "", "tree"]
+with h5py.File(sys.argv[1], "w") as f:
+    for i in (531912, 9, 42):
+        g = f.create_group(str(i))
+        for view, n in (("whole", 1), ("five", 5), ("nine", 9)):
+            shape = (6,) if view == "whole" else (n, 6)
+            vg = g.create_group(view)
+            vg.create_dataset("features", data=rng.standard_normal(shape + (5,)).astype("f4"))
+            vg.create_dataset("scores", data=-np.sort(-rng.random(shape).astype("f4"), axis=-1))
+            texts = [words[j % 6] + f" {j}" for j in range(int(np.prod(shape)))]
+            if view != "whole":
+                texts = [texts[c * 6:(c + 1) * 6] for c in range(n)]
+            vg.create_dataset("texts", data=texts)
+with h5py.File(sys.argv[2], "w") as f:
+    f.attrs["fdim"] = 8
+    for i in (531912, 9):
+        f.create_dataset(str(i), data=rng.standard_normal(8).astype("f4"))
+with h5py.File(sys.argv[3], "w") as f:
+    for b in range(2):
+        g = f.create_group(str(b))
+        k = rng.standard_normal((4, 3)).astype("f4")
+        g.create_dataset("keys", data=k / np.linalg.norm(k, axis=1, keepdims=True), compression="gzip")
+        g.create_dataset("features", data=rng.standard_normal((4, 3)).astype("f4"), compression="gzip")
+        g.create_dataset("captions", data=[f"phrase {b} {j}" for j in range(4)], compression="gzip")
+"#;
+    let (t, v, c) = (dir.join("txt_ctx.hdf5"), dir.join("vis_ctx.hdf5"), dir.join("caption_db.hdf5"));
+    run_python_code(code, &[&t, &v, &c]);
+    (t, v, c)
+}
+
+/// What h5py returns for the README's snippet, as JSON.
+fn h5py_snippet(path: &Path, expr: &str) -> Value {
+    let code = format!(
+        "import sys, json, h5py, numpy as np\nwith h5py.File(sys.argv[1], 'r') as f:\n    v = {expr}\n    \
+         print(json.dumps(np.vectorize(lambda b: b.decode('utf-8'), otypes=[object])(v).tolist() if v.dtype == object else v.astype(float).tolist()))"
+    );
+    serde_json::from_str(&run_python_code(&code, &[&path])).unwrap()
+}
+
+fn floats_equal(got: &Value, want: &Value) {
+    match (got, want) {
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len());
+            a.iter().zip(b).for_each(|(x, y)| floats_equal(x, y));
+        }
+        // Our JSON prints the float32; h5py's is the same float32 widened to f64.
+        (Value::Number(a), Value::Number(b)) => {
+            assert_eq!(a.as_f64().unwrap() as f32, b.as_f64().unwrap() as f32)
+        }
+        _ => assert_eq!(got, want),
+    }
+}
+
+#[test]
+fn entry_json_equals_h5py_for_the_readme_snippet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (txt, vis, cap) = fixtures(dir.path());
+
+    let got = stdout_json(&inspect(&[
+        &txt, &"--id", &"531912", &"--view", &"five", &"--crop", &"2", &"--top-k", &"4", &"--json",
+    ]));
+    floats_equal(&got["features"], &h5py_snippet(&txt, "f['531912/five/features'][2, :4]"));
+    floats_equal(&got["scores"], &h5py_snippet(&txt, "f['531912/five/scores'][2, :4]"));
+    assert_eq!(got["texts"], h5py_snippet(&txt, "f['531912/five/texts'][2, :4]"));
+    assert_eq!(got["features"].as_array().unwrap().len(), 4);
+
+    // A whole view in full, nested as the datasets are.
+    let got = stdout_json(&inspect(&[&txt, &"--id", &"9", &"--view", &"nine", &"--json"]));
+    floats_equal(&got["features"], &h5py_snippet(&txt, "f['9/nine/features'][()]"));
+    assert_eq!(got["texts"], h5py_snippet(&txt, "f['9/nine/texts'][()]"));
+    // All three views when --view is absent.
+    let got = stdout_json(&inspect(&[&txt, &"--id", &"42", &"--json"]));
+    assert_eq!(got.as_object().unwrap().len(), 3);
+    floats_equal(&got["whole"]["scores"], &h5py_snippet(&txt, "f['42/whole/scores'][()]"));
+
+    let got = stdout_json(&inspect(&[&vis, &"--id", &"531912", &"--json"]));
+    floats_equal(&got["features"], &h5py_snippet(&vis, "f['531912'][:]"));
+
+    let got = stdout_json(&inspect(&[&cap, &"--index", &"5", &"--json"]));
+    assert_eq!(got["caption"], json!("phrase 1 1"));
+    floats_equal(&got["key"], &h5py_snippet(&cap, "f['1/keys'][1]"));
+}
+
+#[test]
+fn summaries_name_kind_count_and_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (txt, vis, cap) = fixtures(dir.path());
+    let s = stdout_json(&inspect(&[&txt, &"--json"]));
+    assert_eq!((s["kind"].clone(), s["images"].clone(), s["k"].clone(), s["d"].clone()), (json!("txt_ctx"), json!(3), json!(6), json!(5)));
+    assert_eq!((s["first_id"].clone(), s["last_id"].clone()), (json!(9), json!(531912)));
+    let s = stdout_json(&inspect(&[&vis, &"--json"]));
+    assert_eq!((s["kind"].clone(), s["images"].clone(), s["fdim"].clone()), (json!("vis_ctx"), json!(2), json!(8)));
+    let s = stdout_json(&inspect(&[&cap, &"--json"]));
+    assert_eq!((s["captions"].clone(), s["key_dim"].clone(), s["batches"].clone()), (json!(8), json!(3), json!(2)));
+
+    let text = inspect(&[&txt]);
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("txt_ctx") && text.contains("images") && text.contains("k:          6"), "{text}");
+
+    let out = inspect(&[&txt, &"--check"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 violations"));
+}
+
+#[test]
+fn bad_input_is_one_line_and_nonzero() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.hdf5");
+    let out = inspect(&[&missing]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("missing.hdf5") && err.contains("no such file"), "{err}");
+
+    let (txt, _, _) = fixtures(dir.path());
+    let out = inspect(&[&txt, &"--id", &"1234"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("txt_ctx.hdf5") && err.contains("\"1234\""), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = inspect(&[&txt, &"--id", &"9", &"--view", &"five", &"--crop", &"7"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
+
+    // --check lists every violation and exits 1.
+    let bad = dir.path().join("bad.hdf5");
+    run_python_code(
+        "import sys, h5py, numpy as np\nwith h5py.File(sys.argv[1], 'w') as f:\n    f.attrs['fdim'] = 4\n    f['1'] = np.zeros(4, 'f8')\n    f['2'] = np.zeros(3, 'f4')\n    f['3'] = np.zeros(4, 'f4')\n",
+        &[&bad],
+    );
+    let out = inspect(&[&bad, &"--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(": 1: ") && text.contains(": 2: ") && !text.contains(": 3: "), "{text}");
+    assert!(text.contains("2 violations"), "{text}");
+}
+
+#[test]
+fn doctor_runs_without_environment() {
+    // The rpath lets the binary find libtorch with no LD_LIBRARY_PATH.
+    let out = Command::new(env!("CARGO_BIN_EXE_xctx-doctor"))
+        .arg("--json")
+        .env_clear()
+        .output()
+        .unwrap();
+    let v = stdout_json(&out);
+    assert!(v["cuda_devices"].is_number() && v["hdf5_version"].is_string(), "{v}");
+}
