@@ -61,7 +61,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("{}: a caption database has no image ids; use --index N", args.file.display())
         }
         (_, _, Some(_)) => {
-            bail!("{}: --index selects a phrase of a caption database; use --id", args.file.display())
+            bail!(
+                "{}: --index selects a phrase of a caption database; use --id",
+                args.file.display()
+            )
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -94,7 +97,8 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         Some((a, b)) => writeln!(out, "{count_name:11} {} (ids {a} .. {b})", s.count)?,
         None => writeln!(out, "{count_name:11} {}", s.count)?,
     }
-    let fields = [("fdim", s.fdim), ("k", s.k), ("d", s.d), ("key dim", s.key_dim), ("batches", s.batches)];
+    let fields =
+        [("fdim", s.fdim), ("k", s.k), ("d", s.d), ("key dim", s.key_dim), ("batches", s.batches)];
     for (name, v) in fields {
         if let Some(v) = v {
             writeln!(out, "{:11} {v}", format!("{name}:"))?;
@@ -102,7 +106,9 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     }
     match provenance {
         Some(p) => writeln!(out, "written by: {} {} {}", p["tool"], p["version"], p["arguments"])?,
-        None => writeln!(out, "written by: (no provenance: the original pipeline or another tool)")?,
+        None => {
+            writeln!(out, "written by: (no provenance: the original pipeline or another tool)")?
+        }
     }
     Ok(())
 }
@@ -157,14 +163,20 @@ fn txt_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
     for view in views {
         let crop = args.crop;
         if let Some(c) = crop.filter(|&c| c >= view.crops()) {
-            bail!("{}: --crop {c} is out of range for {view} (0..{})", args.file.display(), view.crops());
+            bail!(
+                "{}: --crop {c} is out of range for {view} (0..{})",
+                args.file.display(),
+                view.crops()
+            );
         }
         selected.push((view, r.view(id, view, crop, args.top_k)?));
     }
     if args.json {
         let v = match &selected[..] {
             [(_, one)] => view_json(one),
-            all => Value::Object(all.iter().map(|(view, e)| (view.to_string(), view_json(e))).collect()),
+            all => Value::Object(
+                all.iter().map(|(view, e)| (view.to_string(), view_json(e))).collect(),
+            ),
         };
         writeln!(out, "{v}")?;
         return Ok(());
@@ -206,7 +218,11 @@ fn check(args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|v| json!({"object": v.object, "message": v.message}))
             .collect();
-        writeln!(out, "{}", json!({"kind": report.kind.to_string(), "entries": report.entries, "violations": v}))?;
+        writeln!(
+            out,
+            "{}",
+            json!({"kind": report.kind.to_string(), "entries": report.entries, "violations": v})
+        )?;
     } else {
         for v in &report.violations {
             writeln!(out, "{}: {}: {}", args.file.display(), v.object, v.message)?;

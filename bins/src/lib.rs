@@ -41,5 +41,6 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
             "warn,xctx_bins={level},clip_encoder={level},crops={level},retrieval={level},ctx_store={level},datasets={level}"
         ))
     });
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

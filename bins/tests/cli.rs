@@ -51,7 +51,8 @@ with h5py.File(sys.argv[3], "w") as f:
         g.create_dataset("features", data=rng.standard_normal((4, 3)).astype("f4"), compression="gzip")
         g.create_dataset("captions", data=[f"phrase {b} {j}" for j in range(4)], compression="gzip")
 "#;
-    let (t, v, c) = (dir.join("txt_ctx.hdf5"), dir.join("vis_ctx.hdf5"), dir.join("caption_db.hdf5"));
+    let (t, v, c) =
+        (dir.join("txt_ctx.hdf5"), dir.join("vis_ctx.hdf5"), dir.join("caption_db.hdf5"));
     run_python_code(code, &[&t, &v, &c]);
     (t, v, c)
 }
@@ -114,17 +115,29 @@ fn summaries_name_kind_count_and_sizes() {
     let dir = tempfile::tempdir().unwrap();
     let (txt, vis, cap) = fixtures(dir.path());
     let s = stdout_json(&inspect(&[&txt, &"--json"]));
-    assert_eq!((s["kind"].clone(), s["images"].clone(), s["k"].clone(), s["d"].clone()), (json!("txt_ctx"), json!(3), json!(6), json!(5)));
+    assert_eq!(
+        (s["kind"].clone(), s["images"].clone(), s["k"].clone(), s["d"].clone()),
+        (json!("txt_ctx"), json!(3), json!(6), json!(5))
+    );
     assert_eq!((s["first_id"].clone(), s["last_id"].clone()), (json!(9), json!(531912)));
     let s = stdout_json(&inspect(&[&vis, &"--json"]));
-    assert_eq!((s["kind"].clone(), s["images"].clone(), s["fdim"].clone()), (json!("vis_ctx"), json!(2), json!(8)));
+    assert_eq!(
+        (s["kind"].clone(), s["images"].clone(), s["fdim"].clone()),
+        (json!("vis_ctx"), json!(2), json!(8))
+    );
     let s = stdout_json(&inspect(&[&cap, &"--json"]));
-    assert_eq!((s["captions"].clone(), s["key_dim"].clone(), s["batches"].clone()), (json!(8), json!(3), json!(2)));
+    assert_eq!(
+        (s["captions"].clone(), s["key_dim"].clone(), s["batches"].clone()),
+        (json!(8), json!(3), json!(2))
+    );
 
     let text = inspect(&[&txt]);
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("txt_ctx") && text.contains("images") && text.contains("k:          6"), "{text}");
+    assert!(
+        text.contains("txt_ctx") && text.contains("images") && text.contains("k:          6"),
+        "{text}"
+    );
 
     let out = inspect(&[&txt, &"--check"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -168,11 +181,8 @@ fn bad_input_is_one_line_and_nonzero() {
 #[test]
 fn doctor_runs_without_environment() {
     // The rpath lets the binary find libtorch with no LD_LIBRARY_PATH.
-    let out = Command::new(env!("CARGO_BIN_EXE_xctx-doctor"))
-        .arg("--json")
-        .env_clear()
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_xctx-doctor")).arg("--json").env_clear().output().unwrap();
     let v = stdout_json(&out);
     assert!(v["cuda_devices"].is_number() && v["hdf5_version"].is_string(), "{v}");
 }

@@ -104,7 +104,12 @@ impl CaptionDbWriter {
     }
 
     /// Appends one batch: `captions.len()` rows of keys and features. Flushed before returning.
-    pub fn write_batch(&mut self, keys: &[f32], features: &[f32], captions: &[String]) -> Result<()> {
+    pub fn write_batch(
+        &mut self,
+        keys: &[f32],
+        features: &[f32],
+        captions: &[String],
+    ) -> Result<()> {
         let n = captions.len();
         let path = self.w.path.clone();
         h5::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;

@@ -118,9 +118,8 @@ fn check_txt(path: &Path, report: &mut Report) -> Result<()> {
                 Some(_) => {}
             }
             let rows: Vec<&[f32]> = v.scores.chunks(v.k.max(1)).collect();
-            let unsorted: Vec<usize> = (0..rows.len())
-                .filter(|&c| rows[c].windows(2).any(|w| w[0] < w[1]))
-                .collect();
+            let unsorted: Vec<usize> =
+                (0..rows.len()).filter(|&c| rows[c].windows(2).any(|w| w[0] < w[1])).collect();
             let scores = format!("{object}/{}", schema::SCORES);
             if !unsorted.is_empty() {
                 report.push(&scores, format!("not in descending order in crops {unsorted:?}"));
@@ -150,7 +149,10 @@ fn check_caption_db(path: &Path, report: &mut Report) {
         }
     };
     if data.captions.len() != db.len() {
-        report.push(schema::CAPTIONS, format!("{} captions for {} rows", data.captions.len(), db.len()));
+        report.push(
+            schema::CAPTIONS,
+            format!("{} captions for {} rows", data.captions.len(), db.len()),
+        );
     }
     let mut bad = 0usize;
     let mut first_bad = None;

@@ -6,7 +6,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use hdf5::plist::file_access::{
-    CacheDecreaseMode, CacheIncreaseMode, FileCloseDegree, FlashIncreaseMode, LibraryVersion, MetadataCacheConfig,
+    CacheDecreaseMode, CacheIncreaseMode, FileCloseDegree, FlashIncreaseMode, LibraryVersion,
+    MetadataCacheConfig,
 };
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
@@ -115,14 +116,24 @@ impl Writer {
             .with_fapl(writer_fapl)
             .create(path)
             .map_err(|e| classify_open_error(path, "create", e))?;
-        Ok(Self { path: path.to_owned(), file: Some(file), batches_since_open: 0, reopen_every: 64 })
+        Ok(Self {
+            path: path.to_owned(),
+            file: Some(file),
+            batches_since_open: 0,
+            reopen_every: 64,
+        })
     }
 
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
         let file = Self::open_rw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file), batches_since_open: 0, reopen_every: 64 })
+        Ok(Self {
+            path: path.to_owned(),
+            file: Some(file),
+            batches_since_open: 0,
+            reopen_every: 64,
+        })
     }
 
     fn open_rw(path: &Path) -> Result<File> {
@@ -304,11 +315,7 @@ pub(crate) fn write_f32(
     data: &[f32],
 ) -> Result<()> {
     check_len(path, object, shape, data.len())?;
-    let ds = group
-        .new_dataset::<f32>()
-        .shape(shape)
-        .create(name)
-        .map_err(h5err(path, object))?;
+    let ds = group.new_dataset::<f32>().shape(shape).create(name).map_err(h5err(path, object))?;
     ds.write_raw(data).map_err(h5err(path, object))
 }
 
@@ -406,7 +413,8 @@ pub(crate) fn read_attr_int(path: &Path, loc: &Group, name: &str) -> Result<Opti
     let attr = loc.attr(name).map_err(h5err(path, name))?;
     let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(h5err(path, name))?;
     match desc {
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(IntSize::U1 | IntSize::U2)
+        TypeDescriptor::Integer(_)
+        | TypeDescriptor::Unsigned(IntSize::U1 | IntSize::U2)
         | TypeDescriptor::Unsigned(IntSize::U4) => {}
         other => {
             return Err(Error::Dtype {

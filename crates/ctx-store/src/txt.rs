@@ -165,7 +165,14 @@ impl TxtCtxWriter {
             let mut fshape = shape.clone();
             fshape.push(v.d);
             let obj = |d: &str| schema::txt_object(e.id, view, d);
-            h5::write_f32(path, &vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, &v.features)?;
+            h5::write_f32(
+                path,
+                &vg,
+                schema::FEATURES,
+                &obj(schema::FEATURES),
+                &fshape,
+                &v.features,
+            )?;
             h5::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, &v.scores)?;
             h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, &v.texts)?;
         }
@@ -190,8 +197,11 @@ impl TxtCtxReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
         let file = h5::open_read(&path)?;
-        let raw = std::fs::File::open(&path)
-            .map_err(|source| Error::Io { path: path.clone(), object: "/".into(), source })?;
+        let raw = std::fs::File::open(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            object: "/".into(),
+            source,
+        })?;
         Ok(Self { path, file, raw })
     }
 

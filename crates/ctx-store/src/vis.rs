@@ -104,8 +104,11 @@ impl VisCtxReader {
         let path = path.as_ref().to_owned();
         let file = h5::open_read(&path)?;
         let fdim = read_fdim(&path, &file)?;
-        let raw = std::fs::File::open(&path)
-            .map_err(|source| Error::Io { path: path.clone(), object: "/".into(), source })?;
+        let raw = std::fs::File::open(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            object: "/".into(),
+            source,
+        })?;
         Ok(Self { path, file, raw, fdim })
     }
 

@@ -101,7 +101,10 @@ fn txt_ctx_violations_are_all_reported() {
 #[test]
 fn truncated_file_is_an_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let p = h5py(dir.path(), "    f.attrs['fdim'] = 256\n    for i in range(200):\n        f[str(i)] = np.ones(256, 'f4')\n");
+    let p = h5py(
+        dir.path(),
+        "    f.attrs['fdim'] = 256\n    for i in range(200):\n        f[str(i)] = np.ones(256, 'f4')\n",
+    );
     let bytes = std::fs::read(&p).unwrap();
     let cut = dir.path().join("cut.h5");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();

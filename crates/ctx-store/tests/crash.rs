@@ -68,10 +68,9 @@ impl AnyWriter {
             AnyWriter::Txt(w) => {
                 w.write_batch(&ids.iter().map(|&i| txt_entry(i)).collect::<Vec<_>>()).unwrap()
             }
-            AnyWriter::Vis(w) => {
-                w.write_batch(&ids, &ids.iter().flat_map(|&i| vis_row(i)).collect::<Vec<_>>())
-                    .unwrap()
-            }
+            AnyWriter::Vis(w) => w
+                .write_batch(&ids, &ids.iter().flat_map(|&i| vis_row(i)).collect::<Vec<_>>())
+                .unwrap(),
             AnyWriter::Caption(w) => {
                 let (k, f, c) = caption_batch(b);
                 w.write_batch(&k, &f, &c).unwrap()
@@ -171,7 +170,7 @@ fn killed_vis_and_caption_writers_leave_readable_files() {
     let path = dir.path().join("vis.h5");
     let reported = run_and_kill(&path, "vis", 5, Duration::from_millis(2));
     let n = h5py_len(&path);
-    assert!(n >= reported * BATCH && n % BATCH == 0, "{n} images after {reported} batches");
+    assert!(n >= reported * BATCH && n.is_multiple_of(BATCH), "{n} images after {reported} batches");
     let r = VisCtxReader::open(&path).unwrap();
     let all = r.preload().unwrap();
     assert_eq!(all.ids, (0..n).collect::<Vec<_>>());
@@ -180,7 +179,7 @@ fn killed_vis_and_caption_writers_leave_readable_files() {
     let path = dir.path().join("caption.h5");
     let reported = run_and_kill(&path, "caption", 5, Duration::from_millis(2));
     let n = h5py_len(&path);
-    assert!(n >= reported * BATCH && n % BATCH == 0, "{n} captions after {reported} batches");
+    assert!(n >= reported * BATCH && n.is_multiple_of(BATCH), "{n} captions after {reported} batches");
     let db = CaptionDb::open(&path).unwrap().load().unwrap();
     assert_eq!(db.captions.len() as u64, n);
     let last = caption_batch(n / BATCH - 1);

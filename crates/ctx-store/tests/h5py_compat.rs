@@ -194,7 +194,12 @@ fn vis_ctx_both_ways() {
     assert_eq!(a["/"]["attrs"]["fdim"]["shape"], json!([]));
 }
 
-fn caption_batches(seed: u64, sizes: &[usize], dk: usize, d: usize) -> Vec<(Vec<f32>, Vec<f32>, Vec<String>)> {
+fn caption_batches(
+    seed: u64,
+    sizes: &[usize],
+    dk: usize,
+    d: usize,
+) -> Vec<(Vec<f32>, Vec<f32>, Vec<String>)> {
     let mut rng = Rng::new(seed);
     sizes
         .iter()
@@ -259,7 +264,10 @@ fn caption_db_both_layouts_both_ways() {
                 assert_eq!(seen["keys"]["value"]["f32bits"], json!(bits(&all_keys)));
                 assert_eq!(seen["captions"]["string"], json!(["utf-8", null]));
                 assert_eq!(seen["captions"]["value"]["strings"], json!(all_captions));
-                assert_eq!(seen["/"]["attrs"]["layout"]["value"]["strings"], json!([schema::LAYOUT_CONTIGUOUS]));
+                assert_eq!(
+                    seen["/"]["attrs"]["layout"]["value"]["strings"],
+                    json!([schema::LAYOUT_CONTIGUOUS])
+                );
             }
         }
     }
@@ -299,7 +307,8 @@ fn append_resumes_a_finished_or_interrupted_file() {
 
     let cpath = dir.path().join("cap.h5");
     let batches = caption_batches(6, &[3, 2], 4, 4);
-    let mut w = CaptionDbWriter::create(&cpath, CaptionLayout::Contiguous, 4, 4, &prov(), false).unwrap();
+    let mut w =
+        CaptionDbWriter::create(&cpath, CaptionLayout::Contiguous, 4, 4, &prov(), false).unwrap();
     w.write_batch(&batches[0].0, &batches[0].1, &batches[0].2).unwrap();
     w.finish().unwrap();
     let mut w = CaptionDbWriter::append(&cpath).unwrap();

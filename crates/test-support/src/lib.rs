@@ -43,7 +43,8 @@ pub fn run_python(script: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> String
 /// Like [`run_python`], parsing stdout as JSON.
 pub fn run_python_json(script: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> serde_json::Value {
     let out = run_python(script, args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {out}", script.display()))
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {out}", script.display()))
 }
 
 /// A small deterministic generator (SplitMix64) so tests need no `rand`.
@@ -92,7 +93,7 @@ pub fn assert_close(name: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32)
         if err > worst.1 || err.is_nan() {
             worst = (i, err);
         }
-        if !(err <= atol + rtol * w.abs()) {
+        if err.is_nan() || err > atol + rtol * w.abs() {
             bad.push(i);
         }
     }
