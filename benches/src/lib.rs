@@ -1,1 +1,50 @@
-//! Workspace benchmarks live in `benches/`.
+//! Synthetic context data shared by the benches: the same pool of images for every run, so that
+//! the side-by-side scripts compare like with like.
+
+use ctx_store::{TxtEntry, ViewEntry};
+use test_support::Rng;
+
+const WORDS: &[&str] = &[
+    "white", "dog", "man", "riding", "horse", "red", "car", "parked", "street", "tree", "green",
+    "grass", "woman", "holding", "umbrella", "black", "cat", "sitting", "table", "plate",
+];
+
+fn phrase(rng: &mut Rng) -> String {
+    let n = 2 + rng.below(2);
+    (0..n).map(|_| WORDS[rng.below(WORDS.len())]).collect::<Vec<_>>().join(" ")
+}
+
+fn view(rng: &mut Rng, crops: usize, k: usize, d: usize) -> ViewEntry {
+    let mut scores = rng.vec_f32(crops * k);
+    scores.chunks_mut(k.max(1)).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+    ViewEntry {
+        crops,
+        k,
+        d,
+        features: rng.vec_f32(crops * k * d),
+        scores,
+        texts: (0..crops * k).map(|_| phrase(rng)).collect(),
+    }
+}
+
+/// `pool` random images of `k` texts and `d`-sized features; image `i` of a run is
+/// `pool[i % pool.len()]` with id `i`.
+pub fn txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
+    let mut rng = Rng::new(7);
+    (0..pool as u64)
+        .map(|id| TxtEntry {
+            id,
+            whole: view(&mut rng, 1, k, d),
+            five: view(&mut rng, 5, k, d),
+            nine: view(&mut rng, 9, k, d),
+        })
+        .collect()
+}
+
+/// Bytes of payload an entry holds in memory (features, scores, text bytes).
+pub fn payload_bytes(e: &TxtEntry) -> usize {
+    [&e.whole, &e.five, &e.nine]
+        .iter()
+        .map(|v| v.features.len() * 4 + v.scores.len() * 4 + v.texts.iter().map(String::len).sum::<usize>())
+        .sum()
+}

@@ -179,18 +179,21 @@ impl Drop for Writer {
 
 /// Opens the dataset `name` under `group`, or [`Error::Missing`] with its full path `object`.
 pub(crate) fn dataset(path: &Path, group: &Group, name: &str, object: &str) -> Result<Dataset> {
-    if !group.link_exists(name) {
-        return Err(Error::Missing { path: path.to_owned(), object: object.to_owned() });
+    group.dataset(name).map_err(|e| missing_or(path, group, name, object, e))
+}
+
+/// After a failed open: [`Error::Missing`] if there is no such link, else the HDF5 error.
+fn missing_or(path: &Path, parent: &Group, name: &str, object: &str, e: hdf5::Error) -> Error {
+    if parent.link_exists(name) {
+        h5err(path, object)(e)
+    } else {
+        Error::Missing { path: path.to_owned(), object: object.to_owned() }
     }
-    group.dataset(name).map_err(h5err(path, object))
 }
 
 /// Opens the group `name` under `group`, or [`Error::Missing`].
 pub(crate) fn group(path: &Path, parent: &Group, name: &str, object: &str) -> Result<Group> {
-    if !parent.link_exists(name) {
-        return Err(Error::Missing { path: path.to_owned(), object: object.to_owned() });
-    }
-    parent.group(name).map_err(h5err(path, object))
+    parent.group(name).map_err(|e| missing_or(path, parent, name, object, e))
 }
 
 /// The element type, as a descriptor.
@@ -261,6 +264,47 @@ pub(crate) fn read_f32_into(
         })
     } else {
         ds.read_into_raw(out).map(drop).map_err(h5err(path, object))
+    }
+}
+
+/// Where a checked float32 dataset's values come from: read already through HDF5, or to be read
+/// straight from the file at an offset (outside HDF5's lock).
+pub(crate) enum F32Source {
+    Loaded(Vec<f32>),
+    Direct { offset: u64, len: usize },
+}
+
+impl F32Source {
+    /// Decides (and, for data HDF5 must decode, reads) under HDF5's lock. `direct` is false
+    /// for files with a userblock.
+    pub(crate) fn plan(
+        path: &Path,
+        ds: &Dataset,
+        object: &str,
+        direct: bool,
+        len: usize,
+    ) -> Result<Self> {
+        if let Some(offset) = direct_offset(ds).filter(|_| direct) {
+            return Ok(F32Source::Direct { offset, len });
+        }
+        let mut v = vec![0f32; len];
+        ds.read_into_raw(&mut v[..]).map_err(h5err(path, object))?;
+        Ok(F32Source::Loaded(v))
+    }
+
+    /// The values; `raw` is the file opened by std for `pread`.
+    pub(crate) fn load(self, path: &Path, object: &str, raw: &std::fs::File) -> Result<Vec<f32>> {
+        match self {
+            F32Source::Loaded(v) => Ok(v),
+            F32Source::Direct { offset, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut v = vec![0f32; len];
+                raw.read_exact_at(bytemuck::cast_slice_mut(&mut v), offset).map_err(|source| {
+                    Error::Io { path: path.to_owned(), object: object.to_owned(), source }
+                })?;
+                Ok(v)
+            }
+        }
     }
 }
 

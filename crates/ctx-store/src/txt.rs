@@ -190,6 +190,8 @@ pub struct TxtCtxReader {
     path: PathBuf,
     file: File,
     raw: std::fs::File,
+    /// No userblock: dataset offsets are file offsets, so floats can be read directly.
+    direct: bool,
 }
 
 impl TxtCtxReader {
@@ -202,7 +204,8 @@ impl TxtCtxReader {
             object: "/".into(),
             source,
         })?;
-        Ok(Self { path, file, raw })
+        let direct = file.userblock() == 0;
+        Ok(Self { path, file, raw, direct })
     }
 
     /// The file.
@@ -222,13 +225,21 @@ impl TxtCtxReader {
 
     /// One image, all views.
     pub fn get(&self, id: u64) -> Result<TxtEntry> {
+        self.plan(id)?.load(self)
+    }
+
+    /// The HDF5 part of reading an image (under HDF5's global lock): checks, texts, and where
+    /// the float data lie. [`ImagePlan::load`] then reads the floats without the lock.
+    fn plan(&self, id: u64) -> Result<ImagePlan> {
         let name = id.to_string();
         let g = h5::group(&self.path, &self.file, &name, &name)?;
-        Ok(TxtEntry {
+        Ok(ImagePlan {
             id,
-            whole: self.read_view(&g, id, View::Whole)?,
-            five: self.read_view(&g, id, View::Five)?,
-            nine: self.read_view(&g, id, View::Nine)?,
+            views: [
+                self.plan_view(&g, id, View::Whole)?,
+                self.plan_view(&g, id, View::Five)?,
+                self.plan_view(&g, id, View::Nine)?,
+            ],
         })
     }
 
@@ -252,6 +263,10 @@ impl TxtCtxReader {
     }
 
     fn read_view(&self, g: &Group, id: u64, view: View) -> Result<ViewEntry> {
+        self.plan_view(g, id, view)?.load(self, id, view)
+    }
+
+    fn plan_view(&self, g: &Group, id: u64, view: View) -> Result<ViewPlan> {
         let path = &self.path;
         let object = format!("{id}/{view}");
         let vg = h5::group(path, g, view.name(), &object)?;
@@ -270,13 +285,15 @@ impl TxtCtxReader {
         let texts = h5::dataset(path, &vg, schema::TEXTS, &obj(schema::TEXTS))?;
         h5::check_shape(path, &texts, &obj(schema::TEXTS), &sshape)?;
 
-        let raw = (self.file.userblock() == 0).then_some(&self.raw);
-        let mut fv = vec![0f32; crops * k * d];
-        h5::read_f32_into(path, &features, &obj(schema::FEATURES), raw, &mut fv)?;
-        let mut sv = vec![0f32; crops * k];
-        h5::read_f32_into(path, &scores, &obj(schema::SCORES), raw, &mut sv)?;
-        let tv = h5::read_strings(path, &texts, &obj(schema::TEXTS))?;
-        Ok(ViewEntry { crops, k, d, features: fv, scores: sv, texts: tv })
+        let direct = self.direct;
+        Ok(ViewPlan {
+            crops,
+            k,
+            d,
+            features: h5::F32Source::plan(path, &features, &obj(schema::FEATURES), direct, crops * k * d)?,
+            scores: h5::F32Source::plan(path, &scores, &obj(schema::SCORES), direct, crops * k)?,
+            texts: h5::read_strings(path, &texts, &obj(schema::TEXTS))?,
+        })
     }
 
     /// Loads every image into memory, in parallel (ids ascending).
@@ -285,9 +302,71 @@ impl TxtCtxReader {
     }
 
     /// Loads the given images into memory, in parallel, in the order given.
+    ///
+    /// One thread does the HDF5 part (metadata and texts, serialised by HDF5's global lock
+    /// anyway) while the rayon pool reads the float data straight from the file.
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
-        let out: Vec<TxtEntry> = ids.par_iter().map(|&id| self.get(id)).collect::<Result<_>>()?;
-        tracing::debug!(n = out.len(), "txt_ctx preloaded");
-        Ok(out)
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ImagePlan)>(256);
+        let mut loaded: Vec<(usize, TxtEntry)> = std::thread::scope(|s| {
+            let planner = s.spawn(move || -> Result<()> {
+                for (i, &id) in ids.iter().enumerate() {
+                    if tx.send((i, self.plan(id)?)).is_err() {
+                        break; // a reader failed; its error is reported below
+                    }
+                }
+                Ok(())
+            });
+            let loaded = rx
+                .into_iter()
+                .par_bridge()
+                .map(|(i, plan)| Ok((i, plan.load(self)?)))
+                .collect::<Result<Vec<_>>>();
+            let planned = planner.join().expect("the planner thread does not panic");
+            planned.and(loaded)
+        })?;
+        loaded.sort_unstable_by_key(|(i, _)| *i);
+        tracing::debug!(n = loaded.len(), "txt_ctx preloaded");
+        Ok(loaded.into_iter().map(|(_, e)| e).collect())
+    }
+}
+
+/// An image whose HDF5 part is done; see [`TxtCtxReader::plan`].
+struct ImagePlan {
+    id: u64,
+    views: [ViewPlan; 3],
+}
+
+impl ImagePlan {
+    fn load(self, r: &TxtCtxReader) -> Result<TxtEntry> {
+        let [whole, five, nine] = self.views;
+        Ok(TxtEntry {
+            id: self.id,
+            whole: whole.load(r, self.id, View::Whole)?,
+            five: five.load(r, self.id, View::Five)?,
+            nine: nine.load(r, self.id, View::Nine)?,
+        })
+    }
+}
+
+struct ViewPlan {
+    crops: usize,
+    k: usize,
+    d: usize,
+    features: h5::F32Source,
+    scores: h5::F32Source,
+    texts: Vec<String>,
+}
+
+impl ViewPlan {
+    fn load(self, r: &TxtCtxReader, id: u64, view: View) -> Result<ViewEntry> {
+        let obj = |d: &str| schema::txt_object(id, view, d);
+        Ok(ViewEntry {
+            crops: self.crops,
+            k: self.k,
+            d: self.d,
+            features: self.features.load(&r.path, &obj(schema::FEATURES), &r.raw)?,
+            scores: self.scores.load(&r.path, &obj(schema::SCORES), &r.raw)?,
+            texts: self.texts,
+        })
     }
 }
