@@ -45,6 +45,10 @@ pub fn txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
 pub fn payload_bytes(e: &TxtEntry) -> usize {
     [&e.whole, &e.five, &e.nine]
         .iter()
-        .map(|v| v.features.len() * 4 + v.scores.len() * 4 + v.texts.iter().map(String::len).sum::<usize>())
+        .map(|v| {
+            v.features.len() * 4
+                + v.scores.len() * 4
+                + v.texts.iter().map(String::len).sum::<usize>()
+        })
         .sum()
 }

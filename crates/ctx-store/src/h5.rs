@@ -68,12 +68,19 @@ pub(crate) fn open_read(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| classify_open_error(path, "open", e))
 }
 
-/// Metadata cache of our writers: evictions off, so that between two flushes nothing but raw
-/// data reaches the disk and a killed writer leaves the file as of its last flush. The cache is
-/// emptied by reopening the file every so often ([`Writer::end_batch`]).
+/// Metadata cache of our writers: a fixed 16 MiB, enough to hold the metadata of several
+/// batches, so that the least-recently-used entries the cache evicts between two flushes are
+/// ones the last flush already wrote (clean) and a killed writer leaves the file as of its last
+/// flush. (Disabling evictions outright guarantees that, but the cache then grows with the file
+/// and writing slows down superlinearly: 20,000 images took 1.8x as long per image as 5,000.)
 fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::FileAccessBuilder {
+    const CACHE: usize = 16 << 20;
     let mdc = MetadataCacheConfig {
-        evictions_enabled: false,
+        evictions_enabled: true,
+        set_initial_size: true,
+        initial_size: CACHE,
+        min_size: CACHE,
+        max_size: CACHE,
         incr_mode: CacheIncreaseMode::Off,
         flash_incr_mode: FlashIncreaseMode::Off,
         decr_mode: CacheDecreaseMode::Off,
@@ -90,13 +97,10 @@ fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::File
         .fclose_degree(FileCloseDegree::Strong)
 }
 
-/// An HDF5 file open for writing, flushed after each batch and reopened every `reopen_every`
-/// batches to bound the metadata cache.
+/// An HDF5 file open for writing, flushed after each batch.
 pub(crate) struct Writer {
     pub(crate) path: PathBuf,
     file: Option<File>,
-    batches_since_open: usize,
-    reopen_every: usize,
 }
 
 impl Writer {
@@ -116,24 +120,14 @@ impl Writer {
             .with_fapl(writer_fapl)
             .create(path)
             .map_err(|e| classify_open_error(path, "create", e))?;
-        Ok(Self {
-            path: path.to_owned(),
-            file: Some(file),
-            batches_since_open: 0,
-            reopen_every: 64,
-        })
+        Ok(Self { path: path.to_owned(), file: Some(file) })
     }
 
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
         let file = Self::open_rw(path)?;
-        Ok(Self {
-            path: path.to_owned(),
-            file: Some(file),
-            batches_since_open: 0,
-            reopen_every: 64,
-        })
+        Ok(Self { path: path.to_owned(), file: Some(file) })
     }
 
     fn open_rw(path: &Path) -> Result<File> {
@@ -147,16 +141,9 @@ impl Writer {
         self.file.as_ref().expect("the writer holds its file until finish")
     }
 
-    /// Flushes the batch to disk; every `reopen_every` batches closes and reopens the file.
+    /// Flushes the batch to disk.
     pub(crate) fn end_batch(&mut self) -> Result<()> {
-        self.file().flush().map_err(h5err(&self.path, "/"))?;
-        self.batches_since_open += 1;
-        if self.batches_since_open >= self.reopen_every {
-            self.close()?;
-            self.file = Some(Self::open_rw(&self.path)?);
-            self.batches_since_open = 0;
-        }
-        Ok(())
+        self.file().flush().map_err(h5err(&self.path, "/"))
     }
 
     /// Flushes and closes the file.

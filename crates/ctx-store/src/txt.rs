@@ -290,7 +290,13 @@ impl TxtCtxReader {
             crops,
             k,
             d,
-            features: h5::F32Source::plan(path, &features, &obj(schema::FEATURES), direct, crops * k * d)?,
+            features: h5::F32Source::plan(
+                path,
+                &features,
+                &obj(schema::FEATURES),
+                direct,
+                crops * k * d,
+            )?,
             scores: h5::F32Source::plan(path, &scores, &obj(schema::SCORES), direct, crops * k)?,
             texts: h5::read_strings(path, &texts, &obj(schema::TEXTS))?,
         })

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# ctx-store against h5py doing the original's pattern, on the same data shape, in the same run
+# (docs/benchmarks.md). Prints one JSON line per measurement and the ratios.
+#
+#   IMAGES=20000 K=16 D=512   the txt_ctx write/preload comparison
+#   FULL=123287 FULL_D=8      the full-scale write (d reduced: the object count is what matters;
+#                             FULL=0 skips it)
+#   BENCH_DIR=DIR             where the files go (default target/bench; /dev/shm takes the disk
+#                             out of the comparison, which needs about 2 x 10 GB of memory)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+IMAGES=${IMAGES:-20000} K=${K:-16} D=${D:-512} FULL=${FULL:-123287} FULL_D=${FULL_D:-8}
+dir=${BENCH_DIR:-$root/target/bench}
+py=$root/.venv/bin/python
+ref=$root/benches/h5py_reference.py
+cargo build --release -q -p xctx-benches --bin io-bench
+bench=$root/target/release/io-bench
+mkdir -p "$dir"
+log=$(mktemp)
+run() { "$@" | tee -a "$log"; }
+ratio() { # ratio NAME FIELD a.json b.json -> b/a
+  "$py" - "$@" <<'PY'
+import json, sys
+name, field, a, b = sys.argv[1:5]
+a, b = json.loads(a), json.loads(b)
+print(f"{name}: ctx-store {a[field]:.2f} s, h5py {b[field]:.2f} s, speed-up {b[field] / a[field]:.2f}x")
+PY
+}
+echo "# $(date -u +%FT%TZ) $(nproc) cores, files in $dir, images=$IMAGES k=$K d=$D"
+rm -f "$dir"/*.h5
+h5w=$("$py" "$ref" write "$dir/ref.h5" "$IMAGES" "$K" "$D"); echo "h5py    $h5w"
+ourw=$("$bench" write "$dir/ours.h5" "$IMAGES" "$K" "$D"); echo "ctx-store $ourw"
+ratio "write $IMAGES txt_ctx images" seconds "$ourw" "$h5w"
+rm -f "$dir/ours.h5"
+cat "$dir/ref.h5" >/dev/null # same warm page cache for both readers
+ourp=$("$bench" preload "$dir/ref.h5"); echo "ctx-store $ourp"
+cat "$dir/ref.h5" >/dev/null
+h5p=$("$py" "$ref" preload "$dir/ref.h5"); echo "h5py    $h5p"
+ratio "preload $IMAGES txt_ctx images (the original's file)" seconds "$ourp" "$h5p"
+"$py" -c 'import json,sys; a=json.loads(sys.argv[1]); print(f"ctx-store preload peak RSS / loaded payload: {a[\"peak_rss_bytes\"]/a[\"payload_bytes\"]:.3f}")' "$ourp"
+rm -f "$dir/ref.h5"
+if [ "$FULL" -gt 0 ]; then
+  echo "# full scale: $FULL images, k=$K, d=$FULL_D ($((FULL * 13)) objects)"
+  h5f=$("$py" "$ref" write "$dir/full-ref.h5" "$FULL" "$K" "$FULL_D"); echo "h5py    $h5f"
+  rm -f "$dir/full-ref.h5"
+  ourf=$("$bench" write "$dir/full-ours.h5" "$FULL" "$K" "$FULL_D"); echo "ctx-store $ourf"
+  ratio "write $FULL txt_ctx images, d=$FULL_D" seconds "$ourf" "$h5f"
+  cat "$dir/full-ours.h5" >/dev/null
+  ourfp=$("$bench" preload "$dir/full-ours.h5"); echo "ctx-store $ourfp"
+  rm -f "$dir/full-ours.h5"
+fi
+rm -f "$log"
