@@ -9,6 +9,7 @@ use hdf5::plist::file_access::{
     CacheDecreaseMode, CacheIncreaseMode, FileCloseDegree, FlashIncreaseMode, LibraryVersion,
     MetadataCacheConfig,
 };
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
 
@@ -101,6 +102,8 @@ fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::File
 pub(crate) struct Writer {
     pub(crate) path: PathBuf,
     file: Option<File>,
+    /// The same file opened by std, for the float data written beside HDF5 ([`RawSink`]).
+    raw: std::fs::File,
 }
 
 impl Writer {
@@ -120,14 +123,55 @@ impl Writer {
             .with_fapl(writer_fapl)
             .create(path)
             .map_err(|e| classify_open_error(path, "create", e))?;
-        Ok(Self { path: path.to_owned(), file: Some(file) })
+        let raw = Self::open_raw(path)?;
+        Ok(Self { path: path.to_owned(), file: Some(file), raw })
     }
 
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
         let file = Self::open_rw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file) })
+        let raw = Self::open_raw(path)?;
+        Ok(Self { path: path.to_owned(), file: Some(file), raw })
+    }
+
+    fn open_raw(path: &Path) -> Result<std::fs::File> {
+        std::fs::OpenOptions::new().write(true).open(path).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            object: "/".into(),
+            source,
+        })
+    }
+
+    /// Runs `body`, the HDF5 calls of one batch, while a second thread writes the float data
+    /// that `body` hands to the [`RawSink`]; then flushes. The data are on disk before the
+    /// metadata that points to them.
+    pub(crate) fn write_batch<'d>(
+        &self,
+        body: impl FnOnce(&RawSink<'_, 'd>) -> Result<()>,
+    ) -> Result<()> {
+        let raw = &self.raw;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, &'d [f32])>(256);
+            let writer = s.spawn(move || -> std::io::Result<()> {
+                use std::os::unix::fs::FileExt;
+                for (offset, data) in rx {
+                    raw.write_all_at(bytemuck::cast_slice(data), offset)?;
+                }
+                Ok(())
+            });
+            let sink = RawSink { path: &self.path, tx };
+            let result = body(&sink);
+            drop(sink);
+            let io = writer.join().expect("the raw data writer does not panic");
+            io.map_err(|source| Error::Io {
+                path: self.path.clone(),
+                object: "(raw data)".into(),
+                source,
+            })?;
+            result
+        })?;
+        self.end_batch()
     }
 
     fn open_rw(path: &Path) -> Result<File> {
@@ -142,7 +186,7 @@ impl Writer {
     }
 
     /// Flushes the batch to disk.
-    pub(crate) fn end_batch(&mut self) -> Result<()> {
+    pub(crate) fn end_batch(&self) -> Result<()> {
         self.file().flush().map_err(h5err(&self.path, "/"))
     }
 
@@ -336,18 +380,41 @@ pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Ve
     }
 }
 
-/// Writes a float32 dataset, contiguous (h5py's default layout for `data=`).
-pub(crate) fn write_f32(
-    path: &Path,
-    group: &Group,
-    name: &str,
-    object: &str,
-    shape: &[usize],
-    data: &[f32],
-) -> Result<()> {
-    check_len(path, object, shape, data.len())?;
-    let ds = group.new_dataset::<f32>().shape(shape).create(name).map_err(h5err(path, object))?;
-    ds.write_raw(data).map_err(h5err(path, object))
+/// Creates contiguous float32 datasets (h5py's layout for `data=`) and has their bytes written
+/// by the second thread of [`Writer::write_batch`]: space is allocated at creation (no fill
+/// values written), HDF5 tells where, and the thread `pwrite`s the data there while this one goes
+/// on creating objects.
+pub(crate) struct RawSink<'a, 'd> {
+    path: &'a Path,
+    tx: std::sync::mpsc::SyncSender<(u64, &'d [f32])>,
+}
+
+impl<'d> RawSink<'_, 'd> {
+    pub(crate) fn write_f32(
+        &self,
+        group: &Group,
+        name: &str,
+        object: &str,
+        shape: &[usize],
+        data: &'d [f32],
+    ) -> Result<()> {
+        let path = self.path;
+        check_len(path, object, shape, data.len())?;
+        let ds = group
+            .new_dataset::<f32>()
+            .shape(shape)
+            .with_dcpl(|p| p.alloc_time(Some(AllocTime::Early)).fill_time(FillTime::Never))
+            .create(name)
+            .map_err(h5err(path, object))?;
+        match ds.offset().filter(|_| cfg!(target_endian = "little") && !data.is_empty()) {
+            Some(offset) => self.tx.send((offset, data)).map_err(|_| Error::Input {
+                path: path.to_owned(),
+                object: object.to_owned(),
+                message: "the raw data writer stopped".into(),
+            }),
+            None => ds.write_raw(data).map_err(h5err(path, object)),
+        }
+    }
 }
 
 /// Writes a variable-length UTF-8 string dataset, as h5py does for a list of `str`.

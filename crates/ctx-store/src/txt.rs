@@ -139,14 +139,12 @@ impl TxtCtxWriter {
 
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        for e in entries {
-            self.write_entry(e)?;
-        }
+        self.w.write_batch(|sink| entries.iter().try_for_each(|e| self.write_entry(e, sink)))?;
         tracing::debug!(n = entries.len(), "txt_ctx batch written");
-        self.w.end_batch()
+        Ok(())
     }
 
-    fn write_entry(&self, e: &TxtEntry) -> Result<()> {
+    fn write_entry<'d>(&self, e: &'d TxtEntry, sink: &h5::RawSink<'_, 'd>) -> Result<()> {
         let path = &self.w.path;
         let name = e.id.to_string();
         let g = self.w.file().create_group(&name).map_err(h5err(path, &name))?;
@@ -165,15 +163,8 @@ impl TxtCtxWriter {
             let mut fshape = shape.clone();
             fshape.push(v.d);
             let obj = |d: &str| schema::txt_object(e.id, view, d);
-            h5::write_f32(
-                path,
-                &vg,
-                schema::FEATURES,
-                &obj(schema::FEATURES),
-                &fshape,
-                &v.features,
-            )?;
-            h5::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, &v.scores)?;
+            sink.write_f32(&vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, &v.features)?;
+            sink.write_f32(&vg, schema::SCORES, &obj(schema::SCORES), &shape, &v.scores)?;
             h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, &v.texts)?;
         }
         Ok(())

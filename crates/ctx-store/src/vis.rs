@@ -50,12 +50,15 @@ impl VisCtxWriter {
     pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
         h5::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
         let root = self.w.file();
-        for (id, row) in ids.iter().zip(features.chunks_exact(self.fdim.max(1))) {
-            let name = id.to_string();
-            h5::write_f32(&self.w.path, root, &name, &name, &[self.fdim], row)?;
-        }
+        self.w.write_batch(|sink| {
+            for (id, row) in ids.iter().zip(features.chunks_exact(self.fdim.max(1))) {
+                let name = id.to_string();
+                sink.write_f32(root, &name, &name, &[self.fdim], row)?;
+            }
+            Ok(())
+        })?;
         tracing::debug!(n = ids.len(), "vis_ctx batch written");
-        self.w.end_batch()
+        Ok(())
     }
 
     /// Flushes and closes the file.
