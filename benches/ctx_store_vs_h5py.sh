@@ -17,8 +17,6 @@ ref=$root/benches/h5py_reference.py
 cargo build --release -q -p xctx-benches --bin io-bench
 bench=$root/target/release/io-bench
 mkdir -p "$dir"
-log=$(mktemp)
-run() { "$@" | tee -a "$log"; }
 ratio() { # ratio NAME FIELD a.json b.json -> b/a
   "$py" - "$@" <<'PY'
 import json, sys
@@ -29,16 +27,17 @@ PY
 }
 echo "# $(date -u +%FT%TZ) $(nproc) cores, files in $dir, images=$IMAGES k=$K d=$D"
 rm -f "$dir"/*.h5
-h5w=$("$py" "$ref" write "$dir/ref.h5" "$IMAGES" "$K" "$D"); echo "h5py    $h5w"
+# Each write starts in an empty directory (memory is tight at 2 x 10 GB).
 ourw=$("$bench" write "$dir/ours.h5" "$IMAGES" "$K" "$D"); echo "ctx-store $ourw"
-ratio "write $IMAGES txt_ctx images" seconds "$ourw" "$h5w"
 rm -f "$dir/ours.h5"
+h5w=$("$py" "$ref" write "$dir/ref.h5" "$IMAGES" "$K" "$D"); echo "h5py    $h5w"
+ratio "write $IMAGES txt_ctx images" seconds "$ourw" "$h5w"
 cat "$dir/ref.h5" >/dev/null # same warm page cache for both readers
 ourp=$("$bench" preload "$dir/ref.h5"); echo "ctx-store $ourp"
 cat "$dir/ref.h5" >/dev/null
 h5p=$("$py" "$ref" preload "$dir/ref.h5"); echo "h5py    $h5p"
 ratio "preload $IMAGES txt_ctx images (the original's file)" seconds "$ourp" "$h5p"
-"$py" -c 'import json,sys; a=json.loads(sys.argv[1]); print(f"ctx-store preload peak RSS / loaded payload: {a[\"peak_rss_bytes\"]/a[\"payload_bytes\"]:.3f}")' "$ourp"
+"$py" -c 'import json,sys; a=json.loads(sys.argv[1]); print("ctx-store preload peak RSS / loaded payload: %.3f" % (a["peak_rss_bytes"]/a["payload_bytes"]))' "$ourp"
 rm -f "$dir/ref.h5"
 if [ "$FULL" -gt 0 ]; then
   echo "# full scale: $FULL images, k=$K, d=$FULL_D ($((FULL * 13)) objects)"
@@ -50,4 +49,3 @@ if [ "$FULL" -gt 0 ]; then
   ourfp=$("$bench" preload "$dir/full-ours.h5"); echo "ctx-store $ourfp"
   rm -f "$dir/full-ours.h5"
 fi
-rm -f "$log"

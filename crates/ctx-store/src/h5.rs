@@ -5,11 +5,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::plist::file_access::{
     CacheDecreaseMode, CacheIncreaseMode, FileCloseDegree, FlashIncreaseMode, LibraryVersion,
     MetadataCacheConfig,
 };
-use hdf5::plist::dataset_create::{AllocTime, FillTime};
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
 
