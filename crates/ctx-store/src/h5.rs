@@ -339,17 +339,15 @@ impl F32Source {
     }
 }
 
-/// The file offset of a dataset's bytes when they can be read directly: contiguous, allocated,
-/// unfiltered, little-endian float32.
+/// The file offset of a dataset's bytes when they can be read directly: contiguous and
+/// allocated (HDF5 reports no offset for chunked, compact or external storage, so no filter can
+/// apply), little-endian float32 on a little-endian machine.
 fn direct_offset(ds: &Dataset) -> Option<u64> {
     if !cfg!(target_endian = "little") {
         return None;
     }
     let dtype = ds.dtype().ok()?;
     if dtype.byte_order() != hdf5::datatype::ByteOrder::LittleEndian {
-        return None;
-    }
-    if !ds.filters().is_empty() {
         return None;
     }
     ds.offset()

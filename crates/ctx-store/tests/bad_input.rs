@@ -124,3 +124,18 @@ fn unrelated_hdf5_is_not_a_context_file() {
     run_python_code("import sys, h5py; h5py.File(sys.argv[1], 'w').close()", &[&p2]);
     assert!(message(&detect(&p2).err().unwrap()).contains("empty"));
 }
+
+#[test]
+fn big_endian_and_compressed_floats_read_through_hdf5() {
+    // Not what the original writes, but valid HDF5 a user may hold: the direct-read path must
+    // step aside for them.
+    let dir = tempfile::tempdir().unwrap();
+    let p = h5py(
+        dir.path(),
+        "    f.attrs['fdim'] = 3\n    f['1'] = np.array([1.5, -2.0, 3.25], '>f4')\n    f.create_dataset('2', data=np.array([4.0, 5.5, -6.0], 'f4'), compression='gzip')\n",
+    );
+    let r = VisCtxReader::open(&p).unwrap();
+    assert_eq!(r.get(1).unwrap(), vec![1.5, -2.0, 3.25]);
+    assert_eq!(r.get(2).unwrap(), vec![4.0, 5.5, -6.0]);
+    assert_eq!(r.preload().unwrap().features, vec![1.5, -2.0, 3.25, 4.0, 5.5, -6.0]);
+}

@@ -1,0 +1,66 @@
+//! The one error type of `datasets`: every variant names the file.
+
+use std::path::PathBuf;
+
+/// Errors of `datasets`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed JSON, or JSON without the fields the format requires.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What serde_json reported.
+        message: String,
+    },
+    /// A `.npy` file that is not a 1-D integer array.
+    #[error("{}: {message}", path.display())]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An annotation id of a split file that the caption file does not hold.
+    #[error("{}: annotation id {id} is not in {}", split.display(), captions.display())]
+    UnknownAnnotation {
+        /// The split file (`coco_*_ids.npy`).
+        split: PathBuf,
+        /// The caption file it was looked up in.
+        captions: PathBuf,
+        /// The annotation id.
+        id: i64,
+    },
+    /// Images of the split that are not on disk (all of them, reported together).
+    #[error("{} listed images are missing, first {}", missing.len(), missing.first().map(|p| p.display().to_string()).unwrap_or_default())]
+    MissingImages {
+        /// The missing files.
+        missing: Vec<PathBuf>,
+    },
+}
+
+impl Error {
+    pub(crate) fn json(path: &std::path::Path, e: &serde_json::Error) -> Self {
+        // serde_json's message ends with " at line L column C", which the variant already says.
+        let text = e.to_string();
+        let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(m, _)| m).to_owned();
+        Error::Json { path: path.to_owned(), line: e.line(), column: e.column(), message }
+    }
+}
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
