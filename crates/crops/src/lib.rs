@@ -1,1 +1,13 @@
-//! stub
+//! The crops of the cross-modal context pipeline: the whole image, five crops and nine crops,
+//! each later preprocessed for CLIP. The box arithmetic is a pure API, separate from pixels.
+//!
+//! ```
+//! let five = crops::five(333, 501);
+//! assert_eq!(five[4].to_array(), [67, 100, 267, 401]); // the centre crop
+//! assert_eq!(crops::nine(333, 501)[1].to_array(), [99, 0, 233, 200]);
+//! ```
+#![warn(missing_docs)]
+
+mod boxes;
+
+pub use boxes::{CropBox, five, nine, whole};
