@@ -9,5 +9,7 @@
 #![warn(missing_docs)]
 
 mod boxes;
+mod resample;
 
 pub use boxes::{CropBox, five, nine, whole};
+pub use resample::resize_bicubic;

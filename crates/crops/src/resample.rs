@@ -1,0 +1,141 @@
+//! Pillow's BICUBIC resize of 8-bit images, reproduced operation for operation
+//! (`libImaging/Resample.c`): filter weights in f64, converted to fixed point with 22 fractional
+//! bits, horizontal pass first (rounded and clipped to u8), then the vertical pass; a pass whose
+//! size does not change is skipped.
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+fn bicubic(x: f64) -> f64 {
+    const A: f64 = -0.5;
+    let x = x.abs();
+    if x < 1.0 {
+        ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+    } else if x < 2.0 {
+        (((x - 5.0) * x + 8.0) * x - 4.0) * A
+    } else {
+        0.0
+    }
+}
+
+/// Per output pixel: first input index, number of inputs, and `ksize` fixed-point weights.
+struct Coeffs {
+    ksize: usize,
+    bounds: Vec<(usize, usize)>,
+    weights: Vec<i32>,
+}
+
+/// `precompute_coeffs` + `normalize_coeffs_8bpc` for a resize of `in_size` to `out_size`.
+fn coeffs(in_size: usize, out_size: usize) -> Coeffs {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = 2.0 * filterscale;
+    let ksize = support.ceil() as usize * 2 + 1;
+    let mut bounds = Vec::with_capacity(out_size);
+    let mut weights = vec![0i32; out_size * ksize];
+    let mut k = vec![0f64; ksize];
+    for xx in 0..out_size {
+        let center = (xx as f64 + 0.5) * scale;
+        let ss = 1.0 / filterscale;
+        // C's (int) truncates toward zero; for negative values that is not floor.
+        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+        let mut ww = 0.0;
+        for (x, kx) in k.iter_mut().enumerate().take(xmax) {
+            let w = bicubic((x as f64 + xmin as f64 - center + 0.5) * ss);
+            *kx = w;
+            ww += w;
+        }
+        let row = &mut weights[xx * ksize..(xx + 1) * ksize];
+        for x in 0..xmax {
+            let w = if ww != 0.0 { k[x] / ww } else { k[x] };
+            let fixed = w * f64::from(1u32 << PRECISION_BITS);
+            row[x] = if w < 0.0 { (-0.5 + fixed) as i32 } else { (0.5 + fixed) as i32 };
+        }
+        bounds.push((xmin, xmax));
+    }
+    Coeffs { ksize, bounds, weights }
+}
+
+fn clip8(v: i64) -> u8 {
+    if v >= (1i64 << PRECISION_BITS << 8) {
+        255
+    } else if v <= 0 {
+        0
+    } else {
+        (v >> PRECISION_BITS) as u8
+    }
+}
+
+/// Resizes a packed RGB8 image (`w * h * 3` bytes) to `nw x nh` as Pillow's
+/// `Image.resize((nw, nh), Image.BICUBIC)` does.
+pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> Vec<u8> {
+    assert_eq!(src.len(), w * h * 3, "RGB8 buffer of {w}x{h}");
+    let need_h = nw != w;
+    let need_v = nh != h;
+    let vert = coeffs(h, nh);
+    // Rows the vertical pass reads; the horizontal pass only computes those.
+    let (y_first, y_last) = if need_v {
+        (vert.bounds[0].0, vert.bounds[nh - 1].0 + vert.bounds[nh - 1].1)
+    } else {
+        (0, h)
+    };
+    let (mut cur, mut cur_w, mut cur_h, mut y_shift) = (std::borrow::Cow::Borrowed(src), w, h, 0);
+    if need_h {
+        let horiz = coeffs(w, nw);
+        let rows = y_last - y_first;
+        let mut out = vec![0u8; nw * rows * 3];
+        for (yy, out_row) in out.chunks_exact_mut(nw * 3).enumerate() {
+            let in_row = &src[(yy + y_first) * w * 3..(yy + y_first + 1) * w * 3];
+            for (xx, px) in out_row.chunks_exact_mut(3).enumerate() {
+                let (xmin, xmax) = horiz.bounds[xx];
+                let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + xmax];
+                let mut ss = [1i64 << (PRECISION_BITS - 1); 3];
+                for (x, &kx) in k.iter().enumerate() {
+                    let p = &in_row[(x + xmin) * 3..(x + xmin) * 3 + 3];
+                    for c in 0..3 {
+                        ss[c] += i64::from(p[c]) * i64::from(kx);
+                    }
+                }
+                for c in 0..3 {
+                    px[c] = clip8(ss[c]);
+                }
+            }
+        }
+        cur = std::borrow::Cow::Owned(out);
+        cur_w = nw;
+        cur_h = rows;
+        y_shift = y_first;
+    }
+    if !need_v {
+        debug_assert_eq!(cur_h, nh);
+        return cur.into_owned();
+    }
+    let mut out = vec![0u8; cur_w * nh * 3];
+    let stride = cur_w * 3;
+    for (yy, out_row) in out.chunks_exact_mut(stride).enumerate() {
+        let (ymin, ymax) = vert.bounds[yy];
+        let ymin = ymin - y_shift;
+        let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + ymax];
+        for (i, o) in out_row.iter_mut().enumerate() {
+            let mut ss = 1i64 << (PRECISION_BITS - 1);
+            for (y, &ky) in k.iter().enumerate() {
+                ss += i64::from(cur[(y + ymin) * stride + i]) * i64::from(ky);
+            }
+            *o = clip8(ss);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_and_constant_images() {
+        let src: Vec<u8> = (0..4 * 3 * 3).map(|i| i as u8).collect();
+        assert_eq!(resize_bicubic(&src, 4, 3, 4, 3), src);
+        let flat = vec![200u8; 50 * 40 * 3];
+        assert!(resize_bicubic(&flat, 50, 40, 17, 23).iter().all(|&v| v == 200));
+    }
+}
