@@ -9,7 +9,13 @@
 #![warn(missing_docs)]
 
 mod boxes;
+mod error;
+mod image;
+mod preprocess;
 mod resample;
 
 pub use boxes::{CropBox, five, nine, whole};
+pub use error::{Error, Result};
+pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
+pub use preprocess::ClipPreprocess;
 pub use resample::resize_bicubic;

@@ -1,0 +1,100 @@
+//! Decoding to RGB8 the way the original's `Image.open(path).convert("RGB")` does.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+
+use crate::{CropBox, Error, Result};
+
+/// Pillow's decompression-bomb error threshold (2 x `Image.MAX_IMAGE_PIXELS`).
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
+/// A packed 8-bit RGB image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RgbImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes, row-major.
+    pub data: Vec<u8>,
+}
+
+impl RgbImage {
+    /// The sub-image inside `b` (Pillow's `crop` with an integer box inside the image).
+    pub fn crop(&self, b: CropBox) -> Result<RgbImage> {
+        if b.width() == 0 || b.height() == 0 || b.right > self.width || b.bottom > self.height {
+            return Err(Error::EmptyCrop {
+                crop: b.to_array(),
+                width: self.width,
+                height: self.height,
+            });
+        }
+        let (w, cw) = (self.width as usize * 3, b.width() as usize * 3);
+        let mut data = Vec::with_capacity(cw * b.height() as usize);
+        for y in b.top as usize..b.bottom as usize {
+            let start = y * w + b.left as usize * 3;
+            data.extend_from_slice(&self.data[start..start + cw]);
+        }
+        Ok(RgbImage { width: b.width(), height: b.height(), data })
+    }
+}
+
+/// Decodes a JPEG or PNG (format sniffed from the content, not the extension) to RGB8 as Pillow's
+/// `convert("RGB")`: grey replicated, alpha dropped (no compositing), palette expanded, 16-bit
+/// samples reduced to their high byte. No EXIF rotation. A header larger than [`MAX_PIXELS`]
+/// is refused before any pixel buffer is allocated.
+pub fn decode(path: &Path) -> Result<RgbImage> {
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    decode_bytes(path, &bytes)
+}
+
+/// [`decode`] on bytes already read; `path` names them in errors.
+pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
+    let err =
+        |e: image::ImageError| Error::Decode { path: path.to_owned(), message: e.to_string() };
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    if reader.format().is_none() {
+        return Err(Error::Decode {
+            path: path.to_owned(),
+            message: "not a JPEG or PNG file".into(),
+        });
+    }
+    let decoder = reader.into_decoder().map_err(err)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(Error::TooLarge { path: path.to_owned(), width, height, limit: MAX_PIXELS });
+    }
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    let mut decoder = decoder;
+    decoder.set_limits(limits).map_err(err)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(err)?;
+    Ok(to_rgb8(img))
+}
+
+fn to_rgb8(img: DynamicImage) -> RgbImage {
+    let (width, height) = (img.width(), img.height());
+    let data = match img {
+        DynamicImage::ImageRgb8(i) => i.into_raw(),
+        // Pillow reads 16-bit PNG samples through their most significant byte.
+        DynamicImage::ImageRgb16(i) => i.into_raw().iter().map(|v| (v >> 8) as u8).collect(),
+        DynamicImage::ImageRgba16(i) => i
+            .into_raw()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]].map(|v| (v >> 8) as u8))
+            .collect(),
+        DynamicImage::ImageLuma16(i) => {
+            i.into_raw().iter().flat_map(|v| [(v >> 8) as u8; 3]).collect()
+        }
+        DynamicImage::ImageLumaA16(i) => {
+            i.into_raw().chunks_exact(2).flat_map(|p| [(p[0] >> 8) as u8; 3]).collect()
+        }
+        other => other.to_rgb8().into_raw(),
+    };
+    RgbImage { width, height, data }
+}

@@ -1,0 +1,99 @@
+//! CLIP preprocessing as transformers 4.17's `CLIPFeatureExtractor` does it on a Pillow image:
+//! shorter side to `size` with Pillow's bicubic (skipped when already `size`), CLIP's centre
+//! crop, `u8 / 255` in f32, `(x - mean) / std` in f32, CHW.
+
+use crate::{Result, RgbImage, resize_bicubic};
+
+/// CLIP's preprocessing parameters (`preprocessor_config.json` of a checkpoint).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClipPreprocess {
+    /// Output side (224 for ViT-B/32).
+    pub size: u32,
+    /// Per-channel mean.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation.
+    pub std: [f32; 3],
+}
+
+impl Default for ClipPreprocess {
+    /// openai/clip-vit-base-patch32's `preprocessor_config.json`.
+    fn default() -> Self {
+        Self {
+            size: 224,
+            mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
+            std: [0.268_629_54, 0.261_302_58, 0.275_777_11],
+        }
+    }
+}
+
+impl ClipPreprocess {
+    /// Values per preprocessed crop: `3 * size * size`.
+    pub fn len(&self) -> usize {
+        3 * self.size as usize * self.size as usize
+    }
+
+    /// Whether [`len`](Self::len) is zero.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// The resized, centre-cropped u8 image (before normalisation), `size x size` RGB.
+    pub fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
+        let s = self.size as usize;
+        let (w, h) = (img.width as usize, img.height as usize);
+        let (short, long) = if w <= h { (w, h) } else { (h, w) };
+        let resized = if short == s {
+            std::borrow::Cow::Borrowed(img)
+        } else {
+            let new_long = s * long / short;
+            let (nw, nh) = if w <= h { (s, new_long) } else { (new_long, s) };
+            std::borrow::Cow::Owned(RgbImage {
+                width: nw as u32,
+                height: nh as u32,
+                data: resize_bicubic(&img.data, w, h, nw, nh),
+            })
+        };
+        let (rw, rh) = (resized.width as usize, resized.height as usize);
+        // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
+        let (top, left) = ((rh - s + 1) / 2, (rw - s + 1) / 2);
+        let mut data = Vec::with_capacity(s * s * 3);
+        for y in top..top + s {
+            let start = (y * rw + left) * 3;
+            data.extend_from_slice(&resized.data[start..start + s * 3]);
+        }
+        RgbImage { width: s as u32, height: s as u32, data }
+    }
+
+    /// Preprocesses `img` into `out` (`len()` values, CHW).
+    pub fn pixels_into(&self, img: &RgbImage, out: &mut [f32]) {
+        let c = self.resize_and_crop(img);
+        let plane = self.size as usize * self.size as usize;
+        assert_eq!(out.len(), 3 * plane, "output of 3 x {0} x {0}", self.size);
+        for (i, px) in c.data.chunks_exact(3).enumerate() {
+            for ch in 0..3 {
+                let x = f32::from(px[ch]) / 255.0;
+                out[ch * plane + i] = (x - self.mean[ch]) / self.std[ch];
+            }
+        }
+    }
+
+    /// The 15 inputs of one image (whole, five crops, nine crops), back to back in one NCHW
+    /// buffer of `15 * len()` values.
+    pub fn image_crops(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        let (w, h) = (img.width, img.height);
+        let boxes: Vec<crate::CropBox> = std::iter::once(crate::whole(w, h))
+            .chain(crate::five(w, h))
+            .chain(crate::nine(w, h))
+            .collect();
+        let mut out = vec![0f32; boxes.len() * self.len()];
+        for (b, chunk) in boxes.iter().zip(out.chunks_exact_mut(self.len())) {
+            let crop = if *b == crate::whole(w, h) {
+                std::borrow::Cow::Borrowed(img)
+            } else {
+                std::borrow::Cow::Owned(img.crop(*b)?)
+            };
+            self.pixels_into(&crop, chunk);
+        }
+        Ok(out)
+    }
+}

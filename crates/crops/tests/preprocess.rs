@@ -1,0 +1,67 @@
+//! Pixels against Pillow + transformers 4.17's CLIP steps (`preprocess_reference.py` beside this
+//! file) on real photos in every mode; the figures go to docs/parity.md.
+
+use std::path::Path;
+
+use crops::{ClipPreprocess, decode};
+use test_support::run_python;
+
+#[test]
+fn pixels_match_pillow_and_clip_417() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preprocess_reference.py");
+    run_python(&script, &[&dir.path()]);
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let p = ClipPreprocess::default();
+    let plane = 224 * 224 * 3;
+    let mut report = Vec::new();
+    for case in &manifest {
+        let name = case["name"].as_str().unwrap();
+        let img = decode(&dir.path().join(case["file"].as_str().unwrap())).unwrap();
+        assert_eq!(
+            [img.width, img.height],
+            [case["size"][0].as_u64().unwrap() as u32, case["size"][1].as_u64().unwrap() as u32]
+        );
+        let want_u8 = std::fs::read(dir.path().join(format!("{name}.u8"))).unwrap();
+        let want_f32: Vec<f32> = std::fs::read(dir.path().join(format!("{name}.f32")))
+            .unwrap()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let boxes: Vec<crops::CropBox> = std::iter::once(crops::whole(img.width, img.height))
+            .chain(crops::five(img.width, img.height))
+            .chain(crops::nine(img.width, img.height))
+            .collect();
+        let mut got_u8 = Vec::with_capacity(15 * plane);
+        for b in &boxes {
+            got_u8.extend(p.resize_and_crop(&img.crop(*b).unwrap()).data);
+        }
+        let got_f32 = p.image_crops(&img).unwrap();
+        let diffs: Vec<u8> = got_u8.iter().zip(&want_u8).map(|(a, b)| a.abs_diff(*b)).collect();
+        let max_u8 = *diffs.iter().max().unwrap();
+        let mean_u8 = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        let max_f32 =
+            got_f32.iter().zip(&want_f32).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        report.push(format!(
+            "| {name} | {} | {}x{} | {mean_u8:.4} | {max_u8} | {max_f32:.2e} |",
+            case["mode"].as_str().unwrap(),
+            img.width,
+            img.height
+        ));
+        let jpeg = case["file"].as_str().unwrap().ends_with(".jpg") && !name.contains("png_named");
+        if jpeg {
+            // Different JPEG decoders (zune-jpeg here, libjpeg-turbo in Pillow): bounded, not exact.
+            assert!(mean_u8 < 0.5 && max_u8 <= 8, "{name}: mean {mean_u8}, max {max_u8}");
+        } else {
+            assert_eq!(max_u8, 0, "{name}: PNG pixels must equal Pillow's");
+            assert!(max_f32 <= 1e-6, "{name}: normalised values differ by {max_f32}");
+        }
+    }
+    eprintln!(
+        "| image | Pillow mode | size | mean abs diff (u8 levels) | max abs diff (u8) | max abs diff (normalised f32) |"
+    );
+    for line in report {
+        eprintln!("{line}");
+    }
+}
