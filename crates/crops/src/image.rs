@@ -58,11 +58,21 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    if reader.format().is_none() {
-        return Err(Error::Decode {
-            path: path.to_owned(),
-            message: "not a JPEG or PNG file".into(),
-        });
+    match reader.format() {
+        None => {
+            return Err(Error::Decode {
+                path: path.to_owned(),
+                message: "not a JPEG or PNG file".into(),
+            });
+        }
+        Some(image::ImageFormat::Jpeg) if !has_end_of_image(bytes) => {
+            // Pillow raises "image file is truncated"; the JPEG decoder here would pad with grey.
+            return Err(Error::Decode {
+                path: path.to_owned(),
+                message: "truncated JPEG (no end-of-image marker after the scan)".into(),
+            });
+        }
+        Some(_) => {}
     }
     let decoder = reader.into_decoder().map_err(err)?;
     let (width, height) = decoder.dimensions();
@@ -75,6 +85,12 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
     decoder.set_limits(limits).map_err(err)?;
     let img = DynamicImage::from_decoder(decoder).map_err(err)?;
     Ok(to_rgb8(img))
+}
+
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan (FF DA).
+fn has_end_of_image(bytes: &[u8]) -> bool {
+    let last = |m: u8| bytes.windows(2).rposition(|w| w == [0xFF, m]);
+    matches!((last(0xDA), last(0xD9)), (Some(sos), Some(eoi)) if eoi > sos)
 }
 
 fn to_rgb8(img: DynamicImage) -> RgbImage {
