@@ -56,8 +56,9 @@ fn coeffs(in_size: usize, out_size: usize) -> Coeffs {
     Coeffs { ksize, bounds, weights }
 }
 
-fn clip8(v: i64) -> u8 {
-    if v >= (1i64 << PRECISION_BITS << 8) {
+fn clip8(v: i32) -> u8 {
+    // Pillow accumulates in 32-bit ints: 255 * 2^22 * (sum of |weights| < 2) fits.
+    if v >= (1i32 << PRECISION_BITS << 8) {
         255
     } else if v <= 0 {
         0
@@ -83,22 +84,33 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
     if need_h {
         let horiz = coeffs(w, nw);
         let rows = y_last - y_first;
+        // Horizontal pass on the transposed rows: column x of the input becomes a contiguous
+        // run of `rows * 3` bytes, so each output column accumulates whole columns times one
+        // weight (vectorisable), with Pillow's integer arithmetic in Pillow's order.
+        let col = rows * 3;
+        let mut t = vec![0u8; w * col];
+        for y in 0..rows {
+            let in_row = &src[(y + y_first) * w * 3..(y + y_first + 1) * w * 3];
+            for (x, p) in in_row.chunks_exact(3).enumerate() {
+                t[x * col + y * 3..x * col + y * 3 + 3].copy_from_slice(p);
+            }
+        }
         let mut out = vec![0u8; nw * rows * 3];
-        for (yy, out_row) in out.chunks_exact_mut(nw * 3).enumerate() {
-            let in_row = &src[(yy + y_first) * w * 3..(yy + y_first + 1) * w * 3];
-            for (xx, px) in out_row.chunks_exact_mut(3).enumerate() {
-                let (xmin, xmax) = horiz.bounds[xx];
-                let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + xmax];
-                let mut ss = [1i64 << (PRECISION_BITS - 1); 3];
-                for (x, &kx) in k.iter().enumerate() {
-                    let p = &in_row[(x + xmin) * 3..(x + xmin) * 3 + 3];
-                    for c in 0..3 {
-                        ss[c] += i64::from(p[c]) * i64::from(kx);
-                    }
+        let mut acc = vec![0i32; col];
+        for (xx, &(xmin, xmax)) in horiz.bounds.iter().enumerate() {
+            let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + xmax];
+            acc.fill(1i32 << (PRECISION_BITS - 1));
+            for (x, &kx) in k.iter().enumerate() {
+                let column = &t[(x + xmin) * col..(x + xmin + 1) * col];
+                for (a, &v) in acc.iter_mut().zip(column) {
+                    *a += i32::from(v) * kx;
                 }
-                for c in 0..3 {
-                    px[c] = clip8(ss[c]);
-                }
+            }
+            for (y, a) in acc.chunks_exact(3).enumerate() {
+                let o = (y * nw + xx) * 3;
+                out[o] = clip8(a[0]);
+                out[o + 1] = clip8(a[1]);
+                out[o + 2] = clip8(a[2]);
             }
         }
         cur = std::borrow::Cow::Owned(out);
@@ -110,18 +122,24 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
         debug_assert_eq!(cur_h, nh);
         return cur.into_owned();
     }
-    let mut out = vec![0u8; cur_w * nh * 3];
+    // Vertical pass, row by row: each output row accumulates whole input rows times one weight,
+    // a loop the compiler vectorises. Same integer arithmetic as Pillow's, in the same order.
     let stride = cur_w * 3;
+    let mut out = vec![0u8; stride * nh];
+    let mut acc = vec![0i32; stride];
     for (yy, out_row) in out.chunks_exact_mut(stride).enumerate() {
         let (ymin, ymax) = vert.bounds[yy];
         let ymin = ymin - y_shift;
         let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + ymax];
-        for (i, o) in out_row.iter_mut().enumerate() {
-            let mut ss = 1i64 << (PRECISION_BITS - 1);
-            for (y, &ky) in k.iter().enumerate() {
-                ss += i64::from(cur[(y + ymin) * stride + i]) * i64::from(ky);
+        acc.fill(1i32 << (PRECISION_BITS - 1));
+        for (y, &ky) in k.iter().enumerate() {
+            let row = &cur[(y + ymin) * stride..(y + ymin + 1) * stride];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += i32::from(v) * ky;
             }
-            *o = clip8(ss);
+        }
+        for (o, &a) in out_row.iter_mut().zip(&acc) {
+            *o = clip8(a);
         }
     }
     out

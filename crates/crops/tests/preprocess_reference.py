@@ -19,7 +19,6 @@ import numpy as np
 import skimage
 from PIL import Image
 
-out = pathlib.Path(sys.argv[1])
 data = pathlib.Path(skimage.__file__).parent / "data"
 MEAN = np.array([0.48145466, 0.4578275, 0.40821073]).astype(np.float32)
 STD = np.array([0.26862954, 0.26130258, 0.27577711]).astype(np.float32)
@@ -85,26 +84,31 @@ def write_png16(path, rgb16):
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-manifest = []
-for name, src, img in inputs():
-    if img is not None:
-        ext = {"png": "png", "jpg": "jpg", "sniff": "jpg"}[src]
-        path = out / f"{name}.{ext}"
-        if src == "jpg":
-            img.save(path, "JPEG", quality=90)
+def main(out):
+    manifest = []
+    for name, src, img in inputs():
+        if img is not None:
+            ext = {"png": "png", "jpg": "jpg", "sniff": "jpg"}[src]
+            path = out / f"{name}.{ext}"
+            if src == "jpg":
+                img.save(path, "JPEG", quality=90)
+            else:
+                img.save(path, "PNG")
+        elif isinstance(src, tuple):
+            path = out / f"{name}.png"
+            write_png16(path, src[1])
         else:
-            img.save(path, "PNG")
-    elif isinstance(src, tuple):
-        path = out / f"{name}.png"
-        write_png16(path, src[1])
-    else:
-        path = out / f"{name}{src.suffix}"
-        path.write_bytes(src.read_bytes())
-    rgb = Image.open(path).convert("RGB")
-    w, h = rgb.size
-    crops = [rgb] + [rgb.crop(b) for b in five_boxes(w, h)] + [rgb.crop(b) for b in nine_boxes(w, h)]
-    u8s, f32s = zip(*(clip_417(c) for c in crops))
-    (out / f"{name}.u8").write_bytes(np.stack(u8s).tobytes())
-    (out / f"{name}.f32").write_bytes(np.stack(f32s).astype("<f4").tobytes())
-    manifest.append({"name": name, "file": path.name, "mode": Image.open(path).mode, "size": [w, h]})
-json.dump(manifest, open(out / "manifest.json", "w"), indent=1)
+            path = out / f"{name}{src.suffix}"
+            path.write_bytes(src.read_bytes())
+        rgb = Image.open(path).convert("RGB")
+        w, h = rgb.size
+        crops = [rgb] + [rgb.crop(b) for b in five_boxes(w, h)] + [rgb.crop(b) for b in nine_boxes(w, h)]
+        u8s, f32s = zip(*(clip_417(c) for c in crops))
+        (out / f"{name}.u8").write_bytes(np.stack(u8s).tobytes())
+        (out / f"{name}.f32").write_bytes(np.stack(f32s).astype("<f4").tobytes())
+        manifest.append({"name": name, "file": path.name, "mode": Image.open(path).mode, "size": [w, h]})
+    json.dump(manifest, open(out / "manifest.json", "w"), indent=1)
+
+
+if __name__ == "__main__":
+    main(pathlib.Path(sys.argv[1]))

@@ -1,0 +1,44 @@
+//! Driver of `benches/crops_vs_python.sh`: decode + 15 crops + CLIP preprocessing of every JPEG
+//! in a directory with `crops`, on a rayon pool of THREADS, and the decode-only floor.
+//!
+//! ```text
+//! crops-bench DIR THREADS [decode-only]
+//! ```
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args.get(1).context("missing DIR")?;
+    let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
+    let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    paths.sort();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let p = crops::ClipPreprocess::default();
+    let start = Instant::now();
+    let ok = pool.install(|| {
+        use rayon::prelude::*;
+        if decode_only {
+            paths.par_iter().filter(|f| crops::decode(f).is_ok()).count()
+        } else {
+            p.files(&paths).iter().filter(|r| r.is_ok()).count()
+        }
+    });
+    let secs = start.elapsed().as_secs_f64();
+    anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
+    let op = if decode_only { "decode" } else { "decode+15 crops+preprocess" };
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::json!({"op": op, "threads": threads, "images": paths.len(), "seconds": secs,
+                           "images_per_s": paths.len() as f64 / secs})
+    )?;
+    Ok(())
+}
