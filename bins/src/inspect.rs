@@ -93,9 +93,10 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     }
     writeln!(out, "file:       {}", s.path.display())?;
     writeln!(out, "kind:       {}", s.kind)?;
+    let label = format!("{count_name}:");
     match s.id_range {
-        Some((a, b)) => writeln!(out, "{count_name:11} {} (ids {a} .. {b})", s.count)?,
-        None => writeln!(out, "{count_name:11} {}", s.count)?,
+        Some((a, b)) => writeln!(out, "{label:11} {} (ids {a} .. {b})", s.count)?,
+        None => writeln!(out, "{label:11} {}", s.count)?,
     }
     let fields =
         [("fdim", s.fdim), ("k", s.k), ("d", s.d), ("key dim", s.key_dim), ("batches", s.batches)];
