@@ -287,15 +287,26 @@ pub(crate) fn read_f32_into(
     out: &mut [f32],
 ) -> Result<()> {
     if let (Some(raw), Some(offset)) = (raw, direct_offset(ds)) {
-        use std::os::unix::fs::FileExt;
-        raw.read_exact_at(bytemuck::cast_slice_mut(out), offset).map_err(|source| Error::Io {
-            path: path.to_owned(),
-            object: object.to_owned(),
-            source,
-        })
+        pread_f32(path, object, raw, offset, out)
     } else {
         ds.read_into_raw(out).map(drop).map_err(h5err(path, object))
     }
+}
+
+/// Reads `out.len()` float32 values at `offset` of `raw`, without HDF5.
+fn pread_f32(
+    path: &Path,
+    object: &str,
+    raw: &std::fs::File,
+    offset: u64,
+    out: &mut [f32],
+) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    raw.read_exact_at(bytemuck::cast_slice_mut(out), offset).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        source,
+    })
 }
 
 /// Where a checked float32 dataset's values come from: read already through HDF5, or to be read
@@ -319,7 +330,7 @@ impl F32Source {
             return Ok(F32Source::Direct { offset, len });
         }
         let mut v = vec![0f32; len];
-        ds.read_into_raw(&mut v[..]).map_err(h5err(path, object))?;
+        read_f32_into(path, ds, object, None, &mut v)?;
         Ok(F32Source::Loaded(v))
     }
 
@@ -328,11 +339,8 @@ impl F32Source {
         match self {
             F32Source::Loaded(v) => Ok(v),
             F32Source::Direct { offset, len } => {
-                use std::os::unix::fs::FileExt;
                 let mut v = vec![0f32; len];
-                raw.read_exact_at(bytemuck::cast_slice_mut(&mut v), offset).map_err(|source| {
-                    Error::Io { path: path.to_owned(), object: object.to_owned(), source }
-                })?;
+                pread_f32(path, object, raw, offset, &mut v)?;
                 Ok(v)
             }
         }
