@@ -10,7 +10,8 @@ req="$root/requirements.txt"
 stamp="$venv/.requirements.sha256"
 python=${PYTHON:-python3}
 
-want=$(sha256sum "$req" | cut -d' ' -f1)
+open_clip="open-clip-torch==3.3.0"
+want=$( (cat "$req"; echo "$open_clip") | sha256sum | cut -d' ' -f1)
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup: creating $venv" >&2
   "$python" -m venv "$venv"
@@ -19,6 +20,9 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing requirements.txt into $venv (torch is large: a few minutes)" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  # CLIP's real BPE vocabulary ships in open-clip-torch; only the data file is needed, so the
+  # package goes in without its dependencies (timm, torchvision) and is never imported.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$open_clip"
   echo "$want" >"$stamp"
 fi
 

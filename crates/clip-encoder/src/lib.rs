@@ -1,1 +1,195 @@
-//! stub
+//! CLIP's vision and text towers on libtorch, loaded from a Hugging Face checkpoint directory
+//! (`config.json`, `model.safetensors`, `tokenizer.json`, optionally `preprocessor_config.json`),
+//! computing what the original pipeline stored:
+//!
+//! - [`ClipEncoder::encode_images`]: the vision `pooler_output` (`vis_ctx`) and the L2-normalised
+//!   projected image embedding (retrieval queries);
+//! - [`ClipEncoder::encode_texts`]: the text features at the largest token id (caption
+//!   `features`) and the L2-normalised projected text embedding (`keys`).
+//!
+//! ```no_run
+//! # fn main() -> clip_encoder::Result<()> {
+//! use clip_encoder::{ClipEncoder, LoadOptions};
+//! let enc = ClipEncoder::load("models/tiny".as_ref(), &LoadOptions::default())?;
+//! let out = enc.encode_texts(&["white dog", "man riding horse"])?;
+//! assert_eq!(out.keys.size(), [2, enc.config().projection_dim]);
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod device;
+mod error;
+mod ftfy;
+#[rustfmt::skip]
+mod ftfy_tables;
+mod model;
+mod tokenizer;
+mod weights;
+
+use std::path::{Path, PathBuf};
+
+pub use config::{Activation, CLIP_MEAN, CLIP_STD, ClipConfig, ImageConfig, TextConfig, VisionConfig};
+pub use device::{device_name, parse_device};
+pub use error::{Error, Result};
+pub use ftfy::{fix_text, normalize};
+pub use tch::{Device, Kind, Tensor};
+pub use tokenizer::{ClipTokenizer, MAX_TOKENS, TokenBatch};
+
+/// How to load a checkpoint.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub device: Device,
+    /// fp16 weights and activations (CUDA only); outputs are returned as f32.
+    pub half: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions { device: Device::Cpu, half: false }
+    }
+}
+
+/// Vision outputs for a batch of images, on the encoder's device, f32.
+pub struct ImageOutput {
+    /// `pooler_output`, `(B, vision hidden)`.
+    pub pooled: Tensor,
+    /// `visual_projection(pooled)`, L2-normalised, `(B, projection_dim)`.
+    pub embeds: Tensor,
+}
+
+/// Text outputs for a batch of phrases, on the encoder's device, f32.
+pub struct TextOutput {
+    /// Final-layer-normed output at the largest token id, `(B, text hidden)`.
+    pub features: Tensor,
+    /// `text_projection(features)`, L2-normalised, `(B, projection_dim)`.
+    pub keys: Tensor,
+}
+
+/// A loaded CLIP model with its tokenizer and image settings; weights are loaded once.
+pub struct ClipEncoder {
+    model: model::Clip,
+    config: ClipConfig,
+    image: ImageConfig,
+    tokenizer: ClipTokenizer,
+    device: Device,
+    kind: Kind,
+    dir: PathBuf,
+}
+
+impl ClipEncoder {
+    /// Loads `dir`: every tensor the model needs must be present with its shape, and nothing else
+    /// (buffers such as `position_ids` and the unused `logit_scale` are tolerated).
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::Io {
+                path: dir.into(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint directory"),
+            });
+        }
+        let config = ClipConfig::from_file(&dir.join("config.json"))?;
+        let image = ImageConfig::from_checkpoint(dir, &config.vision_config)?;
+        let tokenizer = ClipTokenizer::from_file(&dir.join("tokenizer.json"))?;
+        let weights = dir.join("model.safetensors");
+        if !weights.exists() {
+            return Err(if dir.join("pytorch_model.bin").exists() {
+                Error::OnlyPytorchBin { dir: dir.into() }
+            } else {
+                Error::NoWeights { dir: dir.into() }
+            });
+        }
+        if opts.half && opts.device == Device::Cpu {
+            return Err(Error::Device { spec: "cpu".into(), msg: "--half needs a CUDA device".into() });
+        }
+        let kind = if opts.half { Kind::Half } else { Kind::Float };
+        let _guard = tch::no_grad_guard();
+        let mut w = weights::Weights::load(&weights, opts.device, kind)?;
+        let model = model::Clip::new(&mut w, &config);
+        w.finish()?;
+        tracing::info!(
+            checkpoint = %dir.display(),
+            device = %device_name(opts.device),
+            half = opts.half,
+            "loaded CLIP (vision {}x{} layers, text {}x{} layers, projection {})",
+            config.vision_config.hidden_size,
+            config.vision_config.num_hidden_layers,
+            config.text_config.hidden_size,
+            config.text_config.num_hidden_layers,
+            config.projection_dim
+        );
+        Ok(ClipEncoder { model, config, image, tokenizer, device: opts.device, kind, dir: dir.into() })
+    }
+
+    pub fn config(&self) -> &ClipConfig {
+        &self.config
+    }
+    pub fn image_config(&self) -> &ImageConfig {
+        &self.image
+    }
+    pub fn tokenizer(&self) -> &ClipTokenizer {
+        &self.tokenizer
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Encodes preprocessed images given as one contiguous f32 NCHW buffer of `n` images.
+    pub fn encode_images(&self, pixels: &[f32], n: usize) -> Result<ImageOutput> {
+        let s = self.model.vision.image_size;
+        let c = self.model.vision.channels;
+        let per = (c * s * s) as usize;
+        if pixels.len() != n * per {
+            return Err(Error::Input(format!(
+                "{} floats for {n} images of {c}x{s}x{s} (expected {})",
+                pixels.len(),
+                n * per
+            )));
+        }
+        let t = Tensor::from_slice(pixels).view([n as i64, c, s, s]);
+        self.encode_image_tensor(&t)
+    }
+
+    /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device).
+    pub fn encode_image_tensor(&self, pixels: &Tensor) -> Result<ImageOutput> {
+        let _guard = tch::no_grad_guard();
+        let x = pixels.f_to_device(self.device)?.f_to_kind(self.kind)?;
+        let pooled = self.model.vision.forward(&x);
+        let embeds = self.model.project_image(&pooled);
+        Ok(ImageOutput { pooled: pooled.to_kind(Kind::Float), embeds: embeds.to_kind(Kind::Float) })
+    }
+
+    /// Tokenizes and encodes phrases as the original did.
+    pub fn encode_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<TextOutput> {
+        let batch = self.tokenizer.batch(texts)?;
+        self.encode_tokens(&batch)
+    }
+
+    /// Encodes an already tokenized batch.
+    pub fn encode_tokens(&self, batch: &TokenBatch) -> Result<TextOutput> {
+        let t = &self.model.text;
+        if batch.len as i64 > t.max_positions {
+            return Err(Error::Input(format!(
+                "{} tokens exceed max_position_embeddings {}",
+                batch.len, t.max_positions
+            )));
+        }
+        if let Some(bad) = batch.ids.iter().find(|&&i| i < 0 || i >= t.vocab) {
+            return Err(Error::Input(format!("token id {bad} outside the vocabulary of {}", t.vocab)));
+        }
+        let _guard = tch::no_grad_guard();
+        let shape = [batch.rows as i64, batch.len as i64];
+        let ids = Tensor::from_slice(&batch.ids).view(shape).f_to_device(self.device)?;
+        let mask = Tensor::from_slice(&batch.mask).view(shape).f_to_device(self.device)?;
+        let features = t.forward(&ids, &mask);
+        let keys = self.model.project_text(&features);
+        Ok(TextOutput { features: features.to_kind(Kind::Float), keys: keys.to_kind(Kind::Float) })
+    }
+}
+
+/// A tensor's values as a `Vec<f32>` (moved to the CPU).
+pub fn to_vec_f32(t: &Tensor) -> Result<Vec<f32>> {
+    let t = t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+    Ok(Vec::<f32>::try_from(t.flatten(0, -1))?)
+}

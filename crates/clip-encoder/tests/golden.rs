@@ -1,0 +1,105 @@
+//! Golden parity with transformers' CLIPModel (transformers_reference.py, run here) on two tiny
+//! random checkpoints of different shapes: all four outputs within 1e-5 relative per row, fp32, CPU.
+
+use clip_encoder::{ClipEncoder, LoadOptions, TokenBatch, to_vec_f32};
+use test_support::{Rng, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file};
+
+/// Max over rows of ||got - want|| / ||want||.
+fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.chunks(width)
+        .zip(want.chunks(width))
+        .map(|(g, w)| {
+            let num: f64 = g.iter().zip(w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+            let den: f64 = w.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>();
+            (num / den).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+fn phrases() -> Vec<String> {
+    let mut v: Vec<String> =
+        ["white dog", "man riding horse", "a", "Red  double-decker BUS!", "caf\u{e9} cr\u{e8}me"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    // 80 words: more than 75 tokens, so the end token is cut and position 0 is pooled.
+    v.push(vec!["dog"; 80].join(" "));
+    v
+}
+
+fn check(preset: &str) {
+    let ckpt = tiny_clip(preset);
+    let enc = ClipEncoder::load(&ckpt, &LoadOptions::default()).expect("load");
+    let s = enc.image_config().size as usize;
+    let n = 3;
+    let mut rng = Rng::new(7);
+    let pixels: Vec<f32> = rng.vec_f32(n * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();
+    let texts = phrases();
+    let batch: TokenBatch = enc.tokenizer().batch(&texts).expect("tokenize");
+    assert_eq!(batch.len, clip_encoder::MAX_TOKENS, "the long phrase is cut to 75");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_f32_file(&dir.path().join("pixels.f32"), &pixels);
+    let rows = |v: &[i64]| v.chunks(batch.len).map(<[i64]>::to_vec).collect::<Vec<_>>();
+    let inputs = serde_json::json!({"n": n, "ids": rows(&batch.ids), "mask": rows(&batch.mask)});
+    std::fs::write(dir.path().join("inputs.json"), inputs.to_string()).unwrap();
+    let script = workspace_root().join("crates/clip-encoder/tests/transformers_reference.py");
+    let info = run_python_json(&script, &[&ckpt, &dir.path()]);
+    assert!(info["pooler_vs_argmax_max_diff"].as_f64().unwrap() < 1e-6, "{info}");
+
+    let img = enc.encode_images(&pixels, n).unwrap();
+    let txt = enc.encode_tokens(&batch).unwrap();
+    let c = enc.config();
+    for (name, got, width) in [
+        ("pooled", &img.pooled, c.vision_config.hidden_size),
+        ("image_embeds", &img.embeds, c.projection_dim),
+        ("features", &txt.features, c.text_config.hidden_size),
+        ("keys", &txt.keys, c.projection_dim),
+    ] {
+        let got = to_vec_f32(got).unwrap();
+        let want = read_f32_file(&dir.path().join(format!("{name}.f32")));
+        let err = max_row_rel(&got, &want, width as usize);
+        assert!(err <= 1e-5, "preset {preset}: {name} per-row relative error {err:e} > 1e-5");
+    }
+
+    // A batch gives the rows it gives one by one.
+    let per = 3 * s * s;
+    let batch_rows = to_vec_f32(&img.pooled).unwrap();
+    let w = c.vision_config.hidden_size as usize;
+    for i in 0..n {
+        let one = enc.encode_images(&pixels[i * per..(i + 1) * per], 1).unwrap();
+        let one = to_vec_f32(&one.pooled).unwrap();
+        let err = max_row_rel(&one, &batch_rows[i * w..(i + 1) * w], w);
+        assert!(err <= 1e-6, "image {i}: batch vs single {err:e}");
+    }
+    let all = to_vec_f32(&txt.features).unwrap();
+    let w = c.text_config.hidden_size as usize;
+    for (i, t) in texts.iter().enumerate() {
+        let one = to_vec_f32(&enc.encode_texts(&[t]).unwrap().features).unwrap();
+        let err = max_row_rel(&one, &all[i * w..(i + 1) * w], w);
+        assert!(err <= 1e-6, "text {t:?}: batch (padded) vs single {err:e}");
+    }
+}
+
+#[test]
+fn parity_with_transformers_preset_a() {
+    check("a");
+}
+
+#[test]
+fn parity_with_transformers_preset_b() {
+    check("b");
+}
+
+#[test]
+fn long_phrases_share_one_feature() {
+    // The original's quirk: without an end token, every such phrase is pooled at position 0.
+    let enc = ClipEncoder::load(&tiny_clip("a"), &LoadOptions::default()).unwrap();
+    let out = enc.encode_texts(&[vec!["dog"; 80].join(" "), vec!["cat"; 90].join(" ")]).unwrap();
+    let v = to_vec_f32(&out.features).unwrap();
+    let w = v.len() / 2;
+    assert_eq!(v[..w], v[w..]);
+    let short = to_vec_f32(&enc.encode_texts(&["dog", "cat"]).unwrap().features).unwrap();
+    assert_ne!(short[..w], short[w..]);
+}
