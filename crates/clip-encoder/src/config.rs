@@ -144,8 +144,7 @@ pub struct ClipConfig {
 }
 
 pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes =
-        std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
     serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: path.into(), source })
 }
 
@@ -154,10 +153,9 @@ impl ClipConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let mut c: ClipConfig = read_json(path)?;
         let bad = |msg: String| Error::Config { path: path.into(), msg };
-        c.text_act = Some(
-            Activation::parse(&c.text_config.hidden_act)
-                .ok_or_else(|| bad(format!("unsupported text hidden_act {:?}", c.text_config.hidden_act)))?,
-        );
+        c.text_act = Some(Activation::parse(&c.text_config.hidden_act).ok_or_else(|| {
+            bad(format!("unsupported text hidden_act {:?}", c.text_config.hidden_act))
+        })?);
         c.vision_act = Some(Activation::parse(&c.vision_config.hidden_act).ok_or_else(|| {
             bad(format!("unsupported vision hidden_act {:?}", c.vision_config.hidden_act))
         })?);
@@ -201,8 +199,11 @@ pub struct ImageConfig {
     pub std: [f32; 3],
 }
 
-/// CLIP's normalisation (used when the checkpoint has no preprocessor_config.json).
+/// CLIP's normalisation (used when the checkpoint has no preprocessor_config.json), written as
+/// the checkpoints write it.
+#[allow(clippy::excessive_precision)]
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 #[derive(Deserialize)]
@@ -239,18 +240,25 @@ impl ImageConfig {
     /// CLIP's mean and std.
     pub fn from_checkpoint(dir: &Path, vision: &VisionConfig) -> Result<Self> {
         let path = dir.join("preprocessor_config.json");
-        let mut cfg = ImageConfig { size: vision.image_size as u32, mean: CLIP_MEAN, std: CLIP_STD };
+        let mut cfg =
+            ImageConfig { size: vision.image_size as u32, mean: CLIP_MEAN, std: CLIP_STD };
         if !path.exists() {
             return Ok(cfg);
         }
         let p: Preprocessor = read_json(&path)?;
         let bad = |msg: String| Error::Config { path: path.clone(), msg };
-        let size = p.size.as_ref().map(|s| s.value().ok_or_else(|| bad("unsupported `size`".into())));
-        let crop = p.crop_size.as_ref().map(|s| s.value().ok_or_else(|| bad("unsupported `crop_size`".into())));
-        if let (Some(s), Some(c)) = (&size, &crop) {
-            if s.as_ref().ok() != c.as_ref().ok() {
-                return Err(bad("`size` and `crop_size` differ; only CLIP's square pipeline is supported".into()));
-            }
+        let size =
+            p.size.as_ref().map(|s| s.value().ok_or_else(|| bad("unsupported `size`".into())));
+        let crop = p
+            .crop_size
+            .as_ref()
+            .map(|s| s.value().ok_or_else(|| bad("unsupported `crop_size`".into())));
+        if let (Some(s), Some(c)) = (&size, &crop)
+            && s.as_ref().ok() != c.as_ref().ok()
+        {
+            return Err(bad(
+                "`size` and `crop_size` differ; only CLIP's square pipeline is supported".into(),
+            ));
         }
         if let Some(s) = crop.or(size) {
             cfg.size = s?;

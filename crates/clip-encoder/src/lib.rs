@@ -28,7 +28,9 @@ mod weights;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{Activation, CLIP_MEAN, CLIP_STD, ClipConfig, ImageConfig, TextConfig, VisionConfig};
+pub use config::{
+    Activation, CLIP_MEAN, CLIP_STD, ClipConfig, ImageConfig, TextConfig, VisionConfig,
+};
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};
 pub use ftfy::{fix_text, normalize};
@@ -83,7 +85,10 @@ impl ClipEncoder {
         if !dir.is_dir() {
             return Err(Error::Io {
                 path: dir.into(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such checkpoint directory"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such checkpoint directory",
+                ),
             });
         }
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
@@ -98,7 +103,10 @@ impl ClipEncoder {
             });
         }
         if opts.half && opts.device == Device::Cpu {
-            return Err(Error::Device { spec: "cpu".into(), msg: "--half needs a CUDA device".into() });
+            return Err(Error::Device {
+                spec: "cpu".into(),
+                msg: "--half needs a CUDA device".into(),
+            });
         }
         let kind = if opts.half { Kind::Half } else { Kind::Float };
         let _guard = tch::no_grad_guard();
@@ -116,7 +124,15 @@ impl ClipEncoder {
             config.text_config.num_hidden_layers,
             config.projection_dim
         );
-        Ok(ClipEncoder { model, config, image, tokenizer, device: opts.device, kind, dir: dir.into() })
+        Ok(ClipEncoder {
+            model,
+            config,
+            image,
+            tokenizer,
+            device: opts.device,
+            kind,
+            dir: dir.into(),
+        })
     }
 
     pub fn config(&self) -> &ClipConfig {
@@ -176,9 +192,19 @@ impl ClipEncoder {
             )));
         }
         if let Some(bad) = batch.ids.iter().find(|&&i| i < 0 || i >= t.vocab) {
-            return Err(Error::Input(format!("token id {bad} outside the vocabulary of {}", t.vocab)));
+            return Err(Error::Input(format!(
+                "token id {bad} outside the vocabulary of {}",
+                t.vocab
+            )));
         }
         let _guard = tch::no_grad_guard();
+        if batch.rows == 0 {
+            let empty = |w: i64| Tensor::zeros([0, w], (Kind::Float, self.device));
+            return Ok(TextOutput {
+                features: empty(self.config.text_config.hidden_size),
+                keys: empty(self.config.projection_dim),
+            });
+        }
         let shape = [batch.rows as i64, batch.len as i64];
         let ids = Tensor::from_slice(&batch.ids).view(shape).f_to_device(self.device)?;
         let mask = Tensor::from_slice(&batch.mask).view(shape).f_to_device(self.device)?;

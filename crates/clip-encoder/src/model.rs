@@ -114,7 +114,9 @@ impl EncoderLayer {
 }
 
 fn encoder(w: &mut Weights, prefix: &str, d: &Dims) -> Vec<EncoderLayer> {
-    (0..d.layers).map(|i| EncoderLayer::new(w, &format!("{prefix}.encoder.layers.{i}"), d)).collect()
+    (0..d.layers)
+        .map(|i| EncoderLayer::new(w, &format!("{prefix}.encoder.layers.{i}"), d))
+        .collect()
 }
 
 fn run(layers: &[EncoderLayer], mut x: Tensor, mask: Option<&Tensor>) -> Tensor {
@@ -242,7 +244,13 @@ impl Clip {
         Clip {
             vision: VisionTransformer::new(w, c),
             text: TextTransformer::new(w, c),
-            visual_projection: Linear::new(w, "visual_projection", c.vision_config.hidden_size, p, false),
+            visual_projection: Linear::new(
+                w,
+                "visual_projection",
+                c.vision_config.hidden_size,
+                p,
+                false,
+            ),
             text_projection: Linear::new(w, "text_projection", c.text_config.hidden_size, p, false),
         }
     }

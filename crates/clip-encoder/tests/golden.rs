@@ -2,7 +2,9 @@
 //! random checkpoints of different shapes: all four outputs within 1e-5 relative per row, fp32, CPU.
 
 use clip_encoder::{ClipEncoder, LoadOptions, TokenBatch, to_vec_f32};
-use test_support::{Rng, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file};
+use test_support::{
+    Rng, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file,
+};
 
 /// Max over rows of ||got - want|| / ||want||.
 fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {

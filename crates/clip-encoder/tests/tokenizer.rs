@@ -82,7 +82,10 @@ fn batch_cuts_to_75_and_pads_with_zero() {
     let long = vec!["dog"; 100].join(" ");
     let b = tok.batch(&["white dog", long.as_str()]).unwrap();
     assert_eq!((b.rows, b.len), (2, 75));
-    assert_eq!(&b.ids[..4], &[49406, tok.ids("white").unwrap()[1], tok.ids("dog").unwrap()[1], 49407]);
+    assert_eq!(
+        &b.ids[..4],
+        &[49406, tok.ids("white").unwrap()[1], tok.ids("dog").unwrap()[1], 49407]
+    );
     assert!(b.ids[4..75].iter().all(|&i| i == 0));
     assert_eq!(b.mask[..75].iter().sum::<i64>(), 4);
     assert_eq!(b.mask[75..].iter().sum::<i64>(), 75);

@@ -138,12 +138,13 @@ pub fn tiny_clip(preset: &str) -> PathBuf {
         return dir;
     }
     std::fs::create_dir_all(&cache).expect("create target/xctx-fixtures");
-    let tmp = cache.join(format!("tiny-clip-{preset}.tmp-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let tmp = cache.join(format!(
+        "tiny-clip-{preset}.tmp-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let _ = std::fs::remove_dir_all(&tmp);
-    run_python(
-        &root.join("scripts/make_tiny_clip.py"),
-        &[&tmp, &"--preset", &preset],
-    );
+    run_python(&root.join("scripts/make_tiny_clip.py"), &[&tmp, &"--preset", &preset]);
     if std::fs::rename(&tmp, &dir).is_err() {
         // Another test made it first; the content is the same (fixed seed).
         let _ = std::fs::remove_dir_all(&tmp);
