@@ -52,3 +52,21 @@ pub fn payload_bytes(e: &TxtEntry) -> usize {
         })
         .sum()
 }
+
+const ADJ: [&str; 8] = ["white", "red", "wooden", "tall", "striped", "small", "green", "old"];
+const NOUN: [&str; 7] = ["dog", "bus", "table", "man", "shirt", "tree", "building"];
+const PRED: [&str; 4] = ["riding", "on", "next to", "holding"];
+
+/// `n` Visual-Genome-like phrases; benches/clip_reference.py builds the same list.
+pub fn phrases(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (a, o) = (ADJ[i % 8], NOUN[(i / 8) % 7]);
+            if i % 3 == 2 {
+                format!("{a} {o} {} {}", PRED[i % 4], NOUN[(i / 3) % 7])
+            } else {
+                format!("{a} {o}")
+            }
+        })
+        .collect()
+}
