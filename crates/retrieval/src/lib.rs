@@ -1,1 +1,287 @@
-//! stub
+//! Exact cosine top-k over L2-normalised keys (the phrase database), batched over queries and
+//! chunked over keys with a running top-k merge, on the CPU or a CUDA device.
+//!
+//! Two ways to the same (exact) answer:
+//! - [`Precision::F32`]: every score in f32.
+//! - [`Precision::Fast`] (default): a screening pass in bf16 (CPU) or f16 (CUDA) keeps the best
+//!   `candidates + 1` keys per query; the candidates are re-scored in f32. A query's answer is
+//!   accepted only when the largest screened score left out, plus a proven bound on the
+//!   low-precision error, is below its k-th exact score; otherwise that query is searched again
+//!   in f32. So results never depend on the precision, only the speed does.
+//!
+//! Results are sorted by descending score, ties broken by the lower id.
+
+mod error;
+mod topk;
+
+use std::path::Path;
+
+use tch::{Device, Kind, Tensor};
+
+pub use error::{Error, Result};
+
+/// Extra f32 candidates re-scored beyond k, so that scores equal up to f32 noise are ordered the
+/// same whatever the chunking.
+const SLACK: i64 = 16;
+
+/// How scores are computed (both give exact results; see the crate docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    Fast,
+}
+
+/// Index settings.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    pub device: Device,
+    pub precision: Precision,
+    /// Keys per score chunk (default: 32,768 on the CPU, 262,144 on CUDA).
+    pub key_chunk: Option<usize>,
+    /// Queries per batch (default: 512 on the CPU, 8,192 on CUDA).
+    pub query_batch: Option<usize>,
+    /// Screened candidates per query in [`Precision::Fast`] (at least k).
+    pub candidates: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            device: Device::Cpu,
+            precision: Precision::Fast,
+            key_chunk: None,
+            query_batch: None,
+            candidates: 64,
+        }
+    }
+}
+
+/// Search results, row-major `(queries, k)` with `k = min(k, len)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hits {
+    pub k: usize,
+    pub scores: Vec<f32>,
+    pub ids: Vec<i64>,
+    /// Queries that the fast pass could not prove and that were searched again in f32.
+    pub rescored: usize,
+}
+
+/// Keys resident on a device, searched exactly.
+pub struct Index {
+    keys: Tensor,
+    low: Option<Tensor>,
+    n: i64,
+    d: i64,
+    /// Largest key norm (1 for normalised keys), for the error bound.
+    key_norm: f64,
+    /// Bound on |low-precision score - exact score| per unit of query norm.
+    eps: f64,
+    key_chunk: i64,
+    query_batch: i64,
+    candidates: i64,
+    device: Device,
+}
+
+impl Index {
+    /// An index over `keys` (`len * d` values, row-major).
+    pub fn from_slice(keys: &[f32], d: usize, opts: &IndexOptions) -> Result<Self> {
+        if d == 0 || keys.is_empty() || keys.len() % d != 0 {
+            return Err(Error::Keys(format!("{} values do not form rows of {d}", keys.len())));
+        }
+        if let Some(i) = keys.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Keys(format!("key {} holds a non-finite value", i / d)));
+        }
+        let n = (keys.len() / d) as i64;
+        let keys = Tensor::from_slice(keys).view([n, d as i64]).f_to_device(opts.device)?;
+        Self::from_tensor(keys, opts)
+    }
+
+    /// An index over the `keys` of a `caption_db.hdf5` (either layout).
+    pub fn from_caption_db(path: &Path, opts: &IndexOptions) -> Result<Self> {
+        let db = ctx_store::CaptionDb::open(path)
+            .map_err(|source| Error::Store { path: path.into(), source })?;
+        if db.is_empty() {
+            return Err(Error::EmptyDb { path: path.into() });
+        }
+        let all = db.load().map_err(|source| Error::Store { path: path.into(), source })?;
+        Self::from_slice(&all.keys, all.key_dim, opts)
+    }
+
+    /// An index over a `(len, d)` f32 tensor (kept on `opts.device`).
+    pub fn from_tensor(keys: Tensor, opts: &IndexOptions) -> Result<Self> {
+        let _g = tch::no_grad_guard();
+        let (n, d) = keys.size2().map_err(|_| Error::Keys("expected a (len, d) tensor".into()))?;
+        if n == 0 || d == 0 {
+            return Err(Error::Keys("empty key set".into()));
+        }
+        let keys = keys.f_to_device(opts.device)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+        let key_norm = keys.norm_scalaropt_dim(2, [1], false).max().double_value(&[]);
+        let cuda = opts.device.is_cuda();
+        let (low, eps) = match opts.precision {
+            Precision::F32 => (None, 0.0),
+            Precision::Fast => {
+                let (kind, u, sub) = if cuda {
+                    (Kind::Half, 2f64.powi(-11), 2f64.powi(-25))
+                } else {
+                    (Kind::BFloat16, 2f64.powi(-8), 0.0)
+                };
+                // Rounding both operands (2u + u^2), the rounded output (u, scores <= norms),
+                // f32 accumulation over d terms (screening and re-scoring), and f16 subnormals (absolute, per element).
+                let df = d as f64;
+                let eps =
+                    3.0 * u + 3.0 * u * u + (df + 2.0) * 2f64.powi(-24) + 2.0 * df.sqrt() * sub;
+                (Some(keys.f_to_kind(kind)?), eps)
+            }
+        };
+        let key_chunk = opts.key_chunk.unwrap_or(if cuda { 262_144 } else { 32_768 }).max(1) as i64;
+        let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
+        tracing::debug!(n, d, key_chunk, query_batch, eps, "index ready");
+        Ok(Index {
+            keys,
+            low,
+            n,
+            d,
+            key_norm,
+            eps,
+            key_chunk,
+            query_batch,
+            candidates: opts.candidates as i64,
+            device: opts.device,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.n as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+    pub fn dim(&self) -> usize {
+        self.d as usize
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Searches `queries` (`q * dim` values, row-major).
+    pub fn search(&self, queries: &[f32], k: usize) -> Result<Hits> {
+        let d = self.d as usize;
+        if queries.len() % d != 0 {
+            return Err(Error::Queries(format!(
+                "{} values do not form rows of {d}",
+                queries.len()
+            )));
+        }
+        let q = Tensor::from_slice(queries).view([(queries.len() / d) as i64, self.d]);
+        self.search_tensor(&q, k)
+    }
+
+    /// Searches a `(q, dim)` tensor of queries on any device.
+    pub fn search_tensor(&self, queries: &Tensor, k: usize) -> Result<Hits> {
+        let (s, i, rescored) = self.search_on_device(queries, k)?;
+        let kk = s.size()[1] as usize;
+        let scores = Vec::<f32>::try_from(s.to_device(Device::Cpu).flatten(0, -1))?;
+        let ids = Vec::<i64>::try_from(i.to_device(Device::Cpu).flatten(0, -1))?;
+        Ok(Hits { k: kk, scores, ids, rescored })
+    }
+
+    /// Like [`Index::search_tensor`], leaving `(scores, ids)` on the index's device.
+    pub fn search_on_device(&self, queries: &Tensor, k: usize) -> Result<(Tensor, Tensor, usize)> {
+        let _g = tch::no_grad_guard();
+        if k == 0 {
+            return Err(Error::ZeroK);
+        }
+        let (q, d) =
+            queries.size2().map_err(|_| Error::Queries("expected a (q, d) tensor".into()))?;
+        if d != self.d {
+            return Err(Error::Queries(format!("dimension {d}, the keys have {}", self.d)));
+        }
+        let k = (k as i64).min(self.n);
+        let queries = queries.f_to_device(self.device)?.f_to_kind(Kind::Float)?;
+        if q == 0 {
+            let s = Tensor::zeros([0, k], (Kind::Float, self.device));
+            return Ok((s, Tensor::zeros([0, k], (Kind::Int64, self.device)), 0));
+        }
+        let (mut ss, mut is, mut rescored) = (Vec::new(), Vec::new(), 0);
+        for start in (0..q).step_by(self.query_batch as usize) {
+            let qb = queries.narrow(0, start, self.query_batch.min(q - start));
+            let (s, i, r) = match &self.low {
+                Some(low) if self.n > self.candidates.max(k) + 1 => self.fast(&qb, low, k)?,
+                _ => {
+                    let (s, i) = self.exact(&qb, k);
+                    (s, i, 0)
+                }
+            };
+            ss.push(s);
+            is.push(i);
+            rescored += r;
+        }
+        Ok((Tensor::cat(&ss, 0), Tensor::cat(&is, 0), rescored))
+    }
+
+    /// f32 scores, chunk by chunk; the best `k + SLACK` are re-scored canonically.
+    fn exact(&self, qb: &Tensor, k: i64) -> (Tensor, Tensor) {
+        let m = (k + SLACK).min(self.n);
+        let (_, cand) = self.screen(qb, &self.keys, m);
+        self.rescore(qb, &cand, k)
+    }
+
+    /// The best `m` keys per query by scores against `keys` (f32 or low precision), chunk by
+    /// chunk, unordered beyond being the best `m`.
+    fn screen(&self, qb: &Tensor, keys: &Tensor, m: i64) -> (Tensor, Tensor) {
+        let q = qb.to_kind(keys.kind());
+        let mut run: Option<(Tensor, Tensor)> = None;
+        for start in (0..self.n).step_by(self.key_chunk as usize) {
+            let chunk = keys.narrow(0, start, self.key_chunk.min(self.n - start));
+            let (s, i) = topk::chunk_top(&q.mm(&chunk.tr()), start, m);
+            run = Some(match run {
+                None => (s, i),
+                Some((rs, ri)) => {
+                    let all = Tensor::cat(&[rs, s], 1);
+                    let (s, at) = all.topk(m.min(all.size()[1]), 1, true, true);
+                    (s, Tensor::cat(&[ri, i], 1).gather(1, &at, false))
+                }
+            });
+        }
+        run.expect("at least one key chunk")
+    }
+
+    /// Scores of candidate ids computed one pair at a time (elementwise product, sum over the
+    /// dimension), so a pair's score does not depend on chunking or batch position; then ordered
+    /// by descending score and ascending id, and cut to `k`.
+    fn rescore(&self, qb: &Tensor, cand: &Tensor, k: i64) -> (Tensor, Tensor) {
+        let (b, m) = cand.size2().expect("(B, m)");
+        let keys = self.keys.index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
+        let scores =
+            (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float);
+        topk::order(&scores, cand, k)
+    }
+
+    /// Low-precision screening, canonical f32 re-scoring, proof per query, f32 fallback.
+    fn fast(&self, qb: &Tensor, low: &Tensor, k: i64) -> Result<(Tensor, Tensor, usize)> {
+        let m = self.candidates.max(k) + 1;
+        let (approx, ids) = self.screen(qb, low, m);
+        // The m-th best screened score bounds every key left out.
+        let (approx, at) = approx.sort(1, true);
+        let ids = ids.gather(1, &at, false);
+        let cand = ids.narrow(1, 0, m - 1);
+        let outside = approx.select(1, m - 1).to_kind(Kind::Float);
+        let (s, i) = self.rescore(qb, &cand, k);
+        let (mut s, mut i) = (s.contiguous(), i.contiguous());
+        let bound = qb.norm_scalaropt_dim(2, [1], false) * (self.eps * self.key_norm);
+        let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
+        let failed = proven.logical_not().nonzero().squeeze_dim(1);
+        let nf = failed.size()[0];
+        if nf > 0 {
+            let (fs, fi) = self.exact(&qb.index_select(0, &failed), k);
+            let _ = s.index_copy_(0, &failed, &fs);
+            let _ = i.index_copy_(0, &failed, &fi);
+            tracing::debug!(
+                queries = qb.size()[0],
+                rescored = nf,
+                "fast pass left queries unproven"
+            );
+        }
+        Ok((s, i, nf as usize))
+    }
+}

@@ -1,0 +1,64 @@
+//! Search throughput for benches/retrieval_vs_faiss.sh.
+//!
+//! `retrieval-bench DIR K f32|fast [DEVICE]`: reads DIR/{keys,queries}.f32 and DIR/shape.json,
+//! searches, prints `{"queries_per_s", "matmul_s", "search_s", "rescored", "ids_equal_faiss"}`
+//! where `matmul_s` is the bare f32 and bf16 product `queries x keys^T` on the same device and
+//! `ids_equal_faiss` compares with DIR/faiss_ids.i64 when present.
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use retrieval::{Index, IndexOptions, Precision};
+use tch::{Kind, Tensor};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, dir, k, precision, rest @ ..] = args.as_slice() else {
+        anyhow::bail!("usage: retrieval-bench DIR K f32|fast [DEVICE]");
+    };
+    let dir = std::path::Path::new(dir);
+    let k: usize = k.parse()?;
+    let shape: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("shape.json"))?)?;
+    let d = shape["d"].as_u64().context("d")? as usize;
+    let keys = test_support::read_f32_file(&dir.join("keys.f32"));
+    let queries = test_support::read_f32_file(&dir.join("queries.f32"));
+    let device = clip_encoder::parse_device(rest.first().map_or("cpu", String::as_str))?;
+    let precision = if precision == "f32" { Precision::F32 } else { Precision::Fast };
+    let opts = IndexOptions { device, precision, ..IndexOptions::default() };
+    let index = Index::from_slice(&keys, d, &opts)?;
+    let q =
+        Tensor::from_slice(&queries).view([(queries.len() / d) as i64, d as i64]).to_device(device);
+    index.search_tensor(&q.narrow(0, 0, 64), k)?; // warm-up
+    let t = Instant::now();
+    let hits = index.search_tensor(&q, k)?;
+    let search_s = t.elapsed().as_secs_f64();
+
+    let kt = Tensor::from_slice(&keys).view([(keys.len() / d) as i64, d as i64]).to_device(device);
+    let mut bare = serde_json::Map::new();
+    for (name, kind) in [("f32", Kind::Float), ("bf16", Kind::BFloat16)] {
+        let (a, b) = (q.to_kind(kind), kt.to_kind(kind));
+        let _ = a.narrow(0, 0, 64).mm(&b.tr()); // warm-up
+        let t = Instant::now();
+        // Same query batch as the index (512), so the score matrix is of the same size.
+        for start in (0..a.size()[0]).step_by(512) {
+            let n = 512.min(a.size()[0] - start);
+            let s = a.narrow(0, start, n).mm(&b.tr());
+            let _ = s.sum(Kind::Float).double_value(&[]);
+        }
+        bare.insert(name.into(), t.elapsed().as_secs_f64().into());
+    }
+    let faiss = std::fs::read(dir.join("faiss_ids.i64")).ok().map(|b| {
+        let ids: Vec<i64> =
+            b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        ids.chunks(k).zip(hits.ids.chunks(k)).filter(|(a, b)| a == b).count()
+    });
+    let line = serde_json::json!({
+        "queries_per_s": (queries.len() / d) as f64 / search_s, "search_s": search_s,
+        "matmul_s": bare, "rescored": hits.rescored, "rows_equal_faiss": faiss,
+        "threads": tch::get_num_threads(), "precision": format!("{precision:?}"),
+    });
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Exact search against a brute-force reference (NumPy float64, run here) on random and
+//! clustered data; chunked and unchunked runs; edge cases.
+
+use retrieval::{Hits, Index, IndexOptions, Precision};
+use test_support::{Rng, run_python_json, workspace_root, write_f32_file};
+
+fn normalized(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..n * d).map(|_| rng.f32() * 2.0 - 1.0).collect();
+    for row in v.chunks_mut(d) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// Keys around a few centres (many near-ties), plus exact duplicates (true ties).
+fn clustered(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
+    let centres = normalized(rng, 12, d);
+    let mut v = Vec::with_capacity(n * d);
+    for i in 0..n {
+        if i % 10 == 9 {
+            let j = rng.below(i);
+            let dup = v[j * d..(j + 1) * d].to_vec();
+            v.extend(dup);
+            continue;
+        }
+        let c = &centres[(i % 12) * d..(i % 12 + 1) * d];
+        let row: Vec<f32> = c.iter().map(|x| x + 0.03 * (rng.f32() - 0.5)).collect();
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.extend(row.iter().map(|x| x / norm));
+    }
+    v
+}
+
+struct Reference {
+    k: usize,
+    n: usize,
+    scores: Vec<f64>,
+    ids: Vec<i64>,
+    all: Vec<f64>,
+}
+
+fn reference(keys: &[f32], queries: &[f32], d: usize, k: usize) -> Reference {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, q) = (keys.len() / d, queries.len() / d);
+    write_f32_file(&dir.path().join("keys.f32"), keys);
+    write_f32_file(&dir.path().join("queries.f32"), queries);
+    let shape = serde_json::json!({"n": n, "q": q, "d": d});
+    std::fs::write(dir.path().join("shape.json"), shape.to_string()).unwrap();
+    let script = workspace_root().join("crates/retrieval/tests/brute_force.py");
+    run_python_json(&script, &[&dir.path(), &k.to_string()]);
+    let read = |name: &str| -> Vec<[u8; 8]> {
+        std::fs::read(dir.path().join(name))
+            .unwrap()
+            .chunks_exact(8)
+            .map(|c| c.try_into().unwrap())
+            .collect()
+    };
+    Reference {
+        k: k.min(n),
+        n,
+        scores: read("ref_scores.f64").into_iter().map(f64::from_le_bytes).collect(),
+        ids: read("ref_ids.i64").into_iter().map(i64::from_le_bytes).collect(),
+        all: read("all_scores.f64").into_iter().map(f64::from_le_bytes).collect(),
+    }
+}
+
+/// Identical ids except among scores equal within 1e-6; scores within 1e-5.
+fn assert_matches(name: &str, got: &Hits, want: &Reference) {
+    assert_eq!(got.k, want.k, "{name}: k");
+    assert_eq!(got.ids.len(), want.ids.len(), "{name}: rows");
+    for (j, (&g, &w)) in got.ids.iter().zip(&want.ids).enumerate() {
+        let (row, col) = (j / want.k, j % want.k);
+        let s = got.scores[j] as f64;
+        assert!(
+            (s - want.scores[j]).abs() <= 1e-5,
+            "{name}: row {row} rank {col}: score {s} vs {}",
+            want.scores[j]
+        );
+        if g != w {
+            let exact_g = want.all[row * want.n + g as usize];
+            assert!(
+                (exact_g - want.scores[j]).abs() <= 1e-6,
+                "{name}: row {row} rank {col}: id {g} (score {exact_g}) where the reference has {w} ({})",
+                want.scores[j]
+            );
+        }
+    }
+    for row in got.ids.chunks(want.k) {
+        let mut seen = row.to_vec();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), row.len(), "{name}: an id repeats in a row");
+    }
+}
+
+fn opts(
+    precision: Precision,
+    key_chunk: Option<usize>,
+    query_batch: Option<usize>,
+) -> IndexOptions {
+    IndexOptions { precision, key_chunk, query_batch, ..IndexOptions::default() }
+}
+
+#[test]
+fn random_and_clustered_data_equal_brute_force() {
+    let mut rng = Rng::new(11);
+    let d = 64;
+    for (kind, keys) in
+        [("random", normalized(&mut rng, 6000, d)), ("clustered", clustered(&mut rng, 6000, d))]
+    {
+        let queries = if kind == "random" {
+            normalized(&mut rng, 300, d)
+        } else {
+            clustered(&mut rng, 300, d)
+        };
+        for k in [1, 16] {
+            let want = reference(&keys, &queries, d, k);
+            for precision in [Precision::F32, Precision::Fast] {
+                for (kc, qb) in [(None, None), (Some(777), Some(64))] {
+                    let index = Index::from_slice(&keys, d, &opts(precision, kc, qb)).unwrap();
+                    let got = index.search(&queries, k).unwrap();
+                    assert_matches(
+                        &format!("{kind} k={k} {precision:?} chunk={kc:?}"),
+                        &got,
+                        &want,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn chunked_and_unchunked_give_identical_results() {
+    let mut rng = Rng::new(5);
+    let d = 32;
+    let keys = clustered(&mut rng, 3000, d);
+    let queries = normalized(&mut rng, 200, d);
+    for precision in [Precision::F32, Precision::Fast] {
+        let whole =
+            Index::from_slice(&keys, d, &opts(precision, Some(1 << 20), Some(1 << 20))).unwrap();
+        let want = whole.search(&queries, 16).unwrap();
+        for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
+            let chunked =
+                Index::from_slice(&keys, d, &opts(precision, Some(kc), Some(qb))).unwrap();
+            let got = chunked.search(&queries, 16).unwrap();
+            let diff = (0..got.ids.len())
+                .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
+            assert_eq!(
+                diff, None,
+                "{precision:?} chunk {kc}/{qb}: first difference (row-major index)"
+            );
+        }
+    }
+}
+
+#[test]
+fn edge_cases() {
+    let mut rng = Rng::new(3);
+    let d = 16;
+    let keys = normalized(&mut rng, 10, d);
+    let queries = normalized(&mut rng, 5, d);
+    for precision in [Precision::F32, Precision::Fast] {
+        let index = Index::from_slice(&keys, d, &opts(precision, Some(3), None)).unwrap();
+        // k larger than the database: every key, in order.
+        let want = reference(&keys, &queries, d, 50);
+        let got = index.search(&queries, 50).unwrap();
+        assert_eq!(got.k, 10);
+        assert_matches("k > n", &got, &want);
+        // k = 1
+        assert_matches(
+            "k = 1",
+            &index.search(&queries, 1).unwrap(),
+            &reference(&keys, &queries, d, 1),
+        );
+        // empty queries: an empty answer
+        let empty = index.search(&[], 4).unwrap();
+        assert_eq!((empty.k, empty.ids.len()), (4, 0));
+        // rejected clearly
+        assert!(index.search(&queries, 0).unwrap_err().to_string().contains("k must be"));
+        assert!(index.search(&queries[..d + 1], 4).unwrap_err().to_string().contains("rows of 16"));
+        // a single key
+        let one = Index::from_slice(&keys[..d], d, &opts(precision, None, None)).unwrap();
+        let got = one.search(&queries, 16).unwrap();
+        assert_eq!((got.k, got.ids.clone()), (1, vec![0; 5]));
+    }
+    assert!(Index::from_slice(&[], d, &IndexOptions::default()).is_err());
+    assert!(
+        Index::from_slice(&[1.0, f32::NAN], 2, &IndexOptions::default())
+            .err()
+            .expect("refused")
+            .to_string()
+            .contains("non-finite")
+    );
+}
+
+#[test]
+fn index_from_both_caption_db_layouts() {
+    use ctx_store::{CaptionDbWriter, CaptionLayout};
+    let mut rng = Rng::new(9);
+    let (n, d) = (700, 24);
+    let keys = normalized(&mut rng, n, d);
+    let feats = rng.vec_f32(n * 8);
+    let caps: Vec<String> = (0..n).map(|i| format!("phrase {i}")).collect();
+    let queries = normalized(&mut rng, 20, d);
+    let want =
+        Index::from_slice(&keys, d, &IndexOptions::default()).unwrap().search(&queries, 5).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for layout in [CaptionLayout::Original, CaptionLayout::Contiguous] {
+        let path = dir.path().join(format!("{layout:?}.hdf5"));
+        let prov = ctx_store::Provenance::new("test", "{}");
+        let mut w = CaptionDbWriter::create(&path, layout, d, 8, &prov, false).unwrap();
+        for b in 0..2 {
+            let r = b * 512..((b + 1) * 512).min(n);
+            w.write_batch(
+                &keys[r.start * d..r.end * d],
+                &feats[r.start * 8..r.end * 8],
+                &caps[r.clone()],
+            )
+            .unwrap();
+        }
+        w.finish().unwrap();
+        let index = Index::from_caption_db(&path, &IndexOptions::default()).unwrap();
+        assert_eq!(index.search(&queries, 5).unwrap(), want, "{layout:?}");
+    }
+    let e = Index::from_caption_db(&dir.path().join("missing.hdf5"), &IndexOptions::default())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("missing.hdf5"), "{e}");
+}
