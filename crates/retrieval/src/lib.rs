@@ -62,7 +62,8 @@ pub struct Hits {
     pub k: usize,
     pub scores: Vec<f32>,
     pub ids: Vec<i64>,
-    /// Queries that the fast pass could not prove and that were searched again in f32.
+    /// Queries that the fast pass could not prove even with widened screening, searched again
+    /// in f32.
     pub rescored: usize,
 }
 
@@ -85,7 +86,7 @@ pub struct Index {
 impl Index {
     /// An index over `keys` (`len * d` values, row-major).
     pub fn from_slice(keys: &[f32], d: usize, opts: &IndexOptions) -> Result<Self> {
-        if d == 0 || keys.is_empty() || keys.len() % d != 0 {
+        if d == 0 || keys.is_empty() || !keys.len().is_multiple_of(d) {
             return Err(Error::Keys(format!("{} values do not form rows of {d}", keys.len())));
         }
         if let Some(i) = keys.iter().position(|v| !v.is_finite()) {
@@ -166,7 +167,7 @@ impl Index {
     /// Searches `queries` (`q * dim` values, row-major).
     pub fn search(&self, queries: &[f32], k: usize) -> Result<Hits> {
         let d = self.d as usize;
-        if queries.len() % d != 0 {
+        if !queries.len().is_multiple_of(d) {
             return Err(Error::Queries(format!(
                 "{} values do not form rows of {d}",
                 queries.len()
@@ -206,7 +207,9 @@ impl Index {
         for start in (0..q).step_by(self.query_batch as usize) {
             let qb = queries.narrow(0, start, self.query_batch.min(q - start));
             let (s, i, r) = match &self.low {
-                Some(low) if self.n > self.candidates.max(k) + 1 => self.fast(&qb, low, k)?,
+                Some(low) if self.n > self.candidates.max(k) + 1 => {
+                    self.fast(&qb, low, k, self.candidates.max(k) + 1)?
+                }
                 _ => {
                     let (s, i) = self.exact(&qb, k);
                     (s, i, 0)
@@ -257,9 +260,10 @@ impl Index {
         topk::order(&scores, cand, k)
     }
 
-    /// Low-precision screening, canonical f32 re-scoring, proof per query, f32 fallback.
-    fn fast(&self, qb: &Tensor, low: &Tensor, k: i64) -> Result<(Tensor, Tensor, usize)> {
-        let m = self.candidates.max(k) + 1;
+    /// Low-precision screening of `m` candidates, canonical f32 re-scoring, proof per query;
+    /// unproven queries are screened again with 16 times the candidates, then searched in f32.
+    /// The count returned is of queries that needed the f32 search.
+    fn fast(&self, qb: &Tensor, low: &Tensor, k: i64, m: i64) -> Result<(Tensor, Tensor, usize)> {
         let (approx, ids) = self.screen(qb, low, m);
         // The m-th best screened score bounds every key left out.
         let (approx, at) = approx.sort(1, true);
@@ -272,16 +276,27 @@ impl Index {
         let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
         let failed = proven.logical_not().nonzero().squeeze_dim(1);
         let nf = failed.size()[0];
+        let mut exact = 0;
         if nf > 0 {
-            let (fs, fi) = self.exact(&qb.index_select(0, &failed), k);
+            let rows = qb.index_select(0, &failed);
+            let wider = m * 16;
+            let (fs, fi) = if wider < self.n / 4 {
+                let (fs, fi, e) = self.fast(&rows, low, k, wider)?;
+                exact = e;
+                (fs, fi)
+            } else {
+                exact = nf as usize;
+                self.exact(&rows, k)
+            };
             let _ = s.index_copy_(0, &failed, &fs);
             let _ = i.index_copy_(0, &failed, &fi);
             tracing::debug!(
                 queries = qb.size()[0],
-                rescored = nf,
-                "fast pass left queries unproven"
+                unproven = nf,
+                candidates = m,
+                "screening widened"
             );
         }
-        Ok((s, i, nf as usize))
+        Ok((s, i, exact))
     }
 }
