@@ -50,6 +50,8 @@ fn main() -> Result<()> {
         }
         bare.insert(name.into(), t.elapsed().as_secs_f64().into());
     }
+    let ours: Vec<u8> = hits.ids.iter().flat_map(|i| i.to_le_bytes()).collect();
+    std::fs::write(dir.join("ours_ids.i64"), ours)?;
     let faiss = std::fs::read(dir.join("faiss_ids.i64")).ok().map(|b| {
         let ids: Vec<i64> =
             b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
