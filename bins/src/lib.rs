@@ -3,6 +3,7 @@
 
 pub mod doctor;
 pub mod inspect;
+pub mod pipeline;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,10 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
             "warn,xctx_bins={level},clip_encoder={level},crops={level},retrieval={level},ctx_store={level},datasets={level}"
         ))
     });
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -1,0 +1,145 @@
+//! The three per-step binaries (`encode-images`, `encode-captions`, `retrieve-captions`) and
+//! `ctx-merge`: common flags, sharding, resume, progress and failure records live here.
+
+pub mod encode_captions;
+pub mod encode_images;
+pub mod images;
+pub mod merge;
+pub mod output;
+pub mod retrieve;
+pub mod shard;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clip_encoder::{ClipEncoder, Device, LoadOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use shard::Shard;
+
+/// What to do with an input that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Stop with an error naming the input; what is written stays.
+    Fail,
+    /// Record it in `<out>.failures.jsonl`, go on, exit non-zero at the end.
+    Skip,
+}
+
+/// Flags shared by the three steps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// auto (the first GPU, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// fp16 weights and activations (CUDA only).
+    #[arg(long)]
+    pub half: bool,
+    /// Images (or phrases) per model batch [default: 64 images, 512 phrases].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// CPU threads decoding and cropping images [default: all cores].
+    #[arg(long)]
+    pub num_workers: Option<usize>,
+    /// Process slice I of N (0-based) into its own file `<out stem>.shard-I-of-N.hdf5`; join the
+    /// shards with ctx-merge. Defaults from Slurm's SLURM_ARRAY_TASK_ID/COUNT when set.
+    #[arg(long, value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// Replace an existing output instead of resuming it.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// What to do with an unreadable input.
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_error: OnError,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and the final summary; no progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Common {
+    /// The shard: the flag, else Slurm's array variables, else none.
+    pub fn shard(&self) -> Result<Option<Shard>> {
+        match self.shard {
+            Some(s) => Ok(Some(s)),
+            None => Shard::from_slurm(),
+        }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.num_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn device(&self) -> Result<Device> {
+        let device = clip_encoder::parse_device(&self.device)?;
+        tracing::info!(device = %clip_encoder::device_name(device), "device");
+        Ok(device)
+    }
+
+    /// Loads the checkpoint on the chosen device.
+    pub fn load_model(&self, dir: &std::path::Path) -> Result<ClipEncoder> {
+        let opts = LoadOptions { device: self.device()?, half: self.half };
+        ClipEncoder::load(dir, &opts).with_context(|| format!("loading model {}", dir.display()))
+    }
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal or with `--quiet`.
+pub fn progress(len: u64, what: &str, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// The end-of-run line: counts, seconds, output.
+pub struct Summary {
+    pub tool: &'static str,
+    pub what: &'static str,
+    pub written: usize,
+    pub already: usize,
+    pub skipped: usize,
+    pub started: Instant,
+    pub out: PathBuf,
+}
+
+impl Summary {
+    pub fn print(&self) {
+        let line = format!(
+            "{}: {} {} written, {} already there, {} skipped, {:.1} s -> {}",
+            self.tool,
+            self.written,
+            self.what,
+            self.already,
+            self.skipped,
+            self.started.elapsed().as_secs_f64(),
+            self.out.display()
+        );
+        #[allow(clippy::print_stderr)] // the one summary line of a run
+        {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Testing aid: `XCTX_ABORT_AFTER_BATCHES=N` aborts the process (no clean-up, like a kill)
+/// right after the N-th batch has been written.
+pub fn maybe_abort(batches_written: usize) {
+    if let Some(n) =
+        std::env::var("XCTX_ABORT_AFTER_BATCHES").ok().and_then(|v| v.parse::<usize>().ok())
+        && batches_written >= n
+    {
+        std::process::abort();
+    }
+}

@@ -1,0 +1,186 @@
+//! `retrieve-captions`: the textual context, `txt_ctx.hdf5`: for every image, the top-k phrases
+//! of the caption database for the whole image, each of five crops and each of nine crops.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
+use retrieval::{Index, IndexOptions, Precision};
+
+use super::encode_images::finish;
+use super::images::{Inputs, Item, prepare, preprocess_of};
+use super::output::{Failures, Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::{Common, OnError, Summary, maybe_abort, progress, shard};
+
+/// Retrieve the top-k phrases of the caption database for every COCO image and its crops.
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub struct Args {
+    /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/.
+    #[arg(long)]
+    pub dataset_root: PathBuf,
+    /// caption_db.hdf5 from encode-captions (or the original pipeline's).
+    #[arg(long)]
+    pub caption_db: PathBuf,
+    /// Hugging Face CLIP checkpoint directory (the one that encoded the captions).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Phrases per image and crop.
+    #[arg(long, default_value_t = 16)]
+    pub k: usize,
+    /// Output file.
+    #[arg(long, default_value = "outputs/retrieved_captions/txt_ctx.hdf5")]
+    pub out: PathBuf,
+    /// Score every key in f32 instead of screening in bf16/f16 first (same results, slower).
+    #[arg(long)]
+    pub f32_search: bool,
+    /// Keys per score chunk [default: 32768 on the CPU, 262144 on CUDA].
+    #[arg(long)]
+    pub key_chunk: Option<usize>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    crate::init_tracing(args.common.verbose, args.common.quiet);
+    let started = Instant::now();
+    let c = &args.common;
+    if args.k == 0 {
+        bail!("--k must be at least 1");
+    }
+    let images = datasets::karpathy_images(&args.dataset_root)?;
+    let shard = c.shard()?;
+    let (images, out) = shard::apply(shard, images, &args.out);
+    let db = CaptionDb::open(&args.caption_db)?;
+    let db_meta = std::fs::metadata(&args.caption_db)
+        .with_context(|| format!("reading {}", args.caption_db.display()))?;
+    let id = RunIdentity {
+        tool: "retrieve-captions",
+        arguments: serde_json::json!({
+            "dataset_root": canonical(&args.dataset_root),
+            "caption_db": canonical(&args.caption_db),
+            "caption_db_bytes": db_meta.len(),
+            "caption_db_phrases": db.len(),
+            "model": canonical(&args.model),
+            "model_sha256": model_fingerprint(&args.model)?,
+            "k": args.k,
+            "shard": shard.map(|s| s.to_string()),
+            "half": c.half,
+        }),
+    };
+    let enc = c.load_model(&args.model)?;
+    let proj = enc.config().projection_dim as usize;
+    if db.key_dim() != proj {
+        bail!(
+            "{}: keys have {} values but the model projects to {proj}: was it encoded with another model?",
+            args.caption_db.display(),
+            db.key_dim()
+        );
+    }
+    if db.is_empty() {
+        bail!("{}: the caption database is empty", args.caption_db.display());
+    }
+    let captions = db.load()?;
+    let opts = IndexOptions {
+        device: enc.device(),
+        precision: if args.f32_search { Precision::F32 } else { Precision::Fast },
+        key_chunk: args.key_chunk,
+        ..IndexOptions::default()
+    };
+    let index = Index::from_slice(&captions.keys, captions.key_dim, &opts)?;
+    let (mut writer, done) =
+        match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
+            Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
+            Open::Resume => TxtCtxWriter::append(&out)?,
+        };
+    let done: HashSet<u64> = done.into_iter().collect();
+    let todo: Vec<Item> = images
+        .iter()
+        .filter(|i| !done.contains(&i.id))
+        .map(|i| Item { id: i.id, path: i.path.clone() })
+        .collect();
+    let already = images.len() - todo.len();
+    tracing::info!(images = images.len(), already, phrases = captions.captions.len(), out = %out.display(), "retrieve-captions");
+
+    let mut failures = Failures::new(&out);
+    let pb = progress(todo.len() as u64, "retrieve-captions", c.quiet);
+    let rx = prepare(
+        todo,
+        c.batch_size.unwrap_or(32),
+        c.workers(),
+        2,
+        preprocess_of(&enc),
+        Inputs::Crops,
+    )?;
+    let (mut written, mut batches) = (0, 0);
+    let fd = captions.feature_dim;
+    for batch in rx {
+        for (item, e) in &batch.failed {
+            match c.on_error {
+                OnError::Fail => bail!("image {} ({}): {e}", item.id, item.path.display()),
+                OnError::Skip => {
+                    failures.record(&item.id.to_string(), &item.path, &e.to_string())?
+                }
+            }
+            pb.inc(1);
+        }
+        if batch.items.is_empty() {
+            continue;
+        }
+        let n = batch.items.len();
+        let embeds = enc.encode_images(&batch.pixels, n * 15)?.embeds;
+        let hits = index.search_tensor(&embeds, args.k)?;
+        let k = hits.k;
+        let view = |row0: usize, crops: usize| {
+            let rows = row0 * k..(row0 + crops) * k;
+            let mut features = Vec::with_capacity(rows.len() * fd);
+            for &id in &hits.ids[rows.clone()] {
+                let id = id as usize;
+                features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
+            }
+            ViewEntry {
+                crops,
+                k,
+                d: fd,
+                features,
+                scores: hits.scores[rows.clone()].to_vec(),
+                texts: hits.ids[rows]
+                    .iter()
+                    .map(|&id| captions.captions[id as usize].clone())
+                    .collect(),
+            }
+        };
+        let entries: Vec<TxtEntry> = batch
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| TxtEntry {
+                id: it.id,
+                whole: view(i * 15, 1),
+                five: view(i * 15 + 1, 5),
+                nine: view(i * 15 + 6, 9),
+            })
+            .collect();
+        writer.write_batch(&entries).with_context(|| format!("writing {}", out.display()))?;
+        written += n;
+        batches += 1;
+        pb.inc(n as u64);
+        maybe_abort(batches);
+    }
+    writer.finish()?;
+    pb.finish_and_clear();
+    Summary {
+        tool: "retrieve-captions",
+        what: "images",
+        written,
+        already,
+        skipped: failures.count,
+        started,
+        out,
+    }
+    .print();
+    finish(&failures)
+}

@@ -1,0 +1,102 @@
+//! `--shard I/N`: slice I of N of the work list, each slice into its own file.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `I/N` with `0 <= I < N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("expected I/N, got {s:?}"))?;
+        let index: usize = i.trim().parse().map_err(|_| format!("bad shard index {i:?}"))?;
+        let count: usize = n.trim().parse().map_err(|_| format!("bad shard count {n:?}"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// From Slurm's job-array variables (`SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_COUNT`,
+    /// `SLURM_ARRAY_TASK_MIN`), when the job is an array.
+    pub fn from_slurm() -> Result<Option<Shard>> {
+        let var = |n: &str| std::env::var(n).ok();
+        let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT"))
+        else {
+            return Ok(None);
+        };
+        let min = var("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
+        let (Ok(id), Ok(count), Ok(min)) =
+            (id.parse::<usize>(), count.parse::<usize>(), min.parse::<usize>())
+        else {
+            bail!("SLURM_ARRAY_TASK_ID/COUNT/MIN are not numbers");
+        };
+        match Shard::parse(&format!("{}/{count}", id.saturating_sub(min))) {
+            Ok(s) => {
+                tracing::info!(shard = %s, "shard from Slurm's array variables");
+                Ok(Some(s))
+            }
+            Err(e) => bail!("from SLURM_ARRAY_TASK_*: {e}"),
+        }
+    }
+
+    /// This shard's contiguous part of `len` items.
+    pub fn range(&self, len: usize) -> Range<usize> {
+        self.index * len / self.count..(self.index + 1) * len / self.count
+    }
+
+    /// `dir/name.hdf5` -> `dir/name.shard-I-of-N.hdf5`.
+    pub fn path(&self, out: &Path) -> PathBuf {
+        let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let ext = out.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        out.with_file_name(format!("{stem}.shard-{}-of-{}{ext}", self.index, self.count))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The shard's slice of `items` and the output path for it.
+pub fn apply<T>(shard: Option<Shard>, items: Vec<T>, out: &Path) -> (Vec<T>, PathBuf) {
+    match shard {
+        None => (items, out.to_owned()),
+        Some(s) => {
+            let r = s.range(items.len());
+            let part = items.into_iter().skip(r.start).take(r.len()).collect();
+            (part, s.path(out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_everything_once() {
+        for len in [0, 1, 5, 17, 100] {
+            for n in 1..6 {
+                let mut all = Vec::new();
+                for i in 0..n {
+                    all.extend(Shard { index: i, count: n }.range(len));
+                }
+                assert_eq!(all, (0..len).collect::<Vec<_>>());
+            }
+        }
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("x").is_err());
+        assert_eq!(
+            Shard::parse("1/4").unwrap().path(Path::new("o/vis_ctx.hdf5")),
+            Path::new("o/vis_ctx.shard-1-of-4.hdf5")
+        );
+    }
+}
