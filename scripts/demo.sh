@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# `make demo`: what runs today on the bundled sample. The three pipeline steps (encode-images,
-# encode-captions, retrieve-captions) are issue 7 and not built yet; until then the demo writes a
-# sample of the three context files exactly as the Python original does (h5py, random features)
-# and shows what ctx-store reads from them through ctx-inspect: summaries, the README's snippet
-# `f["531912/five/..."][2, :4]` as a command, and a full schema check.
+# `make demo`: the three pipeline steps on the bundled sample (7 real photos from the
+# scikit-image wheel laid out as COCO, a small Visual Genome), then each image's top phrases for
+# the whole image and the time of each step.
+#
+# MODEL=DIR uses a real Hugging Face CLIP checkpoint (e.g. openai/clip-vit-base-patch32 saved
+# with safetensors); without it a tiny random-weight checkpoint is made, whose phrases are
+# MEANINGLESS: it shows the pipeline working, not CLIP's judgement. DEVICE=cuda to use a GPU.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-out=${OUT:-outputs/sample}
+out=${OUT:-outputs/demo}
+device=${DEVICE:-auto}
 cargo build --release -q -p xctx-bins
-.venv/bin/python scripts/make_sample_ctx.py "$out"
-inspect=target/release/ctx-inspect
-for f in vis_ctx txt_ctx caption_db; do
-  echo; echo "== ctx-inspect $out/$f.hdf5"
-  "$inspect" "$out/$f.hdf5"
+.venv/bin/python scripts/make_sample.py "$out/data" >/dev/null
+model=${MODEL:-}
+if [ -z "$model" ]; then
+  model=outputs/models/tiny-clip-random
+  [ -f "$model/model.safetensors" ] || .venv/bin/python scripts/make_tiny_clip.py "$model" --preset a >/dev/null 2>&1
+  echo "model: $model (tiny, RANDOM weights: the phrases below mean nothing; MODEL=DIR for a real one)"
+else
+  echo "model: $model"
+fi
+bin=target/release
+declare -A took
+step() {
+  local name=$1; shift
+  local t0; t0=$(date +%s%N)
+  "$bin/$name" "$@" --device "$device" --overwrite --quiet
+  took[$name]=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+echo
+step encode-images --dataset-root "$out/data/coco" --model "$model" --out "$out/vis_ctx.hdf5"
+step encode-captions --ann-dir "$out/data/vg" --model "$model" --out "$out/caption_db.hdf5"
+step retrieve-captions --dataset-root "$out/data/coco" --model "$model" --caption-db "$out/caption_db.hdf5" --k 16 --out "$out/txt_ctx.hdf5"
+for f in vis_ctx caption_db txt_ctx; do echo; "$bin/ctx-inspect" "$out/$f.hdf5"; done
+for id in $(.venv/bin/python -c "import h5py, sys; print(*sorted(map(int, h5py.File(sys.argv[1]).keys())))" "$out/txt_ctx.hdf5"); do
+  echo; "$bin/ctx-inspect" "$out/txt_ctx.hdf5" --id "$id" --view whole --top-k 5
 done
-echo; echo "== ctx-inspect $out/txt_ctx.hdf5 --id 531912 --view five --crop 2 --top-k 4"
-"$inspect" "$out/txt_ctx.hdf5" --id 531912 --view five --crop 2 --top-k 4
-echo; echo "== ctx-inspect $out/vis_ctx.hdf5 --id 531912"
-"$inspect" "$out/vis_ctx.hdf5" --id 531912
-echo; echo "== ctx-inspect --check"
-for f in vis_ctx txt_ctx caption_db; do "$inspect" "$out/$f.hdf5" --check; done
-echo; echo "(random features: the phrases mean nothing; see README.md for the real pipeline's status)"
+echo
+echo "time per step (including model load):"
+for s in encode-images encode-captions retrieve-captions; do printf "  %-18s %6d ms\n" "$s" "${took[$s]}"; done

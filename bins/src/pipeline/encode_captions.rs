@@ -46,12 +46,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.ann_dir.join("relationships.json"),
     )?;
     let shard = c.shard()?;
-    let (phrases, out) = shard::apply(shard, phrases, &args.out);
+    let batch = c.batch_size.unwrap_or(512);
+    let (phrases, out) = shard::apply(shard, phrases, batch, &args.out);
     let layout = match args.layout {
         Layout::Original => CaptionLayout::Original,
         Layout::Contiguous => CaptionLayout::Contiguous,
     };
-    let batch = c.batch_size.unwrap_or(512);
     let id = RunIdentity {
         tool: "encode-captions",
         arguments: serde_json::json!({

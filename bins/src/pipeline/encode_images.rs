@@ -36,7 +36,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let c = &args.common;
     let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
-    let (images, out) = shard::apply(shard, images, &args.out);
+    let batch = c.batch_size.unwrap_or(64);
+    let (images, out) = shard::apply(shard, images, batch, &args.out);
     let id = RunIdentity {
         tool: "encode-images",
         arguments: serde_json::json!({

@@ -53,7 +53,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
-    let (images, out) = shard::apply(shard, images, &args.out);
+    let batch = c.batch_size.unwrap_or(32);
+    let (images, out) = shard::apply(shard, images, batch, &args.out);
     let db = CaptionDb::open(&args.caption_db)?;
     let db_meta = std::fs::metadata(&args.caption_db)
         .with_context(|| format!("reading {}", args.caption_db.display()))?;

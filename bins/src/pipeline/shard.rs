@@ -65,13 +65,22 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// The shard's slice of `items` and the output path for it.
-pub fn apply<T>(shard: Option<Shard>, items: Vec<T>, out: &Path) -> (Vec<T>, PathBuf) {
+/// The shard's slice of `items` and the output path for it. Slices are cut at multiples of
+/// `batch`, so that every model batch of a sharded run is a batch of the single run too and the
+/// merged result is bit-identical to it.
+pub fn apply<T>(
+    shard: Option<Shard>,
+    items: Vec<T>,
+    batch: usize,
+    out: &Path,
+) -> (Vec<T>, PathBuf) {
     match shard {
         None => (items, out.to_owned()),
         Some(s) => {
-            let r = s.range(items.len());
-            let part = items.into_iter().skip(r.start).take(r.len()).collect();
+            let batch = batch.max(1);
+            let r = s.range(items.len().div_ceil(batch));
+            let (start, end) = (r.start * batch, (r.end * batch).min(items.len()));
+            let part = items.into_iter().skip(start).take(end.saturating_sub(start)).collect();
             (part, s.path(out))
         }
     }

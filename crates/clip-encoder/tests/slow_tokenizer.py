@@ -78,7 +78,8 @@ def slow_ids(text):
     return out + [vocab["<|endoftext|>"]]
 
 
-texts = json.load(sys.stdin)
-fast = CLIPTokenizer.from_pretrained(sys.argv[1])
-print(json.dumps({"slow": [slow_ids(t) for t in texts],
-                  "fast": [fast(t)["input_ids"] for t in texts]}))
+if __name__ == "__main__":
+    texts = json.load(sys.stdin)
+    fast = CLIPTokenizer.from_pretrained(sys.argv[1])
+    print(json.dumps({"slow": [slow_ids(t) for t in texts],
+                      "fast": [fast(t)["input_ids"] for t in texts]}))

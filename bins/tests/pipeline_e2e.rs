@@ -1,0 +1,391 @@
+//! The three steps end to end on the bundled sample with a tiny checkpoint: against the Python
+//! mirror of the original (tests/mirror/original_pipeline.py, run here), resumed after kills,
+//! sharded and merged, with bad inputs and changed arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ctx_store::{CaptionDb, TxtCtxReader, VisCtxReader};
+use test_support::{run_python, run_python_json, tiny_clip, workspace_root};
+
+struct Sample {
+    dir: tempfile::TempDir,
+    model: PathBuf,
+}
+
+impl Sample {
+    fn new() -> Sample {
+        let dir = tempfile::tempdir().unwrap();
+        run_python(&workspace_root().join("scripts/make_sample.py"), &[&dir.path()]);
+        Sample { dir, model: tiny_clip("a") }
+    }
+    fn coco(&self) -> PathBuf {
+        self.dir.path().join("coco")
+    }
+    fn vg(&self) -> PathBuf {
+        self.dir.path().join("vg")
+    }
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join("out").join(name)
+    }
+    /// Step arguments writing to `out`.
+    fn args(&self, step: &str, out: &Path, db: &Path) -> Vec<String> {
+        let s = |p: &Path| p.display().to_string();
+        let mut a: Vec<String> = match step {
+            "encode-images" => {
+                vec!["--dataset-root".into(), s(&self.coco()), "--batch-size".into(), "2".into()]
+            }
+            "encode-captions" => {
+                vec!["--ann-dir".into(), s(&self.vg()), "--batch-size".into(), "8".into()]
+            }
+            "retrieve-captions" => vec![
+                "--dataset-root".into(),
+                s(&self.coco()),
+                "--caption-db".into(),
+                s(db),
+                "--batch-size".into(),
+                "2".into(),
+                "--k".into(),
+                "5".into(),
+            ],
+            _ => unreachable!(),
+        };
+        a.extend([
+            "--model".into(),
+            s(&self.model),
+            "--out".into(),
+            s(out),
+            "--device".into(),
+            "cpu".into(),
+        ]);
+        a.extend(["--num-workers".into(), "2".into(), "--quiet".into()]);
+        a
+    }
+}
+
+fn bin(step: &str) -> &'static str {
+    match step {
+        "encode-images" => env!("CARGO_BIN_EXE_encode-images"),
+        "encode-captions" => env!("CARGO_BIN_EXE_encode-captions"),
+        "retrieve-captions" => env!("CARGO_BIN_EXE_retrieve-captions"),
+        "ctx-merge" => env!("CARGO_BIN_EXE_ctx-merge"),
+        _ => unreachable!(),
+    }
+}
+
+fn run(step: &str, args: &[String], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin(step));
+    cmd.args(args).env_remove("SLURM_ARRAY_TASK_ID");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(step: &str, args: &[String]) {
+    let o = run(step, args, &[]);
+    assert!(o.status.success(), "{step} {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Everything a reader sees in a file (entries and provenance), to compare two runs.
+fn content(path: &Path) -> String {
+    match ctx_store::detect(path).unwrap() {
+        ctx_store::FileKind::VisCtx => {
+            let r = VisCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        ctx_store::FileKind::TxtCtx => {
+            let r = TxtCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        ctx_store::FileKind::CaptionDb(l) => {
+            let r = CaptionDb::open(path).unwrap();
+            format!("{l:?} {} {:?} {:?}", r.batches(), r.load().unwrap(), r.provenance().unwrap())
+        }
+    }
+}
+
+const STEPS: [(&str, &str); 3] = [
+    ("encode-images", "vis_ctx.hdf5"),
+    ("encode-captions", "caption_db.hdf5"),
+    ("retrieve-captions", "txt_ctx.hdf5"),
+];
+
+/// One uninterrupted run of the three steps into `dir`.
+fn full_run(s: &Sample, dir: &str) -> PathBuf {
+    let db = s.out(&format!("{dir}/caption_db.hdf5"));
+    for (step, file) in STEPS {
+        ok(step, &s.args(step, &s.out(&format!("{dir}/{file}")), &db));
+    }
+    s.out(dir)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let n = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+/// Schema of an h5py dump: everything but values and our provenance attributes.
+fn schema(path: &Path) -> serde_json::Value {
+    let dump = run_python_json(
+        &workspace_root().join("crates/ctx-store/tests/h5py_tool.py"),
+        &[&"dump", &path],
+    );
+    let mut out = serde_json::Map::new();
+    for (name, obj) in dump.as_object().unwrap() {
+        let mut o = obj.clone();
+        let m = o.as_object_mut().unwrap();
+        m.remove("value");
+        if let Some(a) = m.get_mut("attrs").and_then(|a| a.as_object_mut()) {
+            a.retain(|k, _| !k.starts_with("xctx_"));
+            for v in a.values_mut() {
+                v.as_object_mut().unwrap().remove("value");
+            }
+        }
+        out.insert(name.clone(), o);
+    }
+    serde_json::Value::Object(out)
+}
+
+#[test]
+fn end_to_end_equals_the_python_mirror() {
+    let s = Sample::new();
+    // The original's batches of 512 phrases (one group here), as the mirror writes them.
+    let ours = s.out("ours");
+    let db = ours.join("caption_db.hdf5");
+    for (step, file) in STEPS {
+        let mut args = s.args(step, &ours.join(file), &db);
+        if step == "encode-captions" {
+            args.retain(|a| a != "--batch-size" && a != "8");
+        }
+        ok(step, &args);
+    }
+    let theirs = s.out("mirror");
+    let script = workspace_root().join("tests/mirror/original_pipeline.py");
+    run_python_json(&script, &[&s.coco(), &s.vg(), &s.model, &theirs, &"--k", &"5"]);
+
+    // Visual context: same ids, cosine >= 0.9999.
+    let a = VisCtxReader::open(ours.join("vis_ctx.hdf5")).unwrap().preload().unwrap();
+    let b = VisCtxReader::open(theirs.join("vis_ctx.hdf5")).unwrap().preload().unwrap();
+    assert_eq!(a.ids, b.ids);
+    for i in 0..a.ids.len() {
+        let c = cosine(a.row(i), b.row(i));
+        assert!(c >= 0.9999, "image {}: cosine {c}", a.ids[i]);
+    }
+
+    // Phrase database identical; caption features and keys within 1e-5 relative per row.
+    let a = CaptionDb::open(ours.join("caption_db.hdf5")).unwrap().load().unwrap();
+    let b = CaptionDb::open(theirs.join("caption_db.hdf5")).unwrap().load().unwrap();
+    assert_eq!(a.captions, b.captions);
+    for (name, x, y, d) in [
+        ("features", &a.features, &b.features, a.feature_dim),
+        ("keys", &a.keys, &b.keys, a.key_dim),
+    ] {
+        for (r, (u, v)) in x.chunks(d).zip(y.chunks(d)).enumerate() {
+            let num: f64 =
+                u.iter().zip(v).map(|(p, q)| f64::from(p - q).powi(2)).sum::<f64>().sqrt();
+            let den: f64 = v.iter().map(|q| f64::from(*q).powi(2)).sum::<f64>().sqrt();
+            assert!(num / den <= 1e-5, "{name} row {r} ({}): {}", a.captions[r], num / den);
+        }
+    }
+
+    // Textual context: texts equal to the mirror's exact search wherever its scores are
+    // separated by more than the measured score error.
+    let a = TxtCtxReader::open(ours.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
+    let b = TxtCtxReader::open(theirs.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
+    assert_eq!(
+        a.iter().map(|e| e.id).collect::<Vec<_>>(),
+        b.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    let mut err = 0f32;
+    for (x, y) in a.iter().zip(&b) {
+        for v in ctx_store::View::ALL {
+            for (p, q) in x.view(v).scores.iter().zip(&y.view(v).scores) {
+                err = err.max((p - q).abs());
+            }
+        }
+    }
+    assert!(err < 2e-3, "score error {err}");
+    let tol = 2.0 * err;
+    let (mut compared, mut total) = (0, 0);
+    for (x, y) in a.iter().zip(&b) {
+        for v in ctx_store::View::ALL {
+            let (ex, ey) = (x.view(v), y.view(v));
+            for c in 0..ey.crops {
+                let s = &ey.scores[c * ey.k..(c + 1) * ey.k];
+                for j in 0..ey.k {
+                    total += 1;
+                    let apart = |o: usize| (s[j] - s[o]).abs() > tol;
+                    let separated = (j == 0 || apart(j - 1)) && (j + 1 == ey.k || apart(j + 1));
+                    if separated {
+                        compared += 1;
+                        let r = c * ey.k + j;
+                        assert_eq!(
+                            ex.texts[r], ey.texts[r],
+                            "image {} {v:?} crop {c} rank {j}",
+                            x.id
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        compared * 2 > total,
+        "only {compared} of {total} ranks are separated enough to compare"
+    );
+
+    // h5py sees the original's schema.
+    for f in ["vis_ctx.hdf5", "txt_ctx.hdf5", "caption_db.hdf5"] {
+        assert_eq!(schema(&ours.join(f)), schema(&theirs.join(f)), "{f}");
+    }
+}
+
+#[test]
+fn killed_steps_resume_to_the_uninterrupted_result() {
+    let s = Sample::new();
+    let whole = full_run(&s, "whole");
+    let db = whole.join("caption_db.hdf5");
+    for (step, file) in STEPS {
+        let want = content(&whole.join(file));
+        for after in ["1", "2", "3"] {
+            let out = s.out(&format!("killed-{after}/{file}"));
+            let args = s.args(step, &out, &db);
+            let o = run(step, &args, &[("XCTX_ABORT_AFTER_BATCHES", after)]);
+            assert!(!o.status.success(), "{step} was not stopped after {after} batches");
+            ok(step, &args);
+            assert_eq!(content(&out), want, "{step} killed after {after} batches, then resumed");
+        }
+        // A SIGKILL at an arbitrary moment (here: a few ms into the run), then the same command.
+        for delay_ms in [5u64, 300, 600] {
+            let out = s.out(&format!("sigkill-{delay_ms}/{file}"));
+            let args = s.args(step, &out, &db);
+            let mut child = Command::new(bin(step))
+                .args(&args)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = child.kill();
+            let _ = child.wait();
+            ok(step, &args);
+            assert_eq!(content(&out), want, "{step} killed at {delay_ms} ms, then resumed");
+        }
+    }
+}
+
+#[test]
+fn four_shards_merge_to_one_run() {
+    let s = Sample::new();
+    let whole = full_run(&s, "whole");
+    let db = whole.join("caption_db.hdf5");
+    for (step, file) in STEPS {
+        let out = s.out(&format!("sharded/{file}"));
+        let mut parts = Vec::new();
+        for i in 0..4 {
+            let mut args = s.args(step, &out, &db);
+            args.extend(["--shard".into(), format!("{i}/4")]);
+            ok(step, &args);
+            let stem = file.trim_end_matches(".hdf5");
+            parts.push(
+                out.with_file_name(format!("{stem}.shard-{i}-of-4.hdf5")).display().to_string(),
+            );
+        }
+        parts.reverse(); // any order
+        let mut args = vec![out.display().to_string()];
+        args.extend(parts);
+        ok("ctx-merge", &args);
+        assert_eq!(content(&out), content(&whole.join(file)), "{step}: merged shards");
+    }
+}
+
+#[test]
+fn changed_model_is_refused_without_overwrite() {
+    let s = Sample::new();
+    let out = s.out("vis_ctx.hdf5");
+    let args = s.args("encode-images", &out, Path::new(""));
+    ok("encode-images", &args);
+    let before = content(&out);
+    let other: Vec<String> =
+        args.iter()
+            .map(|a| {
+                if Path::new(a) == s.model {
+                    tiny_clip("b").display().to_string()
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+    let o = run("encode-images", &other, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("model") && err.contains("--overwrite"), "{err}");
+    assert_eq!(content(&out), before, "the refused run changed the file");
+    let mut again = other.clone();
+    again.push("--overwrite".into());
+    ok("encode-images", &again);
+    assert_ne!(content(&out), before);
+    // Same command again: nothing to do, same file.
+    let after = content(&out);
+    ok("encode-images", &again[..again.len() - 1]);
+    assert_eq!(content(&out), after);
+}
+
+#[test]
+fn bad_images_fail_or_are_skipped() {
+    let s = Sample::new();
+    let bad = s.coco().join("train2014/COCO_train2014_000000000042.jpg");
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    for step in ["encode-images", "retrieve-captions"] {
+        let db = s.out("caption_db.hdf5");
+        if !db.exists() {
+            ok("encode-captions", &s.args("encode-captions", &db, &db));
+        }
+        // fail: one line naming the image; the batches before it stay.
+        let out = s.out(&format!("fail-{step}.hdf5"));
+        let o = run(step, &s.args(step, &out, &db), &[]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("image 42") && err.contains("COCO_train2014_000000000042.jpg"),
+            "{err}"
+        );
+        let ids = |p: &Path| match step {
+            "encode-images" => VisCtxReader::open(p).unwrap().ids().unwrap(),
+            _ => TxtCtxReader::open(p).unwrap().ids().unwrap(),
+        };
+        assert_eq!(ids(&out), vec![9, 25], "{step}: batches before the bad image");
+        // skip: every other image, the failure recorded, non-zero exit with the count.
+        let out = s.out(&format!("skip-{step}.hdf5"));
+        let mut args = s.args(step, &out, &db);
+        args.extend(["--on-error".into(), "skip".into()]);
+        let o = run(step, &args, &[]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("1 inputs failed"), "{err}");
+        assert_eq!(ids(&out), vec![9, 25, 30, 73, 74, 531912]);
+        let log = std::fs::read_to_string(format!("{}.failures.jsonl", out.display())).unwrap();
+        let rec: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+        assert_eq!(rec["item"], "42");
+        assert!(
+            rec["error"].as_str().unwrap().contains("COCO_train2014_000000000042.jpg"),
+            "{rec}"
+        );
+    }
+    // A missing dataset: one line naming the file, nothing written.
+    let missing = s.dir.path().join("nowhere");
+    let args: Vec<String> = s
+        .args("encode-images", &s.out("x.hdf5"), Path::new(""))
+        .into_iter()
+        .map(|a| if Path::new(&a) == s.coco() { missing.display().to_string() } else { a })
+        .collect();
+    let o = run("encode-images", &args, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("nowhere/annotations/captions_train2014.json"), "{err}");
+    assert!(!s.out("x.hdf5").exists());
+}
