@@ -78,7 +78,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Inputs::Whole,
     )?;
     let (mut written, mut batches) = (0, 0);
-    for batch in rx {
+    let mut timings = super::Timings::default();
+    let mut t = Instant::now();
+    while let Ok(batch) = rx.recv() {
+        super::Timings::lap(&mut timings.wait, &mut t);
         for (item, e) in &batch.failed {
             match c.on_error {
                 OnError::Fail => bail!("image {} ({}): {e}", item.id, item.path.display()),
@@ -88,20 +91,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             pb.inc(1);
         }
-        if batch.items.is_empty() {
-            continue;
-        }
+        let Some(pixels) = &batch.pixels else { continue };
         let n = batch.items.len();
-        let outp = enc.encode_images(&batch.pixels, n)?;
+        let outp = enc.encode_image_tensor(pixels)?;
         let pooled = clip_encoder::to_vec_f32(&outp.pooled)?;
+        super::Timings::lap(&mut timings.model, &mut t);
         let ids: Vec<u64> = batch.items.iter().map(|i| i.id).collect();
         writer.write_batch(&ids, &pooled).with_context(|| format!("writing {}", out.display()))?;
+        super::Timings::lap(&mut timings.write, &mut t);
         written += n;
         batches += 1;
         pb.inc(n as u64);
         maybe_abort(batches);
     }
     writer.finish()?;
+    timings.log("encode-images");
     pb.finish_and_clear();
     Summary {
         tool: "encode-images",

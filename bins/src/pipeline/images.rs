@@ -14,11 +14,12 @@ pub struct Item {
     pub path: PathBuf,
 }
 
-/// One batch ready for the device: the images that decoded, their pixels back to back, and
-/// the ones that failed (in order, with the error).
+/// One batch ready for the device: the images that decoded, their inputs as one
+/// `(images * inputs per image, 3, size, size)` tensor (built off the device thread), and the
+/// ones that failed (in order, with the error).
 pub struct Prepared {
     pub items: Vec<Item>,
-    pub pixels: Vec<f32>,
+    pub pixels: Option<clip_encoder::Tensor>,
     pub failed: Vec<(Item, crops::Error)>,
 }
 
@@ -66,26 +67,29 @@ pub fn prepare(
     let (tx, rx) = sync_channel(ahead.max(1));
     std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
         for chunk in items.chunks(batch.max(1)) {
-            let done: Vec<(Item, crops::Result<Vec<f32>>)> = pool.install(|| {
+            let shape = [inputs.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
+            let done: Vec<(Item, crops::Result<clip_encoder::Tensor>)> = pool.install(|| {
                 chunk
                     .par_iter()
                     .map(|it| {
-                        (
-                            it.clone(),
-                            crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img)),
-                        )
+                        let px = crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img));
+                        (it.clone(), px.map(|px| clip_encoder::Tensor::from_slice(&px).view(shape)))
                     })
                     .collect()
             });
-            let mut p = Prepared { items: Vec::new(), pixels: Vec::new(), failed: Vec::new() };
+            let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new() };
+            let mut tensors = Vec::new();
             for (it, r) in done {
                 match r {
-                    Ok(px) => {
-                        p.pixels.extend_from_slice(&px);
+                    Ok(t) => {
+                        tensors.push(t);
                         p.items.push(it);
                     }
                     Err(e) => p.failed.push((it, e)),
                 }
+            }
+            if !tensors.is_empty() {
+                p.pixels = Some(clip_encoder::Tensor::cat(&tensors, 0));
             }
             if tx.send(p).is_err() {
                 return;

@@ -143,3 +143,32 @@ pub fn maybe_abort(batches_written: usize) {
         std::process::abort();
     }
 }
+
+/// Where a step's time went (waiting for the CPU workers, model, search, writing), logged at
+/// the end of a run.
+#[derive(Debug, Default)]
+pub struct Timings {
+    pub wait: std::time::Duration,
+    pub model: std::time::Duration,
+    pub search: std::time::Duration,
+    pub write: std::time::Duration,
+}
+
+impl Timings {
+    /// Adds the time since `*t` to `slot` and restarts `*t`.
+    pub fn lap(slot: &mut std::time::Duration, t: &mut Instant) {
+        let now = Instant::now();
+        *slot += now - *t;
+        *t = now;
+    }
+
+    pub fn log(&self, step: &str) {
+        tracing::info!(
+            wait_for_inputs_s = self.wait.as_secs_f64(),
+            model_s = self.model.as_secs_f64(),
+            search_s = self.search.as_secs_f64(),
+            write_s = self.write.as_secs_f64(),
+            "{step}: time spent"
+        );
+    }
+}

@@ -118,7 +118,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )?;
     let (mut written, mut batches) = (0, 0);
     let fd = captions.feature_dim;
-    for batch in rx {
+    let mut timings = super::Timings::default();
+    let mut t = Instant::now();
+    while let Ok(batch) = rx.recv() {
+        super::Timings::lap(&mut timings.wait, &mut t);
         for (item, e) in &batch.failed {
             match c.on_error {
                 OnError::Fail => bail!("image {} ({}): {e}", item.id, item.path.display()),
@@ -128,12 +131,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             pb.inc(1);
         }
-        if batch.items.is_empty() {
-            continue;
-        }
+        let Some(pixels) = &batch.pixels else { continue };
         let n = batch.items.len();
-        let embeds = enc.encode_images(&batch.pixels, n * 15)?.embeds;
+        let embeds = enc.encode_image_tensor(pixels)?.embeds;
+        super::Timings::lap(&mut timings.model, &mut t);
         let hits = index.search_tensor(&embeds, args.k)?;
+        super::Timings::lap(&mut timings.search, &mut t);
         let k = hits.k;
         let view = |row0: usize, crops: usize| {
             let rows = row0 * k..(row0 + crops) * k;
@@ -166,12 +169,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             })
             .collect();
         writer.write_batch(&entries).with_context(|| format!("writing {}", out.display()))?;
+        super::Timings::lap(&mut timings.write, &mut t);
         written += n;
         batches += 1;
         pb.inc(n as u64);
         maybe_abort(batches);
     }
     writer.finish()?;
+    timings.log("retrieve-captions");
     pb.finish_and_clear();
     Summary {
         tool: "retrieve-captions",
