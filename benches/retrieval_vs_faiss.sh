@@ -10,6 +10,7 @@ dir=$root/target/bench/retrieval-$n-$q-$d
 cargo build --release -q -p xctx-benches --bin retrieval-bench
 [ -f "$dir/keys.f32" ] || .venv/bin/python benches/retrieval_reference.py make "$dir" "$n" "$q" "$d"
 py=$(.venv/bin/python benches/retrieval_reference.py run "$dir" "$k" "$threads"); echo "faiss $py"
+ivf=$(OMP_NUM_THREADS=$threads target/release/retrieval-bench "$dir" "$k" ivf cpu); echo "retrieval IVF (ours, tch) $ivf"
 for p in fast f32; do
   rs=$(OMP_NUM_THREADS=$threads target/release/retrieval-bench "$dir" "$k" $p cpu); echo "retrieval $rs"
   .venv/bin/python - "$py" "$rs" "$q" <<'PY'

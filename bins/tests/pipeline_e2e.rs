@@ -389,3 +389,25 @@ fn bad_images_fail_or_are_skipped() {
     assert!(err.contains("nowhere/annotations/captions_train2014.json"), "{err}");
     assert!(!s.out("x.hdf5").exists());
 }
+
+#[test]
+fn ivf_mode_reproduces_the_original_search_for_comparison() {
+    let s = Sample::new();
+    let exact = full_run(&s, "exact");
+    let out = s.out("ivf/txt_ctx.hdf5");
+    let mut args = s.args("retrieve-captions", &out, &exact.join("caption_db.hdf5"));
+    args.push("--ivf".into());
+    ok("retrieve-captions", &args);
+    let report = ctx_store::check(&out).unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let phrases = CaptionDb::open(exact.join("caption_db.hdf5")).unwrap().load().unwrap().captions;
+    for e in TxtCtxReader::open(&out).unwrap().preload().unwrap() {
+        // round(8 sqrt 45) = 54 lists for 45 phrases: lists are short, so rows are padded with
+        // the last phrase at -FLT_MAX, as the original's faiss + Python indexing gave.
+        assert!(e.whole.texts.iter().all(|t| phrases.contains(t)));
+        assert!(e.whole.scores.windows(2).all(|w| w[0] >= w[1]));
+        let padded = e.whole.scores.iter().filter(|&&s| s == f32::MIN).count();
+        assert!(padded > 0);
+        assert!(e.whole.texts[5 - padded..].iter().all(|t| t == phrases.last().unwrap()));
+    }
+}

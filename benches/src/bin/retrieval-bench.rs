@@ -1,6 +1,6 @@
 //! Search throughput for benches/retrieval_vs_faiss.sh.
 //!
-//! `retrieval-bench DIR K f32|fast [DEVICE]`: reads DIR/{keys,queries}.f32 and DIR/shape.json,
+//! `retrieval-bench DIR K f32|fast|ivf [DEVICE]`: reads DIR/{keys,queries}.f32 and DIR/shape.json,
 //! searches, prints `{"queries_per_s", "matmul_s", "search_s", "rescored", "ids_equal_faiss"}`
 //! where `matmul_s` is the bare f32 and bf16 product `queries x keys^T` on the same device and
 //! `ids_equal_faiss` compares with DIR/faiss_ids.i64 when present.
@@ -22,8 +22,14 @@ fn main() -> Result<()> {
     let keys = test_support::read_f32_file(&dir.join("keys.f32"));
     let queries = test_support::read_f32_file(&dir.join("queries.f32"));
     let device = clip_encoder::parse_device(rest.first().map_or("cpu", String::as_str))?;
+    if precision == "ivf" {
+        return ivf(dir, &keys, &queries, d, k);
+    }
     let precision = if precision == "f32" { Precision::F32 } else { Precision::Fast };
-    let opts = IndexOptions { device, precision, ..IndexOptions::default() };
+    let mut opts = IndexOptions { device, precision, ..IndexOptions::default() };
+    if let Some(c) = std::env::var("XCTX_CANDIDATES").ok().and_then(|c| c.parse().ok()) {
+        opts.candidates = c;
+    }
     let index = Index::from_slice(&keys, d, &opts)?;
     let q =
         Tensor::from_slice(&queries).view([(queries.len() / d) as i64, d as i64]).to_device(device);
@@ -61,6 +67,36 @@ fn main() -> Result<()> {
         "queries_per_s": (queries.len() / d) as f64 / search_s, "search_s": search_s,
         "matmul_s": bare, "rescored": hits.rescored, "rows_equal_faiss": faiss,
         "threads": tch::get_num_threads(), "precision": format!("{precision:?}"),
+    });
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// The original's IVF index rebuilt on tch: build time, queries/s, recall@k against faiss's exact
+/// ids (DIR/faiss_ids.i64).
+fn ivf(dir: &std::path::Path, keys: &[f32], queries: &[f32], d: usize, k: usize) -> Result<()> {
+    let t = Instant::now();
+    let index = retrieval::IvfIndex::build(keys, d, &retrieval::IvfOptions::default())?;
+    let build_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let hits = index.search(queries, k)?;
+    let search_s = t.elapsed().as_secs_f64();
+    let exact: Vec<i64> = std::fs::read(dir.join("faiss_ids.i64"))?
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let found: usize = hits
+        .ids
+        .chunks(k)
+        .zip(exact.chunks(k))
+        .map(|(g, w)| g.iter().filter(|i| w.contains(i)).count())
+        .sum();
+    let line = serde_json::json!({
+        "ivf_queries_per_s": (queries.len() / d) as f64 / search_s, "ivf_build_s": build_s,
+        "recall": found as f64 / exact.len() as f64, "nlist": index.nlist(),
     });
     #[allow(clippy::print_stdout)]
     {

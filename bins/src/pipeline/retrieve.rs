@@ -37,6 +37,10 @@ pub struct Args {
     /// Score every key in f32 instead of screening in bf16/f16 first (same results, slower).
     #[arg(long)]
     pub f32_search: bool,
+    /// Search the original's approximate index instead (IVF round(8 sqrt n) lists, nprobe
+    /// k / 10), to compare with the published context; exact search is the default.
+    #[arg(long)]
+    pub ivf: bool,
     /// Keys per score chunk [default: 32768 on the CPU, 262144 on CUDA].
     #[arg(long)]
     pub key_chunk: Option<usize>,
@@ -68,6 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "model": canonical(&args.model),
             "model_sha256": model_fingerprint(&args.model)?,
             "k": args.k,
+            "ivf": args.ivf,
             "shard": shard.map(|s| s.to_string()),
             "half": c.half,
         }),
@@ -91,7 +96,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         key_chunk: args.key_chunk,
         ..IndexOptions::default()
     };
-    let index = Index::from_slice(&captions.keys, captions.key_dim, &opts)?;
+    let index = if args.ivf {
+        let o = retrieval::IvfOptions { device: enc.device(), ..retrieval::IvfOptions::default() };
+        Search::Ivf(retrieval::IvfIndex::build(&captions.keys, captions.key_dim, &o)?)
+    } else {
+        Search::Exact(Index::from_slice(&captions.keys, captions.key_dim, &opts)?)
+    };
     let (mut writer, done) =
         match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
             Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
@@ -135,14 +145,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let n = batch.items.len();
         let embeds = enc.encode_image_tensor(pixels)?.embeds;
         super::Timings::lap(&mut timings.model, &mut t);
-        let hits = index.search_tensor(&embeds, args.k)?;
+        let hits = match &index {
+            Search::Exact(i) => i.search_tensor(&embeds, args.k)?,
+            Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(&embeds)?, args.k)?,
+        };
         super::Timings::lap(&mut timings.search, &mut t);
         let k = hits.k;
+        // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
+        // read as the last phrase: reproduced, as the comparison mode is for.
+        let last = captions.captions.len() - 1;
+        let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
         let view = |row0: usize, crops: usize| {
             let rows = row0 * k..(row0 + crops) * k;
             let mut features = Vec::with_capacity(rows.len() * fd);
             for &id in &hits.ids[rows.clone()] {
-                let id = id as usize;
+                let id = phrase(id);
                 features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
             }
             ViewEntry {
@@ -153,7 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 scores: hits.scores[rows.clone()].to_vec(),
                 texts: hits.ids[rows]
                     .iter()
-                    .map(|&id| captions.captions[id as usize].clone())
+                    .map(|&id| captions.captions[phrase(id)].clone())
                     .collect(),
             }
         };
@@ -189,4 +206,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     .print();
     finish(&failures)
+}
+
+enum Search {
+    Exact(Index),
+    Ivf(retrieval::IvfIndex),
 }

@@ -12,6 +12,7 @@
 //! Results are sorted by descending score, ties broken by the lower id.
 
 mod error;
+mod ivf;
 mod topk;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 pub use error::{Error, Result};
+pub use ivf::{IvfIndex, IvfOptions};
 
 /// Extra f32 candidates re-scored beyond k, so that scores equal up to f32 noise are ordered the
 /// same whatever the chunking.

@@ -15,6 +15,6 @@ pub(crate) fn order(scores: &Tensor, ids: &Tensor, k: i64) -> (Tensor, Tensor) {
 /// The best `k` of one score chunk whose first key has id `start`.
 pub(crate) fn chunk_top(scores: &Tensor, start: i64, k: i64) -> (Tensor, Tensor) {
     let k = k.min(scores.size()[1]);
-    let (s, i) = scores.topk(k, 1, true, true);
+    let (s, i) = scores.topk(k, 1, true, false);
     (s.to_kind(Kind::Float), i + start)
 }

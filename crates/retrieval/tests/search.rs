@@ -229,3 +229,47 @@ fn index_from_both_caption_db_layouts() {
         .unwrap();
     assert!(e.to_string().contains("missing.hdf5"), "{e}");
 }
+
+#[test]
+fn ivf_probing_every_list_is_exact_and_the_default_is_approximate() {
+    use retrieval::{IvfIndex, IvfOptions};
+    let mut rng = Rng::new(21);
+    let d = 32;
+    let keys = clustered(&mut rng, 4000, d);
+    let queries = clustered(&mut rng, 100, d);
+    let want = reference(&keys, &queries, d, 16);
+    // round(8 * sqrt(4000)) = 506 lists; probing all of them is an exhaustive search.
+    let all = IvfIndex::build(&keys, d, &IvfOptions { nprobe: Some(506), ..IvfOptions::default() })
+        .unwrap();
+    assert_eq!(all.nlist(), 506);
+    assert_matches("ivf nprobe = nlist", &all.search(&queries, 16).unwrap(), &want);
+    // The original's setting (nprobe = 16 / 10 = 1) is approximate; more probes find more.
+    let recall = |nprobe: Option<usize>| {
+        let ivf =
+            IvfIndex::build(&keys, d, &IvfOptions { nprobe, ..IvfOptions::default() }).unwrap();
+        let got = ivf.search(&queries, 16).unwrap();
+        let found: usize = got
+            .ids
+            .chunks(16)
+            .zip(want.ids.chunks(16))
+            .map(|(g, w)| g.iter().filter(|i| w.contains(i)).count())
+            .sum();
+        found as f64 / want.ids.len() as f64
+    };
+    let (one, many) = (recall(None), recall(Some(64)));
+    assert!(
+        0.0 < one && one < many && many < 1.0,
+        "recall@16 {one} (nprobe 1), {many} (nprobe 64)"
+    );
+    // A list shorter than k pads with -1 / -FLT_MAX, as faiss does.
+    let tiny = IvfIndex::build(
+        &keys[..40 * d],
+        d,
+        &IvfOptions { nlist: Some(8), ..IvfOptions::default() },
+    )
+    .unwrap();
+    let hits = tiny.search(&queries[..d], 30).unwrap();
+    assert_eq!(hits.k, 30);
+    let pad = hits.ids.iter().filter(|&&i| i == -1).count();
+    assert!(pad > 0 && hits.scores.iter().filter(|&&s| s == f32::MIN).count() == pad);
+}
