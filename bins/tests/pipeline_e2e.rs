@@ -411,3 +411,21 @@ fn ivf_mode_reproduces_the_original_search_for_comparison() {
         assert!(e.whole.texts[5 - padded..].iter().all(|t| t == phrases.last().unwrap()));
     }
 }
+
+#[test]
+fn shard_defaults_from_slurm_array_variables() {
+    let s = Sample::new();
+    let out = s.out("vis_ctx.hdf5");
+    let args = s.args("encode-images", &out, Path::new(""));
+    let mut cmd = Command::new(bin("encode-images"));
+    cmd.args(&args)
+        .env("SLURM_ARRAY_TASK_ID", "3")
+        .env("SLURM_ARRAY_TASK_COUNT", "4")
+        .env("SLURM_ARRAY_TASK_MIN", "2");
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shard = s.out("vis_ctx.shard-1-of-4.hdf5");
+    assert!(!out.exists());
+    // 7 images in batches of 2 = 4 batches; shard 1 of 4 is the second batch.
+    assert_eq!(VisCtxReader::open(&shard).unwrap().ids().unwrap(), vec![30, 42]);
+}
