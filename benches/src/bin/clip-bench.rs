@@ -2,6 +2,8 @@
 //!
 //! `clip-bench CKPT images|texts N BATCH [DEVICE] [half]` prints
 //! `{"items_per_s": .., "items": N, "batch": B, "device": ..}` after one warm-up batch.
+//! `clip-bench CKPT half-error N BATCH [DEVICE]` prints the per-row relative error of fp16 against
+//! fp32 for the four outputs (max and mean over N images and N phrases).
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -14,6 +16,9 @@ fn main() -> Result<()> {
     };
     let (n, batch): (usize, usize) = (n.parse()?, batch.parse()?);
     let device = parse_device(rest.first().map_or("cpu", String::as_str))?;
+    if mode == "half-error" {
+        return half_error(ckpt, n, batch, device);
+    }
     let half = rest.get(1).is_some_and(|s| s == "half");
     let enc = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half }).context("load")?;
     let run: Box<dyn Fn(usize) -> Result<()>> = match mode.as_str() {
@@ -51,6 +56,53 @@ fn main() -> Result<()> {
         "device": clip_encoder::device_name(device), "half": half,
         "threads": tch::get_num_threads(),
     });
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn half_error(ckpt: &str, n: usize, batch: usize, device: clip_encoder::Device) -> Result<()> {
+    let full = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half: false })?;
+    let half = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half: true })?;
+    let s = full.image_config().size as usize;
+    let mut rng = test_support::Rng::new(2);
+    let phrases = xctx_benches::phrases(n);
+    let mut errs: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    let mut rows = |name: &'static str, a: &tch::Tensor, b: &tch::Tensor| -> Result<()> {
+        let w = a.size()[1] as usize;
+        let (a, b) = (to_vec_f32(a)?, to_vec_f32(b)?);
+        for (x, y) in a.chunks(w).zip(b.chunks(w)) {
+            let num: f64 = x.iter().zip(y).map(|(p, q)| f64::from(p - q).powi(2)).sum();
+            let den: f64 = x.iter().map(|p| f64::from(*p).powi(2)).sum();
+            errs.entry(name).or_default().push((num / den).sqrt());
+        }
+        Ok(())
+    };
+    for start in (0..n).step_by(batch) {
+        let b = batch.min(n - start);
+        // Pixels of CLIP's normalised range (about -1.8 .. 2.1).
+        let pixels: Vec<f32> = rng.vec_f32(b * 3 * s * s).iter().map(|v| v * 3.8 - 1.8).collect();
+        let (x, y) = (full.encode_images(&pixels, b)?, half.encode_images(&pixels, b)?);
+        rows("pooled", &x.pooled, &y.pooled)?;
+        rows("image_embeds", &x.embeds, &y.embeds)?;
+        let (x, y) = (
+            full.encode_texts(&phrases[start..start + b])?,
+            half.encode_texts(&phrases[start..start + b])?,
+        );
+        rows("features", &x.features, &y.features)?;
+        rows("keys", &x.keys, &y.keys)?;
+    }
+    let out: serde_json::Map<String, serde_json::Value> = errs
+        .into_iter()
+        .map(|(k, v)| {
+            let max = v.iter().cloned().fold(0.0, f64::max);
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            (k.to_string(), serde_json::json!({"max": max, "mean": mean}))
+        })
+        .collect();
+    let line = serde_json::json!({"device": clip_encoder::device_name(device), "rows": n, "fp16_vs_fp32_row_relative_error": out});
     #[allow(clippy::print_stdout)]
     {
         println!("{line}");

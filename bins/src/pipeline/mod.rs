@@ -83,7 +83,11 @@ impl Common {
 
     /// Loads the checkpoint on the chosen device.
     pub fn load_model(&self, dir: &std::path::Path) -> Result<ClipEncoder> {
-        let opts = LoadOptions { device: self.device()?, half: self.half };
+        let device = self.device()?;
+        if self.half && device == Device::Cpu {
+            anyhow::bail!("--half needs a CUDA device (the CPU runs fp32)");
+        }
+        let opts = LoadOptions { device, half: self.half };
         ClipEncoder::load(dir, &opts).with_context(|| format!("loading model {}", dir.display()))
     }
 }

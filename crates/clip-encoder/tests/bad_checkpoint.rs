@@ -94,13 +94,6 @@ fn broken_files_name_the_file() {
 }
 
 #[test]
-fn half_on_cpu_is_refused() {
-    let opts = LoadOptions { device: tch::Device::Cpu, half: true };
-    let e = ClipEncoder::load(&tiny_clip("a"), &opts).err().expect("refused").to_string();
-    assert!(e.contains("--half"), "{e}");
-}
-
-#[test]
 fn empty_batches() {
     let enc = ClipEncoder::load(&tiny_clip("a"), &LoadOptions::default()).unwrap();
     let out = enc.encode_texts::<&str>(&[]).unwrap();

@@ -105,3 +105,26 @@ fn long_phrases_share_one_feature() {
     let short = to_vec_f32(&enc.encode_texts(&["dog", "cat"]).unwrap().features).unwrap();
     assert_ne!(short[..w], short[w..]);
 }
+
+#[test]
+fn half_precision_stays_close_to_fp32() {
+    // fp16 weights and activations (libtorch's CPU fp16 kernels here; CUDA's differ in detail):
+    // per-row relative error of every output against fp32.
+    let ckpt = tiny_clip("a");
+    let f32_enc = ClipEncoder::load(&ckpt, &LoadOptions::default()).unwrap();
+    let half = LoadOptions { device: clip_encoder::Device::Cpu, half: true };
+    let f16_enc = ClipEncoder::load(&ckpt, &half).unwrap();
+    let s = f32_enc.image_config().size as usize;
+    let pixels: Vec<f32> =
+        Rng::new(3).vec_f32(2 * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();
+    let (a, b) =
+        (f32_enc.encode_images(&pixels, 2).unwrap(), f16_enc.encode_images(&pixels, 2).unwrap());
+    let w = f32_enc.config().vision_config.hidden_size as usize;
+    let err = max_row_rel(&to_vec_f32(&b.pooled).unwrap(), &to_vec_f32(&a.pooled).unwrap(), w);
+    assert!(err < 1e-2, "pooled fp16 error {err}");
+    let texts = phrases();
+    let (a, b) = (f32_enc.encode_texts(&texts).unwrap(), f16_enc.encode_texts(&texts).unwrap());
+    let p = f32_enc.config().projection_dim as usize;
+    let err = max_row_rel(&to_vec_f32(&b.keys).unwrap(), &to_vec_f32(&a.keys).unwrap(), p);
+    assert!(err < 1e-2, "keys fp16 error {err}");
+}
