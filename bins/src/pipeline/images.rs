@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, sync_channel};
 
+use clip_encoder::Tensor;
 use crops::{ClipPreprocess, RgbImage};
 use rayon::prelude::*;
 
@@ -19,7 +20,7 @@ pub struct Item {
 /// ones that failed (in order, with the error).
 pub struct Prepared {
     pub items: Vec<Item>,
-    pub pixels: Option<clip_encoder::Tensor>,
+    pub pixels: Option<Tensor>,
     pub failed: Vec<(Item, crops::Error)>,
 }
 
@@ -38,15 +39,23 @@ impl Inputs {
         }
     }
 
-    fn make(self, pre: &ClipPreprocess, img: &RgbImage) -> crops::Result<Vec<f32>> {
-        match self {
-            Inputs::Whole => {
-                let mut v = vec![0f32; pre.len()];
-                pre.pixels_into(img, &mut v);
-                Ok(v)
-            }
-            Inputs::Crops => pre.image_crops(img),
+    /// The image's inputs as a `(per_image, 3, size, size)` tensor, through a per-thread buffer
+    /// reused from image to image.
+    fn make(self, pre: &ClipPreprocess, img: &RgbImage) -> crops::Result<Tensor> {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        let n = self.per_image();
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.resize(n * pre.len(), 0.0);
+            match self {
+                Inputs::Whole => pre.pixels_into(img, &mut buf),
+                Inputs::Crops => pre.image_crops_into(img, &mut buf)?,
+            }
+            let s = i64::from(pre.size);
+            Ok(Tensor::from_slice(&buf).view([n as i64, 3, s, s]))
+        })
     }
 }
 
@@ -67,13 +76,14 @@ pub fn prepare(
     let (tx, rx) = sync_channel(ahead.max(1));
     std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
         for chunk in items.chunks(batch.max(1)) {
-            let shape = [inputs.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
-            let done: Vec<(Item, crops::Result<clip_encoder::Tensor>)> = pool.install(|| {
+            let done: Vec<(Item, crops::Result<Tensor>)> = pool.install(|| {
                 chunk
                     .par_iter()
                     .map(|it| {
-                        let px = crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img));
-                        (it.clone(), px.map(|px| clip_encoder::Tensor::from_slice(&px).view(shape)))
+                        (
+                            it.clone(),
+                            crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img)),
+                        )
                     })
                     .collect()
             });
@@ -89,7 +99,7 @@ pub fn prepare(
                 }
             }
             if !tensors.is_empty() {
-                p.pixels = Some(clip_encoder::Tensor::cat(&tensors, 0));
+                p.pixels = Some(Tensor::cat(&tensors, 0));
             }
             if tx.send(p).is_err() {
                 return;

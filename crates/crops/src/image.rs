@@ -24,6 +24,13 @@ pub struct RgbImage {
 impl RgbImage {
     /// The sub-image inside `b` (Pillow's `crop` with an integer box inside the image).
     pub fn crop(&self, b: CropBox) -> Result<RgbImage> {
+        let mut data = Vec::new();
+        self.crop_into(b, &mut data)?;
+        Ok(RgbImage { width: b.width(), height: b.height(), data })
+    }
+
+    /// The pixels of [`crop`](Self::crop) into `data` (cleared first).
+    pub fn crop_into(&self, b: CropBox, data: &mut Vec<u8>) -> Result<()> {
         if b.width() == 0 || b.height() == 0 || b.right > self.width || b.bottom > self.height {
             return Err(Error::EmptyCrop {
                 crop: b.to_array(),
@@ -32,12 +39,12 @@ impl RgbImage {
             });
         }
         let (w, cw) = (self.width as usize * 3, b.width() as usize * 3);
-        let mut data = Vec::with_capacity(cw * b.height() as usize);
+        data.clear();
         for y in b.top as usize..b.bottom as usize {
             let start = y * w + b.left as usize * 3;
             data.extend_from_slice(&self.data[start..start + cw]);
         }
-        Ok(RgbImage { width: b.width(), height: b.height(), data })
+        Ok(())
     }
 }
 

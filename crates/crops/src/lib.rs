@@ -18,4 +18,4 @@ pub use boxes::{CropBox, five, nine, whole};
 pub use error::{Error, Result};
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
 pub use preprocess::ClipPreprocess;
-pub use resample::resize_bicubic;
+pub use resample::{ResizeScratch, resize_bicubic, resize_bicubic_into};

@@ -2,7 +2,26 @@
 //! shorter side to `size` with Pillow's bicubic (skipped when already `size`), CLIP's centre
 //! crop, `u8 / 255` in f32, `(x - mean) / std` in f32, CHW.
 
-use crate::{Result, RgbImage, resize_bicubic};
+use std::cell::RefCell;
+
+use crate::{ResizeScratch, Result, RgbImage, resize_bicubic_into};
+
+/// Per-thread buffers of the preprocessing, reused from crop to crop and image to image.
+#[derive(Default)]
+struct Scratch {
+    resize: ResizeScratch,
+    resized: Vec<u8>,
+    centre: Vec<u8>,
+    crop: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
 
 /// CLIP's preprocessing parameters (`preprocessor_config.json` of a checkpoint).
 #[derive(Clone, Debug, PartialEq)]
@@ -40,34 +59,50 @@ impl ClipPreprocess {
 
     /// The resized, centre-cropped u8 image (before normalisation), `size x size` RGB.
     pub fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
+        let mut data = Vec::new();
+        with_scratch(|sc| {
+            self.resize_and_crop_into(&img.data, img.width, img.height, sc, &mut data)
+        });
+        RgbImage { width: self.size, height: self.size, data }
+    }
+
+    /// [`resize_and_crop`](Self::resize_and_crop) of a packed RGB8 buffer into `data`.
+    fn resize_and_crop_into(
+        &self,
+        src: &[u8],
+        w: u32,
+        h: u32,
+        sc: &mut Scratch,
+        data: &mut Vec<u8>,
+    ) {
         let s = self.size as usize;
-        let (w, h) = (img.width as usize, img.height as usize);
+        let (w, h) = (w as usize, h as usize);
         let (short, long) = if w <= h { (w, h) } else { (h, w) };
-        let resized = if short == s {
-            std::borrow::Cow::Borrowed(img)
+        let (rw, rh, resized): (usize, usize, &[u8]) = if short == s {
+            (w, h, src)
         } else {
             let new_long = s * long / short;
             let (nw, nh) = if w <= h { (s, new_long) } else { (new_long, s) };
-            std::borrow::Cow::Owned(RgbImage {
-                width: nw as u32,
-                height: nh as u32,
-                data: resize_bicubic(&img.data, w, h, nw, nh),
-            })
+            resize_bicubic_into(src, w, h, nw, nh, &mut sc.resize, &mut sc.resized);
+            (nw, nh, &sc.resized)
         };
-        let (rw, rh) = (resized.width as usize, resized.height as usize);
         // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
         let (top, left) = ((rh - s).div_ceil(2), (rw - s).div_ceil(2));
-        let mut data = Vec::with_capacity(s * s * 3);
+        data.clear();
         for y in top..top + s {
             let start = (y * rw + left) * 3;
-            data.extend_from_slice(&resized.data[start..start + s * 3]);
+            data.extend_from_slice(&resized[start..start + s * 3]);
         }
-        RgbImage { width: s as u32, height: s as u32, data }
     }
 
     /// Preprocesses `img` into `out` (`len()` values, CHW).
     pub fn pixels_into(&self, img: &RgbImage, out: &mut [f32]) {
-        let c = self.resize_and_crop(img);
+        with_scratch(|sc| self.normalize_into(&img.data, img.width, img.height, sc, out));
+    }
+
+    fn normalize_into(&self, src: &[u8], w: u32, h: u32, sc: &mut Scratch, out: &mut [f32]) {
+        let mut c = std::mem::take(&mut sc.centre);
+        self.resize_and_crop_into(src, w, h, sc, &mut c);
         let plane = self.size as usize * self.size as usize;
         assert_eq!(out.len(), 3 * plane, "output of 3 x {0} x {0}", self.size);
         // (u8 / 255 - mean) / std in f32 has 256 possible values per channel: a table gives
@@ -77,31 +112,44 @@ impl ClipPreprocess {
         });
         let (r, rest) = out.split_at_mut(plane);
         let (g, b) = rest.split_at_mut(plane);
-        for (((px, r), g), b) in c.data.chunks_exact(3).zip(r).zip(g).zip(b) {
+        for (((px, r), g), b) in c.chunks_exact(3).zip(r).zip(g).zip(b) {
             *r = lut[0][usize::from(px[0])];
             *g = lut[1][usize::from(px[1])];
             *b = lut[2][usize::from(px[2])];
         }
+        sc.centre = c;
     }
 
     /// The 15 inputs of one image (whole, five crops, nine crops), back to back in one NCHW
     /// buffer of `15 * len()` values.
     pub fn image_crops(&self, img: &RgbImage) -> Result<Vec<f32>> {
+        let mut out = vec![0f32; 15 * self.len()];
+        self.image_crops_into(img, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`image_crops`](Self::image_crops) into `out` (`15 * len()` values); crops and resizes
+    /// work in per-thread buffers reused from image to image.
+    pub fn image_crops_into(&self, img: &RgbImage, out: &mut [f32]) -> Result<()> {
         let (w, h) = (img.width, img.height);
+        assert_eq!(out.len(), 15 * self.len(), "output of 15 x 3 x {0} x {0}", self.size);
         let boxes: Vec<crate::CropBox> = std::iter::once(crate::whole(w, h))
             .chain(crate::five(w, h))
             .chain(crate::nine(w, h))
             .collect();
-        let mut out = vec![0f32; boxes.len() * self.len()];
-        for (b, chunk) in boxes.iter().zip(out.chunks_exact_mut(self.len())) {
-            let crop = if *b == crate::whole(w, h) {
-                std::borrow::Cow::Borrowed(img)
-            } else {
-                std::borrow::Cow::Owned(img.crop(*b)?)
-            };
-            self.pixels_into(&crop, chunk);
-        }
-        Ok(out)
+        with_scratch(|sc| {
+            for (b, chunk) in boxes.iter().zip(out.chunks_exact_mut(self.len())) {
+                if *b == crate::whole(w, h) {
+                    self.normalize_into(&img.data, w, h, sc, chunk);
+                } else {
+                    let mut crop = std::mem::take(&mut sc.crop);
+                    img.crop_into(*b, &mut crop)?;
+                    self.normalize_into(&crop, b.width(), b.height(), sc, chunk);
+                    sc.crop = crop;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Decodes and preprocesses files in parallel on the current rayon pool: for each, the 15

@@ -67,10 +67,35 @@ fn clip8(v: i32) -> u8 {
     }
 }
 
+/// Buffers a resize works in, kept between calls so that repeated resizes do not allocate
+/// (fresh large allocations cost more in page faults than the arithmetic).
+#[derive(Default)]
+pub struct ResizeScratch {
+    t: Vec<u8>,
+    mid: Vec<u8>,
+    acc: Vec<i32>,
+}
+
 /// Resizes a packed RGB8 image (`w * h * 3` bytes) to `nw x nh` as Pillow's
 /// `Image.resize((nw, nh), Image.BICUBIC)` does.
 pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    resize_bicubic_into(src, w, h, nw, nh, &mut ResizeScratch::default(), &mut out);
+    out
+}
+
+/// [`resize_bicubic`] into `out` (resized to `nw * nh * 3`), working in `scratch`.
+pub fn resize_bicubic_into(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    nw: usize,
+    nh: usize,
+    scratch: &mut ResizeScratch,
+    out: &mut Vec<u8>,
+) {
     assert_eq!(src.len(), w * h * 3, "RGB8 buffer of {w}x{h}");
+    let ResizeScratch { t, mid, acc } = scratch;
     let need_h = nw != w;
     let need_v = nh != h;
     let vert = coeffs(h, nh);
@@ -80,7 +105,7 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
     } else {
         (0, h)
     };
-    let (mut cur, mut cur_w, mut cur_h, mut y_shift) = (std::borrow::Cow::Borrowed(src), w, h, 0);
+    let (mut cur, mut cur_w, mut cur_h, mut y_shift): (&[u8], _, _, _) = (src, w, h, 0);
     if need_h {
         let horiz = coeffs(w, nw);
         let rows = y_last - y_first;
@@ -88,15 +113,18 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
         // run of `rows * 3` bytes, so each output column accumulates whole columns times one
         // weight (vectorisable), with Pillow's integer arithmetic in Pillow's order.
         let col = rows * 3;
-        let mut t = vec![0u8; w * col];
+        t.clear();
+        t.resize(w * col, 0);
         for y in 0..rows {
             let in_row = &src[(y + y_first) * w * 3..(y + y_first + 1) * w * 3];
             for (x, p) in in_row.chunks_exact(3).enumerate() {
                 t[x * col + y * 3..x * col + y * 3 + 3].copy_from_slice(p);
             }
         }
-        let mut out = vec![0u8; nw * rows * 3];
-        let mut acc = vec![0i32; col];
+        mid.clear();
+        mid.resize(nw * rows * 3, 0);
+        acc.clear();
+        acc.resize(col, 0);
         for (xx, &(xmin, xmax)) in horiz.bounds.iter().enumerate() {
             let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + xmax];
             acc.fill(1i32 << (PRECISION_BITS - 1));
@@ -108,25 +136,29 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
             }
             for (y, a) in acc.chunks_exact(3).enumerate() {
                 let o = (y * nw + xx) * 3;
-                out[o] = clip8(a[0]);
-                out[o + 1] = clip8(a[1]);
-                out[o + 2] = clip8(a[2]);
+                mid[o] = clip8(a[0]);
+                mid[o + 1] = clip8(a[1]);
+                mid[o + 2] = clip8(a[2]);
             }
         }
-        cur = std::borrow::Cow::Owned(out);
+        cur = mid;
         cur_w = nw;
         cur_h = rows;
         y_shift = y_first;
     }
     if !need_v {
         debug_assert_eq!(cur_h, nh);
-        return cur.into_owned();
+        out.clear();
+        out.extend_from_slice(cur);
+        return;
     }
     // Vertical pass, row by row: each output row accumulates whole input rows times one weight,
     // a loop the compiler vectorises. Same integer arithmetic as Pillow's, in the same order.
     let stride = cur_w * 3;
-    let mut out = vec![0u8; stride * nh];
-    let mut acc = vec![0i32; stride];
+    out.clear();
+    out.resize(stride * nh, 0);
+    acc.clear();
+    acc.resize(stride, 0);
     for (yy, out_row) in out.chunks_exact_mut(stride).enumerate() {
         let (ymin, ymax) = vert.bounds[yy];
         let ymin = ymin - y_shift;
@@ -138,11 +170,10 @@ pub fn resize_bicubic(src: &[u8], w: usize, h: usize, nw: usize, nh: usize) -> V
                 *a += i32::from(v) * ky;
             }
         }
-        for (o, &a) in out_row.iter_mut().zip(&acc) {
+        for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
             *o = clip8(a);
         }
     }
-    out
 }
 
 #[cfg(test)]
