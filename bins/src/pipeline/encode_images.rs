@@ -1,7 +1,6 @@
 //! `encode-images`: the visual context, `vis_ctx.hdf5`: the vision tower's pooled output for
 //! every image of the Karpathy split.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctx_store::{VisCtxReader, VisCtxWriter};
 
-use super::images::{Inputs, Item, prepare, preprocess_of};
-use super::output::{Failures, Open, RunIdentity, canonical, decide, model_fingerprint};
-use super::{Common, OnError, Summary, maybe_abort, progress, shard};
+use super::images::{self, Inputs};
+use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::{Common, shard};
 
 /// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5.
 #[derive(Debug, clap::Parser)]
@@ -58,76 +57,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if writer.fdim() != fdim {
         bail!("{}: fdim {} but the model gives {fdim}", out.display(), writer.fdim());
     }
-    let done: HashSet<u64> = done.into_iter().collect();
-    let todo: Vec<Item> = images
-        .iter()
-        .filter(|i| !done.contains(&i.id))
-        .map(|i| Item { id: i.id, path: i.path.clone() })
-        .collect();
-    let already = images.len() - todo.len();
+    let (todo, already) = images::todo(&images, done);
     tracing::info!(images = images.len(), already, out = %out.display(), "encode-images");
 
-    let mut failures = Failures::new(&out);
-    let pb = progress(todo.len() as u64, "encode-images", c.quiet);
-    let rx = prepare(
-        todo,
-        c.batch_size.unwrap_or(64),
-        c.workers(),
-        2,
-        preprocess_of(&enc),
-        Inputs::Whole,
-    )?;
-    let (mut written, mut batches) = (0, 0);
+    let (mut failures, pb, rx) =
+        images::start(&out, todo, "encode-images", c, batch, &enc, Inputs::Whole)?;
     let mut timings = super::Timings::default();
-    let mut t = Instant::now();
-    while let Ok(batch) = rx.recv() {
-        super::Timings::lap(&mut timings.wait, &mut t);
-        for (item, e) in &batch.failed {
-            match c.on_error {
-                OnError::Fail => bail!("image {} ({}): {e}", item.id, item.path.display()),
-                OnError::Skip => {
-                    failures.record(&item.id.to_string(), &item.path, &e.to_string())?
-                }
-            }
-            pb.inc(1);
-        }
-        let Some(pixels) = &batch.pixels else { continue };
-        let n = batch.items.len();
-        let outp = enc.encode_image_tensor(pixels)?;
-        let pooled = clip_encoder::to_vec_f32(&outp.pooled)?;
-        super::Timings::lap(&mut timings.model, &mut t);
-        let ids: Vec<u64> = batch.items.iter().map(|i| i.id).collect();
-        writer.write_batch(&ids, &pooled).with_context(|| format!("writing {}", out.display()))?;
-        super::Timings::lap(&mut timings.write, &mut t);
-        written += n;
-        batches += 1;
-        pb.inc(n as u64);
-        maybe_abort(batches);
-    }
+    let written = images::drive(
+        rx,
+        c.on_error,
+        &mut failures,
+        &pb,
+        &mut timings,
+        |batch, pixels, timings| {
+            let mut t = Instant::now();
+            let pooled = clip_encoder::to_vec_f32(&enc.encode_image_tensor(pixels)?.pooled)?;
+            super::Timings::lap(&mut timings.model, &mut t);
+            let ids: Vec<u64> = batch.items.iter().map(|i| i.id).collect();
+            writer
+                .write_batch(&ids, &pooled)
+                .with_context(|| format!("writing {}", out.display()))?;
+            super::Timings::lap(&mut timings.write, &mut t);
+            Ok(ids.len())
+        },
+    )?;
     writer.finish()?;
-    timings.log("encode-images");
-    pb.finish_and_clear();
-    Summary {
-        tool: "encode-images",
-        what: "images",
-        written,
-        already,
-        skipped: failures.count,
-        started,
-        out,
-    }
-    .print();
-    finish(&failures)
-}
-
-/// Exit status: failure when anything was skipped.
-pub(crate) fn finish(failures: &Failures) -> Result<ExitCode> {
-    if failures.count > 0 {
-        bail!(
-            "{} inputs failed and were skipped; see {}",
-            failures.count,
-            failures.path().display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    images::conclude("encode-images", &timings, &pb, written, already, &failures, started, out)
 }

@@ -114,3 +114,105 @@ pub fn preprocess_of(enc: &clip_encoder::ClipEncoder) -> ClipPreprocess {
     let c = enc.image_config();
     ClipPreprocess { size: c.size, mean: c.mean, std: c.std }
 }
+
+/// The images of `all` that are not in `done`, and how many are.
+pub fn todo(all: &[datasets::CocoImage], done: Vec<u64>) -> (Vec<Item>, usize) {
+    let done: std::collections::HashSet<u64> = done.into_iter().collect();
+    let todo: Vec<Item> = all
+        .iter()
+        .filter(|i| !done.contains(&i.id))
+        .map(|i| Item { id: i.id, path: i.path.clone() })
+        .collect();
+    let already = all.len() - todo.len();
+    (todo, already)
+}
+
+/// Drives an image step: for every prepared batch, records or fails on its bad images (per
+/// `--on-error`), hands the rest to `step` (which writes them and returns how many), moves the
+/// progress bar and times the wait for inputs. Returns the number of images written.
+pub fn drive(
+    rx: Receiver<Prepared>,
+    on_error: super::OnError,
+    failures: &mut super::output::Failures,
+    pb: &indicatif::ProgressBar,
+    timings: &mut super::Timings,
+    mut step: impl FnMut(&Prepared, &Tensor, &mut super::Timings) -> anyhow::Result<usize>,
+) -> anyhow::Result<usize> {
+    let (mut written, mut batches) = (0, 0);
+    let mut t = std::time::Instant::now();
+    while let Ok(batch) = rx.recv() {
+        super::Timings::lap(&mut timings.wait, &mut t);
+        for (item, e) in &batch.failed {
+            match on_error {
+                super::OnError::Fail => {
+                    anyhow::bail!("image {} ({}): {e}", item.id, item.path.display())
+                }
+                super::OnError::Skip => {
+                    failures.record(&item.id.to_string(), &item.path, &e.to_string())?
+                }
+            }
+            pb.inc(1);
+        }
+        if let Some(pixels) = &batch.pixels {
+            let n = step(&batch, pixels, timings)?;
+            written += n;
+            batches += 1;
+            pb.inc(n as u64);
+            super::maybe_abort(batches);
+        }
+        t = std::time::Instant::now();
+    }
+    Ok(written)
+}
+
+/// Starts an image step's CPU side for `todo`: the failure record beside `out`, the progress
+/// bar, and the decoding workers two batches ahead.
+pub fn start(
+    out: &std::path::Path,
+    todo: Vec<Item>,
+    tool: &str,
+    common: &super::Common,
+    batch: usize,
+    enc: &clip_encoder::ClipEncoder,
+    inputs: Inputs,
+) -> anyhow::Result<(super::output::Failures, indicatif::ProgressBar, Receiver<Prepared>)> {
+    let failures = super::output::Failures::new(out);
+    let pb = super::progress(todo.len() as u64, tool, common.quiet);
+    let rx = prepare(todo, batch, common.workers(), 2, preprocess_of(enc), inputs)?;
+    Ok((failures, pb, rx))
+}
+
+/// Ends an image step whose file is finished: timings logged, progress bar cleared, the summary
+/// line, and a failing exit status when images were skipped.
+#[allow(clippy::too_many_arguments)]
+pub fn conclude(
+    tool: &'static str,
+    timings: &super::Timings,
+    pb: &indicatif::ProgressBar,
+    written: usize,
+    already: usize,
+    failures: &super::output::Failures,
+    started: std::time::Instant,
+    out: std::path::PathBuf,
+) -> anyhow::Result<std::process::ExitCode> {
+    timings.log(tool);
+    pb.finish_and_clear();
+    super::Summary {
+        tool,
+        what: "images",
+        written,
+        already,
+        skipped: failures.count,
+        started,
+        out,
+    }
+    .print();
+    if failures.count > 0 {
+        anyhow::bail!(
+            "{} inputs failed and were skipped; see {}",
+            failures.count,
+            failures.path().display()
+        );
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,7 +1,6 @@
 //! `retrieve-captions`: the textual context, `txt_ctx.hdf5`: for every image, the top-k phrases
 //! of the caption database for the whole image, each of five crops and each of nine crops.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,10 +9,9 @@ use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
-use super::encode_images::finish;
-use super::images::{Inputs, Item, prepare, preprocess_of};
-use super::output::{Failures, Open, RunIdentity, canonical, decide, model_fingerprint};
-use super::{Common, OnError, Summary, maybe_abort, progress, shard};
+use super::images::{self, Inputs};
+use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::{Common, shard};
 
 /// Retrieve the top-k phrases of the caption database for every COCO image and its crops.
 #[derive(Debug, clap::Parser)]
@@ -107,105 +105,70 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
             Open::Resume => TxtCtxWriter::append(&out)?,
         };
-    let done: HashSet<u64> = done.into_iter().collect();
-    let todo: Vec<Item> = images
-        .iter()
-        .filter(|i| !done.contains(&i.id))
-        .map(|i| Item { id: i.id, path: i.path.clone() })
-        .collect();
-    let already = images.len() - todo.len();
+    let (todo, already) = images::todo(&images, done);
     tracing::info!(images = images.len(), already, phrases = captions.captions.len(), out = %out.display(), "retrieve-captions");
 
-    let mut failures = Failures::new(&out);
-    let pb = progress(todo.len() as u64, "retrieve-captions", c.quiet);
-    let rx = prepare(
-        todo,
-        c.batch_size.unwrap_or(32),
-        c.workers(),
-        2,
-        preprocess_of(&enc),
-        Inputs::Crops,
-    )?;
-    let (mut written, mut batches) = (0, 0);
+    let (mut failures, pb, rx) =
+        images::start(&out, todo, "retrieve-captions", c, batch, &enc, Inputs::Crops)?;
     let fd = captions.feature_dim;
     let mut timings = super::Timings::default();
-    let mut t = Instant::now();
-    while let Ok(batch) = rx.recv() {
-        super::Timings::lap(&mut timings.wait, &mut t);
-        for (item, e) in &batch.failed {
-            match c.on_error {
-                OnError::Fail => bail!("image {} ({}): {e}", item.id, item.path.display()),
-                OnError::Skip => {
-                    failures.record(&item.id.to_string(), &item.path, &e.to_string())?
+    let written = images::drive(
+        rx,
+        c.on_error,
+        &mut failures,
+        &pb,
+        &mut timings,
+        |batch, pixels, timings| {
+            let mut t = Instant::now();
+            let embeds = enc.encode_image_tensor(pixels)?.embeds;
+            super::Timings::lap(&mut timings.model, &mut t);
+            let hits = match &index {
+                Search::Exact(i) => i.search_tensor(&embeds, args.k)?,
+                Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(&embeds)?, args.k)?,
+            };
+            super::Timings::lap(&mut timings.search, &mut t);
+            let k = hits.k;
+            // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
+            // read as the last phrase: reproduced, as the comparison mode is for.
+            let last = captions.captions.len() - 1;
+            let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
+            let view = |row0: usize, crops: usize| {
+                let rows = row0 * k..(row0 + crops) * k;
+                let mut features = Vec::with_capacity(rows.len() * fd);
+                for &id in &hits.ids[rows.clone()] {
+                    let id = phrase(id);
+                    features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
                 }
-            }
-            pb.inc(1);
-        }
-        let Some(pixels) = &batch.pixels else { continue };
-        let n = batch.items.len();
-        let embeds = enc.encode_image_tensor(pixels)?.embeds;
-        super::Timings::lap(&mut timings.model, &mut t);
-        let hits = match &index {
-            Search::Exact(i) => i.search_tensor(&embeds, args.k)?,
-            Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(&embeds)?, args.k)?,
-        };
-        super::Timings::lap(&mut timings.search, &mut t);
-        let k = hits.k;
-        // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
-        // read as the last phrase: reproduced, as the comparison mode is for.
-        let last = captions.captions.len() - 1;
-        let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
-        let view = |row0: usize, crops: usize| {
-            let rows = row0 * k..(row0 + crops) * k;
-            let mut features = Vec::with_capacity(rows.len() * fd);
-            for &id in &hits.ids[rows.clone()] {
-                let id = phrase(id);
-                features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
-            }
-            ViewEntry {
-                crops,
-                k,
-                d: fd,
-                features,
-                scores: hits.scores[rows.clone()].to_vec(),
-                texts: hits.ids[rows]
-                    .iter()
-                    .map(|&id| captions.captions[phrase(id)].clone())
-                    .collect(),
-            }
-        };
-        let entries: Vec<TxtEntry> = batch
-            .items
-            .iter()
-            .enumerate()
-            .map(|(i, it)| TxtEntry {
-                id: it.id,
-                whole: view(i * 15, 1),
-                five: view(i * 15 + 1, 5),
-                nine: view(i * 15 + 6, 9),
-            })
-            .collect();
-        writer.write_batch(&entries).with_context(|| format!("writing {}", out.display()))?;
-        super::Timings::lap(&mut timings.write, &mut t);
-        written += n;
-        batches += 1;
-        pb.inc(n as u64);
-        maybe_abort(batches);
-    }
+                ViewEntry {
+                    crops,
+                    k,
+                    d: fd,
+                    features,
+                    scores: hits.scores[rows.clone()].to_vec(),
+                    texts: hits.ids[rows]
+                        .iter()
+                        .map(|&id| captions.captions[phrase(id)].clone())
+                        .collect(),
+                }
+            };
+            let entries: Vec<TxtEntry> = batch
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| TxtEntry {
+                    id: it.id,
+                    whole: view(i * 15, 1),
+                    five: view(i * 15 + 1, 5),
+                    nine: view(i * 15 + 6, 9),
+                })
+                .collect();
+            writer.write_batch(&entries).with_context(|| format!("writing {}", out.display()))?;
+            super::Timings::lap(&mut timings.write, &mut t);
+            Ok(entries.len())
+        },
+    )?;
     writer.finish()?;
-    timings.log("retrieve-captions");
-    pb.finish_and_clear();
-    Summary {
-        tool: "retrieve-captions",
-        what: "images",
-        written,
-        already,
-        skipped: failures.count,
-        started,
-        out,
-    }
-    .print();
-    finish(&failures)
+    images::conclude("retrieve-captions", &timings, &pb, written, already, &failures, started, out)
 }
 
 enum Search {
