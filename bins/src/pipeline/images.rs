@@ -59,8 +59,31 @@ impl Inputs {
     }
 }
 
+/// The prepared batches, in order. Dropping it stops the workers and waits for them, so that no
+/// worker touches libtorch while the process exits (libtorch unregisters its operators then).
+pub struct Batches {
+    rx: Option<Receiver<Prepared>>,
+    producer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Batches {
+    /// The next batch; `None` when every batch has been handed over.
+    pub fn recv(&self) -> Option<Prepared> {
+        self.rx.as_ref().and_then(|rx| rx.recv().ok())
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        if let Some(p) = self.producer.take() {
+            let _ = p.join();
+        }
+    }
+}
+
 /// Starts `workers` threads preparing `items` in batches of `batch`; at most `ahead` batches
-/// wait for the consumer. Dropping the receiver stops the producer.
+/// wait for the consumer.
 pub fn prepare(
     items: Vec<Item>,
     batch: usize,
@@ -68,13 +91,13 @@ pub fn prepare(
     ahead: usize,
     pre: ClipPreprocess,
     inputs: Inputs,
-) -> anyhow::Result<Receiver<Prepared>> {
+) -> anyhow::Result<Batches> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers.max(1))
         .thread_name(|i| format!("xctx-decode-{i}"))
         .build()?;
     let (tx, rx) = sync_channel(ahead.max(1));
-    std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
+    let producer = std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
         for chunk in items.chunks(batch.max(1)) {
             let done: Vec<(Item, crops::Result<Tensor>)> = pool.install(|| {
                 chunk
@@ -106,7 +129,7 @@ pub fn prepare(
             }
         }
     })?;
-    Ok(rx)
+    Ok(Batches { rx: Some(rx), producer: Some(producer) })
 }
 
 /// The checkpoint's image settings as crops' preprocessing.
@@ -131,16 +154,16 @@ pub fn todo(all: &[datasets::CocoImage], done: Vec<u64>) -> (Vec<Item>, usize) {
 /// `--on-error`), hands the rest to `step` (which writes them and returns how many), moves the
 /// progress bar and times the wait for inputs. Returns the number of images written.
 pub fn drive(
-    rx: Receiver<Prepared>,
+    batches: Batches,
     on_error: super::OnError,
     failures: &mut super::output::Failures,
     pb: &indicatif::ProgressBar,
     timings: &mut super::Timings,
     mut step: impl FnMut(&Prepared, &Tensor, &mut super::Timings) -> anyhow::Result<usize>,
 ) -> anyhow::Result<usize> {
-    let (mut written, mut batches) = (0, 0);
+    let (mut written, mut count) = (0, 0);
     let mut t = std::time::Instant::now();
-    while let Ok(batch) = rx.recv() {
+    while let Some(batch) = batches.recv() {
         super::Timings::lap(&mut timings.wait, &mut t);
         for (item, e) in &batch.failed {
             match on_error {
@@ -156,9 +179,9 @@ pub fn drive(
         if let Some(pixels) = &batch.pixels {
             let n = step(&batch, pixels, timings)?;
             written += n;
-            batches += 1;
+            count += 1;
             pb.inc(n as u64);
-            super::maybe_abort(batches);
+            super::maybe_abort(count);
         }
         t = std::time::Instant::now();
     }
@@ -175,7 +198,7 @@ pub fn start(
     batch: usize,
     enc: &clip_encoder::ClipEncoder,
     inputs: Inputs,
-) -> anyhow::Result<(super::output::Failures, indicatif::ProgressBar, Receiver<Prepared>)> {
+) -> anyhow::Result<(super::output::Failures, indicatif::ProgressBar, Batches)> {
     let failures = super::output::Failures::new(out);
     let pb = super::progress(todo.len() as u64, tool, common.quiet);
     let rx = prepare(todo, batch, common.workers(), 2, preprocess_of(enc), inputs)?;
