@@ -4,15 +4,12 @@
 use std::path::Path;
 
 use crops::{ClipPreprocess, decode};
-use test_support::run_python;
+use test_support::reference_outputs;
 
 #[test]
 fn pixels_match_pillow_and_clip_417() {
-    let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preprocess_reference.py");
-    run_python(&script, &[&dir.path()]);
-    let manifest: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let (dir, manifest) = reference_outputs(&script);
     let p = ClipPreprocess::default();
     let plane = 224 * 224 * 3;
     let mut report = Vec::new();

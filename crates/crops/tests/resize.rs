@@ -2,15 +2,12 @@
 
 use std::path::Path;
 
-use test_support::run_python;
+use test_support::reference_outputs;
 
 #[test]
 fn resize_equals_pillow_bicubic_bit_for_bit() {
-    let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pillow_reference.py");
-    run_python(&script, &[&dir.path()]);
-    let manifest: Vec<serde_json::Value> =
-        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let (dir, manifest) = reference_outputs(&script);
     for (i, case) in manifest.iter().enumerate() {
         let dim = |k: &str| case[k].as_u64().unwrap() as usize;
         let (w, h, nw, nh) = (dim("w"), dim("h"), dim("nw"), dim("nh"));

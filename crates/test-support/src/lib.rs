@@ -164,3 +164,15 @@ pub fn write_f32_file(path: &Path, values: &[f32]) {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     std::fs::write(path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
+
+/// Runs a reference script that writes its outputs into the folder it is given, plus a
+/// `manifest.json` array describing them; returns the folder (removed on drop) and the manifest.
+pub fn reference_outputs(script: &Path) -> (tempfile::TempDir, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    run_python(script, &[&dir.path()]);
+    let path = dir.path().join("manifest.json");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest =
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (dir, manifest)
+}
