@@ -240,6 +240,28 @@ fn end_to_end_equals_the_python_mirror() {
     for f in ["vis_ctx.hdf5", "txt_ctx.hdf5", "caption_db.hdf5"] {
         assert_eq!(schema(&ours.join(f)), schema(&theirs.join(f)), "{f}");
     }
+
+    // --caption-db takes the original's file too: retrieval over the mirror's database gives
+    // our texts wherever the scores are separated, as above.
+    let from_theirs = s.out("from-mirror-db/txt_ctx.hdf5");
+    ok(
+        "retrieve-captions",
+        &s.args("retrieve-captions", &from_theirs, &theirs.join("caption_db.hdf5")),
+    );
+    let c = TxtCtxReader::open(&from_theirs).unwrap().preload().unwrap();
+    for (x, y) in c.iter().zip(&a) {
+        for v in ctx_store::View::ALL {
+            let (ex, ey) = (x.view(v), y.view(v));
+            for (r, s) in ey.scores.iter().enumerate() {
+                let j = r % ey.k;
+                let row = &ey.scores[r - j..r - j + ey.k];
+                let apart = |o: usize| (s - row[o]).abs() > tol;
+                if (j == 0 || apart(j - 1)) && (j + 1 == ey.k || apart(j + 1)) {
+                    assert_eq!(ex.texts[r], ey.texts[r], "image {} {v:?} row {r}", x.id);
+                }
+            }
+        }
+    }
 }
 
 #[test]
