@@ -2,10 +2,14 @@
 crops_reference.make) as train2014 images with caption annotations and Karpathy id files, and
 the bundled sample's Visual Genome files.
 
-    python make_coco_like.py OUT N     # OUT/coco/..., OUT/vg/...
+    python make_coco_like.py OUT N [DISTINCT]   # OUT/coco/..., OUT/vg/...
+
+With DISTINCT, only that many JPEGs are encoded and the rest are copies of them (each file is
+still read and decoded on its own), so that thousands are made in seconds (benches/gpu_check.sh).
 """
 import json
 import pathlib
+import shutil
 import sys
 
 import numpy as np
@@ -19,7 +23,10 @@ import make_sample  # noqa: E402
 out, n = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 make_sample.main(out / "sample")
 train = out / "coco" / "train2014"
-crops_reference.make(train, n)
+distinct = min(n, int(sys.argv[3])) if len(sys.argv) > 3 else n
+crops_reference.make(train, distinct)
+for i in range(distinct, n):
+    shutil.copyfile(train / f"{i % distinct:06d}.jpg", train / f"{i:06d}.jpg")
 images, anns = [], []
 for i in range(n):
     name = f"COCO_train2014_{i + 1:012d}.jpg"

@@ -63,14 +63,19 @@ impl Sample {
     }
 }
 
-fn bin(step: &str) -> &'static str {
-    match step {
+/// The step's binary (`XCTX_BIN_DIR` overrides cargo's path where the test binary runs on another
+/// machine: the GPU check, `benches/gpu_check.sh`).
+fn bin(step: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("XCTX_BIN_DIR") {
+        return Path::new(&dir).join(step);
+    }
+    PathBuf::from(match step {
         "encode-images" => env!("CARGO_BIN_EXE_encode-images"),
         "encode-captions" => env!("CARGO_BIN_EXE_encode-captions"),
         "retrieve-captions" => env!("CARGO_BIN_EXE_retrieve-captions"),
         "ctx-merge" => env!("CARGO_BIN_EXE_ctx-merge"),
         _ => unreachable!(),
-    }
+    })
 }
 
 fn run(step: &str, args: &[String], env: &[(&str, &str)]) -> Output {
@@ -208,29 +213,7 @@ fn end_to_end_equals_the_python_mirror() {
     }
     assert!(err < 2e-3, "score error {err}");
     let tol = 2.0 * err;
-    let (mut compared, mut total) = (0, 0);
-    for (x, y) in a.iter().zip(&b) {
-        for v in ctx_store::View::ALL {
-            let (ex, ey) = (x.view(v), y.view(v));
-            for c in 0..ey.crops {
-                let s = &ey.scores[c * ey.k..(c + 1) * ey.k];
-                for j in 0..ey.k {
-                    total += 1;
-                    let apart = |o: usize| (s[j] - s[o]).abs() > tol;
-                    let separated = (j == 0 || apart(j - 1)) && (j + 1 == ey.k || apart(j + 1));
-                    if separated {
-                        compared += 1;
-                        let r = c * ey.k + j;
-                        assert_eq!(
-                            ex.texts[r], ey.texts[r],
-                            "image {} {v:?} crop {c} rank {j}",
-                            x.id
-                        );
-                    }
-                }
-            }
-        }
-    }
+    let (compared, total) = separated_texts_equal(&a, &b, tol);
     assert!(
         compared * 2 > total,
         "only {compared} of {total} ranks are separated enough to compare"
@@ -249,19 +232,44 @@ fn end_to_end_equals_the_python_mirror() {
         &s.args("retrieve-captions", &from_theirs, &theirs.join("caption_db.hdf5")),
     );
     let c = TxtCtxReader::open(&from_theirs).unwrap().preload().unwrap();
-    for (x, y) in c.iter().zip(&a) {
+    separated_texts_equal(&c, &a, tol);
+}
+
+/// Asserts that `ours` has `theirs`' texts at every rank whose score (in `theirs`) is more than
+/// `tol` from its neighbours' (closer ones may swap under a different score error); returns
+/// (ranks compared, ranks in all).
+fn separated_texts_equal(
+    ours: &[ctx_store::TxtEntry],
+    theirs: &[ctx_store::TxtEntry],
+    tol: f32,
+) -> (usize, usize) {
+    assert_eq!(
+        ours.iter().map(|e| e.id).collect::<Vec<_>>(),
+        theirs.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    let (mut compared, mut total) = (0, 0);
+    for (x, y) in ours.iter().zip(theirs) {
         for v in ctx_store::View::ALL {
             let (ex, ey) = (x.view(v), y.view(v));
-            for (r, s) in ey.scores.iter().enumerate() {
-                let j = r % ey.k;
-                let row = &ey.scores[r - j..r - j + ey.k];
-                let apart = |o: usize| (s - row[o]).abs() > tol;
-                if (j == 0 || apart(j - 1)) && (j + 1 == ey.k || apart(j + 1)) {
-                    assert_eq!(ex.texts[r], ey.texts[r], "image {} {v:?} row {r}", x.id);
+            for c in 0..ey.crops {
+                let s = &ey.scores[c * ey.k..(c + 1) * ey.k];
+                for j in 0..ey.k {
+                    total += 1;
+                    let apart = |o: usize| (s[j] - s[o]).abs() > tol;
+                    if (j == 0 || apart(j - 1)) && (j + 1 == ey.k || apart(j + 1)) {
+                        compared += 1;
+                        let r = c * ey.k + j;
+                        assert_eq!(
+                            ex.texts[r], ey.texts[r],
+                            "image {} {v:?} crop {c} rank {j}",
+                            x.id
+                        );
+                    }
                 }
             }
         }
     }
+    (compared, total)
 }
 
 #[test]
@@ -450,4 +458,67 @@ fn shard_defaults_from_slurm_array_variables() {
     assert!(!out.exists());
     // 7 images in batches of 2 = 4 batches; shard 1 of 4 is the second batch.
     assert_eq!(VisCtxReader::open(&shard).unwrap().ids().unwrap(), vec![30, 42]);
+}
+
+/// Row-wise max of ||a - b|| / ||b||.
+fn max_row_rel(a: &[f32], b: &[f32], d: usize) -> f64 {
+    a.chunks(d)
+        .zip(b.chunks(d))
+        .map(|(u, v)| {
+            let num: f64 = u.iter().zip(v).map(|(p, q)| f64::from(p - q).powi(2)).sum::<f64>();
+            let den: f64 = v.iter().map(|q| f64::from(*q).powi(2)).sum::<f64>();
+            (num / den).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_steps_equal_cpu_steps() {
+    let s = Sample::new();
+    let cpu = full_run(&s, "cpu");
+    for (label, extra, vis_min, key_tol) in
+        [("cuda", &[][..], 0.99999, 1e-5), ("cuda-half", &["--half"][..], 0.999, 1e-2)]
+    {
+        let dir = s.out(label);
+        let db = dir.join("caption_db.hdf5");
+        for (step, file) in STEPS {
+            let mut args = s.args(step, &dir.join(file), &db);
+            let at = args.iter().position(|a| a == "--device").unwrap();
+            args[at + 1] = "cuda".into();
+            args.extend(extra.iter().map(|a| a.to_string()));
+            ok(step, &args);
+        }
+        let a = VisCtxReader::open(dir.join("vis_ctx.hdf5")).unwrap().preload().unwrap();
+        let b = VisCtxReader::open(cpu.join("vis_ctx.hdf5")).unwrap().preload().unwrap();
+        assert_eq!(a.ids, b.ids);
+        let worst = (0..a.ids.len()).map(|i| cosine(a.row(i), b.row(i))).fold(1.0, f64::min);
+        eprintln!("{label}: vis_ctx lowest cosine to the CPU run {worst:.7}");
+        assert!(worst >= vis_min, "{label}: cosine {worst} < {vis_min}");
+
+        let a = CaptionDb::open(&db).unwrap().load().unwrap();
+        let b = CaptionDb::open(cpu.join("caption_db.hdf5")).unwrap().load().unwrap();
+        assert_eq!(a.captions, b.captions);
+        let f = max_row_rel(&a.features, &b.features, a.feature_dim);
+        let k = max_row_rel(&a.keys, &b.keys, a.key_dim);
+        eprintln!("{label}: caption features {f:.2e}, keys {k:.2e} row-relative to the CPU run");
+        assert!(f <= key_tol && k <= key_tol, "{label}: {f} / {k} > {key_tol}");
+
+        let a = TxtCtxReader::open(dir.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
+        let b = TxtCtxReader::open(cpu.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
+        let mut err = 0f32;
+        for (x, y) in a.iter().zip(&b) {
+            for v in ctx_store::View::ALL {
+                for (p, q) in x.view(v).scores.iter().zip(&y.view(v).scores) {
+                    err = err.max((p - q).abs());
+                }
+            }
+        }
+        let (compared, total) = separated_texts_equal(&a, &b, 2.0 * err + 1e-6);
+        eprintln!(
+            "{label}: txt_ctx score error {err:.2e}; texts equal at {compared}/{total} ranks"
+        );
+        assert!(err < 50.0 * key_tol as f32, "{label}: score error {err}");
+        assert!(compared * 2 > total, "{label}: only {compared} of {total} ranks compared");
+    }
 }

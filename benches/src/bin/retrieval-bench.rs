@@ -4,6 +4,12 @@
 //! searches, prints `{"queries_per_s", "matmul_s", "search_s", "rescored", "ids_equal_faiss"}`
 //! where `matmul_s` is the bare f32 and bf16 product `queries x keys^T` on the same device and
 //! `ids_equal_faiss` compares with DIR/faiss_ids.i64 when present.
+//!
+//! `retrieval-bench synth N Q K [DEVICE]`: full scale on a device (benches/gpu_check.sh): N
+//! clustered keys and Q queries of 512 dims made on the device, the fast (exact) search timed
+//! end to end (results on the host), the bare low-precision products of the same chunks, the
+//! card's own dense matrix-product rate, and the first 4,096 queries checked against the f32
+//! search.
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -12,6 +18,12 @@ use tch::{Kind, Tensor};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, synth, n, q, k, rest @ ..] = args.as_slice()
+        && synth == "synth"
+    {
+        let device = clip_encoder::parse_device(rest.first().map_or("cpu", String::as_str))?;
+        return synthetic(n.parse()?, q.parse()?, k.parse()?, device);
+    }
     let [_, dir, k, precision, rest @ ..] = args.as_slice() else {
         anyhow::bail!("usage: retrieval-bench DIR K f32|fast [DEVICE]");
     };
@@ -97,6 +109,99 @@ fn ivf(dir: &std::path::Path, keys: &[f32], queries: &[f32], d: usize, k: usize)
     let line = serde_json::json!({
         "ivf_queries_per_s": (queries.len() / d) as f64 / search_s, "ivf_build_s": build_s,
         "recall": found as f64 / exact.len() as f64, "nlist": index.nlist(),
+    });
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `n` unit rows of 512 around 4,096 random centres (so that near-ties abound), on `device`.
+fn clustered(n: i64, device: tch::Device, seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    let opts = (Kind::Float, device);
+    let centres = Tensor::randn([4096, 512], opts);
+    let pick = Tensor::randint(4096, [n], (Kind::Int64, device));
+    let x = centres.index_select(0, &pick) + Tensor::randn([n, 512], opts) * 0.5;
+    let norm = x.norm_scalaropt_dim(2, [1], true);
+    x / norm
+}
+
+fn sync(device: tch::Device) {
+    if let tch::Device::Cuda(i) = device {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+fn synthetic(n: i64, q: i64, k: usize, device: tch::Device) -> Result<()> {
+    let _g = tch::no_grad_guard();
+    let keys = clustered(n, device, 1);
+    let queries = clustered(q, device, 2);
+    let t = Instant::now();
+    let index = Index::from_tensor(
+        keys.shallow_clone(),
+        &IndexOptions { device, ..IndexOptions::default() },
+    )?;
+    sync(device);
+    let index_s = t.elapsed().as_secs_f64();
+    index.search_tensor(&queries.narrow(0, 0, 1024.min(q)), k)?; // warm-up
+    sync(device);
+    let t = Instant::now();
+    let hits = index.search_tensor(&queries, k)?;
+    let search_s = t.elapsed().as_secs_f64();
+
+    // The bare products of the same batches and chunks (the index's defaults on this device).
+    let cuda = device.is_cuda();
+    let low = if cuda { Kind::Half } else { Kind::BFloat16 };
+    let (qb, kc) = if cuda { (8192, 262_144) } else { (512, 32_768) };
+    let (a, b) = (queries.to_kind(low), keys.to_kind(low));
+    sync(device);
+    let t = Instant::now();
+    for start in (0..q).step_by(qb as usize) {
+        for ks in (0..n).step_by(kc as usize) {
+            let _ = a.narrow(0, start, qb.min(q - start)).mm(&b.narrow(0, ks, kc.min(n - ks)).tr());
+        }
+    }
+    sync(device);
+    let bare_s = t.elapsed().as_secs_f64();
+    let flops = 2.0 * (q as f64) * (n as f64) * 512.0;
+
+    // The card's dense rate in the same precision: 8192^3 products.
+    let m = Tensor::randn([8192, 8192], (low, device));
+    let _ = m.mm(&m);
+    sync(device);
+    let t = Instant::now();
+    for _ in 0..10 {
+        let _ = m.mm(&m);
+    }
+    sync(device);
+    let peak = 10.0 * 2.0 * 8192f64.powi(3) / t.elapsed().as_secs_f64();
+
+    // Exactness: the first 4,096 queries against the all-f32 search.
+    let check = 4096.min(q);
+    let f32_index = Index::from_tensor(
+        keys,
+        &IndexOptions { device, precision: Precision::F32, ..IndexOptions::default() },
+    )?;
+    let want = f32_index.search_tensor(&queries.narrow(0, 0, check), k)?;
+    let kk = want.k;
+    let got_ids = &hits.ids[..check as usize * kk];
+    let got_scores = &hits.scores[..check as usize * kk];
+    let rows_equal = got_ids.chunks(kk).zip(want.ids.chunks(kk)).filter(|(a, b)| a == b).count();
+    let max_score_diff =
+        got_scores.iter().zip(&want.scores).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+
+    let line = serde_json::json!({
+        "device": clip_encoder::device_name(device), "keys": n, "queries": q, "k": k,
+        "index_s": index_s, "search_s": search_s, "queries_per_s": q as f64 / search_s,
+        "bare_low_precision_products_s": bare_s,
+        "search_over_bare": search_s / bare_s,
+        "bare_tflops": flops / bare_s / 1e12, "search_tflops": flops / search_s / 1e12,
+        "card_dense_tflops": peak / 1e12, "search_fraction_of_card": flops / search_s / peak,
+        "searched_again_in_f32": hits.rescored,
+        "checked_queries": check, "rows_equal_f32_search": rows_equal,
+        "max_score_diff_vs_f32": max_score_diff,
     });
     #[allow(clippy::print_stdout)]
     {

@@ -168,11 +168,26 @@ impl VisionTransformer {
         }
     }
 
+    /// The patch embedding `(B, patches, hidden)`: the checkpoint's stride-`patch` convolution
+    /// written as one matrix product over unfolded patches, so that CUDA runs it in full f32 (cuDNN
+    /// convolutions may use TF32, which libtorch allows by default; its matrix products don't).
+    fn patches(&self, pixels: &Tensor) -> Tensor {
+        let (b, c, h, w) = pixels.size4().expect("(B, C, H, W) pixels");
+        let (p, gh, gw) = (self.patch, h / self.patch, w / self.patch);
+        let x = pixels
+            .narrow(2, 0, gh * p)
+            .narrow(3, 0, gw * p)
+            .reshape([b, c, gh, p, gw, p])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([b, gh * gw, c * p * p]);
+        let hidden = self.patch_embedding.size()[0];
+        x.matmul(&self.patch_embedding.view([hidden, c * p * p]).tr())
+    }
+
     /// `pooler_output`: the post-layernormed class token, `(B, hidden)`.
     pub(crate) fn forward(&self, pixels: &Tensor) -> Tensor {
-        let b = pixels.size()[0];
-        let x = pixels.conv2d(&self.patch_embedding, None::<Tensor>, [self.patch], [0], [1], 1);
-        let x = x.flatten(2, 3).transpose(1, 2);
+        let x = self.patches(pixels);
+        let b = x.size()[0];
         let d = self.class_embedding.size()[0];
         let cls = self.class_embedding.view([1, 1, d]).expand([b, 1, d], false);
         let x = Tensor::cat(&[cls, x], 1) + &self.position_embedding;

@@ -273,3 +273,108 @@ fn ivf_probing_every_list_is_exact_and_the_default_is_approximate() {
     let pad = hits.ids.iter().filter(|&&i| i == -1).count();
     assert!(pad > 0 && hits.scores.iter().filter(|&&s| s == f32::MIN).count() == pad);
 }
+
+// CUDA: the same references on the GPU (f16 screening there). Ignored where no GPU is: run with
+// `cargo test -p retrieval --test search -- --ignored` on a GPU machine (benches/gpu_check.sh).
+
+fn cuda() -> tch::Device {
+    assert!(tch::Cuda::is_available(), "this test needs a CUDA device (libtorch sees none)");
+    tch::Device::Cuda(0)
+}
+
+fn cuda_opts(
+    precision: Precision,
+    key_chunk: Option<usize>,
+    query_batch: Option<usize>,
+) -> IndexOptions {
+    IndexOptions { device: cuda(), ..opts(precision, key_chunk, query_batch) }
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_random_and_clustered_data_equal_brute_force() {
+    let mut rng = Rng::new(11);
+    for (d, n) in [(64, 6000), (512, 40_000)] {
+        for kind in ["random", "clustered"] {
+            let (keys, queries) = if kind == "random" {
+                (normalized(&mut rng, n, d), normalized(&mut rng, 300, d))
+            } else {
+                (clustered(&mut rng, n, d), clustered(&mut rng, 300, d))
+            };
+            for k in [1, 16] {
+                let want = reference(&keys, &queries, d, k);
+                for precision in [Precision::F32, Precision::Fast] {
+                    for (kc, qb) in [(None, None), (Some(7777), Some(64))] {
+                        let index =
+                            Index::from_slice(&keys, d, &cuda_opts(precision, kc, qb)).unwrap();
+                        let got = index.search(&queries, k).unwrap();
+                        let name = format!("cuda {kind} d={d} k={k} {precision:?} chunk={kc:?}");
+                        assert_matches(&name, &got, &want);
+                        eprintln!("{name}: ok ({} queries searched again in f32)", got.rescored);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_chunked_and_unchunked_give_identical_results() {
+    let mut rng = Rng::new(5);
+    let d = 32;
+    let keys = clustered(&mut rng, 3000, d);
+    let queries = normalized(&mut rng, 200, d);
+    for precision in [Precision::F32, Precision::Fast] {
+        let whole =
+            Index::from_slice(&keys, d, &cuda_opts(precision, Some(1 << 20), Some(1 << 20)))
+                .unwrap();
+        let want = whole.search(&queries, 16).unwrap();
+        for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
+            let chunked =
+                Index::from_slice(&keys, d, &cuda_opts(precision, Some(kc), Some(qb))).unwrap();
+            let got = chunked.search(&queries, 16).unwrap();
+            let diff = (0..got.ids.len())
+                .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
+            assert_eq!(diff, None, "cuda {precision:?} chunk {kc}/{qb}: first difference");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_edge_cases_and_ivf() {
+    use retrieval::{IvfIndex, IvfOptions};
+    let mut rng = Rng::new(3);
+    let d = 16;
+    let keys = normalized(&mut rng, 10, d);
+    let queries = normalized(&mut rng, 5, d);
+    for precision in [Precision::F32, Precision::Fast] {
+        let index = Index::from_slice(&keys, d, &cuda_opts(precision, Some(3), None)).unwrap();
+        assert_matches(
+            "cuda k > n",
+            &index.search(&queries, 50).unwrap(),
+            &reference(&keys, &queries, d, 50),
+        );
+        assert_matches(
+            "cuda k = 1",
+            &index.search(&queries, 1).unwrap(),
+            &reference(&keys, &queries, d, 1),
+        );
+        let empty = index.search(&[], 4).unwrap();
+        assert_eq!((empty.k, empty.ids.len()), (4, 0));
+    }
+    let keys = clustered(&mut rng, 4000, 32);
+    let queries = clustered(&mut rng, 100, 32);
+    let all = IvfIndex::build(
+        &keys,
+        32,
+        &IvfOptions { nprobe: Some(506), device: cuda(), ..IvfOptions::default() },
+    )
+    .unwrap();
+    assert_matches(
+        "cuda ivf nprobe = nlist",
+        &all.search(&queries, 16).unwrap(),
+        &reference(&keys, &queries, 32, 16),
+    );
+}

@@ -6,8 +6,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The workspace root (resolved from this crate's manifest, never from the current directory).
+/// The workspace root (resolved from this crate's manifest, never from the current directory);
+/// `XCTX_WORKSPACE_ROOT` overrides it where test binaries run on another machine (the GPU check,
+/// `benches/gpu_check.sh`).
 pub fn workspace_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("XCTX_WORKSPACE_ROOT") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
 }
 

@@ -1,0 +1,98 @@
+//! The CUDA path against the CPU path (which `golden.rs` holds to transformers): both tiny
+//! checkpoints, all four outputs, fp32 within 1e-5 and fp16 within 1e-2 relative per row, batches
+//! equal to one-by-one runs, and the device flag. Ignored where no GPU is: run with
+//! `cargo test -p clip-encoder --test cuda -- --ignored` on a GPU machine
+//! (`benches/gpu_check.sh` does).
+
+use clip_encoder::{ClipEncoder, Device, LoadOptions, parse_device, to_vec_f32};
+use test_support::{Rng, tiny_clip};
+
+fn cuda() -> Device {
+    assert!(tch::Cuda::is_available(), "this test needs a CUDA device (libtorch sees none)");
+    Device::Cuda(0)
+}
+
+/// Max over rows of ||got - want|| / ||want||.
+fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {
+    assert_eq!(got.len(), want.len());
+    got.chunks(width)
+        .zip(want.chunks(width))
+        .map(|(g, w)| {
+            let num: f64 = g.iter().zip(w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+            let den: f64 = w.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>();
+            (num / den).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
+const TEXTS: [&str; 5] =
+    ["white dog", "man riding horse", "a", "Red  double-decker BUS!", "caf\u{e9} cr\u{e8}me"];
+
+/// The four outputs, flattened: pooled, image_embeds, features, keys.
+fn outputs(enc: &ClipEncoder, pixels: &[f32], n: usize) -> [Vec<f32>; 4] {
+    let img = enc.encode_images(pixels, n).expect("encode images");
+    let txt = enc.encode_texts(&TEXTS).expect("encode texts");
+    [&img.pooled, &img.embeds, &txt.features, &txt.keys].map(|t| to_vec_f32(t).expect("to vec"))
+}
+
+fn check(preset: &str) {
+    let ckpt = tiny_clip(preset);
+    let cpu = ClipEncoder::load(&ckpt, &LoadOptions::default()).expect("load cpu");
+    let gpu = ClipEncoder::load(&ckpt, &LoadOptions { device: cuda(), half: false }).unwrap();
+    let half = ClipEncoder::load(&ckpt, &LoadOptions { device: cuda(), half: true }).unwrap();
+    let s = cpu.image_config().size as usize;
+    let n = 6;
+    let mut rng = Rng::new(11);
+    let pixels: Vec<f32> = rng.vec_f32(n * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();
+    let c = cpu.config();
+    let widths = [
+        c.vision_config.hidden_size,
+        c.projection_dim,
+        c.text_config.hidden_size,
+        c.projection_dim,
+    ];
+    let want = outputs(&cpu, &pixels, n);
+    for (label, enc, tol) in [("fp32", &gpu, 1e-5), ("fp16", &half, 1e-2)] {
+        let got = outputs(enc, &pixels, n);
+        for (i, name) in ["pooled", "image_embeds", "features", "keys"].iter().enumerate() {
+            let err = max_row_rel(&got[i], &want[i], widths[i] as usize);
+            eprintln!("{preset} {label} {name}: max row-relative error vs CPU {err:.2e}");
+            assert!(err < tol, "{preset} {label} {name}: {err} >= {tol}");
+        }
+    }
+    // One image at a time on the device equals the batch.
+    let batch = to_vec_f32(&gpu.encode_images(&pixels, n).unwrap().pooled).unwrap();
+    let per = 3 * s * s;
+    let w = widths[0] as usize;
+    for i in 0..n {
+        let one =
+            to_vec_f32(&gpu.encode_images(&pixels[i * per..(i + 1) * per], 1).unwrap().pooled)
+                .unwrap();
+        let err = max_row_rel(&one, &batch[i * w..(i + 1) * w], w);
+        assert!(err < 1e-5, "{preset}: image {i} alone differs from its batch by {err}");
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_equals_cpu_on_tiny_checkpoint_a() {
+    check("a");
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_equals_cpu_on_tiny_checkpoint_b() {
+    check("b");
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn device_flag_finds_the_gpu() {
+    cuda();
+    assert_eq!(parse_device("cuda").unwrap(), Device::Cuda(0));
+    assert_eq!(parse_device("cuda:0").unwrap(), Device::Cuda(0));
+    assert_eq!(parse_device("auto").unwrap(), Device::Cuda(0));
+    let n = tch::Cuda::device_count();
+    let err = parse_device(&format!("cuda:{n}")).unwrap_err().to_string();
+    assert!(err.contains(&format!("only {n} CUDA device")), "{err}");
+}
