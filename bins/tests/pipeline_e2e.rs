@@ -477,9 +477,9 @@ fn max_row_rel(a: &[f32], b: &[f32], d: usize) -> f64 {
 fn cuda_steps_equal_cpu_steps() {
     let s = Sample::new();
     let cpu = full_run(&s, "cpu");
-    for (label, extra, vis_min, key_tol) in
-        [("cuda", &[][..], 0.99999, 1e-5), ("cuda-half", &["--half"][..], 0.999, 1e-2)]
-    {
+    let runs: [(&str, &[&str], f64, f64); 2] =
+        [("cuda", &[], 0.99999, 1e-5), ("cuda-half", &["--half"], 0.999, 1e-2)];
+    for (label, extra, vis_min, key_tol) in runs {
         let dir = s.out(label);
         let db = dir.join("caption_db.hdf5");
         for (step, file) in STEPS {
