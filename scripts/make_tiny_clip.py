@@ -4,7 +4,8 @@
 
 OUT_DIR gets config.json, model.safetensors (transformers' own save_pretrained), tokenizer.json
 built from CLIP's real BPE vocabulary (bpe_simple_vocab_16e6.txt.gz from the open-clip-torch
-wheel, the same 49,408-entry vocabulary as openai/clip-vit-base-patch32), and a
+wheel, or the file XCTX_BPE_VOCAB names; the same 49,408-entry vocabulary as
+openai/clip-vit-base-patch32), and a
 preprocessor_config.json in the format of the openai checkpoints.
 
 Presets differ in every size the model reads from its config (patch size, widths, heads, layers,
@@ -66,6 +67,9 @@ def bytes_to_unicode():
 
 def bpe_vocab_path():
     import importlib.util
+
+    if os.environ.get("XCTX_BPE_VOCAB"):  # the file itself, where open-clip-torch is absent
+        return Path(os.environ["XCTX_BPE_VOCAB"])
 
     spec = importlib.util.find_spec("open_clip")
     if spec is None or not spec.submodule_search_locations:
