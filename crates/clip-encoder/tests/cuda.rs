@@ -8,7 +8,8 @@ use clip_encoder::{ClipEncoder, Device, LoadOptions, parse_device, to_vec_f32};
 use test_support::{Rng, tiny_clip};
 
 fn cuda() -> Device {
-    Device::Cpu
+    assert!(tch::Cuda::is_available(), "this test needs a CUDA device (libtorch sees none)");
+    Device::Cuda(0)
 }
 
 /// Max over rows of ||got - want|| / ||want||.

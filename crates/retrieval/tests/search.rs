@@ -278,7 +278,8 @@ fn ivf_probing_every_list_is_exact_and_the_default_is_approximate() {
 // `cargo test -p retrieval --test search -- --ignored` on a GPU machine (benches/gpu_check.sh).
 
 fn cuda() -> tch::Device {
-    tch::Device::Cpu
+    assert!(tch::Cuda::is_available(), "this test needs a CUDA device (libtorch sees none)");
+    tch::Device::Cuda(0)
 }
 
 fn cuda_opts(
