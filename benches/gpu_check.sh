@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The CUDA tests and GPU benchmarks, as one script for a lent GPU machine (docs/benchmarks.md,
+# "GPU"). Here: `bash benches/gpu_pack.sh` (binaries into .gpu/); there, in the repository root:
+#
+#     bash benches/gpu_check.sh OUT_DIR
+#
+# with .gpu and target/xctx-fixtures carried. It uses the machine's PyTorch (its lib/ for
+# libtorch, its python for references and data) and logs everything to OUT_DIR/gpu_check.log.
+# DEVICE=cpu SMALL=1 runs the same steps at toy sizes on the CPU, to check the script itself.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out=$(mkdir -p "${1:-target/gpu-check}" && cd "${1:-target/gpu-check}" && pwd)
+dev=${DEVICE:-cuda}
+small=${SMALL:-0}
+py=${XCTX_PYTHON:-python3}
+work=${WORK:-/tmp/xctx-gpu}
+bin=$root/.gpu/bin
+log=$out/gpu_check.log
+mkdir -p "$work"
+[ -f "$bin/encode-images" ] || xz -d -T0 "$bin"/*.xz
+torch_lib=$($py -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+export LD_LIBRARY_PATH=$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export XCTX_WORKSPACE_ROOT=$root XCTX_PYTHON=$py XCTX_BIN_DIR=$bin HDF5_USE_FILE_LOCKING=FALSE
+export RUST_BACKTRACE=1
+
+# step NAME LIMIT_S CMD...: runs CMD under a time limit, output and wall time into the log.
+step() {
+  local name=$1 limit=$2 t0 rc
+  shift 2
+  echo "=== $name" | tee -a "$log"
+  t0=$(date +%s%N)
+  timeout "$limit" "$@" >>"$log" 2>&1
+  rc=$?
+  echo "=== $name: rc=$rc wall_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3" | tee -a "$log"
+}
+size() { if [ "$small" = 1 ]; then echo "$2"; else echo "$1"; fi; }
+
+step machine 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1; nproc; $py -c 'import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())'; $bin/xctx-doctor"
+
+# CUDA tests: each against the CPU path or NumPy, in the same run.
+step test-clip-encoder-cuda 120 "$bin/test-clip-cuda" --ignored --nocapture --test-threads 1
+step test-retrieval-cuda 180 "$bin/test-retrieval-search" cuda --ignored --nocapture --test-threads 1
+step test-pipeline-cuda 180 "$bin/test-pipeline-e2e" cuda --ignored --nocapture
+
+# A ViT-B/32-shaped random checkpoint, made with the machine's transformers.
+ckpt=$work/vit-b-32
+[ -f "$ckpt/model.safetensors" ] ||
+  step make-checkpoint 120 env XCTX_BPE_VOCAB="$root/.gpu/bpe_simple_vocab_16e6.txt.gz" \
+    "$py" scripts/make_tiny_clip.py "$ckpt" --preset "$(size vit-b-32 a)"
+
+# clip-encoder throughput, fp32 and fp16, and fp16's error on this device.
+for prec in fp32 half; do
+  step "clip-images-$prec" 60 "$bin/clip-bench" "$ckpt" images "$(size 8192 64)" "$(size 512 32)" "$dev" "$prec"
+  step "clip-texts-$prec" 60 "$bin/clip-bench" "$ckpt" texts "$(size 65536 256)" "$(size 2048 128)" "$dev" "$prec"
+done
+step clip-half-error 60 "$bin/clip-bench" "$ckpt" half-error "$(size 1024 32)" "$(size 256 32)" "$dev"
+
+# Retrieval at full scale: 2M keys, 1.85M queries, k 16.
+step retrieval-full-scale 240 "$bin/retrieval-bench" synth "$(size 2000000 20000)" "$(size 1850000 3000)" 16 "$dev"
+
+# The three steps on COCO-like JPEGs (64 distinct photos, copied) and synthetic VG.
+n=$(size 4000 40)
+data=$work/coco-like-$n
+[ -f "$data/coco/annotations/coco_train_ids.npy" ] || step make-coco-like 120 "$py" benches/make_coco_like.py "$data" "$n" 64
+[ -f "$work/vg/attributes.json" ] || step make-vg 120 "$py" benches/make_vg.py "$work/vg" "$(size 5000 20)"
+half=$([ "$dev" = cpu ] || echo --half)
+o=$work/out
+step encode-captions 240 "$bin/encode-captions" --ann-dir "$work/vg" --model "$ckpt" --out "$o/caption_db.hdf5" \
+  --device "$dev" $half --batch-size 2048 --overwrite --quiet
+step encode-images 240 "$bin/encode-images" --dataset-root "$data/coco" --model "$ckpt" --out "$o/vis_ctx.hdf5" \
+  --device "$dev" $half --batch-size 256 --overwrite --quiet
+step retrieve-captions 240 "$bin/retrieve-captions" --dataset-root "$data/coco" --model "$ckpt" \
+  --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite --quiet
+step inspect 30 bash -c "$bin/ctx-inspect $o/caption_db.hdf5; $bin/ctx-inspect $o/vis_ctx.hdf5; $bin/ctx-inspect $o/txt_ctx.hdf5"
+echo "=== done" | tee -a "$log"
