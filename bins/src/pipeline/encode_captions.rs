@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, CaptionDbWriter, CaptionLayout};
 
+use super::background::Background;
 use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
 use super::{Common, Summary, maybe_abort, progress, shard};
 
@@ -67,11 +68,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let enc = c.load_model(&args.model)?;
     let (kd, fd) =
         (enc.config().projection_dim as usize, enc.config().text_config.hidden_size as usize);
-    let mut writer = match decide(&out, &id, c.overwrite, |p| CaptionDb::open(p)?.provenance())? {
+    let writer = match decide(&out, &id, c.overwrite, |p| CaptionDb::open(p)?.provenance())? {
         Open::Create => CaptionDbWriter::create(&out, layout, kd, fd, &id.provenance(), true)?,
         Open::Resume => CaptionDbWriter::append(&out)?,
     };
     let already = writer.rows();
+    let out_path = out.clone();
     if already > phrases.len() {
         bail!(
             "{}: holds {already} phrases, more than the {} of this run",
@@ -81,20 +83,46 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     tracing::info!(phrases = phrases.len(), already, out = %out.display(), "encode-captions");
     let pb = progress((phrases.len() - already) as u64, "encode-captions", c.quiet);
-    let (mut written, mut batches) = (0, 0);
-    for chunk in phrases[already..].chunks(batch) {
-        let t = enc.encode_texts(chunk)?;
-        let keys = clip_encoder::to_vec_f32(&t.keys)?;
-        let feats = clip_encoder::to_vec_f32(&t.features)?;
-        writer
-            .write_batch(&keys, &feats, chunk)
-            .with_context(|| format!("writing {}", out.display()))?;
-        written += chunk.len();
-        batches += 1;
-        pb.inc(chunk.len() as u64);
-        maybe_abort(batches);
-    }
+    let mut timings = super::Timings::default();
+    let mut written = 0;
+    // Tokenizing (on the CPU threads) runs a batch ahead of the model; writing runs behind it.
+    let tokenizer = enc.tokenizer();
+    let todo = &phrases[already..];
+    let writer = std::thread::scope(|scope| -> Result<CaptionDbWriter> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            for chunk in todo.chunks(batch) {
+                if tx.send((chunk, tokenizer.batch(chunk))).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut bg = Background::new(writer, 2)?;
+        let mut t = Instant::now();
+        for (number, (chunk, tokens)) in rx.iter().enumerate() {
+            super::Timings::lap(&mut timings.wait, &mut t);
+            let out = enc.encode_tokens(&tokens?)?;
+            let keys = clip_encoder::to_vec_f32(&out.keys)?;
+            let feats = clip_encoder::to_vec_f32(&out.features)?;
+            super::Timings::lap(&mut timings.model, &mut t);
+            let captions = chunk.to_vec();
+            let path = out_path.clone();
+            bg.send(move |w: &mut CaptionDbWriter| {
+                w.write_batch(&keys, &feats, &captions)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                maybe_abort(number + 1);
+                Ok(())
+            })?;
+            super::Timings::lap(&mut timings.write, &mut t);
+            written += chunk.len();
+            pb.inc(chunk.len() as u64);
+        }
+        let (writer, busy) = bg.finish()?;
+        timings.writer_busy = busy;
+        Ok(writer)
+    })?;
     writer.finish()?;
+    timings.log("encode-captions");
     pb.finish_and_clear();
     Summary {
         tool: "encode-captions",

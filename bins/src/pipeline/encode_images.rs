@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use ctx_store::{VisCtxReader, VisCtxWriter};
 
+use super::background::Background;
 use super::images::{self, Inputs};
 use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
 use super::{Common, shard};
@@ -49,7 +50,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let enc = c.load_model(&args.model)?;
     let fdim = enc.config().vision_config.hidden_size as usize;
-    let (mut writer, done) =
+    let (writer, done) =
         match decide(&out, &id, c.overwrite, |p| VisCtxReader::open(p)?.provenance())? {
             Open::Create => (VisCtxWriter::create(&out, fdim, &id.provenance(), true)?, Vec::new()),
             Open::Resume => VisCtxWriter::append(&out)?,
@@ -63,24 +64,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (mut failures, pb, rx) =
         images::start(&out, todo, "encode-images", c, batch, &enc, Inputs::Whole)?;
     let mut timings = super::Timings::default();
+    let mut bg = Background::new(writer, 2)?;
     let written = images::drive(
         rx,
         c.on_error,
         &mut failures,
         &pb,
         &mut timings,
-        |batch, pixels, timings| {
+        |batch, pixels, number, timings| {
             let mut t = Instant::now();
             let pooled = clip_encoder::to_vec_f32(&enc.encode_image_tensor(pixels)?.pooled)?;
             super::Timings::lap(&mut timings.model, &mut t);
             let ids: Vec<u64> = batch.items.iter().map(|i| i.id).collect();
-            writer
-                .write_batch(&ids, &pooled)
-                .with_context(|| format!("writing {}", out.display()))?;
+            let n = ids.len();
+            let path = out.clone();
+            bg.send(move |w: &mut VisCtxWriter| {
+                w.write_batch(&ids, &pooled)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                super::maybe_abort(number);
+                Ok(())
+            })?;
             super::Timings::lap(&mut timings.write, &mut t);
-            Ok(ids.len())
+            Ok(n)
         },
     )?;
+    let (writer, busy) = bg.finish()?;
+    timings.writer_busy = busy;
     writer.finish()?;
     images::conclude("encode-images", &timings, &pb, written, already, &failures, started, out)
 }

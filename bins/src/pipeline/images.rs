@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, sync_channel};
 
-use clip_encoder::Tensor;
+use clip_encoder::{Kind, Tensor};
 use crops::{ClipPreprocess, RgbImage};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
 use rayon::prelude::*;
 
 /// An image to process: id and file.
@@ -39,11 +41,13 @@ impl Inputs {
         }
     }
 
-    /// The image's inputs as a `(per_image, 3, size, size)` tensor, through a per-thread buffer
-    /// reused from image to image.
-    fn make(self, pre: &ClipPreprocess, img: &RgbImage) -> crops::Result<Tensor> {
+    /// The image's inputs as a `(per_image, 3, size, size)` tensor of `kind` (`Half` for a
+    /// half-precision model: half the bytes to copy and move to the device), through per-thread
+    /// buffers reused from image to image.
+    fn make(self, pre: &ClipPreprocess, img: &RgbImage, kind: Kind) -> crops::Result<Tensor> {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+            static HALF: std::cell::RefCell<Vec<f16>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         let n = self.per_image();
         BUF.with(|b| {
@@ -53,8 +57,16 @@ impl Inputs {
                 Inputs::Whole => pre.pixels_into(img, &mut buf),
                 Inputs::Crops => pre.image_crops_into(img, &mut buf)?,
             }
-            let s = i64::from(pre.size);
-            Ok(Tensor::from_slice(&buf).view([n as i64, 3, s, s]))
+            let shape = [n as i64, 3, i64::from(pre.size), i64::from(pre.size)];
+            if kind == Kind::Half {
+                return Ok(HALF.with(|h| {
+                    let mut h = h.borrow_mut();
+                    h.resize(buf.len(), f16::ZERO);
+                    h.convert_from_f32_slice(&buf);
+                    Tensor::from_slice(&h).view(shape)
+                }));
+            }
+            Ok(Tensor::from_slice(&buf).view(shape))
         })
     }
 }
@@ -82,8 +94,8 @@ impl Drop for Batches {
     }
 }
 
-/// Starts `workers` threads preparing `items` in batches of `batch`; at most `ahead` batches
-/// wait for the consumer.
+/// Starts `workers` threads preparing `items` in batches of `batch` as tensors of `kind`; at
+/// most `ahead` batches wait for the consumer.
 pub fn prepare(
     items: Vec<Item>,
     batch: usize,
@@ -91,6 +103,7 @@ pub fn prepare(
     ahead: usize,
     pre: ClipPreprocess,
     inputs: Inputs,
+    kind: Kind,
 ) -> anyhow::Result<Batches> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers.max(1))
@@ -105,7 +118,7 @@ pub fn prepare(
                     .map(|it| {
                         (
                             it.clone(),
-                            crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img)),
+                            crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img, kind)),
                         )
                     })
                     .collect()
@@ -151,15 +164,16 @@ pub fn todo(all: &[datasets::CocoImage], done: Vec<u64>) -> (Vec<Item>, usize) {
 }
 
 /// Drives an image step: for every prepared batch, records or fails on its bad images (per
-/// `--on-error`), hands the rest to `step` (which writes them and returns how many), moves the
-/// progress bar and times the wait for inputs. Returns the number of images written.
+/// `--on-error`), hands the rest to `step` with the batch's number from 1 (it queues their write
+/// and returns how many), moves the progress bar and times the wait for inputs. Returns the
+/// number of images handed over.
 pub fn drive(
     batches: Batches,
     on_error: super::OnError,
     failures: &mut super::output::Failures,
     pb: &indicatif::ProgressBar,
     timings: &mut super::Timings,
-    mut step: impl FnMut(&Prepared, &Tensor, &mut super::Timings) -> anyhow::Result<usize>,
+    mut step: impl FnMut(&Prepared, &Tensor, usize, &mut super::Timings) -> anyhow::Result<usize>,
 ) -> anyhow::Result<usize> {
     let (mut written, mut count) = (0, 0);
     let mut t = std::time::Instant::now();
@@ -177,11 +191,10 @@ pub fn drive(
             pb.inc(1);
         }
         if let Some(pixels) = &batch.pixels {
-            let n = step(&batch, pixels, timings)?;
-            written += n;
             count += 1;
+            let n = step(&batch, pixels, count, timings)?;
+            written += n;
             pb.inc(n as u64);
-            super::maybe_abort(count);
         }
         t = std::time::Instant::now();
     }
@@ -201,7 +214,7 @@ pub fn start(
 ) -> anyhow::Result<(super::output::Failures, indicatif::ProgressBar, Batches)> {
     let failures = super::output::Failures::new(out);
     let pb = super::progress(todo.len() as u64, tool, common.quiet);
-    let rx = prepare(todo, batch, common.workers(), 2, preprocess_of(enc), inputs)?;
+    let rx = prepare(todo, batch, common.workers(), 2, preprocess_of(enc), inputs, enc.kind())?;
     Ok((failures, pb, rx))
 }
 

@@ -1,6 +1,7 @@
 //! The three per-step binaries (`encode-images`, `encode-captions`, `retrieve-captions`) and
 //! `ctx-merge`: common flags, sharding, resume, progress and failure records live here.
 
+pub mod background;
 pub mod encode_captions;
 pub mod encode_images;
 pub mod images;
@@ -155,7 +156,10 @@ pub struct Timings {
     pub wait: std::time::Duration,
     pub model: std::time::Duration,
     pub search: std::time::Duration,
+    /// Waiting for the writer thread (its queue full).
     pub write: std::time::Duration,
+    /// The writer thread's own time writing (overlapped with the rest).
+    pub writer_busy: std::time::Duration,
 }
 
 impl Timings {
@@ -171,7 +175,8 @@ impl Timings {
             wait_for_inputs_s = self.wait.as_secs_f64(),
             model_s = self.model.as_secs_f64(),
             search_s = self.search.as_secs_f64(),
-            write_s = self.write.as_secs_f64(),
+            write_wait_s = self.write.as_secs_f64(),
+            writer_busy_s = self.writer_busy.as_secs_f64(),
             "{step}: time spent"
         );
     }

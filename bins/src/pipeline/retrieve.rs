@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
+use super::background::Background;
 use super::images::{self, Inputs};
 use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
 use super::{Common, shard};
@@ -100,7 +101,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         Search::Exact(Index::from_slice(&captions.keys, captions.key_dim, &opts)?)
     };
-    let (mut writer, done) =
+    let (writer, done) =
         match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
             Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
             Open::Resume => TxtCtxWriter::append(&out)?,
@@ -112,13 +113,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         images::start(&out, todo, "retrieve-captions", c, batch, &enc, Inputs::Crops)?;
     let fd = captions.feature_dim;
     let mut timings = super::Timings::default();
+    let mut bg = Background::new(writer, 2)?;
     let written = images::drive(
         rx,
         c.on_error,
         &mut failures,
         &pb,
         &mut timings,
-        |batch, pixels, timings| {
+        |batch, pixels, number, timings| {
             let mut t = Instant::now();
             let embeds = enc.encode_image_tensor(pixels)?.embeds;
             super::Timings::lap(&mut timings.model, &mut t);
@@ -162,11 +164,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     nine: view(i * 15 + 6, 9),
                 })
                 .collect();
-            writer.write_batch(&entries).with_context(|| format!("writing {}", out.display()))?;
+            let n = entries.len();
+            let path = out.clone();
+            bg.send(move |w: &mut TxtCtxWriter| {
+                w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
+                super::maybe_abort(number);
+                Ok(())
+            })?;
             super::Timings::lap(&mut timings.write, &mut t);
-            Ok(entries.len())
+            Ok(n)
         },
     )?;
+    let (writer, busy) = bg.finish()?;
+    timings.writer_busy = busy;
     writer.finish()?;
     images::conclude("retrieve-captions", &timings, &pb, written, already, &failures, started, out)
 }

@@ -139,6 +139,10 @@ impl ClipEncoder {
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer
     }
+    /// The weights' and activations' kind: `Half` with `half`, else `Float`.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
     pub fn device(&self) -> Device {
         self.device
     }
@@ -172,7 +176,7 @@ impl ClipEncoder {
     }
 
     /// Tokenizes and encodes phrases as the original did.
-    pub fn encode_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<TextOutput> {
+    pub fn encode_texts<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<TextOutput> {
         let batch = self.tokenizer.batch(texts)?;
         self.encode_tokens(&batch)
     }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::ftfy;
 
@@ -48,10 +50,10 @@ impl ClipTokenizer {
         Ok(enc.get_ids().iter().map(|&i| i64::from(i)).collect())
     }
 
-    /// A batch as the original fed it to the text tower.
-    pub fn batch<S: AsRef<str>>(&self, texts: &[S]) -> Result<TokenBatch> {
+    /// A batch as the original fed it to the text tower (phrases tokenized in parallel).
+    pub fn batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<TokenBatch> {
         let rows = texts
-            .iter()
+            .par_iter()
             .map(|t| {
                 let mut ids = self.ids(t.as_ref())?;
                 ids.truncate(MAX_TOKENS);

@@ -117,11 +117,13 @@ fn random_and_clustered_data_equal_brute_force() {
         for k in [1, 16] {
             let want = reference(&keys, &queries, d, k);
             for precision in [Precision::F32, Precision::Fast] {
-                for (kc, qb) in [(None, None), (Some(777), Some(64))] {
-                    let index = Index::from_slice(&keys, d, &opts(precision, kc, qb)).unwrap();
-                    let got = index.search(&queries, k).unwrap();
+                for (kc, qb, block) in
+                    [(None, None, None), (Some(777), Some(64), None), (None, Some(100), Some(8))]
+                {
+                    let o = IndexOptions { block, ..opts(precision, kc, qb) };
+                    let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, k).unwrap();
                     assert_matches(
-                        &format!("{kind} k={k} {precision:?} chunk={kc:?}"),
+                        &format!("{kind} k={k} {precision:?} chunk={kc:?} block={block:?}"),
                         &got,
                         &want,
                     );
@@ -141,16 +143,19 @@ fn chunked_and_unchunked_give_identical_results() {
         let whole =
             Index::from_slice(&keys, d, &opts(precision, Some(1 << 20), Some(1 << 20))).unwrap();
         let want = whole.search(&queries, 16).unwrap();
-        for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
-            let chunked =
-                Index::from_slice(&keys, d, &opts(precision, Some(kc), Some(qb))).unwrap();
-            let got = chunked.search(&queries, 16).unwrap();
-            let diff = (0..got.ids.len())
-                .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
-            assert_eq!(
-                diff, None,
-                "{precision:?} chunk {kc}/{qb}: first difference (row-major index)"
-            );
+        // Block-maximum pre-selection off, and on with blocks of 4 and 7 keys (a tail past the
+        // last whole block).
+        for block in [0, 4, 7] {
+            for (kc, qb) in [(1 << 20, 1 << 20), (1000, 7), (999, 200), (1, 50), (64, 1)] {
+                let o = IndexOptions { block: Some(block), ..opts(precision, Some(kc), Some(qb)) };
+                let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, 16).unwrap();
+                let diff = (0..got.ids.len())
+                    .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
+                assert_eq!(
+                    diff, None,
+                    "{precision:?} chunk {kc}/{qb} block {block}: first difference (row-major index)"
+                );
+            }
         }
     }
 }
@@ -330,13 +335,18 @@ fn cuda_chunked_and_unchunked_give_identical_results() {
             Index::from_slice(&keys, d, &cuda_opts(precision, Some(1 << 20), Some(1 << 20)))
                 .unwrap();
         let want = whole.search(&queries, 16).unwrap();
-        for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
-            let chunked =
-                Index::from_slice(&keys, d, &cuda_opts(precision, Some(kc), Some(qb))).unwrap();
-            let got = chunked.search(&queries, 16).unwrap();
-            let diff = (0..got.ids.len())
-                .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
-            assert_eq!(diff, None, "cuda {precision:?} chunk {kc}/{qb}: first difference");
+        for block in [0, 4, 7] {
+            for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
+                let o =
+                    IndexOptions { block: Some(block), ..cuda_opts(precision, Some(kc), Some(qb)) };
+                let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, 16).unwrap();
+                let diff = (0..got.ids.len())
+                    .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
+                assert_eq!(
+                    diff, None,
+                    "cuda {precision:?} chunk {kc}/{qb} block {block}: first difference"
+                );
+            }
         }
     }
 }
