@@ -50,8 +50,10 @@ ckpt=$work/vit-b-32
     "$py" scripts/make_tiny_clip.py "$ckpt" --preset "$(size vit-b-32 a)"
 
 # clip-encoder throughput, fp32 and fp16, and fp16's error on this device.
+# `images`: from host memory (f32, as a caller's slice); `images-resident`: the model alone.
 for prec in fp32 half; do
   step "clip-images-$prec" 60 "$bin/clip-bench" "$ckpt" images "$(size 8192 64)" "$(size 512 32)" "$dev" "$prec"
+  step "clip-images-resident-$prec" 60 "$bin/clip-bench" "$ckpt" images-resident "$(size 16384 64)" "$(size 512 32)" "$dev" "$prec"
   step "clip-texts-$prec" 60 "$bin/clip-bench" "$ckpt" texts "$(size 65536 256)" "$(size 2048 128)" "$dev" "$prec"
 done
 step clip-half-error 60 "$bin/clip-bench" "$ckpt" half-error "$(size 1024 32)" "$(size 256 32)" "$dev"
@@ -59,7 +61,8 @@ step clip-half-error 60 "$bin/clip-bench" "$ckpt" half-error "$(size 1024 32)" "
 # Retrieval at full scale: 2M keys, 1.85M queries, k 16.
 step retrieval-full-scale 240 "$bin/retrieval-bench" synth "$(size 2000000 20000)" "$(size 1850000 3000)" 16 "$dev"
 
-# The three steps on COCO-like JPEGs (64 distinct photos, copied) and synthetic VG.
+# The three steps on COCO-like JPEGs (64 distinct photos, copied) and synthetic VG; info logs
+# on (model load, where the time went).
 n=$(size 4000 40)
 data=$work/coco-like-$n
 [ -f "$data/coco/annotations/coco_train_ids.npy" ] || step make-coco-like 120 "$py" benches/make_coco_like.py "$data" "$n" 64
@@ -67,10 +70,12 @@ data=$work/coco-like-$n
 half=$([ "$dev" = cpu ] || echo --half)
 o=$work/out
 step encode-captions 240 "$bin/encode-captions" --ann-dir "$work/vg" --model "$ckpt" --out "$o/caption_db.hdf5" \
-  --device "$dev" $half --batch-size 2048 --overwrite --quiet
+  --device "$dev" $half --batch-size 2048 --overwrite
 step encode-images 240 "$bin/encode-images" --dataset-root "$data/coco" --model "$ckpt" --out "$o/vis_ctx.hdf5" \
-  --device "$dev" $half --batch-size 256 --overwrite --quiet
+  --device "$dev" $half --batch-size 256 --overwrite
 step retrieve-captions 240 "$bin/retrieve-captions" --dataset-root "$data/coco" --model "$ckpt" \
-  --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite --quiet
+  --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite
+step encode-captions-contiguous 240 "$bin/encode-captions" --ann-dir "$work/vg" --model "$ckpt" --out "$o/caption_db_contiguous.hdf5" \
+  --device "$dev" $half --batch-size 2048 --layout contiguous --overwrite
 step inspect 30 bash -c "$bin/ctx-inspect $o/caption_db.hdf5; $bin/ctx-inspect $o/vis_ctx.hdf5; $bin/ctx-inspect $o/txt_ctx.hdf5"
 echo "=== done" | tee -a "$log"

@@ -1,6 +1,7 @@
 //! The three steps end to end on the bundled sample with a tiny checkpoint: against the Python
 //! mirror of the original (tests/mirror/original_pipeline.py, run here), resumed after kills,
 //! sharded and merged, with bad inputs and changed arguments.
+#![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

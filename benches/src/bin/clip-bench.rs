@@ -1,7 +1,8 @@
 //! Throughput of clip-encoder for benches/clip_vs_transformers.sh.
 //!
-//! `clip-bench CKPT images|texts N BATCH [DEVICE] [half]` prints
-//! `{"items_per_s": .., "items": N, "batch": B, "device": ..}` after one warm-up batch.
+//! `clip-bench CKPT images|images-resident|texts N BATCH [DEVICE] [half]` prints
+//! `{"items_per_s": .., "items": N, "batch": B, "device": ..}` after one warm-up batch
+//! (`images` from host memory in f32, as a caller's slice; `images-resident` already on the device).
 //! `clip-bench CKPT half-error N BATCH [DEVICE]` prints the per-row relative error of fp16 against
 //! fp32 for the four outputs (max and mean over N images and N phrases).
 use std::time::Instant;
@@ -28,6 +29,16 @@ fn main() -> Result<()> {
             let pixels = rng.vec_f32(batch * 3 * s * s);
             Box::new(move |b| {
                 let out = enc.encode_images(&pixels[..b * 3 * s * s], b)?;
+                to_vec_f32(&out.embeds)?;
+                Ok(())
+            })
+        }
+        // The model alone: the batch already on the device, in the model's kind.
+        "images-resident" => {
+            let s = i64::from(enc.image_config().size);
+            let pixels = tch::Tensor::randn([batch as i64, 3, s, s], (enc.kind(), device));
+            Box::new(move |b| {
+                let out = enc.encode_image_tensor(&pixels.narrow(0, 0, b as i64))?;
                 to_vec_f32(&out.embeds)?;
                 Ok(())
             })

@@ -3,6 +3,7 @@
 //! equal to one-by-one runs, and the device flag. Ignored where no GPU is: run with
 //! `cargo test -p clip-encoder --test cuda -- --ignored` on a GPU machine
 //! (`benches/gpu_check.sh` does).
+#![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
 use clip_encoder::{ClipEncoder, Device, LoadOptions, parse_device, to_vec_f32};
 use test_support::{Rng, tiny_clip};

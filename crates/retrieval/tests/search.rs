@@ -1,5 +1,6 @@
 //! Exact search against a brute-force reference (NumPy float64, run here) on random and
 //! clustered data; chunked and unchunked runs; edge cases.
+#![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
 use retrieval::{Hits, Index, IndexOptions, Precision};
 use test_support::{Rng, run_python_json, workspace_root, write_f32_file};
