@@ -6,7 +6,8 @@
 #
 # with .gpu and target/xctx-fixtures carried. It uses the machine's PyTorch (its lib/ for
 # libtorch, its python for references and data) and logs everything to OUT_DIR/gpu_check.log.
-# DEVICE=cpu SMALL=1 runs the same steps at toy sizes on the CPU, to check the script itself.
+# DEVICE=cpu SMALL=1 runs the same steps at toy sizes on the CPU, to check the script itself;
+# ONLY=pipeline runs only the three steps (IMAGES COCO-like JPEGs, VG_IMAGES synthetic VG images).
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -36,12 +37,16 @@ step() {
 }
 size() { if [ "$small" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 
+only=${ONLY:-all}
 step machine 30 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1; nproc; $py -c 'import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())'; $bin/xctx-doctor"
 
+if [ "$only" = all ]; then
 # CUDA tests: each against the CPU path or NumPy, in the same run.
 step test-clip-encoder-cuda 120 "$bin/test-clip-cuda" --ignored --nocapture --test-threads 1
 step test-retrieval-cuda 180 "$bin/test-retrieval-search" cuda --ignored --nocapture --test-threads 1
 step test-pipeline-cuda 180 "$bin/test-pipeline-e2e" cuda --ignored --nocapture
+
+fi
 
 # A ViT-B/32-shaped random checkpoint, made with the machine's transformers.
 ckpt=$work/vit-b-32
@@ -49,6 +54,7 @@ ckpt=$work/vit-b-32
   step make-checkpoint 120 env XCTX_BPE_VOCAB="$root/.gpu/bpe_simple_vocab_16e6.txt.gz" \
     "$py" scripts/make_tiny_clip.py "$ckpt" --preset "$(size vit-b-32 a)"
 
+if [ "$only" = all ]; then
 # clip-encoder throughput, fp32 and fp16, and fp16's error on this device.
 # `images`: from host memory (f32, as a caller's slice); `images-resident`: the model alone.
 for prec in fp32 half; do
@@ -61,21 +67,24 @@ step clip-half-error 60 "$bin/clip-bench" "$ckpt" half-error "$(size 1024 32)" "
 # Retrieval at full scale: 2M keys, 1.85M queries, k 16.
 step retrieval-full-scale 240 "$bin/retrieval-bench" synth "$(size 2000000 20000)" "$(size 1850000 3000)" 16 "$dev"
 
+fi
+
 # The three steps on COCO-like JPEGs (64 distinct photos, copied) and synthetic VG; info logs
 # on (model load, where the time went).
-n=$(size 4000 40)
+n=$(size "${IMAGES:-4000}" 40)
 data=$work/coco-like-$n
 [ -f "$data/coco/annotations/coco_train_ids.npy" ] || step make-coco-like 120 "$py" benches/make_coco_like.py "$data" "$n" 64
-[ -f "$work/vg/attributes.json" ] || step make-vg 120 "$py" benches/make_vg.py "$work/vg" "$(size 5000 20)"
+vg=$work/vg-${VG_IMAGES:-5000}
+[ -f "$vg/attributes.json" ] || step make-vg 120 "$py" benches/make_vg.py "$vg" "$(size "${VG_IMAGES:-5000}" 20)"
 half=$([ "$dev" = cpu ] || echo --half)
 o=$work/out
-step encode-captions 240 "$bin/encode-captions" --ann-dir "$work/vg" --model "$ckpt" --out "$o/caption_db.hdf5" \
+step encode-captions 240 "$bin/encode-captions" --ann-dir "$vg" --model "$ckpt" --out "$o/caption_db.hdf5" \
   --device "$dev" $half --batch-size 2048 --overwrite
 step encode-images 240 "$bin/encode-images" --dataset-root "$data/coco" --model "$ckpt" --out "$o/vis_ctx.hdf5" \
   --device "$dev" $half --batch-size 256 --overwrite
 step retrieve-captions 240 "$bin/retrieve-captions" --dataset-root "$data/coco" --model "$ckpt" \
   --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite
-step encode-captions-contiguous 240 "$bin/encode-captions" --ann-dir "$work/vg" --model "$ckpt" --out "$o/caption_db_contiguous.hdf5" \
-  --device "$dev" $half --batch-size 2048 --layout contiguous --overwrite
+[ "$only" = all ] && step encode-captions-original-layout 240 "$bin/encode-captions" --ann-dir "$vg" --model "$ckpt" \
+  --out "$o/caption_db_original.hdf5" --device "$dev" $half --batch-size 2048 --layout original --overwrite
 step inspect 30 bash -c "$bin/ctx-inspect $o/caption_db.hdf5; $bin/ctx-inspect $o/vis_ctx.hdf5; $bin/ctx-inspect $o/txt_ctx.hdf5"
 echo "=== done" | tee -a "$log"

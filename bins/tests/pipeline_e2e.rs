@@ -164,6 +164,7 @@ fn end_to_end_equals_the_python_mirror() {
         let mut args = s.args(step, &ours.join(file), &db);
         if step == "encode-captions" {
             args.retain(|a| a != "--batch-size" && a != "8");
+            args.extend(["--layout".into(), "original".into()]);
         }
         ok(step, &args);
     }

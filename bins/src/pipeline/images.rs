@@ -110,39 +110,58 @@ pub fn prepare(
         .thread_name(|i| format!("xctx-decode-{i}"))
         .build()?;
     let (tx, rx) = sync_channel(ahead.max(1));
+    // Two stages, so that the workers decode and crop the next batch while the previous one
+    // is joined into one tensor: the producer hands each batch's images to an assembler.
     let producer = std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
-        for chunk in items.chunks(batch.max(1)) {
-            let done: Vec<(Item, crops::Result<Tensor>)> = pool.install(|| {
-                chunk
-                    .par_iter()
-                    .map(|it| {
-                        (
-                            it.clone(),
-                            crops::decode(&it.path).and_then(|img| inputs.make(&pre, &img, kind)),
-                        )
-                    })
-                    .collect()
-            });
-            let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new() };
-            let mut tensors = Vec::new();
-            for (it, r) in done {
-                match r {
-                    Ok(t) => {
-                        tensors.push(t);
-                        p.items.push(it);
+        std::thread::scope(|scope| {
+            let (atx, arx) = sync_channel::<Vec<(Item, crops::Result<Tensor>)>>(1);
+            scope.spawn(move || {
+                for done in arx {
+                    if tx.send(assemble(done)).is_err() {
+                        return;
                     }
-                    Err(e) => p.failed.push((it, e)),
+                }
+            });
+            for chunk in items.chunks(batch.max(1)) {
+                let done: Vec<(Item, crops::Result<Tensor>)> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|it| {
+                            (
+                                it.clone(),
+                                crops::decode(&it.path)
+                                    .and_then(|img| inputs.make(&pre, &img, kind)),
+                            )
+                        })
+                        .collect()
+                });
+                if atx.send(done).is_err() {
+                    return;
                 }
             }
-            if !tensors.is_empty() {
-                p.pixels = Some(Tensor::cat(&tensors, 0));
-            }
-            if tx.send(p).is_err() {
-                return;
-            }
-        }
+        });
     })?;
     Ok(Batches { rx: Some(rx), producer: Some(producer) })
+}
+
+/// One batch's images joined: the inputs of those that decoded as one tensor, the failures
+/// apart.
+fn assemble(done: Vec<(Item, crops::Result<Tensor>)>) -> Prepared {
+    let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new() };
+    let mut tensors = Vec::new();
+    for (it, r) in done {
+        match r {
+            Ok(t) => {
+                tensors.push(t);
+                p.items.push(it);
+            }
+            Err(e) => p.failed.push((it, e)),
+        }
+    }
+    if !tensors.is_empty() {
+        p.pixels = Some(Tensor::cat(&tensors, 0));
+    }
+    p
 }
 
 /// The checkpoint's image settings as crops' preprocessing.
