@@ -168,10 +168,15 @@ impl VisionTransformer {
         }
     }
 
-    /// The patch embedding `(B, patches, hidden)`: the checkpoint's stride-`patch` convolution
-    /// written as one matrix product over unfolded patches, so that CUDA runs it in full f32 (cuDNN
-    /// convolutions may use TF32, which libtorch allows by default; its matrix products don't).
+    /// The patch embedding `(B, patches, hidden)`: the checkpoint's stride-`patch` convolution.
+    /// On CUDA it is written as one matrix product over unfolded patches, so that it runs in full
+    /// f32 (cuDNN convolutions may use TF32, which libtorch allows by default; its matrix
+    /// products don't); on the CPU the convolution itself is exact and 3x faster.
     fn patches(&self, pixels: &Tensor) -> Tensor {
+        if !pixels.device().is_cuda() {
+            let x = pixels.conv2d(&self.patch_embedding, None::<Tensor>, [self.patch], [0], [1], 1);
+            return x.flatten(2, 3).transpose(1, 2);
+        }
         let (b, c, h, w) = pixels.size4().expect("(B, C, H, W) pixels");
         let (p, gh, gw) = (self.patch, h / self.patch, w / self.patch);
         let x = pixels
