@@ -2,7 +2,7 @@
 //! batches ahead of the device, in the images' order.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use clip_encoder::{Kind, Tensor};
 use crops::{ClipPreprocess, RgbImage};
@@ -24,6 +24,51 @@ pub struct Prepared {
     pub items: Vec<Item>,
     pub pixels: Option<Tensor>,
     pub failed: Vec<(Item, crops::Error)>,
+    /// The batch buffer `pixels` is a view of, handed back for reuse when the batch is dropped
+    /// (declared after `pixels`, so dropped after it).
+    buffer: Option<Recycle>,
+}
+
+/// A batch buffer on its way back to the assembler.
+struct Recycle {
+    base: Tensor,
+    back: SyncSender<Tensor>,
+}
+
+impl Drop for Recycle {
+    fn drop(&mut self) {
+        let _ = self.back.try_send(self.base.shallow_clone());
+    }
+}
+
+/// The assembler's batch buffers: each batch's inputs are copied into one of a few buffers
+/// reused from batch to batch, since a fresh allocation of hundreds of MB per batch is paid in
+/// page faults (the kernel clearing every page). The consumer holds at most `ahead + 1`
+/// batches, so `ahead + 2` buffers never run out.
+struct Buffers {
+    back_tx: SyncSender<Tensor>,
+    back_rx: Receiver<Tensor>,
+    made: usize,
+    cap: usize,
+}
+
+impl Buffers {
+    fn new(cap: usize) -> Self {
+        let (back_tx, back_rx) = sync_channel(cap);
+        Buffers { back_tx, back_rx, made: 0, cap }
+    }
+
+    /// A buffer of `shape`: one handed back, or a new one while fewer than `cap` exist.
+    fn take(&mut self, shape: &[i64], kind: Kind) -> Option<Tensor> {
+        if let Ok(t) = self.back_rx.try_recv() {
+            return Some(t);
+        }
+        if self.made < self.cap {
+            self.made += 1;
+            return Some(Tensor::empty(shape, (kind, clip_encoder::Device::Cpu)));
+        }
+        self.back_rx.recv().ok()
+    }
 }
 
 /// What each image becomes: `whole` (one input) or `crops` (whole + five + nine, 15 inputs).
@@ -115,9 +160,12 @@ pub fn prepare(
     let producer = std::thread::Builder::new().name("xctx-batches".into()).spawn(move || {
         std::thread::scope(|scope| {
             let (atx, arx) = sync_channel::<Vec<(Item, crops::Result<Tensor>)>>(1);
+            let rows = (batch.max(1) * inputs.per_image()) as i64;
+            let shape = [rows, 3, i64::from(pre.size), i64::from(pre.size)];
             scope.spawn(move || {
+                let mut buffers = Buffers::new(ahead.max(1) + 2);
                 for done in arx {
-                    if tx.send(assemble(done)).is_err() {
+                    if tx.send(assemble(done, &mut buffers, &shape, kind)).is_err() {
                         return;
                     }
                 }
@@ -144,10 +192,15 @@ pub fn prepare(
     Ok(Batches { rx: Some(rx), producer: Some(producer) })
 }
 
-/// One batch's images joined: the inputs of those that decoded as one tensor, the failures
-/// apart.
-fn assemble(done: Vec<(Item, crops::Result<Tensor>)>) -> Prepared {
-    let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new() };
+/// One batch's images joined: the inputs of those that decoded as one tensor (a view of a
+/// reused buffer of `shape`), the failures apart.
+fn assemble(
+    done: Vec<(Item, crops::Result<Tensor>)>,
+    buffers: &mut Buffers,
+    shape: &[i64],
+    kind: Kind,
+) -> Prepared {
+    let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new(), buffer: None };
     let mut tensors = Vec::new();
     for (it, r) in done {
         match r {
@@ -158,8 +211,18 @@ fn assemble(done: Vec<(Item, crops::Result<Tensor>)>) -> Prepared {
             Err(e) => p.failed.push((it, e)),
         }
     }
-    if !tensors.is_empty() {
-        p.pixels = Some(Tensor::cat(&tensors, 0));
+    if tensors.is_empty() {
+        return p;
+    }
+    let rows: i64 = tensors.iter().map(|t| t.size()[0]).sum();
+    match buffers.take(shape, kind) {
+        Some(base) => {
+            let out = base.narrow(0, 0, rows);
+            let _ = Tensor::cat_out(&out, &tensors, 0);
+            p.pixels = Some(out);
+            p.buffer = Some(Recycle { base, back: buffers.back_tx.clone() });
+        }
+        None => p.pixels = Some(Tensor::cat(&tensors, 0)),
     }
     p
 }

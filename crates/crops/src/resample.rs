@@ -56,15 +56,13 @@ fn coeffs(in_size: usize, out_size: usize) -> Coeffs {
     Coeffs { ksize, bounds, weights }
 }
 
+/// Pillow's `clip8`: `v >> 22` clamped to 0..=255. Pillow branches (`>= 255 << 22` -> 255,
+/// `<= 0` -> 0, else the shift); the arithmetic shift then clamp gives the same byte for every
+/// `v` (negative values shift to at most -1) without branches.
+#[inline(always)]
 fn clip8(v: i32) -> u8 {
     // Pillow accumulates in 32-bit ints: 255 * 2^22 * (sum of |weights| < 2) fits.
-    if v >= (1i32 << PRECISION_BITS << 8) {
-        255
-    } else if v <= 0 {
-        0
-    } else {
-        (v >> PRECISION_BITS) as u8
-    }
+    (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
 /// Buffers a resize works in, kept between calls so that repeated resizes do not allocate
@@ -179,6 +177,24 @@ pub fn resize_bicubic_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branchless_clip8_equals_pillows_branches() {
+        let pillow = |v: i32| -> u8 {
+            if v >= (1i32 << PRECISION_BITS << 8) {
+                255
+            } else if v <= 0 {
+                0
+            } else {
+                (v >> PRECISION_BITS) as u8
+            }
+        };
+        let edges = [i32::MIN, -(1 << 22) - 1, -(1 << 22), -1, 0, 1, (1 << 22) - 1, 1 << 22];
+        let more = [(255 << 22) - 1, 255 << 22, (255 << 22) + 1, 256 << 22, i32::MAX];
+        for v in edges.into_iter().chain(more).chain((-300..300).map(|i| i * 7_000_001)) {
+            assert_eq!(clip8(v), pillow(v), "{v}");
+        }
+    }
 
     #[test]
     fn identity_and_constant_images() {
