@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use ctx_store::{CaptionDb, TxtCtxReader, VisCtxReader};
-use test_support::{run_python, run_python_json, tiny_clip, workspace_root};
+use test_support::{max_row_rel, run_python, run_python_json, tiny_clip, workspace_root};
 
 struct Sample {
     dir: tempfile::TempDir,
@@ -460,18 +460,6 @@ fn shard_defaults_from_slurm_array_variables() {
     assert!(!out.exists());
     // 7 images in batches of 2 = 4 batches; shard 1 of 4 is the second batch.
     assert_eq!(VisCtxReader::open(&shard).unwrap().ids().unwrap(), vec![30, 42]);
-}
-
-/// Row-wise max of ||a - b|| / ||b||.
-fn max_row_rel(a: &[f32], b: &[f32], d: usize) -> f64 {
-    a.chunks(d)
-        .zip(b.chunks(d))
-        .map(|(u, v)| {
-            let num: f64 = u.iter().zip(v).map(|(p, q)| f64::from(p - q).powi(2)).sum::<f64>();
-            let den: f64 = v.iter().map(|q| f64::from(*q).powi(2)).sum::<f64>();
-            (num / den).sqrt()
-        })
-        .fold(0.0, f64::max)
 }
 
 #[test]

@@ -42,6 +42,9 @@ fn main() -> Result<()> {
     if let Some(c) = std::env::var("XCTX_CANDIDATES").ok().and_then(|c| c.parse().ok()) {
         opts.candidates = c;
     }
+    if let Some(b) = std::env::var("XCTX_BLOCK").ok().and_then(|b| b.parse().ok()) {
+        opts.block = Some(b);
+    }
     let index = Index::from_slice(&keys, d, &opts)?;
     let q =
         Tensor::from_slice(&queries).view([(queries.len() / d) as i64, d as i64]).to_device(device);

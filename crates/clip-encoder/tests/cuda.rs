@@ -6,24 +6,11 @@
 #![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
 use clip_encoder::{ClipEncoder, Device, LoadOptions, parse_device, to_vec_f32};
-use test_support::{Rng, tiny_clip};
+use test_support::{Rng, max_row_rel, tiny_clip};
 
 fn cuda() -> Device {
     assert!(tch::Cuda::is_available(), "this test needs a CUDA device (libtorch sees none)");
     Device::Cuda(0)
-}
-
-/// Max over rows of ||got - want|| / ||want||.
-fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {
-    assert_eq!(got.len(), want.len());
-    got.chunks(width)
-        .zip(want.chunks(width))
-        .map(|(g, w)| {
-            let num: f64 = g.iter().zip(w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
-            let den: f64 = w.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>();
-            (num / den).sqrt()
-        })
-        .fold(0.0, f64::max)
 }
 
 const TEXTS: [&str; 5] =

@@ -3,21 +3,8 @@
 
 use clip_encoder::{ClipEncoder, LoadOptions, TokenBatch, to_vec_f32};
 use test_support::{
-    Rng, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file,
+    Rng, max_row_rel, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file,
 };
-
-/// Max over rows of ||got - want|| / ||want||.
-fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {
-    assert_eq!(got.len(), want.len());
-    got.chunks(width)
-        .zip(want.chunks(width))
-        .map(|(g, w)| {
-            let num: f64 = g.iter().zip(w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
-            let den: f64 = w.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>();
-            (num / den).sqrt()
-        })
-        .fold(0.0, f64::max)
-}
 
 fn phrases() -> Vec<String> {
     let mut v: Vec<String> =

@@ -134,31 +134,37 @@ fn random_and_clustered_data_equal_brute_force() {
     }
 }
 
-#[test]
-fn chunked_and_unchunked_give_identical_results() {
+/// Every key chunk, query batch and block-max setting gives the unchunked results bit for bit.
+fn check_chunked_equals_unchunked(device: tch::Device) {
     let mut rng = Rng::new(5);
     let d = 32;
     let keys = clustered(&mut rng, 3000, d);
     let queries = normalized(&mut rng, 200, d);
+    let on = |o: IndexOptions| IndexOptions { device, ..o };
     for precision in [Precision::F32, Precision::Fast] {
-        let whole =
-            Index::from_slice(&keys, d, &opts(precision, Some(1 << 20), Some(1 << 20))).unwrap();
-        let want = whole.search(&queries, 16).unwrap();
+        let whole = on(opts(precision, Some(1 << 20), Some(1 << 20)));
+        let want = Index::from_slice(&keys, d, &whole).unwrap().search(&queries, 16).unwrap();
         // Block-maximum pre-selection off, and on with blocks of 4 and 7 keys (a tail past the
         // last whole block).
         for block in [0, 4, 7] {
             for (kc, qb) in [(1 << 20, 1 << 20), (1000, 7), (999, 200), (1, 50), (64, 1)] {
-                let o = IndexOptions { block: Some(block), ..opts(precision, Some(kc), Some(qb)) };
+                let o =
+                    IndexOptions { block: Some(block), ..on(opts(precision, Some(kc), Some(qb))) };
                 let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, 16).unwrap();
                 let diff = (0..got.ids.len())
                     .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
                 assert_eq!(
                     diff, None,
-                    "{precision:?} chunk {kc}/{qb} block {block}: first difference (row-major index)"
+                    "{device:?} {precision:?} chunk {kc}/{qb} block {block}: first difference (row-major index)"
                 );
             }
         }
     }
+}
+
+#[test]
+fn chunked_and_unchunked_give_identical_results() {
+    check_chunked_equals_unchunked(tch::Device::Cpu);
 }
 
 #[test]
@@ -327,29 +333,7 @@ fn cuda_random_and_clustered_data_equal_brute_force() {
 #[test]
 #[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
 fn cuda_chunked_and_unchunked_give_identical_results() {
-    let mut rng = Rng::new(5);
-    let d = 32;
-    let keys = clustered(&mut rng, 3000, d);
-    let queries = normalized(&mut rng, 200, d);
-    for precision in [Precision::F32, Precision::Fast] {
-        let whole =
-            Index::from_slice(&keys, d, &cuda_opts(precision, Some(1 << 20), Some(1 << 20)))
-                .unwrap();
-        let want = whole.search(&queries, 16).unwrap();
-        for block in [0, 4, 7] {
-            for (kc, qb) in [(1000, 7), (999, 200), (1, 50), (64, 1)] {
-                let o =
-                    IndexOptions { block: Some(block), ..cuda_opts(precision, Some(kc), Some(qb)) };
-                let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, 16).unwrap();
-                let diff = (0..got.ids.len())
-                    .find(|&j| got.ids[j] != want.ids[j] || got.scores[j] != want.scores[j]);
-                assert_eq!(
-                    diff, None,
-                    "cuda {precision:?} chunk {kc}/{qb} block {block}: first difference"
-                );
-            }
-        }
-    }
+    check_chunked_equals_unchunked(cuda());
 }
 
 #[test]

@@ -88,6 +88,19 @@ impl Rng {
 }
 
 /// Asserts two float slices are equal within `atol + rtol * |want|`, printing the first
+/// Max over rows of `||got - want|| / ||want||` (rows of `width` values), in f64.
+pub fn max_row_rel(got: &[f32], want: &[f32], width: usize) -> f64 {
+    assert_eq!(got.len(), want.len(), "row-relative error of different lengths");
+    got.chunks(width)
+        .zip(want.chunks(width))
+        .map(|(g, w)| {
+            let num: f64 = g.iter().zip(w).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>();
+            let den: f64 = w.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>();
+            (num / den).sqrt()
+        })
+        .fold(0.0, f64::max)
+}
+
 /// differing indices and the largest error.
 pub fn assert_close(name: &str, got: &[f32], want: &[f32], rtol: f32, atol: f32) {
     assert_eq!(got.len(), want.len(), "{name}: lengths differ");
