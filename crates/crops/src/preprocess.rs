@@ -4,13 +4,12 @@
 
 use std::cell::RefCell;
 
-use crate::{ResizeScratch, Result, RgbImage, resize_bicubic_into};
+use crate::{ResizeScratch, Result, RgbImage, Window, resize_bicubic_window_into};
 
 /// Per-thread buffers of the preprocessing, reused from crop to crop and image to image.
 #[derive(Default)]
 struct Scratch {
     resize: ResizeScratch,
-    resized: Vec<u8>,
     centre: Vec<u8>,
     crop: Vec<u8>,
 }
@@ -78,20 +77,24 @@ impl ClipPreprocess {
         let s = self.size as usize;
         let (w, h) = (w as usize, h as usize);
         let (short, long) = if w <= h { (w, h) } else { (h, w) };
-        let (rw, rh, resized): (usize, usize, &[u8]) = if short == s {
-            (w, h, src)
+        let (rw, rh) = if short == s {
+            (w, h)
         } else {
             let new_long = s * long / short;
-            let (nw, nh) = if w <= h { (s, new_long) } else { (new_long, s) };
-            resize_bicubic_into(src, w, h, nw, nh, &mut sc.resize, &mut sc.resized);
-            (nw, nh, &sc.resized)
+            if w <= h { (s, new_long) } else { (new_long, s) }
         };
         // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
         let (top, left) = ((rh - s).div_ceil(2), (rw - s).div_ceil(2));
-        data.clear();
-        for y in top..top + s {
-            let start = (y * rw + left) * 3;
-            data.extend_from_slice(&resized[start..start + s * 3]);
+        if short == s {
+            data.clear();
+            for y in top..top + s {
+                let start = (y * rw + left) * 3;
+                data.extend_from_slice(&src[start..start + s * 3]);
+            }
+        } else {
+            // Only the centre crop of the resize is computed (the same bytes).
+            let window = Window { x: left, y: top, w: s, h: s };
+            resize_bicubic_window_into(src, w, h, rw, rh, window, &mut sc.resize, data);
         }
     }
 
