@@ -72,6 +72,7 @@ pub struct ResizeScratch {
     t: Vec<u8>,
     mid: Vec<u8>,
     acc: Vec<i32>,
+    clipped: Vec<u8>,
 }
 
 /// Resizes a packed RGB8 image (`w * h * 3` bytes) to `nw x nh` as Pillow's
@@ -130,7 +131,7 @@ pub fn resize_bicubic_window_into(
         "window {window:?} outside {nw}x{nh}"
     );
     let Window { x: x0, y: y0, w: ww, h: wh } = window;
-    let ResizeScratch { t, mid, acc } = scratch;
+    let ResizeScratch { t, mid, acc, clipped } = scratch;
     let need_h = nw != w;
     let need_v = nh != h;
     let vert = coeffs(h, nh);
@@ -171,6 +172,8 @@ pub fn resize_bicubic_window_into(
         mid.resize(ww * rows * 3, 0);
         acc.clear();
         acc.resize(col, 0);
+        clipped.clear();
+        clipped.resize(col, 0);
         for xx in 0..ww {
             let (xmin, xmax) = horiz.bounds[x0 + xx];
             let k = &horiz.weights[(x0 + xx) * horiz.ksize..(x0 + xx) * horiz.ksize + xmax];
@@ -182,11 +185,13 @@ pub fn resize_bicubic_window_into(
                     *a += i32::from(v) * kx;
                 }
             }
-            for (y, a) in acc.chunks_exact(3).enumerate() {
+            // Clipped in one vectorised run, then scattered a pixel at a time into the rows.
+            for (c, &a) in clipped.iter_mut().zip(acc.iter()) {
+                *c = clip8(a);
+            }
+            for (y, px) in clipped.chunks_exact(3).enumerate() {
                 let o = (y * ww + xx) * 3;
-                mid[o] = clip8(a[0]);
-                mid[o + 1] = clip8(a[1]);
-                mid[o + 2] = clip8(a[2]);
+                mid[o..o + 3].copy_from_slice(px);
             }
         }
         mid
