@@ -65,6 +65,27 @@ fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
+/// `acc[i] += sum over taps t of k[t] * line(t)[i]`, two taps per sweep over `acc` (half the
+/// accumulator traffic). Pillow adds the taps one by one; with no partial sum able to overflow
+/// (see [`clip8`]) integer addition gives the same result in any order.
+#[inline(always)]
+fn accumulate<'a>(acc: &mut [i32], k: &[i32], line: impl Fn(usize) -> &'a [u8]) {
+    let mut t = 0;
+    while t + 1 < k.len() {
+        let (k0, k1) = (k[t], k[t + 1]);
+        for ((a, &v0), &v1) in acc.iter_mut().zip(line(t)).zip(line(t + 1)) {
+            *a += i32::from(v0) * k0 + i32::from(v1) * k1;
+        }
+        t += 2;
+    }
+    if t < k.len() {
+        let k0 = k[t];
+        for (a, &v) in acc.iter_mut().zip(line(t)) {
+            *a += i32::from(v) * k0;
+        }
+    }
+}
+
 /// Buffers a resize works in, kept between calls so that repeated resizes do not allocate
 /// (fresh large allocations cost more in page faults than the arithmetic).
 #[derive(Default)]
@@ -179,12 +200,7 @@ pub fn resize_bicubic_window_into(
             let k = &horiz.weights[(x0 + xx) * horiz.ksize..(x0 + xx) * horiz.ksize + xmax];
             acc.fill(1i32 << (PRECISION_BITS - 1));
             let xmin = xmin - x_first;
-            for (x, &kx) in k.iter().enumerate() {
-                let column = &t[(x + xmin) * col..(x + xmin + 1) * col];
-                for (a, &v) in acc.iter_mut().zip(column) {
-                    *a += i32::from(v) * kx;
-                }
-            }
+            accumulate(acc, k, |x| &t[(x + xmin) * col..(x + xmin + 1) * col]);
             // Clipped in one vectorised run, then scattered a pixel at a time into the rows.
             for (c, &a) in clipped.iter_mut().zip(acc.iter()) {
                 *c = clip8(a);
@@ -220,12 +236,7 @@ pub fn resize_bicubic_window_into(
         let ymin = ymin - y_first;
         let k = &vert.weights[(y0 + yy) * vert.ksize..(y0 + yy) * vert.ksize + ymax];
         acc.fill(1i32 << (PRECISION_BITS - 1));
-        for (y, &ky) in k.iter().enumerate() {
-            let row = &cur[(y + ymin) * stride..(y + ymin + 1) * stride];
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += i32::from(v) * ky;
-            }
-        }
+        accumulate(acc, k, |y| &cur[(y + ymin) * stride..(y + ymin + 1) * stride]);
         for (o, &a) in out_row.iter_mut().zip(acc.iter()) {
             *o = clip8(a);
         }
