@@ -75,7 +75,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Open::Resume => CaptionDbWriter::append(&out)?,
     };
     let already = writer.rows();
-    let out_path = out.clone();
     if already > phrases.len() {
         bail!(
             "{}: holds {already} phrases, more than the {} of this run",
@@ -103,12 +102,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let mut t = Instant::now();
         for (number, (chunk, tokens)) in rx.iter().enumerate() {
             super::Timings::lap(&mut timings.wait, &mut t);
-            let out = enc.encode_tokens(&tokens?)?;
-            let keys = clip_encoder::to_vec_f32(&out.keys)?;
-            let feats = clip_encoder::to_vec_f32(&out.features)?;
+            let encoded = enc.encode_tokens(&tokens?)?;
+            let keys = clip_encoder::to_vec_f32(&encoded.keys)?;
+            let feats = clip_encoder::to_vec_f32(&encoded.features)?;
             super::Timings::lap(&mut timings.model, &mut t);
             let captions = chunk.to_vec();
-            let path = out_path.clone();
+            let path = out.clone();
             bg.send(move |w: &mut CaptionDbWriter| {
                 w.write_batch(&keys, &feats, &captions)
                     .with_context(|| format!("writing {}", path.display()))?;
