@@ -5,10 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use ctx_store::{VisCtxReader, VisCtxWriter};
 
-use super::background::Background;
 use super::images::{self, Inputs};
 use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
 use super::{Common, shard};
@@ -64,32 +63,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (mut failures, pb, rx) =
         images::start(&out, todo, "encode-images", c, batch, &enc, Inputs::Whole)?;
     let mut timings = super::Timings::default();
-    let mut bg = Background::new(writer, 2)?;
-    let written = images::drive(
+    let (written, writer) = images::drive(
         rx,
+        writer,
+        &out,
         c.on_error,
         &mut failures,
         &pb,
         &mut timings,
-        |batch, pixels, number, timings| {
+        |batch, pixels, timings| {
             let mut t = Instant::now();
             let pooled = clip_encoder::to_vec_f32(&enc.encode_image_tensor(pixels)?.pooled)?;
             super::Timings::lap(&mut timings.model, &mut t);
             let ids: Vec<u64> = batch.items.iter().map(|i| i.id).collect();
-            let n = ids.len();
-            let path = out.clone();
-            bg.send(move |w: &mut VisCtxWriter| {
-                w.write_batch(&ids, &pooled)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                super::maybe_abort(number);
-                Ok(())
-            })?;
-            super::Timings::lap(&mut timings.write, &mut t);
-            Ok(n)
+            Ok((ids.len(), move |w: &mut VisCtxWriter| Ok(w.write_batch(&ids, &pooled)?)))
         },
     )?;
-    let (writer, busy) = bg.finish()?;
-    timings.writer_busy = busy;
     writer.finish()?;
     images::conclude("encode-images", &timings, &pb, written, already, &failures, started, out)
 }

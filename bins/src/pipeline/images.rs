@@ -246,17 +246,27 @@ pub fn todo(all: &[datasets::CocoImage], done: Vec<u64>) -> (Vec<Item>, usize) {
 }
 
 /// Drives an image step: for every prepared batch, records or fails on its bad images (per
-/// `--on-error`), hands the rest to `step` with the batch's number from 1 (it queues their write
-/// and returns how many), moves the progress bar and times the wait for inputs. Returns the
-/// number of images handed over.
-pub fn drive(
+/// `--on-error`), hands the rest to `step`, which returns how many it took and the job that
+/// writes them; the jobs run in order on `writer`, moved to a writer thread
+/// ([`Background`](super::background::Background)), each followed by the abort hook. Moves the
+/// progress bar and fills `timings`. Returns the number of images written, and the writer.
+#[allow(clippy::too_many_arguments)]
+pub fn drive<W, J>(
     batches: Batches,
+    writer: W,
+    out: &std::path::Path,
     on_error: super::OnError,
     failures: &mut super::output::Failures,
     pb: &indicatif::ProgressBar,
     timings: &mut super::Timings,
-    mut step: impl FnMut(&Prepared, &Tensor, usize, &mut super::Timings) -> anyhow::Result<usize>,
-) -> anyhow::Result<usize> {
+    mut step: impl FnMut(&Prepared, &Tensor, &mut super::Timings) -> anyhow::Result<(usize, J)>,
+) -> anyhow::Result<(usize, W)>
+where
+    W: Send + 'static,
+    J: FnOnce(&mut W) -> anyhow::Result<()> + Send + 'static,
+{
+    use anyhow::Context;
+    let mut bg = super::background::Background::new(writer, 2)?;
     let (mut written, mut count) = (0, 0);
     let mut t = std::time::Instant::now();
     while let Some(batch) = batches.recv() {
@@ -274,13 +284,23 @@ pub fn drive(
         }
         if let Some(pixels) = &batch.pixels {
             count += 1;
-            let n = step(&batch, pixels, count, timings)?;
+            let (n, job) = step(&batch, pixels, timings)?;
+            let (number, path) = (count, out.to_path_buf());
+            let mut queued = std::time::Instant::now();
+            bg.send(move |w: &mut W| {
+                job(w).with_context(|| format!("writing {}", path.display()))?;
+                super::maybe_abort(number);
+                Ok(())
+            })?;
+            super::Timings::lap(&mut timings.write, &mut queued);
             written += n;
             pb.inc(n as u64);
         }
         t = std::time::Instant::now();
     }
-    Ok(written)
+    let (writer, busy) = bg.finish()?;
+    timings.writer_busy = busy;
+    Ok((written, writer))
 }
 
 /// Starts an image step's CPU side for `todo`: the failure record beside `out`, the progress

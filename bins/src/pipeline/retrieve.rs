@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
-use super::background::Background;
 use super::images::{self, Inputs};
 use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
 use super::{Common, shard};
@@ -113,14 +112,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         images::start(&out, todo, "retrieve-captions", c, batch, &enc, Inputs::Crops)?;
     let fd = captions.feature_dim;
     let mut timings = super::Timings::default();
-    let mut bg = Background::new(writer, 2)?;
-    let written = images::drive(
+    let (written, writer) = images::drive(
         rx,
+        writer,
+        &out,
         c.on_error,
         &mut failures,
         &pb,
         &mut timings,
-        |batch, pixels, number, timings| {
+        |batch, pixels, timings| {
             let mut t = Instant::now();
             let embeds = enc.encode_image_tensor(pixels)?.embeds;
             super::Timings::lap(&mut timings.model, &mut t);
@@ -164,19 +164,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     nine: view(i * 15 + 6, 9),
                 })
                 .collect();
-            let n = entries.len();
-            let path = out.clone();
-            bg.send(move |w: &mut TxtCtxWriter| {
-                w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
-                super::maybe_abort(number);
-                Ok(())
-            })?;
-            super::Timings::lap(&mut timings.write, &mut t);
-            Ok(n)
+            Ok((entries.len(), move |w: &mut TxtCtxWriter| Ok(w.write_batch(&entries)?)))
         },
     )?;
-    let (writer, busy) = bg.finish()?;
-    timings.writer_busy = busy;
     writer.finish()?;
     images::conclude("retrieve-captions", &timings, &pb, written, already, &failures, started, out)
 }
