@@ -167,14 +167,15 @@ fn chunked_and_unchunked_give_identical_results() {
     check_chunked_equals_unchunked(tch::Device::Cpu);
 }
 
-#[test]
-fn edge_cases() {
+/// k > n, k = 1, empty queries, a single key, and what is refused, on `device`.
+fn check_edge_cases(device: tch::Device) {
     let mut rng = Rng::new(3);
     let d = 16;
     let keys = normalized(&mut rng, 10, d);
     let queries = normalized(&mut rng, 5, d);
     for precision in [Precision::F32, Precision::Fast] {
-        let index = Index::from_slice(&keys, d, &opts(precision, Some(3), None)).unwrap();
+        let o = IndexOptions { device, ..opts(precision, Some(3), None) };
+        let index = Index::from_slice(&keys, d, &o).unwrap();
         // k larger than the database: every key, in order.
         let want = reference(&keys, &queries, d, 50);
         let got = index.search(&queries, 50).unwrap();
@@ -193,18 +194,25 @@ fn edge_cases() {
         assert!(index.search(&queries, 0).unwrap_err().to_string().contains("k must be"));
         assert!(index.search(&queries[..d + 1], 4).unwrap_err().to_string().contains("rows of 16"));
         // a single key
-        let one = Index::from_slice(&keys[..d], d, &opts(precision, None, None)).unwrap();
+        let o = IndexOptions { device, ..opts(precision, None, None) };
+        let one = Index::from_slice(&keys[..d], d, &o).unwrap();
         let got = one.search(&queries, 16).unwrap();
         assert_eq!((got.k, got.ids.clone()), (1, vec![0; 5]));
     }
-    assert!(Index::from_slice(&[], d, &IndexOptions::default()).is_err());
+    let on = IndexOptions { device, ..IndexOptions::default() };
+    assert!(Index::from_slice(&[], d, &on).is_err());
     assert!(
-        Index::from_slice(&[1.0, f32::NAN], 2, &IndexOptions::default())
+        Index::from_slice(&[1.0, f32::NAN], 2, &on)
             .err()
             .expect("refused")
             .to_string()
             .contains("non-finite")
     );
+}
+
+#[test]
+fn edge_cases() {
+    check_edge_cases(tch::Device::Cpu);
 }
 
 #[test]
@@ -340,25 +348,8 @@ fn cuda_chunked_and_unchunked_give_identical_results() {
 #[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
 fn cuda_edge_cases_and_ivf() {
     use retrieval::{IvfIndex, IvfOptions};
-    let mut rng = Rng::new(3);
-    let d = 16;
-    let keys = normalized(&mut rng, 10, d);
-    let queries = normalized(&mut rng, 5, d);
-    for precision in [Precision::F32, Precision::Fast] {
-        let index = Index::from_slice(&keys, d, &cuda_opts(precision, Some(3), None)).unwrap();
-        assert_matches(
-            "cuda k > n",
-            &index.search(&queries, 50).unwrap(),
-            &reference(&keys, &queries, d, 50),
-        );
-        assert_matches(
-            "cuda k = 1",
-            &index.search(&queries, 1).unwrap(),
-            &reference(&keys, &queries, d, 1),
-        );
-        let empty = index.search(&[], 4).unwrap();
-        assert_eq!((empty.k, empty.ids.len()), (4, 0));
-    }
+    check_edge_cases(cuda());
+    let mut rng = Rng::new(21);
     let keys = clustered(&mut rng, 4000, 32);
     let queries = clustered(&mut rng, 100, 32);
     let all = IvfIndex::build(
