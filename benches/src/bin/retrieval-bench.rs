@@ -45,6 +45,9 @@ fn main() -> Result<()> {
     if let Some(b) = std::env::var("XCTX_BLOCK").ok().and_then(|b| b.parse().ok()) {
         opts.block = Some(b);
     }
+    if let Some(c) = std::env::var("XCTX_KEY_CHUNK").ok().and_then(|c| c.parse().ok()) {
+        opts.key_chunk = Some(c);
+    }
     let index = Index::from_slice(&keys, d, &opts)?;
     let q =
         Tensor::from_slice(&queries).view([(queries.len() / d) as i64, d as i64]).to_device(device);
@@ -59,13 +62,14 @@ fn main() -> Result<()> {
         let (a, b) = (q.to_kind(kind), kt.to_kind(kind));
         let _ = a.narrow(0, 0, 64).mm(&b.tr()); // warm-up
         let t = Instant::now();
-        // The index's default query batch (512) and key chunk (32,768): the same products.
+        // The index's query batches and key chunks: the same products.
         let (nq, nk) = (a.size()[0], b.size()[0]);
-        for start in (0..nq).step_by(512) {
-            for kstart in (0..nk).step_by(32_768) {
+        let (qb, kc) = (index.query_batch() as i64, index.key_chunk() as i64);
+        for start in (0..nq).step_by(qb as usize) {
+            for kstart in (0..nk).step_by(kc as usize) {
                 let s = a
-                    .narrow(0, start, 512.min(nq - start))
-                    .mm(&b.narrow(0, kstart, 32_768.min(nk - kstart)).tr());
+                    .narrow(0, start, qb.min(nq - start))
+                    .mm(&b.narrow(0, kstart, kc.min(nk - kstart)).tr());
                 let _ = s.double_value(&[0, 0]);
             }
         }

@@ -12,9 +12,11 @@
 //! Results are sorted by descending score, ties broken by the lower id.
 
 mod error;
+mod host;
 mod ivf;
 mod topk;
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
@@ -44,9 +46,9 @@ pub struct IndexOptions {
     pub query_batch: Option<usize>,
     /// Screened candidates per query in [`Precision::Fast`] (at least k).
     pub candidates: usize,
-    /// Keys per block of the block-maximum pre-selection in each score chunk (default: 128 on
-    /// CUDA, where a reduction is much cheaper than `topk` over every score; off on the CPU,
-    /// where it measured slower). `Some(0)` turns it off. Results are the same either way.
+    /// Keys per block of the block-maximum pre-selection in each score chunk on CUDA (default
+    /// 128: a reduction is much cheaper there than `topk` over every score). `Some(0)` turns it
+    /// off. Results are the same either way. The CPU selects in Rust and ignores it.
     pub block: Option<usize>,
 }
 
@@ -76,7 +78,11 @@ pub struct Hits {
 
 /// Keys resident on a device, searched exactly.
 pub struct Index {
-    keys: Tensor,
+    /// The f32 keys as a tensor on the device. On the CPU with [`Precision::Fast`] it is made
+    /// from `host` only if the f32 fallback needs it.
+    keys: OnceCell<Tensor>,
+    /// On the CPU: the f32 keys, row-major, which re-scoring reads directly.
+    host: Option<Vec<f32>>,
     low: Option<Tensor>,
     n: i64,
     d: i64,
@@ -147,8 +153,17 @@ impl Index {
         let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
         let block = opts.block.unwrap_or(if cuda { 128 } else { 0 }) as i64;
         tracing::debug!(n, d, key_chunk, query_batch, block, eps, "index ready");
+        let host = match opts.device {
+            Device::Cpu => Some(Vec::<f32>::try_from(keys.flatten(0, -1))?),
+            _ => None,
+        };
+        let resident = OnceCell::new();
+        if host.is_none() || low.is_none() {
+            let _ = resident.set(keys);
+        }
         Ok(Index {
-            keys,
+            keys: resident,
+            host,
             low,
             n,
             d,
@@ -173,6 +188,22 @@ impl Index {
     }
     pub fn device(&self) -> Device {
         self.device
+    }
+    /// Keys per score chunk.
+    pub fn key_chunk(&self) -> usize {
+        self.key_chunk as usize
+    }
+    /// Queries per batch.
+    pub fn query_batch(&self) -> usize {
+        self.query_batch as usize
+    }
+
+    /// The f32 keys as a `(len, d)` tensor on the device.
+    fn keys(&self) -> &Tensor {
+        self.keys.get_or_init(|| {
+            let host = self.host.as_deref().expect("keys on the host when not resident");
+            Tensor::from_slice(host).view([self.n, self.d])
+        })
     }
 
     /// Searches `queries` (`q * dim` values, row-major).
@@ -222,7 +253,7 @@ impl Index {
                     self.fast(&qb, low, k, self.candidates.max(k) + 1)?
                 }
                 _ => {
-                    let (s, i) = self.exact(&qb, k);
+                    let (s, i) = self.exact(&qb, k)?;
                     (s, i, 0)
                 }
             };
@@ -234,16 +265,22 @@ impl Index {
     }
 
     /// f32 scores, chunk by chunk; the best `k + SLACK` are re-scored canonically.
-    fn exact(&self, qb: &Tensor, k: i64) -> (Tensor, Tensor) {
+    fn exact(&self, qb: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
         let m = (k + SLACK).min(self.n);
-        let (_, cand) = self.screen(qb, &self.keys, m);
+        let (_, cand) = self.screen(qb, self.keys(), m)?;
         self.rescore(qb, &cand, k)
     }
 
     /// The best `m` keys per query by scores against `keys` (f32 or low precision), chunk by
     /// chunk, unordered beyond being the best `m`.
-    fn screen(&self, qb: &Tensor, keys: &Tensor, m: i64) -> (Tensor, Tensor) {
+    fn screen(&self, qb: &Tensor, keys: &Tensor, m: i64) -> Result<(Tensor, Tensor)> {
         let q = qb.to_kind(keys.kind());
+        if self.device == Device::Cpu {
+            return match keys.kind() {
+                Kind::BFloat16 => self.screen_host::<i16>(&q, keys, m),
+                _ => self.screen_host::<f32>(&q, keys, m),
+            };
+        }
         let mut run: Option<(Tensor, Tensor)> = None;
         for start in (0..self.n).step_by(self.key_chunk as usize) {
             let chunk = keys.narrow(0, start, self.key_chunk.min(self.n - start));
@@ -262,31 +299,50 @@ impl Index {
                 }
             });
         }
-        run.expect("at least one key chunk")
+        Ok(run.expect("at least one key chunk"))
+    }
+
+    /// [`Index::screen`] on the CPU: products by libtorch, selection in Rust ([`host`]).
+    fn screen_host<S: host::Score>(
+        &self,
+        q: &Tensor,
+        keys: &Tensor,
+        m: i64,
+    ) -> Result<(Tensor, Tensor)> {
+        let mut top = host::HostTop::<S>::new(q.size()[0] as usize, m as usize);
+        for start in (0..self.n).step_by(self.key_chunk as usize) {
+            let chunk = keys.narrow(0, start, self.key_chunk.min(self.n - start));
+            top.push(&q.mm(&chunk.tr()), start)?;
+        }
+        Ok(top.finish())
     }
 
     /// Scores of candidate ids computed one pair at a time (elementwise product, sum over the
     /// dimension), so a pair's score does not depend on chunking or batch position; then ordered
     /// by descending score and ascending id, and cut to `k`.
-    fn rescore(&self, qb: &Tensor, cand: &Tensor, k: i64) -> (Tensor, Tensor) {
+    fn rescore(&self, qb: &Tensor, cand: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
         let (b, m) = cand.size2().expect("(B, m)");
-        let keys = self.keys.index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
-        let scores =
-            (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float);
-        topk::order(&scores, cand, k)
+        let scores = match &self.host {
+            Some(keys) => host::rescore(keys, qb, cand)?,
+            None => {
+                let keys = self.keys().index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
+                (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)
+            }
+        };
+        Ok(topk::order(&scores, cand, k))
     }
 
     /// Low-precision screening of `m` candidates, canonical f32 re-scoring, proof per query;
     /// unproven queries are screened again with 16 times the candidates, then searched in f32.
     /// The count returned is of queries that needed the f32 search.
     fn fast(&self, qb: &Tensor, low: &Tensor, k: i64, m: i64) -> Result<(Tensor, Tensor, usize)> {
-        let (approx, ids) = self.screen(qb, low, m);
+        let (approx, ids) = self.screen(qb, low, m)?;
         // The m-th best screened score bounds every key left out.
         let (approx, at) = approx.sort(1, true);
         let ids = ids.gather(1, &at, false);
         let cand = ids.narrow(1, 0, m - 1);
         let outside = approx.select(1, m - 1).to_kind(Kind::Float);
-        let (s, i) = self.rescore(qb, &cand, k);
+        let (s, i) = self.rescore(qb, &cand, k)?;
         let (mut s, mut i) = (s.contiguous(), i.contiguous());
         let bound = qb.norm_scalaropt_dim(2, [1], false) * (self.eps * self.key_norm);
         let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
@@ -302,7 +358,7 @@ impl Index {
                 (fs, fi)
             } else {
                 exact = nf as usize;
-                self.exact(&rows, k)
+                self.exact(&rows, k)?
             };
             let _ = s.index_copy_(0, &failed, &fs);
             let _ = i.index_copy_(0, &failed, &fi);

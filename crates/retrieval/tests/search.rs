@@ -134,6 +134,33 @@ fn random_and_clustered_data_equal_brute_force() {
     }
 }
 
+/// Queries with many keys of exactly their own score: too many for the first screening (the
+/// widened one suffices), and too many for the widened one as well (the f32 search answers),
+/// each time the k lowest ids of the tied keys.
+#[test]
+fn ties_beyond_the_screened_candidates_are_searched_wider_then_in_f32() {
+    let mut rng = Rng::new(21);
+    let d = 32;
+    for (n, copies, widened_suffices) in [(6000, 200, true), (3000, 1200, false)] {
+        let mut keys = normalized(&mut rng, n, d);
+        let target = keys[..d].to_vec();
+        for i in (0..n).step_by(n / copies).take(copies) {
+            keys[i * d..(i + 1) * d].copy_from_slice(&target);
+        }
+        let queries = [target.clone(), normalized(&mut rng, 3, d)].concat();
+        let want = reference(&keys, &queries, d, 16);
+        for kc in [None, Some(500)] {
+            let o = opts(Precision::Fast, kc, None);
+            let got = Index::from_slice(&keys, d, &o).unwrap().search(&queries, 16).unwrap();
+            let name = format!("{copies} copies in {n}, chunk {kc:?}");
+            assert_matches(&name, &got, &want);
+            let tied: Vec<i64> = (0..16).map(|j| (j * (n / copies)) as i64).collect();
+            assert_eq!(got.ids[..16], tied, "{name}: the lowest tied ids");
+            assert_eq!(got.rescored, usize::from(!widened_suffices), "{name}: f32 searches");
+        }
+    }
+}
+
 /// Every key chunk, query batch and block-max setting gives the unchunked results bit for bit.
 fn check_chunked_equals_unchunked(device: tch::Device) {
     let mut rng = Rng::new(5);
