@@ -17,7 +17,10 @@ use tch::{Kind, Tensor};
 use crate::Result;
 
 /// Scores per block of the threshold test.
-const BLOCK: usize = 16;
+const BLOCK: usize = 64;
+
+/// Query rows per task (copied and scanned together).
+const ROWS_PER_TASK: usize = 16;
 
 /// A score type whose bit pattern maps to an integer of the same order.
 pub(crate) trait Score: tch::kind::Element + Copy + Send + Sync {
@@ -79,6 +82,46 @@ struct Row<K: Ord> {
 }
 
 impl<K: Ord + Copy> Row<K> {
+    /// Offers the scores of keys `start..` to the row.
+    fn scan<S: Score<Key = K>>(&mut self, scores: &[S], start: i64, m: usize) {
+        if self.heap.is_empty() && scores.len() >= m {
+            self.fill(scores, start, m);
+            return;
+        }
+        let mut id = start;
+        let mut threshold = self.threshold(m);
+        for block in scores.chunks(BLOCK) {
+            if threshold.is_none_or(|t| S::block_max(block) > t) {
+                for (j, s) in block.iter().enumerate() {
+                    let key = s.key();
+                    if threshold.is_none_or(|t| key > t) {
+                        self.offer(key, id + j as i64, m);
+                        threshold = self.threshold(m);
+                    }
+                }
+            }
+            id += block.len() as i64;
+        }
+    }
+
+    /// An empty row takes the best `m` of `scores` (ids from `start`), found by selection
+    /// rather than by offering every score while the threshold is still low.
+    fn fill<S: Score<Key = K>>(&mut self, scores: &[S], start: i64, m: usize) {
+        let mut keys: Vec<K> = scores.iter().map(|s| s.key()).collect();
+        let (_, &mut mth, _) = keys.select_nth_unstable_by(m - 1, |a, b| b.cmp(a));
+        let mut ties = m - keys.iter().filter(|&&k| k > mth).count();
+        let mut best = Vec::with_capacity(m);
+        for (j, s) in scores.iter().enumerate() {
+            // Scores above the m-th, and the first (lowest-id) of those equal to it.
+            let k = s.key();
+            if k > mth || (k == mth && ties > 0) {
+                ties -= usize::from(k == mth);
+                best.push(Reverse((k, Reverse(start + j as i64))));
+            }
+        }
+        self.heap = BinaryHeap::from(best);
+    }
+
     /// The key to beat, `None` while fewer than `m` are kept.
     #[inline]
     fn threshold(&self, m: usize) -> Option<K> {
@@ -119,25 +162,25 @@ impl<S: Score> HostTop<S> {
         if self.buf.len() < numel {
             self.buf.resize(numel, S::ZERO);
         }
-        S::view(scores)?.f_copy_data(&mut self.buf[..numel], numel)?;
+        // Each task copies a few rows out of libtorch and scans them while they are in cache.
+        let per_task = ROWS_PER_TASK.min(b as usize);
+        let scores = S::view(scores)?;
+        let parts: Vec<Tensor> = (0..b)
+            .step_by(per_task)
+            .map(|r| scores.narrow(0, r, (per_task as i64).min(b - r)))
+            .collect();
         let m = self.m;
-        self.buf[..numel].par_chunks(c).zip(self.rows.par_iter_mut()).for_each(|(scores, row)| {
-            let mut id = start;
-            let mut threshold = row.threshold(m);
-            for block in scores.chunks(BLOCK) {
-                if threshold.is_none_or(|t| S::block_max(block) > t) {
-                    for (j, s) in block.iter().enumerate() {
-                        let key = s.key();
-                        if threshold.is_none_or(|t| key > t) {
-                            row.offer(key, id + j as i64, m);
-                            threshold = row.threshold(m);
-                        }
-                    }
+        self.buf[..numel]
+            .par_chunks_mut(per_task * c)
+            .zip(self.rows.par_chunks_mut(per_task))
+            .zip(parts.into_par_iter())
+            .try_for_each(|((buf, rows), part)| -> Result<()> {
+                part.f_copy_data(buf, buf.len())?;
+                for (scores, row) in buf.chunks(c).zip(rows) {
+                    row.scan(scores, start, m);
                 }
-                id += block.len() as i64;
-            }
-        });
-        Ok(())
+                Ok(())
+            })
     }
 
     /// `(scores, ids)` of shape `(B, m)` as f32 and i64 tensors, unordered within a row.
@@ -157,26 +200,61 @@ impl<S: Score> HostTop<S> {
     }
 }
 
+/// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
+/// f32), each within `bound` (`(B,)`) of its exact score. Once a candidate's `approx + bound`
+/// is below the k-th best exact score so far, neither it nor any after it can be among the
+/// best k, and they are left at minus infinity.
+pub(crate) struct Cut<'a> {
+    pub approx: &'a Tensor,
+    pub bound: &'a Tensor,
+    pub k: usize,
+}
+
 /// Scores of candidate keys, `(B, m)` f32: each the dot product of a query row of `queries`
 /// (`(B, d)`) with key row `cand[b, j]` of `keys` (row-major), summed in one fixed order whatever
 /// the batch, so a pair's score never depends on how the search was cut.
-pub(crate) fn rescore(keys: &[f32], queries: &Tensor, cand: &Tensor) -> Result<Tensor> {
+pub(crate) fn rescore(
+    keys: &[f32],
+    queries: &Tensor,
+    cand: &Tensor,
+    cut: Option<Cut>,
+) -> Result<Tensor> {
     let (b, m) = cand.size2()?;
+    let (b, m) = (b as usize, m as usize);
     let d = queries.size2()?.1 as usize;
     let queries = Vec::<f32>::try_from(queries.to_kind(Kind::Float).contiguous().flatten(0, -1))?;
     let ids = Vec::<i64>::try_from(cand.contiguous().flatten(0, -1))?;
-    let mut scores = vec![0f32; ids.len()];
+    let (approx, bound, k) = match cut {
+        Some(c) => (
+            Vec::<f32>::try_from(c.approx.contiguous().flatten(0, -1))?,
+            Vec::<f32>::try_from(c.bound.to_kind(Kind::Float))?,
+            c.k,
+        ),
+        None => (vec![f32::INFINITY; b * m], vec![0.0; b], m),
+    };
+    let mut scores = vec![f32::NEG_INFINITY; b * m];
     scores
-        .par_chunks_mut(m as usize)
-        .zip(ids.par_chunks(m as usize))
+        .par_chunks_mut(m)
+        .zip(ids.par_chunks(m))
         .zip(queries.par_chunks(d))
-        .for_each(|((scores, ids), q)| {
-            for (s, &id) in scores.iter_mut().zip(ids) {
+        .zip(approx.par_chunks(m).zip(&bound))
+        .for_each(|(((scores, ids), q), (approx, &bound))| {
+            // The best k exact scores so far, ascending.
+            let mut best: Vec<f32> = Vec::with_capacity(k + 1);
+            for ((s, &id), &a) in scores.iter_mut().zip(ids).zip(approx) {
+                if best.len() == k && a + bound < best[0] {
+                    break;
+                }
                 let id = id as usize;
                 *s = dot(q, &keys[id * d..(id + 1) * d]);
+                let at = best.partition_point(|&x| x < *s);
+                best.insert(at, *s);
+                if best.len() > k {
+                    best.remove(0);
+                }
             }
         });
-    Ok(Tensor::from_slice(&scores).view([b, m]))
+    Ok(Tensor::from_slice(&scores).view([b as i64, m as i64]))
 }
 
 /// `a . b` over eight interleaved f32 partial sums added pairwise at the end: one fixed order,
@@ -213,26 +291,31 @@ mod tests {
         }
     }
 
+    /// Against a full sort by descending score then ascending id, with many equal scores, for
+    /// first chunks larger and smaller than `m`.
     #[test]
     fn best_m_over_chunks_equals_a_sort() {
-        let (b, n, m) = (3usize, 1000usize, 7usize);
-        let all: Vec<f32> = (0..b * n).map(|i| ((i * 7919 % 1013) as f32 - 500.0) / 37.0).collect();
+        let (b, n) = (3usize, 1000usize);
+        let all: Vec<f32> = (0..b * n).map(|i| ((i * 7919 % 101) as f32 - 50.0) / 37.0).collect();
         let t = Tensor::from_slice(&all).view([b as i64, n as i64]);
-        let mut top = HostTop::<f32>::new(b, m);
-        for start in (0..n as i64).step_by(300) {
-            top.push(&t.narrow(1, start, 300.min(n as i64 - start)).contiguous(), start).unwrap();
-        }
-        let (s, i) = top.finish();
-        for r in 0..b {
-            let row = &all[r * n..(r + 1) * n];
-            let mut want: Vec<(f32, i64)> =
-                row.iter().enumerate().map(|(j, &v)| (v, j as i64)).collect();
-            want.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            let mut got: Vec<(f32, i64)> = (0..m as i64)
-                .map(|j| (s.double_value(&[r as i64, j]) as f32, i.int64_value(&[r as i64, j])))
-                .collect();
-            got.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
-            assert_eq!(got, want[..m].to_vec(), "row {r}");
+        for (m, chunk) in [(7, 300), (40, 300), (40, 16), (1, 1), (25, 1000)] {
+            let mut top = HostTop::<f32>::new(b, m);
+            for start in (0..n as i64).step_by(chunk) {
+                let c = (chunk as i64).min(n as i64 - start);
+                top.push(&t.narrow(1, start, c).contiguous(), start).unwrap();
+            }
+            let (s, i) = top.finish();
+            for r in 0..b {
+                let row = &all[r * n..(r + 1) * n];
+                let mut want: Vec<(f32, i64)> =
+                    row.iter().enumerate().map(|(j, &v)| (v, j as i64)).collect();
+                want.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+                let mut got: Vec<(f32, i64)> = (0..m as i64)
+                    .map(|j| (s.double_value(&[r as i64, j]) as f32, i.int64_value(&[r as i64, j])))
+                    .collect();
+                got.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+                assert_eq!(got, want[..m].to_vec(), "m {m} chunk {chunk} row {r}");
+            }
         }
     }
 }

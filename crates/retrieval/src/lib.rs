@@ -40,7 +40,8 @@ pub enum Precision {
 pub struct IndexOptions {
     pub device: Device,
     pub precision: Precision,
-    /// Keys per score chunk (default: 32,768 on the CPU, 262,144 on CUDA).
+    /// Keys per score chunk (default: 8,192 on the CPU, where the scores are read back while
+    /// in cache; 262,144 on CUDA).
     pub key_chunk: Option<usize>,
     /// Queries per batch (default: 512 on the CPU, 8,192 on CUDA).
     pub query_batch: Option<usize>,
@@ -149,7 +150,7 @@ impl Index {
                 (Some(keys.f_to_kind(kind)?), eps)
             }
         };
-        let key_chunk = opts.key_chunk.unwrap_or(if cuda { 262_144 } else { 32_768 }).max(1) as i64;
+        let key_chunk = opts.key_chunk.unwrap_or(if cuda { 262_144 } else { 8192 }).max(1) as i64;
         let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
         let block = opts.block.unwrap_or(if cuda { 128 } else { 0 }) as i64;
         tracing::debug!(n, d, key_chunk, query_batch, block, eps, "index ready");
@@ -241,34 +242,47 @@ impl Index {
         }
         let k = (k as i64).min(self.n);
         let queries = queries.f_to_device(self.device)?.f_to_kind(Kind::Float)?;
+        let bad = queries.isfinite().all_dim(1, false).logical_not().nonzero();
+        if bad.size()[0] > 0 {
+            let row = bad.int64_value(&[0, 0]);
+            return Err(Error::Queries(format!("query {row} holds a non-finite value")));
+        }
         if q == 0 {
             let s = Tensor::zeros([0, k], (Kind::Float, self.device));
             return Ok((s, Tensor::zeros([0, k], (Kind::Int64, self.device)), 0));
         }
-        let (mut ss, mut is, mut rescored) = (Vec::new(), Vec::new(), 0);
+        let m = self.candidates.max(k) + 1;
+        match &self.low {
+            Some(low) if self.n > m => self.fast(&queries, low, k, m),
+            _ => {
+                let (s, i) = self.exact(&queries, k)?;
+                Ok((s, i, 0))
+            }
+        }
+    }
+
+    /// `f` over batches of `query_batch` queries, results concatenated.
+    fn batched<F>(&self, queries: &Tensor, mut f: F) -> Result<(Tensor, Tensor)>
+    where
+        F: FnMut(&Tensor) -> Result<(Tensor, Tensor)>,
+    {
+        let q = queries.size()[0];
+        let (mut ss, mut is) = (Vec::new(), Vec::new());
         for start in (0..q).step_by(self.query_batch as usize) {
-            let qb = queries.narrow(0, start, self.query_batch.min(q - start));
-            let (s, i, r) = match &self.low {
-                Some(low) if self.n > self.candidates.max(k) + 1 => {
-                    self.fast(&qb, low, k, self.candidates.max(k) + 1)?
-                }
-                _ => {
-                    let (s, i) = self.exact(&qb, k)?;
-                    (s, i, 0)
-                }
-            };
+            let (s, i) = f(&queries.narrow(0, start, self.query_batch.min(q - start)))?;
             ss.push(s);
             is.push(i);
-            rescored += r;
         }
-        Ok((Tensor::cat(&ss, 0), Tensor::cat(&is, 0), rescored))
+        Ok((Tensor::cat(&ss, 0), Tensor::cat(&is, 0)))
     }
 
     /// f32 scores, chunk by chunk; the best `k + SLACK` are re-scored canonically.
-    fn exact(&self, qb: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
+    fn exact(&self, queries: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
         let m = (k + SLACK).min(self.n);
-        let (_, cand) = self.screen(qb, self.keys(), m)?;
-        self.rescore(qb, &cand, k)
+        self.batched(queries, |qb| {
+            let (_, cand) = self.screen(qb, self.keys(), m)?;
+            self.rescore(qb, &cand, k, None)
+        })
     }
 
     /// The best `m` keys per query by scores against `keys` (f32 or low precision), chunk by
@@ -309,10 +323,15 @@ impl Index {
         keys: &Tensor,
         m: i64,
     ) -> Result<(Tensor, Tensor)> {
-        let mut top = host::HostTop::<S>::new(q.size()[0] as usize, m as usize);
+        let b = q.size()[0];
+        let mut top = host::HostTop::<S>::new(b as usize, m as usize);
+        // One score buffer for every chunk: a fresh one each time costs page faults.
+        let out = Tensor::empty([b * self.key_chunk.min(self.n)], (keys.kind(), Device::Cpu));
         for start in (0..self.n).step_by(self.key_chunk as usize) {
-            let chunk = keys.narrow(0, start, self.key_chunk.min(self.n - start));
-            top.push(&q.mm(&chunk.tr()), start)?;
+            let c = self.key_chunk.min(self.n - start);
+            let scores = out.narrow(0, 0, b * c).view([b, c]);
+            let _ = q.f_mm_out(&scores, &keys.narrow(0, start, c).tr())?;
+            top.push(&scores, start)?;
         }
         Ok(top.finish())
     }
@@ -320,10 +339,16 @@ impl Index {
     /// Scores of candidate ids computed one pair at a time (elementwise product, sum over the
     /// dimension), so a pair's score does not depend on chunking or batch position; then ordered
     /// by descending score and ascending id, and cut to `k`.
-    fn rescore(&self, qb: &Tensor, cand: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
+    fn rescore(
+        &self,
+        qb: &Tensor,
+        cand: &Tensor,
+        k: i64,
+        cut: Option<host::Cut>,
+    ) -> Result<(Tensor, Tensor)> {
         let (b, m) = cand.size2().expect("(B, m)");
         let scores = match &self.host {
-            Some(keys) => host::rescore(keys, qb, cand)?,
+            Some(keys) => host::rescore(keys, qb, cand, cut)?,
             None => {
                 let keys = self.keys().index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
                 (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)
@@ -333,24 +358,37 @@ impl Index {
     }
 
     /// Low-precision screening of `m` candidates, canonical f32 re-scoring, proof per query;
-    /// unproven queries are screened again with 16 times the candidates, then searched in f32.
-    /// The count returned is of queries that needed the f32 search.
-    fn fast(&self, qb: &Tensor, low: &Tensor, k: i64, m: i64) -> Result<(Tensor, Tensor, usize)> {
-        let (approx, ids) = self.screen(qb, low, m)?;
-        // The m-th best screened score bounds every key left out.
-        let (approx, at) = approx.sort(1, true);
-        let ids = ids.gather(1, &at, false);
-        let cand = ids.narrow(1, 0, m - 1);
-        let outside = approx.select(1, m - 1).to_kind(Kind::Float);
-        let (s, i) = self.rescore(qb, &cand, k)?;
+    /// the queries left unproven (over all batches, so that the wider pass reads the keys once)
+    /// are screened again with 16 times the candidates, then searched in f32. The count
+    /// returned is of queries that needed the f32 search.
+    fn fast(
+        &self,
+        queries: &Tensor,
+        low: &Tensor,
+        k: i64,
+        m: i64,
+    ) -> Result<(Tensor, Tensor, usize)> {
+        let (s, i) = self.batched(queries, |qb| {
+            let (approx, ids) = self.screen(qb, low, m)?;
+            // The m-th best screened score bounds every key left out.
+            let (approx, at) = approx.sort(1, true);
+            let ids = ids.gather(1, &at, false);
+            let cand = ids.narrow(1, 0, m - 1);
+            let outside = approx.select(1, m - 1).to_kind(Kind::Float);
+            let bound = qb.norm_scalaropt_dim(2, [1], false) * (self.eps * self.key_norm);
+            let approx = approx.narrow(1, 0, m - 1).to_kind(Kind::Float);
+            let cut = host::Cut { approx: &approx, bound: &bound, k: k as usize };
+            let (s, i) = self.rescore(qb, &cand, k, Some(cut))?;
+            // Unproven rows are marked by a NaN k-th score, sorted out below.
+            let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
+            Ok((s.where_self(&proven.unsqueeze(1), &s.full_like(f64::NAN)), i))
+        })?;
         let (mut s, mut i) = (s.contiguous(), i.contiguous());
-        let bound = qb.norm_scalaropt_dim(2, [1], false) * (self.eps * self.key_norm);
-        let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
-        let failed = proven.logical_not().nonzero().squeeze_dim(1);
+        let failed = s.select(1, k - 1).isnan().nonzero().squeeze_dim(1);
         let nf = failed.size()[0];
         let mut exact = 0;
         if nf > 0 {
-            let rows = qb.index_select(0, &failed);
+            let rows = queries.index_select(0, &failed);
             let wider = m * 16;
             let (fs, fi) = if wider < self.n / 4 {
                 let (fs, fi, e) = self.fast(&rows, low, k, wider)?;
@@ -363,7 +401,7 @@ impl Index {
             let _ = s.index_copy_(0, &failed, &fs);
             let _ = i.index_copy_(0, &failed, &fi);
             tracing::debug!(
-                queries = qb.size()[0],
+                queries = queries.size()[0],
                 unproven = nf,
                 candidates = m,
                 "screening widened"

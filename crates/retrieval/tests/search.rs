@@ -220,6 +220,10 @@ fn check_edge_cases(device: tch::Device) {
         // rejected clearly
         assert!(index.search(&queries, 0).unwrap_err().to_string().contains("k must be"));
         assert!(index.search(&queries[..d + 1], 4).unwrap_err().to_string().contains("rows of 16"));
+        let mut bad = queries.clone();
+        bad[2 * d + 5] = f32::INFINITY;
+        let e = index.search(&bad, 4).unwrap_err().to_string();
+        assert_eq!(e, "queries: query 2 holds a non-finite value");
         // a single key
         let o = IndexOptions { device, ..opts(precision, None, None) };
         let one = Index::from_slice(&keys[..d], d, &o).unwrap();
