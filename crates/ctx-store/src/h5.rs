@@ -152,16 +152,18 @@ impl Writer {
     ) -> Result<()> {
         let raw = &self.raw;
         std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, &'d [f32])>(256);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, &'d [f32])>>(16);
             let writer = s.spawn(move || -> std::io::Result<()> {
                 use std::os::unix::fs::FileExt;
-                for (offset, data) in rx {
-                    raw.write_all_at(bytemuck::cast_slice(data), offset)?;
+                for writes in rx {
+                    for (offset, data) in writes {
+                        raw.write_all_at(bytemuck::cast_slice(data), offset)?;
+                    }
                 }
                 Ok(())
             });
-            let sink = RawSink { path: &self.path, tx };
-            let result = body(&sink);
+            let sink = RawSink { path: &self.path, tx, pending: Default::default() };
+            let result = body(&sink).and_then(|()| sink.send());
             drop(sink);
             let io = writer.join().expect("the raw data writer does not panic");
             io.map_err(|source| Error::Io {
@@ -390,12 +392,34 @@ pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Ve
 /// by the second thread of [`Writer::write_batch`]: space is allocated at creation (no fill
 /// values written), HDF5 tells where, and the thread `pwrite`s the data there while this one goes
 /// on creating objects.
+///
+/// Writes go to the thread in groups of about [`RAW_GROUP_BYTES`]: one hand-over per dataset
+/// costs a thread wake-up each, more than a small dataset's write.
 pub(crate) struct RawSink<'a, 'd> {
     path: &'a Path,
-    tx: std::sync::mpsc::SyncSender<(u64, &'d [f32])>,
+    tx: std::sync::mpsc::SyncSender<Vec<(u64, &'d [f32])>>,
+    /// Writes not yet handed over, and their bytes.
+    pending: std::cell::RefCell<(Vec<(u64, &'d [f32])>, usize)>,
 }
 
+/// Bytes of float data per hand-over to the writing thread.
+const RAW_GROUP_BYTES: usize = 1 << 20;
+
 impl<'d> RawSink<'_, 'd> {
+    /// Hands the pending writes to the writing thread.
+    fn send(&self) -> Result<()> {
+        let writes = std::mem::take(&mut self.pending.borrow_mut().0);
+        self.pending.borrow_mut().1 = 0;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.tx.send(writes).map_err(|_| Error::Input {
+            path: self.path.to_owned(),
+            object: "(raw data)".into(),
+            message: "the raw data writer stopped".into(),
+        })
+    }
+
     pub(crate) fn write_f32(
         &self,
         group: &Group,
@@ -413,11 +437,15 @@ impl<'d> RawSink<'_, 'd> {
             .create(name)
             .map_err(h5err(path, object))?;
         match ds.offset().filter(|_| cfg!(target_endian = "little") && !data.is_empty()) {
-            Some(offset) => self.tx.send((offset, data)).map_err(|_| Error::Input {
-                path: path.to_owned(),
-                object: object.to_owned(),
-                message: "the raw data writer stopped".into(),
-            }),
+            Some(offset) => {
+                let full = {
+                    let mut pending = self.pending.borrow_mut();
+                    pending.0.push((offset, data));
+                    pending.1 += std::mem::size_of_val(data);
+                    pending.1 >= RAW_GROUP_BYTES
+                };
+                if full { self.send() } else { Ok(()) }
+            }
             None => ds.write_raw(data).map_err(h5err(path, object)),
         }
     }
