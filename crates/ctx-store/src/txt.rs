@@ -302,22 +302,38 @@ impl TxtCtxReader {
     ///
     /// One thread does the HDF5 part (metadata and texts, serialised by HDF5's global lock
     /// anyway) while the rayon pool reads the float data straight from the file.
+    ///
+    /// The readers are one fewer than rayon's threads (the planner takes a core of its own:
+    /// more readers measured slower, contending for the kernel's memory-map lock while they
+    /// fault in their buffers), and plans go to them in groups of [`PLANS_PER_HANDOVER`].
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, ImagePlan)>(256);
+        let readers = rayon::current_num_threads().saturating_sub(1).max(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(readers).build().map_err(|e| {
+            Error::Input { path: self.path.clone(), object: "/".into(), message: e.to_string() }
+        })?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, ImagePlan)>>(32);
         let mut loaded: Vec<(usize, TxtEntry)> = std::thread::scope(|s| {
             let planner = s.spawn(move || -> Result<()> {
-                for (i, &id) in ids.iter().enumerate() {
-                    if tx.send((i, self.plan(id)?)).is_err() {
+                for (start, group) in ids.chunks(PLANS_PER_HANDOVER).enumerate() {
+                    let plans = group
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &id)| Ok((start * PLANS_PER_HANDOVER + j, self.plan(id)?)))
+                        .collect::<Result<Vec<_>>>()?;
+                    if tx.send(plans).is_err() {
                         break; // a reader failed; its error is reported below
                     }
                 }
                 Ok(())
             });
-            let loaded = rx
-                .into_iter()
-                .par_bridge()
-                .map(|(i, plan)| Ok((i, plan.load(self)?)))
-                .collect::<Result<Vec<_>>>();
+            let loaded = pool.install(|| {
+                rx.into_iter()
+                    .par_bridge()
+                    .flat_map_iter(|plans| {
+                        plans.into_iter().map(|(i, plan)| Ok((i, plan.load(self)?)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            });
             let planned = planner.join().expect("the planner thread does not panic");
             planned.and(loaded)
         })?;
@@ -326,6 +342,9 @@ impl TxtCtxReader {
         Ok(loaded.into_iter().map(|(_, e)| e).collect())
     }
 }
+
+/// Images planned per hand-over to the readers of [`TxtCtxReader::preload_ids`].
+const PLANS_PER_HANDOVER: usize = 8;
 
 /// An image whose HDF5 part is done; see [`TxtCtxReader::plan`].
 struct ImagePlan {
