@@ -152,7 +152,7 @@ impl Writer {
     ) -> Result<()> {
         let raw = &self.raw;
         std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(u64, &'d [f32])>>(16);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<RawWrites<'d>>(16);
             let writer = s.spawn(move || -> std::io::Result<()> {
                 use std::os::unix::fs::FileExt;
                 for writes in rx {
@@ -162,7 +162,12 @@ impl Writer {
                 }
                 Ok(())
             });
-            let sink = RawSink { path: &self.path, tx, pending: Default::default() };
+            let sink = RawSink {
+                path: &self.path,
+                tx,
+                pending: Default::default(),
+                pending_bytes: Default::default(),
+            };
             let result = body(&sink).and_then(|()| sink.send());
             drop(sink);
             let io = writer.join().expect("the raw data writer does not panic");
@@ -397,10 +402,14 @@ pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Ve
 /// costs a thread wake-up each, more than a small dataset's write.
 pub(crate) struct RawSink<'a, 'd> {
     path: &'a Path,
-    tx: std::sync::mpsc::SyncSender<Vec<(u64, &'d [f32])>>,
+    tx: std::sync::mpsc::SyncSender<RawWrites<'d>>,
     /// Writes not yet handed over, and their bytes.
-    pending: std::cell::RefCell<(Vec<(u64, &'d [f32])>, usize)>,
+    pending: std::cell::RefCell<RawWrites<'d>>,
+    pending_bytes: std::cell::Cell<usize>,
 }
+
+/// `pwrite`s for the writing thread: file offset and the values that go there.
+type RawWrites<'d> = Vec<(u64, &'d [f32])>;
 
 /// Bytes of float data per hand-over to the writing thread.
 const RAW_GROUP_BYTES: usize = 1 << 20;
@@ -408,8 +417,8 @@ const RAW_GROUP_BYTES: usize = 1 << 20;
 impl<'d> RawSink<'_, 'd> {
     /// Hands the pending writes to the writing thread.
     fn send(&self) -> Result<()> {
-        let writes = std::mem::take(&mut self.pending.borrow_mut().0);
-        self.pending.borrow_mut().1 = 0;
+        let writes = std::mem::take(&mut *self.pending.borrow_mut());
+        self.pending_bytes.set(0);
         if writes.is_empty() {
             return Ok(());
         }
@@ -438,13 +447,9 @@ impl<'d> RawSink<'_, 'd> {
             .map_err(h5err(path, object))?;
         match ds.offset().filter(|_| cfg!(target_endian = "little") && !data.is_empty()) {
             Some(offset) => {
-                let full = {
-                    let mut pending = self.pending.borrow_mut();
-                    pending.0.push((offset, data));
-                    pending.1 += std::mem::size_of_val(data);
-                    pending.1 >= RAW_GROUP_BYTES
-                };
-                if full { self.send() } else { Ok(()) }
+                self.pending.borrow_mut().push((offset, data));
+                self.pending_bytes.set(self.pending_bytes.get() + std::mem::size_of_val(data));
+                if self.pending_bytes.get() >= RAW_GROUP_BYTES { self.send() } else { Ok(()) }
             }
             None => ds.write_raw(data).map_err(h5err(path, object)),
         }
