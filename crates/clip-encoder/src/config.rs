@@ -199,12 +199,9 @@ pub struct ImageConfig {
     pub std: [f32; 3],
 }
 
-/// CLIP's normalisation (used when the checkpoint has no preprocessor_config.json), written as
-/// the checkpoints write it.
-#[allow(clippy::excessive_precision)]
-pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-#[allow(clippy::excessive_precision)]
-pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+/// CLIP's normalisation (used when the checkpoint has no preprocessor_config.json): the
+/// preprocessing crate's.
+pub use crops::{CLIP_MEAN, CLIP_STD};
 
 #[derive(Deserialize)]
 #[serde(untagged)]

@@ -17,7 +17,7 @@ mod resample;
 pub use boxes::{CropBox, five, nine, whole};
 pub use error::{Error, Result};
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
-pub use preprocess::ClipPreprocess;
+pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess};
 pub use resample::{
     ResizeScratch, Window, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,
 };

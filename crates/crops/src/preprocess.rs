@@ -33,15 +33,17 @@ pub struct ClipPreprocess {
     pub std: [f32; 3],
 }
 
+/// CLIP's per-channel mean, as openai/clip-vit-base-patch32's `preprocessor_config.json` writes it.
+#[allow(clippy::excessive_precision)] // the checkpoint's values, verbatim
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP's per-channel standard deviation, as the checkpoint writes it.
+#[allow(clippy::excessive_precision)]
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+
 impl Default for ClipPreprocess {
     /// openai/clip-vit-base-patch32's `preprocessor_config.json`.
-    #[allow(clippy::excessive_precision)] // the checkpoint's values, verbatim
     fn default() -> Self {
-        Self {
-            size: 224,
-            mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
-            std: [0.268_629_54, 0.261_302_58, 0.275_777_11],
-        }
+        Self { size: 224, mean: CLIP_MEAN, std: CLIP_STD }
     }
 }
 
