@@ -6,8 +6,13 @@
 //! - [`Precision::Fast`] (default): a screening pass in bf16 (CPU) or f16 (CUDA) keeps the best
 //!   `candidates + 1` keys per query; the candidates are re-scored in f32. A query's answer is
 //!   accepted only when the largest screened score left out, plus a proven bound on the
-//!   low-precision error, is below its k-th exact score; otherwise that query is searched again
-//!   in f32. So results never depend on the precision, only the speed does.
+//!   low-precision error, is below its k-th exact score; otherwise that query is screened again
+//!   with 16 times the candidates, and then searched in f32. So results never depend on the
+//!   precision, only the speed does.
+//!
+//! Products run in libtorch on either device. Selecting the best candidates of each score chunk
+//! runs in libtorch on CUDA (`topk`, after a block-maximum pre-selection) and in Rust on the
+//! CPU (`host`: a per-query threshold scan, and re-scoring from host memory).
 //!
 //! Results are sorted by descending score, ties broken by the lower id.
 
