@@ -1,6 +1,8 @@
-//! Running best-`m` selection on the CPU, in Rust, over score chunks copied out of libtorch.
+//! The CPU's selection and re-scoring, in Rust: running best-`m` selection over score chunks
+//! copied out of libtorch, and f32 re-scoring of candidates from host memory.
 //!
-//! libtorch's `topk` over every score of a chunk costs most of a product's time on the CPU. Here
+//! libtorch's `topk` over every score of a chunk cost about a third of the product's time on the
+//! CPU (and re-scoring by gather, multiply and sum another tenth). Here
 //! each query keeps its best `m` scores so far and their minimum as a threshold; a chunk row is
 //! read in blocks whose maximum (an integer reduction over order-preserving bit patterns, which
 //! the compiler vectorises) is compared with the threshold, and only blocks that beat it are
