@@ -341,9 +341,11 @@ impl Index {
         Ok(top.finish())
     }
 
-    /// Scores of candidate ids computed one pair at a time (elementwise product, sum over the
-    /// dimension), so a pair's score does not depend on chunking or batch position; then ordered
-    /// by descending score and ascending id, and cut to `k`.
+    /// Scores of candidate ids computed one pair at a time (on the CPU by `host::rescore` from
+    /// host memory; on CUDA by an elementwise product summed over the dimension), so a pair's
+    /// score does not depend on chunking or batch position; then ordered by descending score
+    /// and ascending id, and cut to `k`. With `cut` (the CPU only), candidates that the proof's
+    /// bound shows cannot reach the best `k` are skipped and left at minus infinity.
     fn rescore(
         &self,
         qb: &Tensor,
