@@ -17,12 +17,20 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  # torch's wheels and their CUDA libraries take about 5.5 GB installed, more while pip unpacks
+  # them; say so before pip fails half-way with "No space left on device".
+  free_kb=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((12 * 1024 * 1024)) ]; then
+    echo "setup: warning: only $((free_kb / 1024)) MiB free under $root; the venv takes about 6 GiB (more while pip unpacks) and cargo's target/ about 9 GiB" >&2
+  fi
   echo "setup: installing requirements.txt into $venv (torch is large: a few minutes)" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+  # No wheel cache: it would keep a second copy of every wheel (gigabytes) for no later use.
+  pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir)
+  "${pip[@]}" --upgrade pip
+  "${pip[@]}" -r "$req"
   # CLIP's real BPE vocabulary ships in open-clip-torch; only the data file is needed, so the
   # package goes in without its dependencies (timm, torchvision) and is never imported.
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$open_clip"
+  "${pip[@]}" --no-deps "$open_clip"
   echo "$want" >"$stamp"
 fi
 

@@ -249,24 +249,32 @@ pub(crate) fn rescore(
     let d = queries.size2()?.1 as usize;
     let queries = Vec::<f32>::try_from(queries.to_kind(Kind::Float).contiguous().flatten(0, -1))?;
     let ids = Vec::<i64>::try_from(cand.contiguous().flatten(0, -1))?;
-    let (approx, bound, k) = match cut {
-        Some(c) => (
+    // With a cut: the screened scores and each row's bound, to stop a row once nothing after
+    // can enter its top k. Without: every candidate is scored.
+    let cut = match cut {
+        Some(c) => Some((
             Vec::<f32>::try_from(c.approx.contiguous().flatten(0, -1))?,
             Vec::<f32>::try_from(c.bound.to_kind(Kind::Float))?,
             c.k,
-        ),
-        None => (vec![f32::INFINITY; b * m], vec![0.0; b], m),
+        )),
+        None => None,
     };
     let mut scores = vec![f32::NEG_INFINITY; b * m];
-    let row = |scores: &mut [f32], ids: &[i64], q: &[f32], approx: &[f32], bound: f32| {
+    let row = |r: usize, scores: &mut [f32]| {
+        let (ids, q) = (&ids[r * m..(r + 1) * m], &queries[r * d..(r + 1) * d]);
+        let score = |id: i64| dot(q, &keys[id as usize * d..(id as usize + 1) * d]);
+        let Some((approx, bound, k)) = &cut else {
+            scores.iter_mut().zip(ids).for_each(|(s, &id)| *s = score(id));
+            return;
+        };
+        let (approx, bound, k) = (&approx[r * m..(r + 1) * m], bound[r], *k);
         // The best k exact scores so far, ascending.
         let mut best: Vec<f32> = Vec::with_capacity(k + 1);
         for ((s, &id), &a) in scores.iter_mut().zip(ids).zip(approx) {
             if best.len() == k && a + bound < best[0] {
                 break;
             }
-            let id = id as usize;
-            *s = dot(q, &keys[id * d..(id + 1) * d]);
+            *s = score(id);
             let at = best.partition_point(|&x| x < *s);
             best.insert(at, *s);
             if best.len() > k {
@@ -274,20 +282,10 @@ pub(crate) fn rescore(
             }
         }
     };
-    if !spread() {
-        scores
-            .chunks_mut(m)
-            .zip(ids.chunks(m))
-            .zip(queries.chunks(d))
-            .zip(approx.chunks(m).zip(&bound))
-            .for_each(|(((s, i), q), (a, &b))| row(s, i, q, a, b));
+    if spread() {
+        scores.par_chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s));
     } else {
-        scores
-            .par_chunks_mut(m)
-            .zip(ids.par_chunks(m))
-            .zip(queries.par_chunks(d))
-            .zip(approx.par_chunks(m).zip(&bound))
-            .for_each(|(((s, i), q), (a, &b))| row(s, i, q, a, b));
+        scores.chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s));
     }
     Ok(Tensor::from_slice(&scores).view([b as i64, m as i64]))
 }
