@@ -21,7 +21,7 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   # them; say so before pip fails half-way with "No space left on device".
   free_kb=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
   if [ -n "$free_kb" ] && [ "$free_kb" -lt $((12 * 1024 * 1024)) ]; then
-    echo "setup: warning: only $((free_kb / 1024)) MiB free under $root; the venv takes about 6 GiB (more while pip unpacks) and cargo's target/ about 9 GiB" >&2
+    echo "setup: warning: only $((free_kb / 1024)) MiB free under $root; a fresh make test needs about 12 GiB (.venv 5.2 GiB, target/ up to 8.2 GiB)" >&2
   fi
   echo "setup: installing requirements.txt into $venv (torch is large: a few minutes)" >&2
   # No wheel cache: it would keep a second copy of every wheel (gigabytes) for no later use.
