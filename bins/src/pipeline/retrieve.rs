@@ -87,7 +87,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if db.is_empty() {
         bail!("{}: the caption database is empty", args.caption_db.display());
     }
-    let captions = db.load()?;
+    let mut captions = db.load()?;
     let opts = IndexOptions {
         device: enc.device(),
         precision: if args.f32_search { Precision::F32 } else { Precision::Fast },
@@ -100,6 +100,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         Search::Exact(Index::from_slice(&captions.keys, captions.key_dim, &opts)?)
     };
+    // The index holds its own copy of the keys (on the device or in host memory); the features
+    // and phrases are shared with the writer thread, which builds each batch's entries.
+    drop(std::mem::take(&mut captions.keys));
+    let captions = std::sync::Arc::new(captions);
     let (writer, done) =
         match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
             Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
@@ -110,7 +114,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let (mut failures, pb, rx) =
         images::start(&out, todo, "retrieve-captions", c, batch, &enc, Inputs::Crops)?;
-    let fd = captions.feature_dim;
     let mut timings = super::Timings::default();
     let (written, writer) = images::drive(
         rx,
@@ -129,46 +132,56 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(&embeds)?, args.k)?,
             };
             super::Timings::lap(&mut timings.search, &mut t);
-            let k = hits.k;
-            // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
-            // read as the last phrase: reproduced, as the comparison mode is for.
-            let last = captions.captions.len() - 1;
-            let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
-            let view = |row0: usize, crops: usize| {
-                let rows = row0 * k..(row0 + crops) * k;
-                let mut features = Vec::with_capacity(rows.len() * fd);
-                for &id in &hits.ids[rows.clone()] {
-                    let id = phrase(id);
-                    features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
-                }
-                ViewEntry {
-                    crops,
-                    k,
-                    d: fd,
-                    features,
-                    scores: hits.scores[rows.clone()].to_vec(),
-                    texts: hits.ids[rows]
-                        .iter()
-                        .map(|&id| captions.captions[phrase(id)].clone())
-                        .collect(),
-                }
-            };
-            let entries: Vec<TxtEntry> = batch
-                .items
-                .iter()
-                .enumerate()
-                .map(|(i, it)| TxtEntry {
-                    id: it.id,
-                    whole: view(i * 15, 1),
-                    five: view(i * 15 + 1, 5),
-                    nine: view(i * 15 + 6, 9),
-                })
-                .collect();
-            Ok((entries.len(), move |w: &mut TxtCtxWriter| Ok(w.write_batch(&entries)?)))
+            // The entries (feature rows and phrases of every hit) are built on the writer thread,
+            // off the path from one batch's model and search to the next.
+            let ids: Vec<u64> = batch.items.iter().map(|it| it.id).collect();
+            let (n, captions) = (ids.len(), std::sync::Arc::clone(&captions));
+            Ok((n, move |w: &mut TxtCtxWriter| {
+                Ok(w.write_batch(&txt_entries(&ids, &hits, &captions))?)
+            }))
         },
     )?;
     writer.finish()?;
     images::conclude("retrieve-captions", &timings, &pb, written, already, &failures, started, out)
+}
+
+/// The entries of one batch: image `i`'s whole view is query row `15 i`, its five crops the
+/// next five rows and its nine crops the nine after.
+fn txt_entries(
+    ids: &[u64],
+    hits: &retrieval::Hits,
+    captions: &ctx_store::Captions,
+) -> Vec<TxtEntry> {
+    let (k, fd) = (hits.k, captions.feature_dim);
+    // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
+    // read as the last phrase: reproduced, as the comparison mode is for.
+    let last = captions.captions.len() - 1;
+    let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
+    let view = |row0: usize, crops: usize| {
+        let rows = row0 * k..(row0 + crops) * k;
+        let mut features = Vec::with_capacity(rows.len() * fd);
+        for &id in &hits.ids[rows.clone()] {
+            let id = phrase(id);
+            features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
+        }
+        ViewEntry {
+            crops,
+            k,
+            d: fd,
+            features,
+            scores: hits.scores[rows.clone()].to_vec(),
+            texts: hits.ids[rows].iter().map(|&id| captions.captions[phrase(id)].clone()).collect(),
+        }
+    };
+    ids.iter()
+        .enumerate()
+        .map(|(i, &id)| TxtEntry {
+            id,
+            whole: view(i * 15, 1),
+            five: view(i * 15 + 1, 5),
+            nine: view(i * 15 + 6, 9),
+        })
+        .collect()
 }
 
 enum Search {
