@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, CaptionDbWriter, CaptionLayout};
 
 use super::background::Background;
-use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::output::{Open, RunIdentity, canonical, decide};
 use super::{Common, Summary, maybe_abort, progress, shard};
 
 /// Build the Visual Genome phrase database and encode it with CLIP's text tower.
@@ -55,19 +55,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Layout::Original => CaptionLayout::Original,
         Layout::Contiguous => CaptionLayout::Contiguous,
     };
+    let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
     let id = RunIdentity {
         tool: "encode-captions",
         arguments: serde_json::json!({
             "ann_dir": canonical(&args.ann_dir),
             "model": canonical(&args.model),
-            "model_sha256": model_fingerprint(&args.model)?,
+            "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
             "layout": format!("{layout:?}"),
             "batch_size": batch,
             "half": c.half,
         }),
     };
-    let enc = c.load_model(&args.model)?;
     let (kd, fd) =
         (enc.config().projection_dim as usize, enc.config().text_config.hidden_size as usize);
     let writer = match decide(&out, &id, c.overwrite, |p| CaptionDb::open(p)?.provenance())? {

@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use ctx_store::{VisCtxReader, VisCtxWriter};
 
 use super::images::{self, Inputs};
-use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::output::{Open, RunIdentity, canonical, decide};
 use super::{Common, shard};
 
 /// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5.
@@ -37,17 +37,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let shard = c.shard()?;
     let batch = c.batch_size.unwrap_or(64);
     let (images, out) = shard::apply(shard, images, batch, &args.out);
+    let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
     let id = RunIdentity {
         tool: "encode-images",
         arguments: serde_json::json!({
             "dataset_root": canonical(&args.dataset_root),
             "model": canonical(&args.model),
-            "model_sha256": model_fingerprint(&args.model)?,
+            "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
             "half": c.half,
         }),
     };
-    let enc = c.load_model(&args.model)?;
     let fdim = enc.config().vision_config.hidden_size as usize;
     let (writer, done) =
         match decide(&out, &id, c.overwrite, |p| VisCtxReader::open(p)?.provenance())? {

@@ -82,6 +82,18 @@ impl Common {
         Ok(device)
     }
 
+    /// Loads the checkpoint on the chosen device and, on a second thread meanwhile, takes its
+    /// fingerprint for the run's provenance ([`output::model_fingerprint`]): a load error comes
+    /// first, being the clearer one.
+    pub fn load_model_fingerprinted(&self, dir: &std::path::Path) -> Result<(ClipEncoder, String)> {
+        std::thread::scope(|s| {
+            let fingerprint = s.spawn(|| output::model_fingerprint(dir));
+            let enc = self.load_model(dir);
+            let fingerprint = fingerprint.join().expect("fingerprinting does not panic");
+            Ok((enc?, fingerprint?))
+        })
+    }
+
     /// Loads the checkpoint on the chosen device.
     pub fn load_model(&self, dir: &std::path::Path) -> Result<ClipEncoder> {
         let device = self.device()?;

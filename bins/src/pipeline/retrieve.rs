@@ -10,7 +10,7 @@ use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
 use super::images::{self, Inputs};
-use super::output::{Open, RunIdentity, canonical, decide, model_fingerprint};
+use super::output::{Open, RunIdentity, canonical, decide};
 use super::{Common, shard};
 
 /// Retrieve the top-k phrases of the caption database for every COCO image and its crops.
@@ -60,6 +60,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let db = CaptionDb::open(&args.caption_db)?;
     let db_meta = std::fs::metadata(&args.caption_db)
         .with_context(|| format!("reading {}", args.caption_db.display()))?;
+    let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
     let id = RunIdentity {
         tool: "retrieve-captions",
         arguments: serde_json::json!({
@@ -68,14 +69,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "caption_db_bytes": db_meta.len(),
             "caption_db_phrases": db.len(),
             "model": canonical(&args.model),
-            "model_sha256": model_fingerprint(&args.model)?,
+            "model_sha256": model_sha256,
             "k": args.k,
             "ivf": args.ivf,
             "shard": shard.map(|s| s.to_string()),
             "half": c.half,
         }),
     };
-    let enc = c.load_model(&args.model)?;
     let proj = enc.config().projection_dim as usize;
     if db.key_dim() != proj {
         bail!(
