@@ -20,11 +20,29 @@ pub fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
                 .unwrap_or_else(|| "xctx".into());
             #[allow(clippy::print_stderr)] // the one place a binary reports its error
             {
-                eprintln!("{name}: error: {e:#}");
+                eprintln!("{name}: error: {}", one_line(&e));
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: the libraries' errors quote their source
+/// in their own message (`file: truncated HDF5 file (H5Fopen(): ...)`), which anyhow's `{:#}`
+/// would print a second time.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(text.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
 /// Installs the tracing subscriber on stderr: `-v` debug, `-vv` trace, `--quiet` warnings only;
@@ -48,4 +66,39 @@ pub fn init_tracing(verbose: u8, quiet: bool) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    /// An error that quotes its source in its message, as the libraries' errors do.
+    #[derive(Debug)]
+    struct Quoting {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: truncated ({})", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn one_line_prints_each_cause_once() {
+        let io = std::io::Error::other("eof = 1000\nstored_eof = 330560");
+        let e =
+            anyhow::Error::new(Quoting { path: "f.h5".into(), source: io }).context("reading f.h5");
+        assert_eq!(
+            super::one_line(&e),
+            "reading f.h5: f.h5: truncated (eof = 1000; stored_eof = 330560)"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::one_line(&plain), "outer: inner");
+    }
 }

@@ -161,6 +161,17 @@ fn bad_input_is_one_line_and_nonzero() {
     assert!(err.contains("txt_ctx.hdf5") && err.contains("\"1234\""), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
+    // A truncated file: HDF5's reason quoted once, on one line.
+    let bytes = std::fs::read(&txt).unwrap();
+    let cut = dir.path().join("cut.hdf5");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = inspect(&[&cut]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cut.hdf5: truncated HDF5 file"), "{err}");
+    assert_eq!(err.matches("truncated file").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
     let out = inspect(&[&txt, &"--id", &"9", &"--view", &"five", &"--crop", &"7"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
