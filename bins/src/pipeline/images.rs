@@ -274,7 +274,12 @@ where
         for (item, e) in &batch.failed {
             match on_error {
                 super::OnError::Fail => {
-                    anyhow::bail!("image {} ({}): {e}", item.id, item.path.display())
+                    // The decoders' errors name the file already.
+                    let (e, path) = (e.to_string(), item.path.display().to_string());
+                    if e.contains(&path) {
+                        anyhow::bail!("image {}: {e}", item.id)
+                    }
+                    anyhow::bail!("image {} ({path}): {e}", item.id)
                 }
                 super::OnError::Skip => {
                     failures.record(&item.id.to_string(), &item.path, &e.to_string())?
