@@ -203,17 +203,9 @@ fn synthetic(n: i64, q: i64, k: usize, device: tch::Device) -> Result<()> {
     // The bare products of the same batches and chunks (the index's defaults on this device).
     let cuda = device.is_cuda();
     let low = if cuda { Kind::Half } else { Kind::BFloat16 };
-    let (qb, kc) = (index.query_batch() as i64, index.key_chunk() as i64);
     let (a, b) = (queries.to_kind(low), keys.to_kind(low));
     sync(device);
-    let t = Instant::now();
-    for start in (0..q).step_by(qb as usize) {
-        for ks in (0..n).step_by(kc as usize) {
-            let _ = a.narrow(0, start, qb.min(q - start)).mm(&b.narrow(0, ks, kc.min(n - ks)).tr());
-        }
-    }
-    sync(device);
-    let bare_s = t.elapsed().as_secs_f64();
+    let bare_s = bare_products(&index, &a, &b);
     let flops = 2.0 * (q as f64) * (n as f64) * 512.0;
 
     // The card's dense rate in the same precision: 8192^3 products.

@@ -309,7 +309,11 @@ impl TxtCtxReader {
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
         let readers = rayon::current_num_threads().saturating_sub(1).max(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(readers).build().map_err(|e| {
-            Error::Input { path: self.path.clone(), object: "/".into(), message: e.to_string() }
+            Error::Io {
+                path: self.path.clone(),
+                object: "(reader threads)".into(),
+                source: std::io::Error::other(e),
+            }
         })?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(usize, ImagePlan)>>(32);
         let mut loaded: Vec<(usize, TxtEntry)> = std::thread::scope(|s| {
