@@ -18,6 +18,9 @@ pub enum Error {
     #[error("k must be at least 1")]
     ZeroK,
 
+    #[error("the CPU search's threads could not be started: {0}")]
+    Threads(String),
+
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

@@ -4,38 +4,58 @@
 //! libtorch's `topk` over every score of a chunk cost about a third of the product's time on the
 //! CPU (and re-scoring by gather, multiply and sum another tenth). Here
 //! each query keeps its best `m` scores so far and their minimum as a threshold; a chunk row is
-//! read in blocks whose maximum (an integer reduction over order-preserving bit patterns, which
-//! the compiler vectorises) is compared with the threshold, and only blocks that beat it are
+//! read in blocks whose maximum (an integer reduction over the bit patterns, which the compiler
+//! vectorises) is compared with the threshold, and only blocks that beat it are
 //! looked at score by score. After the first chunk almost no block does, so selecting costs
 //! little more than reading the scores once.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
 use tch::{Kind, Tensor};
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// Scores per block of the threshold test.
 const BLOCK: usize = 64;
 
-/// Query rows per task (copied and scanned together).
-const ROWS_PER_TASK: usize = 16;
+/// Scores selected at once to fill an empty row: `FILL_PER_CANDIDATE * m`, at least `FILL_MIN`.
+const FILL_PER_CANDIDATE: usize = 4;
+const FILL_MIN: usize = 512;
 
-/// Whether to spread the work over rayon's threads, or keep it on the calling thread.
+/// Query rows copied out of libtorch and scanned together (their scores stay in cache).
+const ROWS_PER_COPY: usize = 16;
+
+/// The CPU search's threads, as many as libtorch's intra-op threads when first used (the count
+/// is kept for the process). Each runs libtorch with one thread of its own: [`screen`] splits the
+/// keys between them, and each multiplies its share and scans the scores while they are in
+/// cache; a batch's smaller steps run on one of them too.
 ///
-/// After each product libtorch's OpenMP workers spin for a while (milliseconds) unless
-/// `OMP_WAIT_POLICY=passive`, holding every core but the caller's: rayon's threads then fight
-/// them for the cores, and the search measured slower than doing the same work on the calling
-/// thread alone (1.29-1.40 against 1.21-1.30 times the bare products, 2 cores). With passive
-/// waits the cores are free and spreading wins (1.23 against 1.28-1.32).
-fn spread() -> bool {
-    static SPREAD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SPREAD.get_or_init(|| {
-        std::env::var("OMP_WAIT_POLICY").is_ok_and(|v| v.eq_ignore_ascii_case("passive"))
+/// The alternative, one product over the whole chunk on libtorch's OpenMP threads and the scan
+/// after it, measured 1.21-1.40 times the bare products on 2 cores: after each product the
+/// OpenMP workers spin for milliseconds unless `OMP_WAIT_POLICY=passive`, holding the cores
+/// that the scan needs. Threads of this pool never start an OpenMP team, so none spins.
+pub(crate) fn pool() -> Result<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Result<rayon::ThreadPool, String>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let n = tch::get_num_threads().max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n as usize)
+            .thread_name(|i| format!("retrieval-{i}"))
+            .build()
+            .map_err(|e| e.to_string())?;
+        // `set_num_threads` also records the count for threads that have not used libtorch
+        // yet; the caller's count is put back once every pool thread holds its own.
+        pool.broadcast(|_| tch::set_num_threads(1));
+        tch::set_num_threads(n);
+        tracing::debug!(threads = n, "CPU search threads started");
+        Ok(pool)
     })
+    .as_ref()
+    .map_err(|e| Error::Threads(e.clone()))
 }
 
 /// A score type whose bit pattern maps to an integer of the same order.
@@ -48,8 +68,8 @@ pub(crate) trait Score: tch::kind::Element + Copy + Send + Sync {
     /// An integer ordered like the score (finite scores; -0 below +0).
     fn key(self) -> Self::Key;
     fn value(key: Self::Key) -> f32;
-    /// The largest key of a block.
-    fn block_max(block: &[Self]) -> Self::Key;
+    /// Whether a key of the block is above `t`.
+    fn block_beats(block: &[Self], t: Self::Key) -> bool;
 }
 
 /// bf16 scores, read as their bit patterns (tch 0.24 labels `half::bf16` elements as f16).
@@ -69,8 +89,15 @@ impl Score for i16 {
         half::bf16::from_bits(b).to_f32()
     }
     #[inline(always)]
-    fn block_max(block: &[Self]) -> u16 {
-        block.iter().fold(0, |m, s| m.max(s.key()))
+    fn block_beats(block: &[Self], t: u16) -> bool {
+        if t & 0x8000 != 0 {
+            // A threshold of +0 or above: the bit patterns as signed integers are ordered like
+            // the scores among non-negative scores and negative for every other one, so the
+            // plain signed maximum decides (the usual case: the best scores are positive).
+            block.iter().fold(i16::MIN, |m, &s| m.max(s)) > (t ^ 0x8000) as i16
+        } else {
+            block.iter().fold(0, |m, s| m.max(s.key())) > t
+        }
     }
 }
 
@@ -85,8 +112,13 @@ impl Score for f32 {
         f32::from_bits(if key & 0x8000_0000 != 0 { key ^ 0x8000_0000 } else { !key })
     }
     #[inline(always)]
-    fn block_max(block: &[Self]) -> u32 {
-        block.iter().fold(0, |m, s| m.max(s.key()))
+    fn block_beats(block: &[Self], t: u32) -> bool {
+        if t & 0x8000_0000 != 0 {
+            // As for bf16: a non-negative threshold compares with the signed bit patterns.
+            block.iter().fold(i32::MIN, |m, s| m.max(s.to_bits() as i32)) > (t ^ 0x8000_0000) as i32
+        } else {
+            block.iter().fold(0, |m, s| m.max(s.key())) > t
+        }
     }
 }
 
@@ -100,14 +132,18 @@ struct Row<K: Ord> {
 impl<K: Ord + Copy> Row<K> {
     /// Offers the scores of keys `start..` to the row.
     fn scan<S: Score<Key = K>>(&mut self, scores: &[S], start: i64, m: usize) {
+        let (mut scores, mut start) = (scores, start);
         if self.heap.is_empty() && scores.len() >= m {
-            self.fill(scores, start, m);
-            return;
+            // A prefix sets the first threshold: selecting over the whole first chunk took half
+            // of all the scanning time (8,192 keys per row).
+            let p = (FILL_PER_CANDIDATE * m).max(FILL_MIN).min(scores.len());
+            self.fill(&scores[..p], start, m);
+            (scores, start) = (&scores[p..], start + p as i64);
         }
         let mut id = start;
         let mut threshold = self.threshold(m);
         for block in scores.chunks(BLOCK) {
-            if threshold.is_none_or(|t| S::block_max(block) > t) {
+            if threshold.is_none_or(|t| S::block_beats(block, t)) {
                 for (j, s) in block.iter().enumerate() {
                     let key = s.key();
                     if threshold.is_none_or(|t| key > t) {
@@ -157,72 +193,105 @@ impl<K: Ord + Copy> Row<K> {
     }
 }
 
-/// The best `m` keys per query over a sequence of `(B, C)` score chunks on the CPU.
-pub(crate) struct HostTop<S: Score> {
+/// The best `m` keys per query (unordered) of `queries` (`(B, d)`) against `keys` (`(N, d)`, the
+/// same kind `S`), as `(scores, ids)` of shape `(B, m')` with `m' = min(m, N)`, f32 and i64.
+///
+/// The keys are split into one contiguous range per thread of [`pool`]; each thread multiplies
+/// the queries by `chunk` keys of its range at a time (libtorch, one thread), copies the scores
+/// out a few query rows at a time and scans them while they are in cache, keeping its own best
+/// `m` per query. The threads' rows are merged at the end. Splitting the keys rather than the
+/// queries keeps each product's key operand large (libtorch repacks it on every call: tiles of
+/// 32 query rows made the products 1.4 times slower).
+pub(crate) fn screen<S: Score>(
+    queries: &Tensor,
+    keys: &Tensor,
     m: usize,
-    rows: Vec<Row<S::Key>>,
-    buf: Vec<S>,
+    chunk: i64,
+) -> Result<(Tensor, Tensor)> {
+    let pool = pool()?;
+    let b = queries.size2()?.0;
+    let n = keys.size2()?.0;
+    let m = m.min(n as usize);
+    let per = (n as u64).div_ceil(pool.current_num_threads() as u64).max(1) as i64;
+    let parts: Vec<(Tensor, Tensor, i64)> = (0..n)
+        .step_by(per as usize)
+        .map(|start| (queries.shallow_clone(), keys.narrow(0, start, per.min(n - start)), start))
+        .collect();
+    let tops: Vec<Vec<Row<S::Key>>> = pool.install(|| {
+        parts
+            .into_par_iter()
+            .map(|(q, keys, start)| scan_range::<S>(&q, &keys, start, m, chunk))
+            .collect::<Result<_>>()
+    })?;
+    Ok(merge::<S>(tops, b as usize, m))
 }
 
-impl<S: Score> HostTop<S> {
-    pub(crate) fn new(queries: usize, m: usize) -> Self {
-        let row = Row { heap: BinaryHeap::with_capacity(m) };
-        HostTop { m, rows: vec![row; queries], buf: Vec::new() }
-    }
-
-    /// Takes in the scores of keys `start..start + C` (a CPU tensor of kind `S`).
-    pub(crate) fn push(&mut self, scores: &Tensor, start: i64) -> Result<()> {
-        let (b, c) = scores.size2()?;
-        debug_assert_eq!(b as usize, self.rows.len());
-        let (c, numel) = (c as usize, (b * c) as usize);
-        if self.buf.len() < numel {
-            self.buf.resize(numel, S::ZERO);
-        }
-        // Each task copies a few rows out of libtorch and scans them while they are in cache.
-        let per_task = ROWS_PER_TASK.min(b as usize);
-        let scores = S::view(scores)?;
-        let parts: Vec<Tensor> = (0..b)
-            .step_by(per_task)
-            .map(|r| scores.narrow(0, r, (per_task as i64).min(b - r)))
-            .collect();
-        let m = self.m;
-        let task = |buf: &mut [S], rows: &mut [Row<S::Key>], part: Tensor| -> Result<()> {
-            part.f_copy_data(buf, buf.len())?;
-            for (scores, row) in buf.chunks(c).zip(rows) {
-                row.scan(scores, start, m);
-            }
-            Ok(())
-        };
-        if !spread() {
-            self.buf[..numel]
-                .chunks_mut(per_task * c)
-                .zip(self.rows.chunks_mut(per_task))
-                .zip(parts)
-                .try_for_each(|((buf, rows), part)| task(buf, rows, part))
-        } else {
-            self.buf[..numel]
-                .par_chunks_mut(per_task * c)
-                .zip(self.rows.par_chunks_mut(per_task))
-                .zip(parts.into_par_iter())
-                .try_for_each(|((buf, rows), part)| task(buf, rows, part))
-        }
-    }
-
-    /// `(scores, ids)` of shape `(B, m)` as f32 and i64 tensors, unordered within a row.
-    pub(crate) fn finish(self) -> (Tensor, Tensor) {
-        let b = self.rows.len() as i64;
-        let m = self.m as i64;
-        let mut scores = Vec::with_capacity(self.rows.len() * self.m);
-        let mut ids = Vec::with_capacity(self.rows.len() * self.m);
-        for row in &self.rows {
-            for Reverse((key, Reverse(id))) in row.heap.iter() {
-                scores.push(S::value(*key));
-                ids.push(*id);
+/// One thread's share of [`screen`]: the best `m` per query among `keys` (ids from `start`).
+fn scan_range<S: Score>(
+    queries: &Tensor,
+    keys: &Tensor,
+    start: i64,
+    m: usize,
+    chunk: i64,
+) -> Result<Vec<Row<S::Key>>> {
+    let b = queries.size2()?.0;
+    let len = keys.size2()?.0;
+    let c = chunk.clamp(1, len);
+    let mut rows = vec![Row { heap: BinaryHeap::with_capacity(m) }; b as usize];
+    let out = score_buffer(b * c, keys.kind());
+    let per_copy = (ROWS_PER_COPY as i64).min(b);
+    let mut buf = vec![S::ZERO; (per_copy * c) as usize];
+    for at in (0..len).step_by(c as usize) {
+        let cc = c.min(len - at);
+        let scores = out.narrow(0, 0, b * cc).view([b, cc]);
+        let _ = queries.f_mm_out(&scores, &keys.narrow(0, at, cc).tr())?;
+        let scores = S::view(&scores)?;
+        for (r, rows) in (0..b).step_by(per_copy as usize).zip(rows.chunks_mut(per_copy as usize)) {
+            let n = rows.len() * cc as usize;
+            scores.narrow(0, r, rows.len() as i64).f_copy_data(&mut buf[..n], n)?;
+            for (scores, row) in buf[..n].chunks(cc as usize).zip(rows) {
+                row.scan(scores, start + at, m);
             }
         }
-        let scores = Tensor::from_slice(&scores).view([b, m]).to_kind(Kind::Float);
-        (scores, Tensor::from_slice(&ids).view([b, m]))
     }
+    Ok(rows)
+}
+
+/// A CPU tensor of at least `numel` elements of `kind`, kept by each thread for its next calls:
+/// a fresh buffer for every batch costs its page faults again (8 MiB for 512 queries and 8,192
+/// keys).
+fn score_buffer(numel: i64, kind: Kind) -> Tensor {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Option<Tensor>> = const { std::cell::RefCell::new(None) };
+    }
+    BUFFER.with_borrow_mut(|kept| match kept {
+        Some(t) if t.kind() == kind && t.numel() >= numel as usize => t.shallow_clone(),
+        _ => {
+            let t = Tensor::empty([numel], (kind, tch::Device::Cpu));
+            *kept = Some(t.shallow_clone());
+            t
+        }
+    })
+}
+
+/// The best `m` of each query's rows over all threads, as `(scores, ids)` tensors `(B, m)`.
+fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> (Tensor, Tensor) {
+    let mut scores = Vec::with_capacity(b * m);
+    let mut ids = Vec::with_capacity(b * m);
+    let mut all: Vec<(S::Key, Reverse<i64>)> = Vec::new();
+    for r in 0..b {
+        all.clear();
+        all.extend(tops.iter().flat_map(|rows| rows[r].heap.iter().map(|e| e.0)));
+        // Descending score, then ascending id.
+        all.sort_unstable_by(|x, y| y.cmp(x));
+        for &(key, Reverse(id)) in &all[..m] {
+            scores.push(S::value(key));
+            ids.push(id);
+        }
+    }
+    let (b, m) = (b as i64, m as i64);
+    let scores = Tensor::from_slice(&scores).view([b, m]).to_kind(Kind::Float);
+    (scores, Tensor::from_slice(&ids).view([b, m]))
 }
 
 /// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
@@ -282,11 +351,7 @@ pub(crate) fn rescore(
             }
         }
     };
-    if spread() {
-        scores.par_chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s));
-    } else {
-        scores.chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s));
-    }
+    pool()?.install(|| scores.par_chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s)));
     Ok(Tensor::from_slice(&scores).view([b as i64, m as i64]))
 }
 
@@ -324,20 +389,34 @@ mod tests {
         }
     }
 
+    /// The block test (signed patterns for a non-negative threshold, keys otherwise) against
+    /// comparing keys one by one.
+    #[test]
+    fn block_test_agrees_with_keys() {
+        let values = [-3.5f32, -1.0, -1e-30, -0.0, 0.0, 1e-30, 0.25, 1.0, 7.0];
+        for &t in &values {
+            for pair in values.windows(2) {
+                let want = pair.iter().any(|a| a.key() > t.key());
+                assert_eq!(f32::block_beats(pair, t.key()), want, "f32 {pair:?} {t}");
+                let bits = |v: f32| half::bf16::from_f32(v).to_bits() as i16;
+                let block = [bits(pair[0]), bits(pair[1])];
+                let want = block.iter().any(|a| a.key() > bits(t).key());
+                assert_eq!(i16::block_beats(&block, bits(t).key()), want, "bf16 {pair:?} {t}");
+            }
+        }
+    }
+
     /// Against a full sort by descending score then ascending id, with many equal scores, for
     /// first chunks larger and smaller than `m`.
     #[test]
     fn best_m_over_chunks_equals_a_sort() {
         let (b, n) = (3usize, 1000usize);
         let all: Vec<f32> = (0..b * n).map(|i| ((i * 7919 % 101) as f32 - 50.0) / 37.0).collect();
-        let t = Tensor::from_slice(&all).view([b as i64, n as i64]);
-        for (m, chunk) in [(7, 300), (40, 300), (40, 16), (1, 1), (25, 1000)] {
-            let mut top = HostTop::<f32>::new(b, m);
-            for start in (0..n as i64).step_by(chunk) {
-                let c = (chunk as i64).min(n as i64 - start);
-                top.push(&t.narrow(1, start, c).contiguous(), start).unwrap();
-            }
-            let (s, i) = top.finish();
+        // One-hot queries against keys holding the scores: each product is exactly a score.
+        let queries = Tensor::eye(b as i64, (Kind::Float, tch::Device::Cpu));
+        let keys = Tensor::from_slice(&all).view([b as i64, n as i64]).tr().contiguous();
+        for (m, chunk) in [(7, 300), (40, 300), (40, 16), (1, 1), (25, 1000), (25, 7)] {
+            let (s, i) = screen::<f32>(&queries, &keys, m, chunk).unwrap();
             for r in 0..b {
                 let row = &all[r * n..(r + 1) * n];
                 let mut want: Vec<(f32, i64)> =

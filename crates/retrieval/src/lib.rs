@@ -321,24 +321,15 @@ impl Index {
         Ok(run.expect("at least one key chunk"))
     }
 
-    /// [`Index::screen`] on the CPU: products by libtorch, selection in Rust ([`host`]).
+    /// [`Index::screen`] on the CPU: products by libtorch on the search's own threads, each
+    /// chunk of scores selected in Rust as soon as it is made ([`host::screen`]).
     fn screen_host<S: host::Score>(
         &self,
         q: &Tensor,
         keys: &Tensor,
         m: i64,
     ) -> Result<(Tensor, Tensor)> {
-        let b = q.size()[0];
-        let mut top = host::HostTop::<S>::new(b as usize, m as usize);
-        // One score buffer for every chunk: a fresh one each time costs page faults.
-        let out = Tensor::empty([b * self.key_chunk.min(self.n)], (keys.kind(), Device::Cpu));
-        for start in (0..self.n).step_by(self.key_chunk as usize) {
-            let c = self.key_chunk.min(self.n - start);
-            let scores = out.narrow(0, 0, b * c).view([b, c]);
-            let _ = q.f_mm_out(&scores, &keys.narrow(0, start, c).tr())?;
-            top.push(&scores, start)?;
-        }
-        Ok(top.finish())
+        host::screen::<S>(q, keys, m as usize, self.key_chunk)
     }
 
     /// Scores of candidate ids computed one pair at a time (on the CPU by `host::rescore` from
@@ -375,20 +366,30 @@ impl Index {
         k: i64,
         m: i64,
     ) -> Result<(Tensor, Tensor, usize)> {
-        let (s, i) = self.batched(queries, |qb| {
-            let (approx, ids) = self.screen(qb, low, m)?;
-            // The m-th best screened score bounds every key left out.
-            let (approx, at) = approx.sort(1, true);
-            let ids = ids.gather(1, &at, false);
-            let cand = ids.narrow(1, 0, m - 1);
-            let outside = approx.select(1, m - 1).to_kind(Kind::Float);
-            let bound = qb.norm_scalaropt_dim(2, [1], false) * (self.eps * self.key_norm);
-            let approx = approx.narrow(1, 0, m - 1).to_kind(Kind::Float);
-            let cut = host::Cut { approx: &approx, bound: &bound, k: k as usize };
-            let (s, i) = self.rescore(qb, &cand, k, Some(cut))?;
-            // Unproven rows are marked by a NaN k-th score, sorted out below.
-            let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
-            Ok((s.where_self(&proven.unsqueeze(1), &s.full_like(f64::NAN)), i))
+        let eps = self.eps * self.key_norm;
+        let (s, i) = self.batched(queries, |qb| match &self.host {
+            // On the CPU the whole batch runs on the search's threads, libtorch's small steps
+            // included: on the caller's thread each of them would wake libtorch's OpenMP
+            // workers, which then spin beside the products (see `host::pool`).
+            Some(keys) => {
+                let (qb, low, chunk) = (qb.shallow_clone(), low.shallow_clone(), self.key_chunk);
+                host::pool()?.install(move || {
+                    fast_batch(
+                        &qb,
+                        (k, m, eps),
+                        |q| host::screen::<i16>(&q.to_kind(low.kind()), &low, m as usize, chunk),
+                        |q, cand, cut| {
+                            Ok(topk::order(&host::rescore(keys, q, cand, Some(cut))?, cand, k))
+                        },
+                    )
+                })
+            }
+            None => fast_batch(
+                qb,
+                (k, m, eps),
+                |q| self.screen(q, low, m),
+                |q, cand, cut| self.rescore(q, cand, k, Some(cut)),
+            ),
         })?;
         let (mut s, mut i) = (s.contiguous(), i.contiguous());
         let failed = s.select(1, k - 1).isnan().nonzero().squeeze_dim(1);
@@ -416,4 +417,27 @@ impl Index {
         }
         Ok((s, i, exact))
     }
+}
+
+/// One batch of [`Index::fast`] (`(k, m, eps)`: eps bounds the screening error per unit of
+/// query norm): the best `m` screened candidates, the `m - 1` best re-scored in f32 with the
+/// bound's cut, and the proof. Unproven rows are marked by a NaN k-th score.
+fn fast_batch(
+    qb: &Tensor,
+    (k, m, eps): (i64, i64, f64),
+    screen: impl FnOnce(&Tensor) -> Result<(Tensor, Tensor)>,
+    rescore: impl FnOnce(&Tensor, &Tensor, host::Cut) -> Result<(Tensor, Tensor)>,
+) -> Result<(Tensor, Tensor)> {
+    let (approx, ids) = screen(qb)?;
+    // The m-th best screened score bounds every key left out.
+    let (approx, at) = approx.sort(1, true);
+    let ids = ids.gather(1, &at, false);
+    let cand = ids.narrow(1, 0, m - 1);
+    let outside = approx.select(1, m - 1).to_kind(Kind::Float);
+    let bound = qb.norm_scalaropt_dim(2, [1], false) * eps;
+    let approx = approx.narrow(1, 0, m - 1).to_kind(Kind::Float);
+    let cut = host::Cut { approx: &approx, bound: &bound, k: k as usize };
+    let (s, i) = rescore(qb, &cand, cut)?;
+    let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
+    Ok((s.where_self(&proven.unsqueeze(1), &s.full_like(f64::NAN)), i))
 }
