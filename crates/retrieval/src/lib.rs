@@ -12,7 +12,9 @@
 //!
 //! Products run in libtorch on either device. Selecting the best candidates of each score chunk
 //! runs in libtorch on CUDA (`topk`, after a block-maximum pre-selection) and in Rust on the
-//! CPU (`host`: a per-query threshold scan, and re-scoring from host memory).
+//! CPU (`host`: a per-query threshold scan, and re-scoring from host memory). On the CPU the
+//! search runs on threads of its own, one per libtorch intra-op thread, each multiplying its
+//! share of the keys with libtorch on one thread and scanning the scores as they are made.
 //!
 //! Results are sorted by descending score, ties broken by the lower id.
 
