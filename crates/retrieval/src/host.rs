@@ -297,7 +297,8 @@ fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> (Tensor, 
 /// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
 /// f32), each within `bound` (`(B,)`) of its exact score. Once a candidate's `approx + bound`
 /// is below the k-th best exact score so far, neither it nor any after it can be among the
-/// best k, and they are left at minus infinity.
+/// best k, and they are left at minus infinity (those scored with it in a group keep their
+/// scores).
 pub(crate) struct Cut<'a> {
     pub approx: &'a Tensor,
     pub bound: &'a Tensor,
@@ -331,44 +332,74 @@ pub(crate) fn rescore(
     let mut scores = vec![f32::NEG_INFINITY; b * m];
     let row = |r: usize, scores: &mut [f32]| {
         let (ids, q) = (&ids[r * m..(r + 1) * m], &queries[r * d..(r + 1) * d]);
-        let score = |id: i64| dot(q, &keys[id as usize * d..(id as usize + 1) * d]);
         let Some((approx, bound, k)) = &cut else {
-            scores.iter_mut().zip(ids).for_each(|(s, &id)| *s = score(id));
+            for (s, ids) in scores.chunks_mut(GROUP).zip(ids.chunks(GROUP)) {
+                score_group(keys, q, ids, s);
+            }
             return;
         };
         let (approx, bound, k) = (&approx[r * m..(r + 1) * m], bound[r], *k);
         // The best k exact scores so far, ascending.
-        let mut best: Vec<f32> = Vec::with_capacity(k + 1);
-        for ((s, &id), &a) in scores.iter_mut().zip(ids).zip(approx) {
-            if best.len() == k && a + bound < best[0] {
+        let mut best: Vec<f32> = Vec::with_capacity(k + GROUP);
+        for ((s, ids), approx) in
+            scores.chunks_mut(GROUP).zip(ids.chunks(GROUP)).zip(approx.chunks(GROUP))
+        {
+            if best.len() == k && approx[0] + bound < best[0] {
                 break;
             }
-            *s = score(id);
-            let at = best.partition_point(|&x| x < *s);
-            best.insert(at, *s);
-            if best.len() > k {
-                best.remove(0);
+            // The rest of the group may be past the cut too: scoring it changes nothing.
+            score_group(keys, q, ids, s);
+            for &s in s.iter() {
+                let at = best.partition_point(|&x| x < s);
+                best.insert(at, s);
             }
+            best.drain(..best.len().saturating_sub(k));
         }
     };
     pool()?.install(|| scores.par_chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s)));
     Ok(Tensor::from_slice(&scores).view([b as i64, m as i64]))
 }
 
-/// `a . b` over eight interleaved f32 partial sums added pairwise at the end: one fixed order,
-/// which the compiler turns into vector instructions.
+/// Candidates re-scored together: their key rows are read at once, several loads in flight
+/// (re-scoring waits on memory, one random key row after another).
+const GROUP: usize = 4;
+
+/// Exact scores of the candidates `ids` (at most [`GROUP`]) against query `q`, into `out`.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ac.zip(bc) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
+fn score_group(keys: &[f32], q: &[f32], ids: &[i64], out: &mut [f32]) {
+    let d = q.len();
+    let row = |id: i64| &keys[id as usize * d..(id as usize + 1) * d];
+    if let [a, b, c, e] = *ids {
+        out.copy_from_slice(&dots(q, [row(a), row(b), row(c), row(e)]));
+    } else {
+        for (s, &id) in out.iter_mut().zip(ids) {
+            *s = dots(q, [row(id)])[0];
         }
     }
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) + tail
+}
+
+/// `a . b` for each `b` of `rows`, each over eight interleaved f32 partial sums added pairwise
+/// at the end: one fixed order for a pair whatever `N` (so a score never depends on its
+/// group), which the compiler turns into vector instructions.
+#[inline]
+fn dots<const N: usize>(a: &[f32], rows: [&[f32]; N]) -> [f32; N] {
+    let d = a.len();
+    let full = d / 8 * 8;
+    let rows = rows.map(|r| &r[..d]);
+    let mut acc = [[0f32; 8]; N];
+    for (i, x) in a.chunks_exact(8).enumerate() {
+        for (acc, r) in acc.iter_mut().zip(&rows) {
+            let y = &r[i * 8..i * 8 + 8];
+            for l in 0..8 {
+                acc[l] += x[l] * y[l];
+            }
+        }
+    }
+    std::array::from_fn(|j| {
+        let tail: f32 = a[full..].iter().zip(&rows[j][full..]).map(|(x, y)| x * y).sum();
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc[j];
+        ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) + tail
+    })
 }
 
 #[cfg(test)]
@@ -386,6 +417,24 @@ mod tests {
             let (kx, ky) = ((x.to_bits() as i16).key(), (y.to_bits() as i16).key());
             assert!(kx <= ky, "{a} {b}");
             assert_eq!(i16::value(kx), x.to_f32());
+        }
+    }
+
+    /// A pair's score is the same bits whether it is computed alone or in a group, for
+    /// dimensions with and without a tail past the last 8 values.
+    #[test]
+    fn grouped_scores_equal_single_ones() {
+        for d in [512usize, 13, 3] {
+            let v = |seed: usize| -> Vec<f32> {
+                (0..d)
+                    .map(|i| (((i + 1) * (seed + 7) * 7919) % 1013) as f32 / 977.0 - 0.5)
+                    .collect()
+            };
+            let (q, rows) = (v(0), [v(1), v(2), v(3), v(4)]);
+            let group = dots(&q, [&rows[0][..], &rows[1], &rows[2], &rows[3]]);
+            for (row, g) in rows.iter().zip(group) {
+                assert_eq!(dots(&q, [&row[..]])[0].to_bits(), g.to_bits(), "d {d}");
+            }
         }
     }
 
