@@ -193,8 +193,9 @@ impl<K: Ord + Copy> Row<K> {
     }
 }
 
-/// The best `m` keys per query (unordered) of `queries` (`(B, d)`) against `keys` (`(N, d)`, the
-/// same kind `S`), as `(scores, ids)` of shape `(B, m')` with `m' = min(m, N)`, f32 and i64.
+/// The best `m` keys per query (unordered) of `queries` (`(B, d)`, any float kind) against
+/// `keys` (`(N, d)`, bf16 or f32), as `(scores, ids)` of shape `(B, m')` with `m' = min(m, N)`,
+/// f32 and i64.
 ///
 /// The keys are split into one contiguous range per thread of [`pool`]; each thread multiplies
 /// the queries by `chunk` keys of its range at a time (libtorch, one thread), copies the scores
@@ -202,7 +203,21 @@ impl<K: Ord + Copy> Row<K> {
 /// `m` per query. The threads' rows are merged at the end. Splitting the keys rather than the
 /// queries keeps each product's key operand large (libtorch repacks it on every call: tiles of
 /// 32 query rows made the products 1.4 times slower).
-pub(crate) fn screen<S: Score>(
+pub(crate) fn screen(
+    queries: &Tensor,
+    keys: &Tensor,
+    m: usize,
+    chunk: i64,
+) -> Result<(Tensor, Tensor)> {
+    let q = queries.to_kind(keys.kind());
+    match keys.kind() {
+        Kind::BFloat16 => screen_as::<i16>(&q, keys, m, chunk),
+        _ => screen_as::<f32>(&q, keys, m, chunk),
+    }
+}
+
+/// [`screen`] with scores of kind `S` (the queries already of the keys' kind).
+fn screen_as<S: Score>(
     queries: &Tensor,
     keys: &Tensor,
     m: usize,
@@ -465,7 +480,7 @@ mod tests {
         let queries = Tensor::eye(b as i64, (Kind::Float, tch::Device::Cpu));
         let keys = Tensor::from_slice(&all).view([b as i64, n as i64]).tr().contiguous();
         for (m, chunk) in [(7, 300), (40, 300), (40, 16), (1, 1), (25, 1000), (25, 7)] {
-            let (s, i) = screen::<f32>(&queries, &keys, m, chunk).unwrap();
+            let (s, i) = screen(&queries, &keys, m, chunk).unwrap();
             for r in 0..b {
                 let row = &all[r * n..(r + 1) * n];
                 let mut want: Vec<(f32, i64)> =

@@ -295,13 +295,10 @@ impl Index {
     /// The best `m` keys per query by scores against `keys` (f32 or low precision), chunk by
     /// chunk, unordered beyond being the best `m`.
     fn screen(&self, qb: &Tensor, keys: &Tensor, m: i64) -> Result<(Tensor, Tensor)> {
-        let q = qb.to_kind(keys.kind());
         if self.device == Device::Cpu {
-            return match keys.kind() {
-                Kind::BFloat16 => self.screen_host::<i16>(&q, keys, m),
-                _ => self.screen_host::<f32>(&q, keys, m),
-            };
+            return host::screen(qb, keys, m as usize, self.key_chunk);
         }
+        let q = qb.to_kind(keys.kind());
         let mut run: Option<(Tensor, Tensor)> = None;
         for start in (0..self.n).step_by(self.key_chunk as usize) {
             let chunk = keys.narrow(0, start, self.key_chunk.min(self.n - start));
@@ -323,17 +320,6 @@ impl Index {
         Ok(run.expect("at least one key chunk"))
     }
 
-    /// [`Index::screen`] on the CPU: products by libtorch on the search's own threads, each
-    /// chunk of scores selected in Rust as soon as it is made ([`host::screen`]).
-    fn screen_host<S: host::Score>(
-        &self,
-        q: &Tensor,
-        keys: &Tensor,
-        m: i64,
-    ) -> Result<(Tensor, Tensor)> {
-        host::screen::<S>(q, keys, m as usize, self.key_chunk)
-    }
-
     /// Scores of candidate ids computed one pair at a time (on the CPU by `host::rescore` from
     /// host memory; on CUDA by an elementwise product summed over the dimension), so a pair's
     /// score does not depend on chunking or batch position; then ordered by descending score
@@ -346,15 +332,19 @@ impl Index {
         k: i64,
         cut: Option<host::Cut>,
     ) -> Result<(Tensor, Tensor)> {
+        Ok(topk::order(&self.scores_of(qb, cand, cut)?, cand, k))
+    }
+
+    /// The scores of [`Index::rescore`], in the candidates' order.
+    fn scores_of(&self, qb: &Tensor, cand: &Tensor, cut: Option<host::Cut>) -> Result<Tensor> {
         let (b, m) = cand.size2().expect("(B, m)");
-        let scores = match &self.host {
+        Ok(match &self.host {
             Some(keys) => host::rescore(keys, qb, cand, cut)?,
             None => {
                 let keys = self.keys().index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
                 (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)
             }
-        };
-        Ok(topk::order(&scores, cand, k))
+        })
     }
 
     /// Low-precision screening of `m` candidates, canonical f32 re-scoring, proof per query;
@@ -379,10 +369,8 @@ impl Index {
                     fast_batch(
                         &qb,
                         (k, m, eps),
-                        |q| host::screen::<i16>(&q.to_kind(low.kind()), &low, m as usize, chunk),
-                        |q, cand, cut| {
-                            Ok(topk::order(&host::rescore(keys, q, cand, Some(cut))?, cand, k))
-                        },
+                        |q| host::screen(q, &low, m as usize, chunk),
+                        |q, cand, cut| host::rescore(keys, q, cand, Some(cut)),
                     )
                 })
             }
@@ -390,7 +378,7 @@ impl Index {
                 qb,
                 (k, m, eps),
                 |q| self.screen(q, low, m),
-                |q, cand, cut| self.rescore(q, cand, k, Some(cut)),
+                |q, cand, cut| self.scores_of(q, cand, Some(cut)),
             ),
         })?;
         let (mut s, mut i) = (s.contiguous(), i.contiguous());
@@ -423,12 +411,12 @@ impl Index {
 
 /// One batch of [`Index::fast`] (`(k, m, eps)`: eps bounds the screening error per unit of
 /// query norm): the best `m` screened candidates, the `m - 1` best re-scored in f32 with the
-/// bound's cut, and the proof. Unproven rows are marked by a NaN k-th score.
+/// bound's cut (`rescore` gives their scores in the candidates' order), and the proof. Unproven rows are marked by a NaN k-th score.
 fn fast_batch(
     qb: &Tensor,
     (k, m, eps): (i64, i64, f64),
     screen: impl FnOnce(&Tensor) -> Result<(Tensor, Tensor)>,
-    rescore: impl FnOnce(&Tensor, &Tensor, host::Cut) -> Result<(Tensor, Tensor)>,
+    rescore: impl FnOnce(&Tensor, &Tensor, host::Cut) -> Result<Tensor>,
 ) -> Result<(Tensor, Tensor)> {
     let (approx, ids) = screen(qb)?;
     // The m-th best screened score bounds every key left out.
@@ -439,7 +427,7 @@ fn fast_batch(
     let bound = qb.norm_scalaropt_dim(2, [1], false) * eps;
     let approx = approx.narrow(1, 0, m - 1).to_kind(Kind::Float);
     let cut = host::Cut { approx: &approx, bound: &bound, k: k as usize };
-    let (s, i) = rescore(qb, &cand, cut)?;
+    let (s, i) = topk::order(&rescore(qb, &cand, cut)?, &cand, k);
     let proven = (outside + bound).lt_tensor(&s.select(1, k - 1));
     Ok((s.where_self(&proven.unsqueeze(1), &s.full_like(f64::NAN)), i))
 }
