@@ -150,7 +150,8 @@ impl Index {
                     (Kind::BFloat16, 2f64.powi(-8), 0.0)
                 };
                 // Rounding both operands (2u + u^2), the rounded output (u, scores <= norms),
-                // f32 accumulation over d terms (screening and re-scoring), and f16 subnormals (absolute, per element).
+                // f32 accumulation over d terms (screening and re-scoring), and f16 subnormals
+                // (absolute, per element).
                 let df = d as f64;
                 let eps =
                     3.0 * u + 3.0 * u * u + (df + 2.0) * 2f64.powi(-24) + 2.0 * df.sqrt() * sub;
@@ -411,7 +412,8 @@ impl Index {
 
 /// One batch of [`Index::fast`] (`(k, m, eps)`: eps bounds the screening error per unit of
 /// query norm): the best `m` screened candidates, the `m - 1` best re-scored in f32 with the
-/// bound's cut (`rescore` gives their scores in the candidates' order), and the proof. Unproven rows are marked by a NaN k-th score.
+/// bound's cut (`rescore` gives their scores in the candidates' order), and the proof.
+/// Unproven rows are marked by a NaN k-th score.
 fn fast_batch(
     qb: &Tensor,
     (k, m, eps): (i64, i64, f64),
