@@ -17,12 +17,17 @@ ref=$root/benches/h5py_reference.py
 cargo build --release -q -p xctx-benches --bin io-bench
 bench=$root/target/release/io-bench
 mkdir -p "$dir"
-ratio() { # ratio NAME FIELD a.json b.json -> b/a
+ratio() { # ratio NAME FIELD a.json b.json [floor.json] -> b/a, and both against the floor
   "$py" - "$@" <<'PY'
 import json, sys
 name, field, a, b = sys.argv[1:5]
 a, b = json.loads(a), json.loads(b)
 print(f"{name}: ctx-store {a[field]:.2f} s, h5py {b[field]:.2f} s, speed-up {b[field] / a[field]:.2f}x")
+if len(sys.argv) > 5:
+    f = json.loads(sys.argv[5])[field]
+    print(f"  floor (the float bytes alone, no HDF5) {f:.2f} s: ctx-store {a[field] / f:.2f}x it,"
+          f" h5py {b[field] / f:.2f}x it; a 5x speed-up needs {b[field] / 5:.2f} s"
+          f" ({'below' if b[field] / 5 < f else 'above'} the floor)")
 PY
 }
 echo "# $(date -u +%FT%TZ) $(nproc) cores, files in $dir, images=$IMAGES k=$K d=$D"
@@ -30,13 +35,18 @@ rm -f "$dir"/*.h5
 # Each write starts in an empty directory (memory is tight at 2 x 10 GB).
 ourw=$("$bench" write "$dir/ours.h5" "$IMAGES" "$K" "$D"); echo "ctx-store $ourw"
 rm -f "$dir/ours.h5"
+# The floors: the same float bytes written / read with nothing else (io-bench floor-*).
+floorw=$("$bench" floor-write "$dir/floor.bin" "$IMAGES" "$K" "$D"); echo "floor   $floorw"
+rm -f "$dir/floor.bin"
 h5w=$("$py" "$ref" write "$dir/ref.h5" "$IMAGES" "$K" "$D"); echo "h5py    $h5w"
-ratio "write $IMAGES txt_ctx images" seconds "$ourw" "$h5w"
+ratio "write $IMAGES txt_ctx images" seconds "$ourw" "$h5w" "$floorw"
 cat "$dir/ref.h5" >/dev/null # same warm page cache for both readers
 ourp=$("$bench" preload "$dir/ref.h5"); echo "ctx-store $ourp"
 cat "$dir/ref.h5" >/dev/null
 h5p=$("$py" "$ref" preload "$dir/ref.h5"); echo "h5py    $h5p"
-ratio "preload $IMAGES txt_ctx images (the original's file)" seconds "$ourp" "$h5p"
+cat "$dir/ref.h5" >/dev/null
+floorp=$("$bench" floor-read "$dir/ref.h5" "$IMAGES" "$K" "$D"); echo "floor   $floorp"
+ratio "preload $IMAGES txt_ctx images (the original's file)" seconds "$ourp" "$h5p" "$floorp"
 "$py" -c 'import json,sys; a=json.loads(sys.argv[1]); print("ctx-store preload peak RSS / loaded payload: %.3f" % (a["peak_rss_bytes"]/a["payload_bytes"]))' "$ourp"
 rm -f "$dir/ref.h5"
 if [ "$FULL" -gt 0 ]; then

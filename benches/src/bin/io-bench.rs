@@ -5,7 +5,13 @@
 //! ```text
 //! io-bench write   OUT N K D [BATCH]   # TxtCtxWriter, N images in batches of BATCH (256)
 //! io-bench preload FILE                # TxtCtxReader::preload of every image
+//! io-bench floor-write OUT N K D [BATCH]  # only the float bytes, written in order, no HDF5
+//! io-bench floor-read FILE N K D          # only the float bytes, read into new buffers
 //! ```
+//!
+//! The two floors bound what any writer or preloader of the same data can reach on the machine:
+//! they move the same float bytes (features and scores) to or from a file in the same directory
+//! and do nothing else (no HDF5 objects, no texts).
 
 use std::io::Write;
 use std::time::Instant;
@@ -69,7 +75,84 @@ fn main() -> anyhow::Result<()> {
                                    "payload_bytes": bytes, "peak_rss_bytes": peak_rss_bytes()})
             )?;
         }
-        _ => bail!("usage: io-bench write OUT N K D [BATCH] | io-bench preload FILE"),
+        Some("floor-write") => {
+            let path = &args[2];
+            let (n, k, d): (usize, usize, usize) =
+                (arg(&args, 3, "N")?, arg(&args, 4, "K")?, arg(&args, 5, "D")?);
+            let batch: usize = args.get(6).map_or(Ok(256), |_| arg(&args, 6, "BATCH"))?;
+            let entries: Vec<TxtEntry> = xctx_benches::txt_pool(batch, k, d);
+            let start = Instant::now();
+            let mut f = std::fs::File::create(path).with_context(|| path.clone())?;
+            for i in 0..n {
+                for v in views(&entries[i % batch]) {
+                    f.write_all(bytes(&v.features))?;
+                    f.write_all(bytes(&v.scores))?;
+                }
+            }
+            f.sync_data().ok(); // tmpfs: a no-op; a disk: the data leave the page cache as HDF5's
+            drop(f);
+            let secs = start.elapsed().as_secs_f64();
+            let json = serde_json::json!({"op": "floor-write", "images": n, "seconds": secs});
+            writeln!(out, "{json}")?;
+        }
+        Some("floor-read") => {
+            let path = &args[2];
+            let (n, k, d): (usize, usize, usize) =
+                (arg(&args, 3, "N")?, arg(&args, 4, "K")?, arg(&args, 5, "D")?);
+            let start = Instant::now();
+            let bytes = floor_read(std::path::Path::new(path), n, k, d)?;
+            let secs = start.elapsed().as_secs_f64();
+            let json = serde_json::json!({"op": "floor-read", "images": n, "seconds": secs,
+                                          "bytes": bytes});
+            writeln!(out, "{json}")?;
+        }
+        _ => bail!(
+            "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
+             [BATCH] | floor-read FILE N K D"
+        ),
     }
     Ok(())
+}
+
+fn views(e: &TxtEntry) -> [&ctx_store::ViewEntry; 3] {
+    [&e.whole, &e.five, &e.nine]
+}
+
+fn bytes(v: &[f32]) -> &[u8] {
+    bytemuck::cast_slice(v)
+}
+
+/// Reads the float bytes of `n` images of `k` texts and `d`-sized features from `path` into new
+/// buffers (six per image, the preload's sizes), on as many threads as cores; the file (any file
+/// at least that large, e.g. the one the preload read) is read from its start, in order.
+fn floor_read(path: &std::path::Path, n: usize, k: usize, d: usize) -> anyhow::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let sizes: Vec<usize> = [1, 5, 9].iter().flat_map(|c| [c * k * d, c * k]).collect();
+    let per_image: usize = sizes.iter().sum::<usize>() * 4;
+    let len = f.metadata()?.len() as usize;
+    anyhow::ensure!(len >= n * per_image, "{path:?} holds {len} bytes, fewer than {n} images");
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+    let kept: Vec<Vec<Vec<f32>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (f, sizes) = (&f, &sizes);
+                s.spawn(move || -> std::io::Result<Vec<Vec<f32>>> {
+                    let mut kept = Vec::new();
+                    for i in (t * n / threads)..((t + 1) * n / threads) {
+                        let mut offset = (i * per_image) as u64;
+                        for &size in sizes {
+                            let mut v = vec![0f32; size];
+                            f.read_exact_at(bytemuck::cast_slice_mut(&mut v), offset)?;
+                            offset += size as u64 * 4;
+                            kept.push(v);
+                        }
+                    }
+                    Ok(kept)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("no panic")).collect::<Result<_, _>>()
+    })?;
+    Ok(kept.iter().flatten().map(|v| v.len() * 4).sum())
 }

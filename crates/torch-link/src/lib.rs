@@ -28,9 +28,15 @@ pub fn emit() {
 /// binaries keep the linker's `--as-needed`: one that never calls libtorch (`ctx-inspect`) then
 /// does not load it, and starts in milliseconds instead of a third of a second.
 pub fn emit_for_bins(bins: &[&str]) {
-    search_and_rpath();
     println!("cargo:rustc-link-arg-tests=-Wl,--no-as-needed");
     println!("cargo:rustc-link-arg-tests=-ltorch");
+    emit_for_bins_only(bins);
+}
+
+/// Like [`emit_for_bins`], for a package without tests (cargo refuses test link arguments
+/// there): only the binaries named in `bins` get `libtorch.so` forced in.
+pub fn emit_for_bins_only(bins: &[&str]) {
+    search_and_rpath();
     for bin in bins {
         println!("cargo:rustc-link-arg-bin={bin}=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg-bin={bin}=-ltorch");
