@@ -2,11 +2,11 @@
 //! copied out of libtorch, and f32 re-scoring of candidates from host memory.
 //!
 //! libtorch's `topk` over every score of a chunk cost about a third of the product's time on the
-//! CPU (and re-scoring by gather, multiply and sum another tenth). Here
-//! each query keeps its best `m` scores so far and their minimum as a threshold; a chunk row is
-//! read in blocks whose maximum (an integer reduction over the bit patterns, which the compiler
-//! vectorises) is compared with the threshold, and only blocks that beat it are
-//! looked at score by score. After the first chunk almost no block does, so selecting costs
+//! CPU (and re-scoring by gather, multiply and sum another tenth). Here each query keeps its
+//! best `m` scores so far and their minimum as a threshold; a chunk row is read in blocks whose
+//! maximum (an integer reduction over the bit patterns, which the compiler vectorises) is
+//! compared with the threshold, and only blocks that beat it (then only their quarters that do)
+//! are looked at score by score. After the first chunk almost no block does, so selecting costs
 //! little more than reading the scores once.
 
 use std::cmp::Reverse;
