@@ -89,7 +89,8 @@ pub struct Index {
     /// The f32 keys as a tensor on the device. On the CPU with [`Precision::Fast`] it is made
     /// from `host` only if the f32 fallback needs it.
     keys: OnceCell<Tensor>,
-    /// On the CPU: the f32 keys, row-major, which re-scoring reads directly.
+    /// On the CPU with [`Precision::Fast`]: the f32 keys, row-major, which re-scoring reads
+    /// directly. With [`Precision::F32`] the keys are held once, as the products' tensor.
     host: Option<Vec<f32>>,
     low: Option<Tensor>,
     n: i64,
@@ -162,8 +163,8 @@ impl Index {
         let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
         let block = opts.block.unwrap_or(if cuda { 128 } else { 0 }) as i64;
         tracing::debug!(n, d, key_chunk, query_batch, block, eps, "index ready");
-        let host = match opts.device {
-            Device::Cpu => Some(Vec::<f32>::try_from(keys.flatten(0, -1))?),
+        let host = match (opts.device, &low) {
+            (Device::Cpu, Some(_)) => Some(Vec::<f32>::try_from(keys.flatten(0, -1))?),
             _ => None,
         };
         let resident = OnceCell::new();
@@ -341,6 +342,14 @@ impl Index {
         let (b, m) = cand.size2().expect("(B, m)");
         Ok(match &self.host {
             Some(keys) => host::rescore(keys, qb, cand, cut)?,
+            None if self.device == Device::Cpu => {
+                // Precision::F32 keeps no host copy of the keys: the candidates' rows are
+                // gathered from the tensor and scored by the same code, to the same bits.
+                let rows = self.keys().index_select(0, &cand.flatten(0, -1));
+                let rows = Vec::<f32>::try_from(rows.flatten(0, -1))?;
+                let at = Tensor::arange(b * m, (Kind::Int64, Device::Cpu)).view([b, m]);
+                host::rescore(&rows, qb, &at, cut)?
+            }
             None => {
                 let keys = self.keys().index_select(0, &cand.flatten(0, -1)).view([b, m, self.d]);
                 (keys * qb.unsqueeze(1)).sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)

@@ -194,6 +194,26 @@ fn chunked_and_unchunked_give_identical_results() {
     check_chunked_equals_unchunked(tch::Device::Cpu);
 }
 
+/// On the CPU both precisions re-score with the same code (`Precision::F32` from rows gathered
+/// out of its key tensor, `Precision::Fast` from its host copy): the same ids and score bits.
+#[test]
+fn both_precisions_give_the_same_bits_on_the_cpu() {
+    let mut rng = Rng::new(9);
+    let d = 48;
+    let keys = clustered(&mut rng, 5000, d);
+    let queries = clustered(&mut rng, 250, d);
+    for k in [1, 16] {
+        let run = |p| {
+            let o = opts(p, Some(1000), Some(64));
+            Index::from_slice(&keys, d, &o).unwrap().search(&queries, k).unwrap()
+        };
+        let (f32, fast) = (run(Precision::F32), run(Precision::Fast));
+        assert_eq!(f32.ids, fast.ids, "k {k}");
+        let bits = |h: &Hits| h.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&f32), bits(&fast), "k {k}");
+    }
+}
+
 /// k > n, k = 1, empty queries, a single key, and what is refused, on `device`.
 fn check_edge_cases(device: tch::Device) {
     let mut rng = Rng::new(3);
