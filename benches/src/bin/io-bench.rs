@@ -17,7 +17,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry};
+use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, View};
 
 fn peak_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -84,7 +84,7 @@ fn main() -> anyhow::Result<()> {
             let start = Instant::now();
             let mut f = std::fs::File::create(path).with_context(|| path.clone())?;
             for i in 0..n {
-                for v in views(&entries[i % batch]) {
+                for v in View::ALL.map(|v| entries[i % batch].view(v)) {
                     f.write_all(bytes(&v.features))?;
                     f.write_all(bytes(&v.scores))?;
                 }
@@ -113,10 +113,6 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn views(e: &TxtEntry) -> [&ctx_store::ViewEntry; 3] {
-    [&e.whole, &e.five, &e.nine]
-}
-
 fn bytes(v: &[f32]) -> &[u8] {
     bytemuck::cast_slice(v)
 }
@@ -127,7 +123,8 @@ fn bytes(v: &[f32]) -> &[u8] {
 fn floor_read(path: &std::path::Path, n: usize, k: usize, d: usize) -> anyhow::Result<usize> {
     use std::os::unix::fs::FileExt;
     let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let sizes: Vec<usize> = [1, 5, 9].iter().flat_map(|c| [c * k * d, c * k]).collect();
+    let sizes: Vec<usize> =
+        View::ALL.iter().flat_map(|v| [v.crops() * k * d, v.crops() * k]).collect();
     let per_image: usize = sizes.iter().sum::<usize>() * 4;
     let len = f.metadata()?.len() as usize;
     anyhow::ensure!(len >= n * per_image, "{path:?} holds {len} bytes, fewer than {n} images");
