@@ -11,7 +11,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 out=${OUT:-outputs/demo}
 device=${DEVICE:-auto}
-cargo build --release -q -p xctx-bins
+# The first build compiles libtorch's bindings and the HDF5 C library: about 10 minutes on two
+# cores (seconds afterwards). Cargo's own progress shows, so a build is not taken for a hang.
+if [ ! -x target/release/retrieve-captions ]; then
+  echo "demo: first release build of the pipeline binaries (about 10 minutes on 2 cores; cargo's progress below)" >&2
+fi
+cargo build --release -p xctx-bins
 .venv/bin/python scripts/make_sample.py "$out/data" >/dev/null
 model=${MODEL:-}
 if [ -z "$model" ]; then
