@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
             paths
                 .par_iter()
                 .map_init(
-                    || vec![0f32; 15 * p.len()],
+                    || vec![0f32; crops::INPUTS_PER_IMAGE * p.len()],
                     |buf, f| crops::decode(f).and_then(|img| p.image_crops_into(&img, buf)),
                 )
                 .filter(Result::is_ok)

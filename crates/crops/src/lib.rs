@@ -1,10 +1,13 @@
 //! The crops of the cross-modal context pipeline: the whole image, five crops and nine crops,
-//! each later preprocessed for CLIP. The box arithmetic is a pure API, separate from pixels.
+//! each preprocessed for CLIP. The box arithmetic is a pure API, separate from pixels; [`View`]
+//! is the one description of an image's inputs (whole, then five, then nine: 15 rows).
 //!
 //! ```
+//! use crops::{INPUTS_PER_IMAGE, View};
 //! let five = crops::five(333, 501);
 //! assert_eq!(five[4].to_array(), [67, 100, 267, 401]); // the centre crop
 //! assert_eq!(crops::nine(333, 501)[1].to_array(), [99, 0, 233, 200]);
+//! assert_eq!((View::Five.rows(), INPUTS_PER_IMAGE), (1..6, 15));
 //! ```
 #![warn(missing_docs)]
 
@@ -13,6 +16,7 @@ mod error;
 mod image;
 mod preprocess;
 mod resample;
+mod view;
 
 pub use boxes::{CropBox, five, nine, whole};
 pub use error::{Error, Result};
@@ -21,3 +25,4 @@ pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess};
 pub use resample::{
     ResizeScratch, Window, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,
 };
+pub use view::{INPUTS_PER_IMAGE, VIEWS, View, image_boxes};

@@ -4,7 +4,10 @@
 
 use std::cell::RefCell;
 
-use crate::{ResizeScratch, Result, RgbImage, Window, resize_bicubic_window_into};
+use crate::{
+    INPUTS_PER_IMAGE, ResizeScratch, Result, RgbImage, VIEWS, View, Window,
+    resize_bicubic_window_into,
+};
 
 /// Per-thread buffers of the preprocessing, reused from crop to crop and image to image.
 #[derive(Default)]
@@ -125,40 +128,42 @@ impl ClipPreprocess {
         sc.centre = c;
     }
 
-    /// The 15 inputs of one image (whole, five crops, nine crops), back to back in one NCHW
-    /// buffer of `15 * len()` values.
+    /// The [`INPUTS_PER_IMAGE`] inputs of one image (the [`View`]s in [`VIEWS`] order: whole,
+    /// five crops, nine crops), back to back in one NCHW buffer of `INPUTS_PER_IMAGE * len()`
+    /// values.
     pub fn image_crops(&self, img: &RgbImage) -> Result<Vec<f32>> {
-        let mut out = vec![0f32; 15 * self.len()];
+        let mut out = vec![0f32; INPUTS_PER_IMAGE * self.len()];
         self.image_crops_into(img, &mut out)?;
         Ok(out)
     }
 
-    /// [`image_crops`](Self::image_crops) into `out` (`15 * len()` values); crops and resizes
-    /// work in per-thread buffers reused from image to image.
+    /// [`image_crops`](Self::image_crops) into `out` (`INPUTS_PER_IMAGE * len()` values, each
+    /// view's inputs at its [`View::rows`]); crops and resizes work in per-thread buffers reused
+    /// from image to image.
     pub fn image_crops_into(&self, img: &RgbImage, out: &mut [f32]) -> Result<()> {
         let (w, h) = (img.width, img.height);
-        assert_eq!(out.len(), 15 * self.len(), "output of 15 x 3 x {0} x {0}", self.size);
-        let boxes: Vec<crate::CropBox> = std::iter::once(crate::whole(w, h))
-            .chain(crate::five(w, h))
-            .chain(crate::nine(w, h))
-            .collect();
+        let n = self.len();
+        assert_eq!(out.len(), INPUTS_PER_IMAGE * n, "output of {INPUTS_PER_IMAGE} x {n}");
         with_scratch(|sc| {
-            for (b, chunk) in boxes.iter().zip(out.chunks_exact_mut(self.len())) {
-                if *b == crate::whole(w, h) {
-                    self.normalize_into(&img.data, w, h, sc, chunk);
-                } else {
-                    let mut crop = std::mem::take(&mut sc.crop);
-                    img.crop_into(*b, &mut crop)?;
-                    self.normalize_into(&crop, b.width(), b.height(), sc, chunk);
-                    sc.crop = crop;
+            for view in VIEWS {
+                let rows = &mut out[view.rows().start * n..view.rows().end * n];
+                for (b, chunk) in view.boxes(w, h).iter().zip(rows.chunks_exact_mut(n)) {
+                    if view == View::Whole {
+                        self.normalize_into(&img.data, w, h, sc, chunk);
+                    } else {
+                        let mut crop = std::mem::take(&mut sc.crop);
+                        img.crop_into(*b, &mut crop)?;
+                        self.normalize_into(&crop, b.width(), b.height(), sc, chunk);
+                        sc.crop = crop;
+                    }
                 }
             }
             Ok(())
         })
     }
 
-    /// Decodes and preprocesses files in parallel on the current rayon pool: for each, the 15
-    /// crops of [`image_crops`](Self::image_crops), or the error naming the file.
+    /// Decodes and preprocesses files in parallel on the current rayon pool: for each, the
+    /// inputs of [`image_crops`](Self::image_crops), or the error naming the file.
     pub fn files(&self, paths: &[std::path::PathBuf]) -> Vec<Result<Vec<f32>>> {
         use rayon::prelude::*;
         paths.par_iter().map(|p| self.image_crops(&crate::decode(p)?)).collect()

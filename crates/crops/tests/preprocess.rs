@@ -3,15 +3,16 @@
 
 use std::path::Path;
 
-use crops::{ClipPreprocess, decode};
+use crops::{ClipPreprocess, INPUTS_PER_IMAGE, decode, image_boxes};
 use test_support::reference_outputs;
 
 #[test]
 fn pixels_match_pillow_and_clip_417() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/preprocess_reference.py");
     let (dir, manifest) = reference_outputs(&script);
+    assert!(!manifest.is_empty(), "preprocess_reference.py made no cases");
     let p = ClipPreprocess::default();
-    let plane = 224 * 224 * 3;
+    let plane = p.len();
     let mut report = Vec::new();
     for case in &manifest {
         let name = case["name"].as_str().unwrap();
@@ -26,20 +27,23 @@ fn pixels_match_pillow_and_clip_417() {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
             .collect();
-        let boxes: Vec<crops::CropBox> = std::iter::once(crops::whole(img.width, img.height))
-            .chain(crops::five(img.width, img.height))
-            .chain(crops::nine(img.width, img.height))
-            .collect();
-        let mut got_u8 = Vec::with_capacity(15 * plane);
-        for b in &boxes {
-            got_u8.extend(p.resize_and_crop(&img.crop(*b).unwrap()).data);
+        let mut got_u8 = Vec::with_capacity(INPUTS_PER_IMAGE * plane);
+        for b in image_boxes(img.width, img.height) {
+            got_u8.extend(p.resize_and_crop(&img.crop(b).unwrap()).data);
         }
         let got_f32 = p.image_crops(&img).unwrap();
+        assert_eq!(want_u8.len(), INPUTS_PER_IMAGE * plane, "{name}: reference u8 size");
+        assert_eq!(got_u8.len(), want_u8.len(), "{name}: u8 size");
+        assert_eq!(got_f32.len(), want_f32.len(), "{name}: f32 size");
         let diffs: Vec<u8> = got_u8.iter().zip(&want_u8).map(|(a, b)| a.abs_diff(*b)).collect();
         let max_u8 = *diffs.iter().max().unwrap();
         let mean_u8 = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
-        let max_f32 =
-            got_f32.iter().zip(&want_f32).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        // A NaN is the largest difference (f32::max alone would drop it).
+        let max_f32 = got_f32
+            .iter()
+            .zip(&want_f32)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) });
         report.push(format!(
             "| {name} | {} | {}x{} | {mean_u8:.4} | {max_u8} | {max_f32:.2e} |",
             case["mode"].as_str().unwrap(),
