@@ -13,13 +13,22 @@ pub fn normalize(text: &str) -> String {
     fixed.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `ftfy.fix_text` with 5.8's defaults, line by line as ftfy processes it.
+/// `ftfy.fix_text` with 5.8's defaults, line by line as ftfy processes it. As in ftfy, HTML
+/// entities are left alone from the first line holding both `<` and `>` (HTML, probably) to the
+/// end of the text, that line included: `fix_text` switches its `fix_entities='auto'` off for
+/// every later line once it has seen one.
 pub fn fix_text(text: &str) -> String {
-    text.split_inclusive('\n').map(fix_segment).collect()
+    let mut entities = true;
+    text.split_inclusive('\n')
+        .map(|line| {
+            entities &= !(line.contains('<') && line.contains('>'));
+            fix_segment(line, entities)
+        })
+        .collect()
 }
 
-fn fix_segment(text: &str) -> String {
-    let entities = !(text.contains('<') && text.contains('>'));
+/// `fix_text_segment` with 5.8's defaults on one line.
+fn fix_segment(text: &str, entities: bool) -> String {
     let mut text = text.to_owned();
     loop {
         let orig = text.clone();
@@ -76,7 +85,8 @@ fn remove_terminal_escapes(text: &str) -> String {
 }
 
 /// ftfy's `unescape_html`: every match of `&#?[0-9A-Za-z]{1,24};` that names an entity (ftfy's
-/// table) or a character reference is replaced.
+/// table) or a character reference is replaced. A reference whose character is `;` stays as it
+/// is (ftfy keeps a match whose `html.unescape` still holds a semicolon).
 fn unescape_html(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
@@ -96,7 +106,7 @@ fn unescape_html(text: &str) -> String {
                 let m = &text[i..=j];
                 let rep = match HTML_ENTITIES.binary_search_by_key(&m, |&(k, _)| k) {
                     Ok(k) => Some(HTML_ENTITIES[k].1.to_owned()),
-                    Err(_) if numeric => char_ref(&text[body..j]),
+                    Err(_) if numeric => char_ref(&text[body..j]).filter(|r| !r.contains(';')),
                     Err(_) => None,
                 };
                 if let Some(rep) = rep {
@@ -114,27 +124,32 @@ fn unescape_html(text: &str) -> String {
     out
 }
 
-/// Python's `html.unescape` of `&#...;` as ftfy uses it (`None`: left as is).
+/// Python's `html.unescape` of `&#...;` as ftfy uses it (`None`: left as is). Python's integers
+/// have no limit: a number beyond Unicode (however many digits) is U+FFFD, never left as is.
 fn char_ref(body: &str) -> Option<String> {
+    // At most 24 digits: u128 holds any of them (24 hex digits are 96 bits).
     let n = match body.strip_prefix(['x', 'X']) {
-        Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-        None => body.parse::<u32>().ok()?,
+        Some(hex) => u128::from_str_radix(hex, 16).ok()?,
+        None => body.parse::<u128>().ok()?,
     };
-    // html._invalid_charrefs: C1 controls read as Windows-1252, NUL and \r special-cased.
+    // html._invalid_charrefs: NUL, \r and the C1 range read as Windows-1252 (the five bytes
+    // Windows-1252 leaves undefined stay as they are).
     const CP1252: [u32; 32] = [
         0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
         0x2039, 0x0152, 0x8d, 0x017d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013,
         0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x9d, 0x017e, 0x0178,
     ];
+    let Ok(n) = u32::try_from(n) else {
+        return Some('\u{fffd}'.to_string());
+    };
     let c = match n {
         0 => '\u{fffd}',
         0x0d => '\r',
-        0x81 | 0x8d | 0x8f | 0x90 | 0x9d => return Some(String::new()),
         0x80..=0x9f => char::from_u32(CP1252[(n - 0x80) as usize])?,
         0xd800..=0xdfff => '\u{fffd}',
         n if n > 0x10ffff => '\u{fffd}',
         // html._invalid_codepoints are dropped.
-        0x1..=0x8 | 0xe..=0x1f | 0x7f..=0x9f | 0xfdd0..=0xfdef | 0xb => return Some(String::new()),
+        0x1..=0x8 | 0xb | 0xe..=0x1f | 0x7f | 0xfdd0..=0xfdef => return Some(String::new()),
         n if n & 0xfffe == 0xfffe => return Some(String::new()),
         n => char::from_u32(n)?,
     };

@@ -2,7 +2,7 @@
 //! ftfy 5.8) on tricky text, and to transformers' fast tokenizer wherever ftfy changes nothing.
 
 use clip_encoder::ClipTokenizer;
-use test_support::{tiny_clip, workspace_root};
+use test_support::{run_python_with_input, tiny_clip, workspace_root};
 
 fn tricky() -> Vec<String> {
     let mut v: Vec<String> = [
@@ -24,6 +24,8 @@ fn tricky() -> Vec<String> {
         "fish &amp; chips &lt;3",
         "<b>bold</b> &amp;",
         "caf&#233; &#x263A;",
+        "fish &amp; <b>chips</b>\nand &amp; peas",
+        "huge &#99999999999; ref &#59; &#129;",
         "x\u{7f}y\u{0}z",
         "co-operate e-mail@x.com",
         "\u{65e5}\u{672c}\u{8a9e}\u{306e}\u{30c6}\u{30ad}\u{30b9}\u{30c8}",
@@ -46,20 +48,11 @@ fn equals_the_original_slow_tokenizer() {
     let tok = ClipTokenizer::from_file(&ckpt.join("tokenizer.json")).unwrap();
     let texts = tricky();
     let script = workspace_root().join("crates/clip-encoder/tests/slow_tokenizer.py");
-    let out = std::process::Command::new(test_support::python())
-        .arg(&script)
-        .arg(&ckpt)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(serde_json::to_string(&texts).unwrap().as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    assert!(out.status.success());
-    let want: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let input = serde_json::to_vec(&texts).unwrap();
+    let out = run_python_with_input(&script, &[&ckpt], &input);
+    let want: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(want["slow"].as_array().map(Vec::len), Some(texts.len()), "slow ids per text");
+    assert_eq!(want["fast"].as_array().map(Vec::len), Some(texts.len()), "fast ids per text");
     let mut fast_differs = 0;
     for (i, text) in texts.iter().enumerate() {
         let got = tok.ids(text).unwrap();
