@@ -24,7 +24,7 @@ fn main() -> Result<()> {
     let enc = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half }).context("load")?;
     let run: Box<dyn Fn(usize) -> Result<()>> = match mode.as_str() {
         "images" => {
-            let s = enc.image_config().size as usize;
+            let s = enc.preprocess().size as usize;
             let mut rng = test_support::Rng::new(1);
             let pixels = rng.vec_f32(batch * 3 * s * s);
             Box::new(move |b| {
@@ -35,7 +35,7 @@ fn main() -> Result<()> {
         }
         // The model alone: the batch already on the device, in the model's kind.
         "images-resident" => {
-            let s = i64::from(enc.image_config().size);
+            let s = i64::from(enc.preprocess().size);
             let pixels = tch::Tensor::randn([batch as i64, 3, s, s], (enc.kind(), device));
             Box::new(move |b| {
                 let out = enc.encode_image_tensor(&pixels.narrow(0, 0, b as i64))?;
@@ -77,7 +77,7 @@ fn main() -> Result<()> {
 fn half_error(ckpt: &str, n: usize, batch: usize, device: clip_encoder::Device) -> Result<()> {
     let full = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half: false })?;
     let half = ClipEncoder::load(ckpt.as_ref(), &LoadOptions { device, half: true })?;
-    let s = full.image_config().size as usize;
+    let s = full.preprocess().size as usize;
     let mut rng = test_support::Rng::new(2);
     let phrases = xctx_benches::phrases(n);
     let mut errs: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();

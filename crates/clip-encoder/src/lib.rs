@@ -22,15 +22,16 @@ mod error;
 mod ftfy;
 #[rustfmt::skip]
 mod ftfy_tables;
+mod limits;
 mod model;
+mod preprocessor;
 mod tokenizer;
 mod weights;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{
-    Activation, CLIP_MEAN, CLIP_STD, ClipConfig, ImageConfig, TextConfig, VisionConfig,
-};
+pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
+pub use crops::ClipPreprocess;
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};
 pub use ftfy::{fix_text, normalize};
@@ -72,7 +73,7 @@ pub struct TextOutput {
 pub struct ClipEncoder {
     model: model::Clip,
     config: ClipConfig,
-    image: ImageConfig,
+    preprocess: ClipPreprocess,
     tokenizer: ClipTokenizer,
     device: Device,
     kind: Kind,
@@ -93,7 +94,7 @@ impl ClipEncoder {
             });
         }
         let config = ClipConfig::from_file(&dir.join("config.json"))?;
-        let image = ImageConfig::from_checkpoint(dir, &config.vision_config)?;
+        let preprocess = preprocessor::preprocess_of_checkpoint(dir, &config.vision_config)?;
         let tokenizer = ClipTokenizer::from_file(&dir.join("tokenizer.json"))?;
         let weights = dir.join("model.safetensors");
         if !weights.exists() {
@@ -122,7 +123,7 @@ impl ClipEncoder {
         Ok(ClipEncoder {
             model,
             config,
-            image,
+            preprocess,
             tokenizer,
             device: opts.device,
             kind,
@@ -133,8 +134,10 @@ impl ClipEncoder {
     pub fn config(&self) -> &ClipConfig {
         &self.config
     }
-    pub fn image_config(&self) -> &ImageConfig {
-        &self.image
+    /// The checkpoint's image preprocessing (`preprocessor_config.json`, else CLIP's with the
+    /// vision tower's `image_size`), as crops runs it.
+    pub fn preprocess(&self) -> &ClipPreprocess {
+        &self.preprocess
     }
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer
@@ -155,24 +158,44 @@ impl ClipEncoder {
         let s = self.model.vision.image_size;
         let c = self.model.vision.channels;
         let per = (c * s * s) as usize;
-        if pixels.len() != n * per {
+        if n.checked_mul(per) != Some(pixels.len()) {
             return Err(Error::Input(format!(
-                "{} floats for {n} images of {c}x{s}x{s} (expected {})",
+                "{} floats for {n} images of {c}x{s}x{s} (expected {} per image)",
                 pixels.len(),
-                n * per
+                per
             )));
         }
-        let t = Tensor::from_slice(pixels).view([n as i64, c, s, s]);
+        let t = Tensor::f_from_slice(pixels)
+            .and_then(|t| t.f_view([n as i64, c, s, s]))
+            .map_err(|e| Error::forward("vision", n as i64, Device::Cpu, e))?;
         self.encode_image_tensor(&t)
     }
 
-    /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device).
+    /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device). A tensor of another
+    /// shape is [`Error::Input`]; a batch the device has no memory for is
+    /// [`Error::OutOfMemory`].
     pub fn encode_image_tensor(&self, pixels: &Tensor) -> Result<ImageOutput> {
+        let (v, size) = (&self.model.vision, pixels.size());
+        let rows = match size[..] {
+            [rows, c, h, w] if c == v.channels && h == v.image_size && w == v.image_size => rows,
+            _ => {
+                return Err(Error::Input(format!(
+                    "pixels of shape {size:?}, expected (B, {0}, {1}, {1})",
+                    v.channels, v.image_size
+                )));
+            }
+        };
         let _guard = tch::no_grad_guard();
-        let x = pixels.f_to_device(self.device)?.f_to_kind(self.kind)?;
-        let pooled = self.model.vision.forward(&x);
-        let embeds = self.model.project_image(&pooled);
-        Ok(ImageOutput { pooled: pooled.to_kind(Kind::Float), embeds: embeds.to_kind(Kind::Float) })
+        let run = || -> Result<ImageOutput, tch::TchError> {
+            let x = pixels.f_to_device(self.device)?.f_to_kind(self.kind)?;
+            let pooled = self.model.vision.forward(&x)?;
+            let embeds = self.model.project_image(&pooled)?;
+            Ok(ImageOutput {
+                pooled: pooled.f_to_kind(Kind::Float)?,
+                embeds: embeds.f_to_kind(Kind::Float)?,
+            })
+        };
+        run().map_err(|e| Error::forward("vision", rows, self.device, e))
     }
 
     /// Tokenizes and encodes phrases as the original did.
@@ -181,13 +204,23 @@ impl ClipEncoder {
         self.encode_tokens(&batch)
     }
 
-    /// Encodes an already tokenized batch.
+    /// Encodes an already tokenized batch. A batch the device has no memory for is
+    /// [`Error::OutOfMemory`].
     pub fn encode_tokens(&self, batch: &TokenBatch) -> Result<TextOutput> {
         let t = &self.model.text;
         if batch.len as i64 > t.max_positions {
             return Err(Error::Input(format!(
                 "{} tokens exceed max_position_embeddings {}",
                 batch.len, t.max_positions
+            )));
+        }
+        if batch.ids.len() != batch.rows * batch.len || batch.mask.len() != batch.ids.len() {
+            return Err(Error::Input(format!(
+                "a token batch of {} x {} with {} ids and {} mask values",
+                batch.rows,
+                batch.len,
+                batch.ids.len(),
+                batch.mask.len()
             )));
         }
         if let Some(bad) = batch.ids.iter().find(|&&i| i < 0 || i >= t.vocab) {
@@ -197,24 +230,31 @@ impl ClipEncoder {
             )));
         }
         let _guard = tch::no_grad_guard();
-        if batch.rows == 0 {
-            let empty = |w: i64| Tensor::zeros([0, w], (Kind::Float, self.device));
-            return Ok(TextOutput {
-                features: empty(self.config.text_config.hidden_size),
-                keys: empty(self.config.projection_dim),
-            });
-        }
-        let shape = [batch.rows as i64, batch.len as i64];
-        let ids = Tensor::from_slice(&batch.ids).view(shape).f_to_device(self.device)?;
-        let mask = Tensor::from_slice(&batch.mask).view(shape).f_to_device(self.device)?;
-        let features = t.forward(&ids, &mask);
-        let keys = self.model.project_text(&features);
-        Ok(TextOutput { features: features.to_kind(Kind::Float), keys: keys.to_kind(Kind::Float) })
+        let run = || -> Result<TextOutput, tch::TchError> {
+            if batch.rows == 0 {
+                let empty = |w: i64| Tensor::f_zeros([0, w], (Kind::Float, self.device));
+                return Ok(TextOutput {
+                    features: empty(self.config.text_config.hidden_size)?,
+                    keys: empty(self.config.projection_dim)?,
+                });
+            }
+            let shape = [batch.rows as i64, batch.len as i64];
+            let ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?.f_to_device(self.device)?;
+            let mask =
+                Tensor::f_from_slice(&batch.mask)?.f_view(shape)?.f_to_device(self.device)?;
+            let features = t.forward(&ids, &mask)?;
+            let keys = self.model.project_text(&features)?;
+            Ok(TextOutput {
+                features: features.f_to_kind(Kind::Float)?,
+                keys: keys.f_to_kind(Kind::Float)?,
+            })
+        };
+        run().map_err(|e| Error::forward("text", batch.rows as i64, self.device, e))
     }
 }
 
 /// A tensor's values as a `Vec<f32>` (moved to the CPU).
 pub fn to_vec_f32(t: &Tensor) -> Result<Vec<f32>> {
     let t = t.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
-    Ok(Vec::<f32>::try_from(t.flatten(0, -1))?)
+    Ok(Vec::<f32>::try_from(t.f_flatten(0, -1)?)?)
 }

@@ -1,7 +1,9 @@
 //! CLIP's two towers, with the module and parameter names of transformers' `CLIPModel`
-//! (`vision_model.pre_layrnorm` is spelled as in the checkpoints).
+//! (`vision_model.pre_layrnorm` is spelled as in the checkpoints). Every tensor operation is
+//! libtorch's fallible one (`f_*`): an allocation that fails (a batch too large for the device)
+//! or an input of the wrong shape is an error, never a libtorch abort.
 
-use tch::{Kind, Tensor};
+use tch::{Kind, TchError, Tensor};
 
 use crate::config::{Activation, ClipConfig};
 use crate::weights::Weights;
@@ -17,8 +19,8 @@ impl Linear {
         let bias = bias.then(|| w.take(&format!("{prefix}.bias"), &[out]));
         Linear { weight, bias }
     }
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear(&self.weight, self.bias.as_ref())
+    fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        x.f_linear(&self.weight, self.bias.as_ref())
     }
 }
 
@@ -38,8 +40,8 @@ impl LayerNorm {
             dim,
         }
     }
-    fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm([self.dim], Some(&self.weight), Some(&self.bias), self.eps, false)
+    fn forward(&self, x: &Tensor) -> Result<Tensor, TchError> {
+        x.f_layer_norm([self.dim], Some(&self.weight), Some(&self.bias), self.eps, false)
     }
 }
 
@@ -62,14 +64,14 @@ struct Attention {
 }
 
 impl Attention {
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Tensor {
-        let (b, l, d) = x.size3().expect("(B, L, D)");
-        let split = |t: Tensor| t.view([b, l, self.heads, d / self.heads]).transpose(1, 2);
-        let q = split(self.q_proj.forward(x));
-        let k = split(self.k_proj.forward(x));
-        let v = split(self.v_proj.forward(x));
-        let o = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false);
-        self.out_proj.forward(&o.transpose(1, 2).reshape([b, l, d]))
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, TchError> {
+        let (b, l, d) = x.size3()?;
+        let split = |t: Tensor| t.f_view([b, l, self.heads, d / self.heads])?.f_transpose(1, 2);
+        let q = split(self.q_proj.forward(x)?)?;
+        let k = split(self.k_proj.forward(x)?)?;
+        let v = split(self.v_proj.forward(x)?)?;
+        let o = Tensor::f_scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false)?;
+        self.out_proj.forward(&o.f_transpose(1, 2)?.f_reshape([b, l, d])?)
     }
 }
 
@@ -101,15 +103,15 @@ impl EncoderLayer {
         }
     }
 
-    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Tensor {
-        let x = x + self.self_attn.forward(&self.layer_norm1.forward(x), mask);
-        let h = self.fc1.forward(&self.layer_norm2.forward(&x));
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor, TchError> {
+        let x = x.f_add(&self.self_attn.forward(&self.layer_norm1.forward(x)?, mask)?)?;
+        let h = self.fc1.forward(&self.layer_norm2.forward(&x)?)?;
         let h = match self.act {
-            Activation::QuickGelu => &h * (&h * 1.702).sigmoid(),
-            Activation::Gelu => h.gelu("none"),
-            Activation::GeluTanh => h.gelu("tanh"),
+            Activation::QuickGelu => h.f_mul(&h.f_mul_scalar(1.702)?.f_sigmoid()?)?,
+            Activation::Gelu => h.f_gelu("none")?,
+            Activation::GeluTanh => h.f_gelu("tanh")?,
         };
-        x + self.fc2.forward(&h)
+        x.f_add(&self.fc2.forward(&h)?)
     }
 }
 
@@ -119,11 +121,11 @@ fn encoder(w: &mut Weights, prefix: &str, d: &Dims) -> Vec<EncoderLayer> {
         .collect()
 }
 
-fn run(layers: &[EncoderLayer], mut x: Tensor, mask: Option<&Tensor>) -> Tensor {
+fn run(layers: &[EncoderLayer], mut x: Tensor, mask: Option<&Tensor>) -> Result<Tensor, TchError> {
     for layer in layers {
-        x = layer.forward(&x, mask);
+        x = layer.forward(&x, mask)?;
     }
-    x
+    Ok(x)
 }
 
 pub(crate) struct VisionTransformer {
@@ -172,32 +174,39 @@ impl VisionTransformer {
     /// On CUDA it is written as one matrix product over unfolded patches, so that it runs in full
     /// f32 (cuDNN convolutions may use TF32, which libtorch allows by default; its matrix
     /// products don't); on the CPU the convolution itself is exact and 3x faster.
-    fn patches(&self, pixels: &Tensor) -> Tensor {
+    fn patches(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
         if !pixels.device().is_cuda() {
-            let x = pixels.conv2d(&self.patch_embedding, None::<Tensor>, [self.patch], [0], [1], 1);
-            return x.flatten(2, 3).transpose(1, 2);
+            let x = pixels.f_conv2d(
+                &self.patch_embedding,
+                None::<Tensor>,
+                [self.patch],
+                [0],
+                [1],
+                1,
+            )?;
+            return x.f_flatten(2, 3)?.f_transpose(1, 2);
         }
-        let (b, c, h, w) = pixels.size4().expect("(B, C, H, W) pixels");
+        let (b, c, h, w) = pixels.size4()?;
         let (p, gh, gw) = (self.patch, h / self.patch, w / self.patch);
         let x = pixels
-            .narrow(2, 0, gh * p)
-            .narrow(3, 0, gw * p)
-            .reshape([b, c, gh, p, gw, p])
-            .permute([0, 2, 4, 1, 3, 5])
-            .reshape([b, gh * gw, c * p * p]);
+            .f_narrow(2, 0, gh * p)?
+            .f_narrow(3, 0, gw * p)?
+            .f_reshape([b, c, gh, p, gw, p])?
+            .f_permute([0, 2, 4, 1, 3, 5])?
+            .f_reshape([b, gh * gw, c * p * p])?;
         let hidden = self.patch_embedding.size()[0];
-        x.matmul(&self.patch_embedding.view([hidden, c * p * p]).tr())
+        x.f_matmul(&self.patch_embedding.f_view([hidden, c * p * p])?.f_tr()?)
     }
 
     /// `pooler_output`: the post-layernormed class token, `(B, hidden)`.
-    pub(crate) fn forward(&self, pixels: &Tensor) -> Tensor {
-        let x = self.patches(pixels);
-        let b = x.size()[0];
+    pub(crate) fn forward(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
+        let x = self.patches(pixels)?;
+        let (b, _, _) = x.size3()?;
         let d = self.class_embedding.size()[0];
-        let cls = self.class_embedding.view([1, 1, d]).expand([b, 1, d], false);
-        let x = Tensor::cat(&[cls, x], 1) + &self.position_embedding;
-        let x = run(&self.layers, self.pre_layrnorm.forward(&x), None);
-        self.post_layernorm.forward(&x.select(1, 0))
+        let cls = self.class_embedding.f_view([1, 1, d])?.f_expand([b, 1, d], false)?;
+        let x = Tensor::f_cat(&[cls, x], 1)?.f_add(&self.position_embedding)?;
+        let x = run(&self.layers, self.pre_layrnorm.forward(&x)?, None)?;
+        self.post_layernorm.forward(&x.f_select(1, 0)?)
     }
 }
 
@@ -237,17 +246,18 @@ impl TextTransformer {
     }
 
     /// The final-layer-normed output at each row's largest token id (first maximum), `(B, hidden)`.
-    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Tensor {
-        let (b, l) = ids.size2().expect("(B, L)");
-        let x = Tensor::embedding(&self.token_embedding, ids, -1, false, false)
-            + self.position_embedding.narrow(0, 0, l);
-        let causal = Tensor::ones([l, l], (Kind::Bool, ids.device())).tril(0).view([1, 1, l, l]);
-        let keys = mask.to_kind(Kind::Bool).view([b, 1, 1, l]);
-        let attn = causal.logical_and(&keys);
-        let x = self.final_layer_norm.forward(&run(&self.layers, x, Some(&attn)));
-        let rows = Tensor::arange(b, (Kind::Int64, ids.device()));
-        let at = ids.argmax(-1, false);
-        x.index(&[Some(rows), Some(at)])
+    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor, TchError> {
+        let (b, l) = ids.size2()?;
+        let x = Tensor::f_embedding(&self.token_embedding, ids, -1, false, false)?
+            .f_add(&self.position_embedding.f_narrow(0, 0, l)?)?;
+        let causal =
+            Tensor::f_ones([l, l], (Kind::Bool, ids.device()))?.f_tril(0)?.f_view([1, 1, l, l])?;
+        let keys = mask.f_to_kind(Kind::Bool)?.f_view([b, 1, 1, l])?;
+        let attn = causal.f_logical_and(&keys)?;
+        let x = self.final_layer_norm.forward(&run(&self.layers, x, Some(&attn))?)?;
+        let rows = Tensor::f_arange(b, (Kind::Int64, ids.device()))?;
+        let at = ids.f_argmax(-1, false)?;
+        x.f_index(&[Some(rows), Some(at)])
     }
 }
 
@@ -275,15 +285,15 @@ impl Clip {
         }
     }
 
-    pub(crate) fn project_image(&self, pooled: &Tensor) -> Tensor {
-        l2_normalize(&self.visual_projection.forward(pooled))
+    pub(crate) fn project_image(&self, pooled: &Tensor) -> Result<Tensor, TchError> {
+        l2_normalize(&self.visual_projection.forward(pooled)?)
     }
-    pub(crate) fn project_text(&self, features: &Tensor) -> Tensor {
-        l2_normalize(&self.text_projection.forward(features))
+    pub(crate) fn project_text(&self, features: &Tensor) -> Result<Tensor, TchError> {
+        l2_normalize(&self.text_projection.forward(features)?)
     }
 }
 
 /// `x / x.norm(p=2, dim=-1, keepdim=True)`, as transformers writes it.
-pub(crate) fn l2_normalize(x: &Tensor) -> Tensor {
-    x / x.norm_scalaropt_dim(2, [-1], true)
+pub(crate) fn l2_normalize(x: &Tensor) -> Result<Tensor, TchError> {
+    x.f_div(&x.f_norm_scalaropt_dim(2, [-1], true)?)
 }

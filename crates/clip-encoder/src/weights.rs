@@ -18,6 +18,8 @@ pub(crate) struct Weights {
     map: BTreeMap<String, Tensor>,
     used: BTreeSet<String>,
     problems: Vec<String>,
+    /// The first failure to move a tensor to the device or kind (out of device memory, ...).
+    failure: Option<tch::TchError>,
     device: Device,
     kind: Kind,
 }
@@ -31,12 +33,15 @@ impl Weights {
             map: tensors.into_iter().collect(),
             used: BTreeSet::new(),
             problems: Vec::new(),
+            failure: None,
             device,
             kind,
         })
     }
 
-    /// The tensor `name`, which must have `shape`; a zero placeholder after recording a problem.
+    /// The tensor `name`, which must have `shape`, on the device in the kind asked for; after
+    /// recording a problem, an undefined placeholder (nothing is allocated for it: a model with
+    /// a problem never runs).
     pub(crate) fn take(&mut self, name: &str, shape: &[i64]) -> Tensor {
         self.used.insert(name.to_owned());
         match self.map.get(name) {
@@ -47,13 +52,21 @@ impl Weights {
             Some(t) if !t.is_floating_point() => {
                 self.problems.push(format!("{name} has dtype {:?}, expected floats", t.kind()))
             }
-            Some(t) => return t.to_device(self.device).to_kind(self.kind),
+            Some(t) => match t.f_to_device(self.device).and_then(|t| t.f_to_kind(self.kind)) {
+                Ok(t) => return t,
+                Err(e) => {
+                    self.failure.get_or_insert(e);
+                }
+            },
         }
-        Tensor::zeros(shape, (self.kind, self.device))
+        Tensor::new()
     }
 
     /// Fails with every problem recorded, and every unexpected tensor.
     pub(crate) fn finish(mut self) -> Result<()> {
+        if let Some(source) = self.failure {
+            return Err(Error::Weights { path: self.path, source });
+        }
         let extra: Vec<String> = self
             .map
             .keys()

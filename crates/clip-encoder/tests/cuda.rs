@@ -28,7 +28,7 @@ fn check(preset: &str) {
     let cpu = ClipEncoder::load(&ckpt, &LoadOptions::default()).expect("load cpu");
     let gpu = ClipEncoder::load(&ckpt, &LoadOptions { device: cuda(), half: false }).unwrap();
     let half = ClipEncoder::load(&ckpt, &LoadOptions { device: cuda(), half: true }).unwrap();
-    let s = cpu.image_config().size as usize;
+    let s = cpu.preprocess().size as usize;
     let n = 6;
     let mut rng = Rng::new(11);
     let pixels: Vec<f32> = rng.vec_f32(n * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();

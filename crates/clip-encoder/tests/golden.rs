@@ -20,7 +20,7 @@ fn phrases() -> Vec<String> {
 fn check(preset: &str) {
     let ckpt = tiny_clip(preset);
     let enc = ClipEncoder::load(&ckpt, &LoadOptions::default()).expect("load");
-    let s = enc.image_config().size as usize;
+    let s = enc.preprocess().size as usize;
     let n = 3;
     let mut rng = Rng::new(7);
     let pixels: Vec<f32> = rng.vec_f32(n * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();
@@ -101,7 +101,7 @@ fn half_precision_stays_close_to_fp32() {
     let f32_enc = ClipEncoder::load(&ckpt, &LoadOptions::default()).unwrap();
     let half = LoadOptions { device: clip_encoder::Device::Cpu, half: true };
     let f16_enc = ClipEncoder::load(&ckpt, &half).unwrap();
-    let s = f32_enc.image_config().size as usize;
+    let s = f32_enc.preprocess().size as usize;
     let pixels: Vec<f32> =
         Rng::new(3).vec_f32(2 * 3 * s * s).iter().map(|v| v * 4.0 - 2.0).collect();
     let (a, b) =
