@@ -125,13 +125,18 @@ impl Score for f32 {
 /// One query's best `m` as a min-heap: the root is the smallest key (and among equal keys the
 /// highest id, the first to go), which new scores must beat.
 #[derive(Clone)]
-struct Row<K: Ord> {
-    heap: BinaryHeap<Reverse<(K, Reverse<i64>)>>,
+pub(crate) struct Row<K: Ord> {
+    pub(crate) heap: BinaryHeap<Reverse<(K, Reverse<i64>)>>,
 }
 
 impl<K: Ord + Copy> Row<K> {
+    /// An empty row for the best `m`.
+    pub(crate) fn new(m: usize) -> Self {
+        Row { heap: BinaryHeap::with_capacity(m) }
+    }
+
     /// Offers the scores of keys `start..` to the row.
-    fn scan<S: Score<Key = K>>(&mut self, scores: &[S], start: i64, m: usize) {
+    pub(crate) fn scan<S: Score<Key = K>>(&mut self, scores: &[S], start: i64, m: usize) {
         let (mut scores, mut start) = (scores, start);
         if self.heap.is_empty() && scores.len() >= m {
             // A prefix sets the first threshold: selecting over the whole first chunk took half
@@ -217,7 +222,7 @@ pub(crate) fn screen(
     m: usize,
     chunk: i64,
 ) -> Result<(Tensor, Tensor)> {
-    let q = queries.to_kind(keys.kind());
+    let q = queries.f_to_kind(keys.kind())?;
     match keys.kind() {
         Kind::BFloat16 => screen_as::<i16>(&q, keys, m, chunk),
         _ => screen_as::<f32>(&q, keys, m, chunk),
@@ -238,15 +243,17 @@ fn screen_as<S: Score>(
     let per = (n as u64).div_ceil(pool.current_num_threads() as u64).max(1) as i64;
     let parts: Vec<(Tensor, Tensor, i64)> = (0..n)
         .step_by(per as usize)
-        .map(|start| (queries.shallow_clone(), keys.narrow(0, start, per.min(n - start)), start))
-        .collect();
+        .map(|start| {
+            Ok((queries.shallow_clone(), keys.f_narrow(0, start, per.min(n - start))?, start))
+        })
+        .collect::<Result<_>>()?;
     let tops: Vec<Vec<Row<S::Key>>> = pool.install(|| {
         parts
             .into_par_iter()
             .map(|(q, keys, start)| scan_range::<S>(&q, &keys, start, m, chunk))
             .collect::<Result<_>>()
     })?;
-    Ok(merge::<S>(tops, b as usize, m))
+    merge::<S>(tops, b as usize, m)
 }
 
 /// One thread's share of [`screen`]: the best `m` per query among `keys` (ids from `start`).
@@ -260,18 +267,18 @@ fn scan_range<S: Score>(
     let b = queries.size2()?.0;
     let len = keys.size2()?.0;
     let c = chunk.clamp(1, len);
-    let mut rows = vec![Row { heap: BinaryHeap::with_capacity(m) }; b as usize];
-    let out = score_buffer(b * c, keys.kind());
+    let mut rows = vec![Row::new(m); b as usize];
+    let out = score_buffer(b * c, keys.kind())?;
     let per_copy = (ROWS_PER_COPY as i64).min(b);
     let mut buf = vec![S::ZERO; (per_copy * c) as usize];
     for at in (0..len).step_by(c as usize) {
         let cc = c.min(len - at);
-        let scores = out.narrow(0, 0, b * cc).view([b, cc]);
-        let _ = queries.f_mm_out(&scores, &keys.narrow(0, at, cc).tr())?;
+        let scores = out.f_narrow(0, 0, b * cc)?.f_view([b, cc])?;
+        let _ = queries.f_mm_out(&scores, &keys.f_narrow(0, at, cc)?.f_tr()?)?;
         let scores = S::view(&scores)?;
         for (r, rows) in (0..b).step_by(per_copy as usize).zip(rows.chunks_mut(per_copy as usize)) {
             let n = rows.len() * cc as usize;
-            scores.narrow(0, r, rows.len() as i64).f_copy_data(&mut buf[..n], n)?;
+            scores.f_narrow(0, r, rows.len() as i64)?.f_copy_data(&mut buf[..n], n)?;
             for (scores, row) in buf[..n].chunks(cc as usize).zip(rows) {
                 row.scan(scores, start + at, m);
             }
@@ -283,22 +290,24 @@ fn scan_range<S: Score>(
 /// A CPU tensor of at least `numel` elements of `kind`, kept by each thread for its next calls:
 /// a fresh buffer for every batch costs its page faults again (8 MiB for 512 queries and 8,192
 /// keys).
-fn score_buffer(numel: i64, kind: Kind) -> Tensor {
+fn score_buffer(numel: i64, kind: Kind) -> Result<Tensor> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Option<Tensor>> = const { std::cell::RefCell::new(None) };
     }
     BUFFER.with_borrow_mut(|kept| match kept {
-        Some(t) if t.kind() == kind && t.numel() >= numel as usize => t.shallow_clone(),
+        Some(t) if t.kind() == kind && t.numel() >= numel as usize => Ok(t.shallow_clone()),
         _ => {
-            let t = Tensor::empty([numel], (kind, tch::Device::Cpu));
+            // The old buffer goes first, so that the two are not held at once.
+            *kept = None;
+            let t = Tensor::f_empty([numel], (kind, tch::Device::Cpu))?;
             *kept = Some(t.shallow_clone());
-            t
+            Ok(t)
         }
     })
 }
 
 /// The best `m` of each query's rows over all threads, as `(scores, ids)` tensors `(B, m)`.
-fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> (Tensor, Tensor) {
+fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> Result<(Tensor, Tensor)> {
     let mut scores = Vec::with_capacity(b * m);
     let mut ids = Vec::with_capacity(b * m);
     let mut all: Vec<(S::Key, Reverse<i64>)> = Vec::new();
@@ -313,8 +322,8 @@ fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> (Tensor, 
         }
     }
     let (b, m) = (b as i64, m as i64);
-    let scores = Tensor::from_slice(&scores).view([b, m]).to_kind(Kind::Float);
-    (scores, Tensor::from_slice(&ids).view([b, m]))
+    let scores = Tensor::f_from_slice(&scores)?.f_view([b, m])?.f_to_kind(Kind::Float)?;
+    Ok((scores, Tensor::f_from_slice(&ids)?.f_view([b, m])?))
 }
 
 /// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
@@ -340,14 +349,15 @@ pub(crate) fn rescore(
     let (b, m) = cand.size2()?;
     let (b, m) = (b as usize, m as usize);
     let d = queries.size2()?.1 as usize;
-    let queries = Vec::<f32>::try_from(queries.to_kind(Kind::Float).contiguous().flatten(0, -1))?;
-    let ids = Vec::<i64>::try_from(cand.contiguous().flatten(0, -1))?;
+    let queries =
+        Vec::<f32>::try_from(queries.f_to_kind(Kind::Float)?.f_contiguous()?.f_flatten(0, -1)?)?;
+    let ids = Vec::<i64>::try_from(cand.f_contiguous()?.f_flatten(0, -1)?)?;
     // With a cut: the screened scores and each row's bound, to stop a row once nothing after
     // can enter its top k. Without: every candidate is scored.
     let cut = match cut {
         Some(c) => Some((
-            Vec::<f32>::try_from(c.approx.contiguous().flatten(0, -1))?,
-            Vec::<f32>::try_from(c.bound.to_kind(Kind::Float))?,
+            Vec::<f32>::try_from(c.approx.f_contiguous()?.f_flatten(0, -1)?)?,
+            Vec::<f32>::try_from(c.bound.f_to_kind(Kind::Float)?)?,
             c.k,
         )),
         None => None,
@@ -380,7 +390,37 @@ pub(crate) fn rescore(
         }
     };
     pool()?.install(|| scores.par_chunks_mut(m).enumerate().for_each(|(r, s)| row(r, s)));
-    Ok(Tensor::from_slice(&scores).view([b as i64, m as i64]))
+    Ok(Tensor::f_from_slice(&scores)?.f_view([b as i64, m as i64])?)
+}
+
+/// The f32 keys that CPU re-scoring reads: a row-major copy in host memory (kept beside bf16
+/// screening keys), or the `(N, d)` tensor itself (f32 screening, [`crate::Precision::F32`]),
+/// whose candidate rows are gathered first and scored by the same code, to the same bits.
+pub(crate) enum HostKeys<'a> {
+    Rows(&'a [f32]),
+    Tensor(Tensor),
+}
+
+impl HostKeys<'_> {
+    /// [`rescore`] against these keys.
+    pub(crate) fn rescore(
+        &self,
+        queries: &Tensor,
+        cand: &Tensor,
+        cut: Option<Cut>,
+    ) -> Result<Tensor> {
+        match self {
+            HostKeys::Rows(keys) => rescore(keys, queries, cand, cut),
+            HostKeys::Tensor(keys) => {
+                let (b, m) = cand.size2()?;
+                let rows = keys.f_index_select(0, &cand.f_flatten(0, -1)?)?;
+                let rows = Vec::<f32>::try_from(rows.f_flatten(0, -1)?)?;
+                let at =
+                    Tensor::f_arange(b * m, (Kind::Int64, tch::Device::Cpu))?.f_view([b, m])?;
+                rescore(&rows, queries, &at, cut)
+            }
+        }
+    }
 }
 
 /// Candidates re-scored together: their key rows are read at once, several loads in flight

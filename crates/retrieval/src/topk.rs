@@ -2,21 +2,23 @@
 
 use tch::{Kind, Tensor};
 
+use crate::Result;
+
 /// Orders each row of `(scores, ids)` by descending score, then ascending id, and keeps `k`.
-pub(crate) fn order(scores: &Tensor, ids: &Tensor, k: i64) -> (Tensor, Tensor) {
-    let (ids, by_id) = ids.sort(1, false);
-    let scores = scores.gather(1, &by_id, false);
-    let (scores, by_score) = scores.sort_stable(true, 1, true);
-    let ids = ids.gather(1, &by_score, false);
+pub(crate) fn order(scores: &Tensor, ids: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
+    let (ids, by_id) = ids.f_sort(1, false)?;
+    let scores = scores.f_gather(1, &by_id, false)?;
+    let (scores, by_score) = scores.f_sort_stable(true, 1, true)?;
+    let ids = ids.f_gather(1, &by_score, false)?;
     let k = k.min(scores.size()[1]);
-    (scores.narrow(1, 0, k), ids.narrow(1, 0, k))
+    Ok((scores.f_narrow(1, 0, k)?, ids.f_narrow(1, 0, k)?))
 }
 
 /// The best `k` of one score chunk whose first key has id `start`.
-pub(crate) fn chunk_top(scores: &Tensor, start: i64, k: i64) -> (Tensor, Tensor) {
+pub(crate) fn chunk_top(scores: &Tensor, start: i64, k: i64) -> Result<(Tensor, Tensor)> {
     let k = k.min(scores.size()[1]);
-    let (s, i) = scores.topk(k, 1, true, false);
-    (s.to_kind(Kind::Float), i + start)
+    let (s, i) = scores.f_topk(k, 1, true, false)?;
+    Ok((s.f_to_kind(Kind::Float)?, i.f_add_scalar(start)?))
 }
 
 /// Like [`chunk_top`], through the maxima of blocks of `block` consecutive keys: the best `k`
@@ -29,25 +31,27 @@ pub(crate) fn chunk_top_blocked(
     start: i64,
     k: i64,
     block: i64,
-) -> (Tensor, Tensor) {
-    let (b, c) = scores.size2().expect("(B, C) scores");
+) -> Result<(Tensor, Tensor)> {
+    let (b, c) = scores.size2()?;
     let blocks = c / block;
     if blocks <= k || block < 2 {
         return chunk_top(scores, start, k);
     }
-    let whole = scores.narrow(1, 0, blocks * block).view([b, blocks, block]);
-    let (_, best) = whole.amax([2i64].as_slice(), false).topk(k, 1, true, false);
+    let dev = scores.device();
+    let whole = scores.f_narrow(1, 0, blocks * block)?.f_view([b, blocks, block])?;
+    let (_, best) = whole.f_amax([2i64].as_slice(), false)?.f_topk(k, 1, true, false)?;
     let mut cand = whole
-        .gather(1, &best.unsqueeze(2).expand([b, k, block], false), false)
-        .view([b, k * block]);
-    let offsets = Tensor::arange(block, (Kind::Int64, scores.device()));
-    let mut ids = (best.unsqueeze(2) * block + offsets).view([b, k * block]);
+        .f_gather(1, &best.f_unsqueeze(2)?.f_expand([b, k, block], false)?, false)?
+        .f_view([b, k * block])?;
+    let offsets = Tensor::f_arange(block, (Kind::Int64, dev))?;
+    let mut ids =
+        best.f_unsqueeze(2)?.f_mul_scalar(block)?.f_add(&offsets)?.f_view([b, k * block])?;
     if c > blocks * block {
         let rest = c - blocks * block;
-        cand = Tensor::cat(&[cand, scores.narrow(1, blocks * block, rest)], 1);
-        let tail = Tensor::arange_start(blocks * block, c, (Kind::Int64, scores.device()));
-        ids = Tensor::cat(&[ids, tail.unsqueeze(0).expand([b, rest], false)], 1);
+        cand = Tensor::f_cat(&[cand, scores.f_narrow(1, blocks * block, rest)?], 1)?;
+        let tail = Tensor::f_arange_start(blocks * block, c, (Kind::Int64, dev))?;
+        ids = Tensor::f_cat(&[ids, tail.f_unsqueeze(0)?.f_expand([b, rest], false)?], 1)?;
     }
-    let (s, at) = cand.topk(k, 1, true, false);
-    (s.to_kind(Kind::Float), ids.gather(1, &at, false) + start)
+    let (s, at) = cand.f_topk(k, 1, true, false)?;
+    Ok((s.f_to_kind(Kind::Float)?, ids.f_gather(1, &at, false)?.f_add_scalar(start)?))
 }

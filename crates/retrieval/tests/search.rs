@@ -1,99 +1,13 @@
 //! Exact search against a brute-force reference (NumPy float64, run here) on random and
-//! clustered data; chunked and unchunked runs; edge cases.
+//! clustered data; chunked and unchunked runs; both screening types; edge cases; failed
+//! allocations.
 #![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
-use retrieval::{Hits, Index, IndexOptions, Precision};
-use test_support::{Rng, run_python_json, workspace_root, write_f32_file};
+mod common;
 
-fn normalized(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..n * d).map(|_| rng.f32() * 2.0 - 1.0).collect();
-    for row in v.chunks_mut(d) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
-/// Keys around a few centres (many near-ties), plus exact duplicates (true ties).
-fn clustered(rng: &mut Rng, n: usize, d: usize) -> Vec<f32> {
-    let centres = normalized(rng, 12, d);
-    let mut v = Vec::with_capacity(n * d);
-    for i in 0..n {
-        if i % 10 == 9 {
-            let j = rng.below(i);
-            let dup = v[j * d..(j + 1) * d].to_vec();
-            v.extend(dup);
-            continue;
-        }
-        let c = &centres[(i % 12) * d..(i % 12 + 1) * d];
-        let row: Vec<f32> = c.iter().map(|x| x + 0.03 * (rng.f32() - 0.5)).collect();
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.extend(row.iter().map(|x| x / norm));
-    }
-    v
-}
-
-struct Reference {
-    k: usize,
-    n: usize,
-    scores: Vec<f64>,
-    ids: Vec<i64>,
-    all: Vec<f64>,
-}
-
-fn reference(keys: &[f32], queries: &[f32], d: usize, k: usize) -> Reference {
-    let dir = tempfile::tempdir().unwrap();
-    let (n, q) = (keys.len() / d, queries.len() / d);
-    write_f32_file(&dir.path().join("keys.f32"), keys);
-    write_f32_file(&dir.path().join("queries.f32"), queries);
-    let shape = serde_json::json!({"n": n, "q": q, "d": d});
-    std::fs::write(dir.path().join("shape.json"), shape.to_string()).unwrap();
-    let script = workspace_root().join("crates/retrieval/tests/brute_force.py");
-    run_python_json(&script, &[&dir.path(), &k.to_string()]);
-    let read = |name: &str| -> Vec<[u8; 8]> {
-        std::fs::read(dir.path().join(name))
-            .unwrap()
-            .chunks_exact(8)
-            .map(|c| c.try_into().unwrap())
-            .collect()
-    };
-    Reference {
-        k: k.min(n),
-        n,
-        scores: read("ref_scores.f64").into_iter().map(f64::from_le_bytes).collect(),
-        ids: read("ref_ids.i64").into_iter().map(i64::from_le_bytes).collect(),
-        all: read("all_scores.f64").into_iter().map(f64::from_le_bytes).collect(),
-    }
-}
-
-/// Identical ids except among scores equal within 1e-6; scores within 1e-5.
-fn assert_matches(name: &str, got: &Hits, want: &Reference) {
-    assert_eq!(got.k, want.k, "{name}: k");
-    assert_eq!(got.ids.len(), want.ids.len(), "{name}: rows");
-    for (j, (&g, &w)) in got.ids.iter().zip(&want.ids).enumerate() {
-        let (row, col) = (j / want.k, j % want.k);
-        let s = got.scores[j] as f64;
-        assert!(
-            (s - want.scores[j]).abs() <= 1e-5,
-            "{name}: row {row} rank {col}: score {s} vs {}",
-            want.scores[j]
-        );
-        if g != w {
-            let exact_g = want.all[row * want.n + g as usize];
-            assert!(
-                (exact_g - want.scores[j]).abs() <= 1e-6,
-                "{name}: row {row} rank {col}: id {g} (score {exact_g}) where the reference has {w} ({})",
-                want.scores[j]
-            );
-        }
-    }
-    for row in got.ids.chunks(want.k) {
-        let mut seen = row.to_vec();
-        seen.sort();
-        seen.dedup();
-        assert_eq!(seen.len(), row.len(), "{name}: an id repeats in a row");
-    }
-}
+use common::{assert_matches, clustered, normalized, reference};
+use retrieval::{Hits, Index, IndexOptions, Precision, Screening};
+use test_support::Rng;
 
 fn opts(
     precision: Precision,
@@ -266,83 +180,81 @@ fn edge_cases() {
     check_edge_cases(tch::Device::Cpu);
 }
 
+/// An index made from a tensor (of another float kind) answers as one made from the same keys
+/// as a slice.
 #[test]
-fn index_from_both_caption_db_layouts() {
-    use ctx_store::{CaptionDbWriter, CaptionLayout};
+fn index_from_a_tensor_equals_index_from_a_slice() {
     let mut rng = Rng::new(9);
     let (n, d) = (700, 24);
     let keys = normalized(&mut rng, n, d);
-    let feats = rng.vec_f32(n * 8);
-    let caps: Vec<String> = (0..n).map(|i| format!("phrase {i}")).collect();
     let queries = normalized(&mut rng, 20, d);
-    let want =
+    let from_slice =
         Index::from_slice(&keys, d, &IndexOptions::default()).unwrap().search(&queries, 5).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for layout in [CaptionLayout::Original, CaptionLayout::Contiguous] {
-        let path = dir.path().join(format!("{layout:?}.hdf5"));
-        let prov = ctx_store::Provenance::new("test", "{}");
-        let mut w = CaptionDbWriter::create(&path, layout, d, 8, &prov, false).unwrap();
-        for b in 0..2 {
-            let r = b * 512..((b + 1) * 512).min(n);
-            w.write_batch(
-                &keys[r.start * d..r.end * d],
-                &feats[r.start * 8..r.end * 8],
-                &caps[r.clone()],
-            )
-            .unwrap();
-        }
-        w.finish().unwrap();
-        let index = Index::from_caption_db(&path, &IndexOptions::default()).unwrap();
-        assert_eq!(index.search(&queries, 5).unwrap(), want, "{layout:?}");
-    }
-    let e = Index::from_caption_db(&dir.path().join("missing.hdf5"), &IndexOptions::default())
-        .err()
-        .unwrap();
-    assert!(e.to_string().contains("missing.hdf5"), "{e}");
+    assert_matches("from_slice", &from_slice, &reference(&keys, &queries, d, 5));
+    let t = tch::Tensor::from_slice(&keys).view([n as i64, d as i64]).to_kind(tch::Kind::Double);
+    let from_tensor =
+        Index::from_tensor(t, &IndexOptions::default()).unwrap().search(&queries, 5).unwrap();
+    assert_eq!(from_tensor, from_slice);
 }
 
+/// The screening type: both CPU choices are exact and give the same ids and score bits, the
+/// index reports the type it uses, and `Auto` follows the CPU's bf16 instructions.
 #[test]
-fn ivf_probing_every_list_is_exact_and_the_default_is_approximate() {
-    use retrieval::{IvfIndex, IvfOptions};
-    let mut rng = Rng::new(21);
-    let d = 32;
-    let keys = clustered(&mut rng, 4000, d);
-    let queries = clustered(&mut rng, 100, d);
-    let want = reference(&keys, &queries, d, 16);
-    // round(8 * sqrt(4000)) = 506 lists; probing all of them is an exhaustive search.
-    let all = IvfIndex::build(&keys, d, &IvfOptions { nprobe: Some(506), ..IvfOptions::default() })
-        .unwrap();
-    assert_eq!(all.nlist(), 506);
-    assert_matches("ivf nprobe = nlist", &all.search(&queries, 16).unwrap(), &want);
-    // The original's setting (nprobe = 16 / 10 = 1) is approximate; more probes find more.
-    let recall = |nprobe: Option<usize>| {
-        let ivf =
-            IvfIndex::build(&keys, d, &IvfOptions { nprobe, ..IvfOptions::default() }).unwrap();
-        let got = ivf.search(&queries, 16).unwrap();
-        let found: usize = got
-            .ids
-            .chunks(16)
-            .zip(want.ids.chunks(16))
-            .map(|(g, w)| g.iter().filter(|i| w.contains(i)).count())
-            .sum();
-        found as f64 / want.ids.len() as f64
-    };
-    let (one, many) = (recall(None), recall(Some(64)));
-    assert!(
-        0.0 < one && one < many && many < 1.0,
-        "recall@16 {one} (nprobe 1), {many} (nprobe 64)"
-    );
-    // A list shorter than k pads with -1 / -FLT_MAX, as faiss does.
-    let tiny = IvfIndex::build(
-        &keys[..40 * d],
-        d,
-        &IvfOptions { nlist: Some(8), ..IvfOptions::default() },
-    )
-    .unwrap();
-    let hits = tiny.search(&queries[..d], 30).unwrap();
-    assert_eq!(hits.k, 30);
-    let pad = hits.ids.iter().filter(|&&i| i == -1).count();
-    assert!(pad > 0 && hits.scores.iter().filter(|&&s| s == f32::MIN).count() == pad);
+fn bf16_and_f32_screening_give_the_same_results() {
+    let mut rng = Rng::new(31);
+    let d = 48;
+    for (kind, keys, queries) in [
+        ("random", normalized(&mut rng, 5000, d), normalized(&mut rng, 200, d)),
+        ("clustered", clustered(&mut rng, 5000, d), clustered(&mut rng, 200, d)),
+    ] {
+        for k in [1, 16] {
+            let want = reference(&keys, &queries, d, k);
+            let run = |screening| {
+                let o = IndexOptions { screening, ..opts(Precision::Fast, Some(700), Some(64)) };
+                let index = Index::from_slice(&keys, d, &o).unwrap();
+                assert_eq!(index.screening(), Some(screening), "{kind}");
+                index.search(&queries, k).unwrap()
+            };
+            let (bf16, f32) = (run(Screening::Bf16), run(Screening::F32));
+            assert_matches(&format!("{kind} k={k} bf16 screening"), &bf16, &want);
+            assert_matches(&format!("{kind} k={k} f32 screening"), &f32, &want);
+            assert_eq!(bf16.ids, f32.ids, "{kind} k {k}");
+            let bits = |h: &Hits| h.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&bf16), bits(&f32), "{kind} k {k}");
+        }
+    }
+    if std::env::var_os(retrieval::SCREENING_ENV).is_none() {
+        let auto = Index::from_slice(&normalized(&mut rng, 10, d), d, &IndexOptions::default())
+            .unwrap()
+            .screening();
+        let expected = if retrieval::cpu_has_bf16() { Screening::Bf16 } else { Screening::F32 };
+        assert_eq!(auto, Some(expected));
+    }
+}
+
+/// Allocations libtorch cannot make (a key set or a query batch of 2^45 rows, views of one
+/// row) are errors that name the cause and the setting to change, not panics.
+#[test]
+fn absurd_allocations_are_errors_not_panics() {
+    use tch::{Device, Kind, Tensor};
+    let d = 8i64;
+    let huge = || Tensor::ones([1, d], (Kind::Float, Device::Cpu)).expand([1 << 45, d], false);
+    let e = Index::from_tensor(huge(), &IndexOptions::default()).err().expect("refused");
+    let msg = e.to_string();
+    assert!(matches!(e, retrieval::Error::OutOfMemory { .. }), "{msg}");
+    assert!(msg.contains(&format!("out of cpu memory while holding {} keys", 1u64 << 45)), "{msg}");
+    assert!(msg.contains("--device"), "{msg}");
+
+    let mut rng = Rng::new(4);
+    let keys = normalized(&mut rng, 300, d as usize);
+    for precision in [Precision::F32, Precision::Fast] {
+        let index = Index::from_slice(&keys, d as usize, &opts(precision, None, None)).unwrap();
+        let e = index.search_tensor(&huge(), 16).expect_err("refused");
+        let msg = e.to_string();
+        assert!(matches!(e, retrieval::Error::OutOfMemory { .. }), "{precision:?}: {msg}");
+        assert!(msg.contains(&format!("searching {} queries among 300 keys", 1u64 << 45)), "{msg}");
+        assert!(msg.contains("--key-chunk") && msg.contains("--batch-size"), "{msg}");
+    }
 }
 
 // CUDA: the same references on the GPU (f16 screening there). Ignored where no GPU is: run with
