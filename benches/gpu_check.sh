@@ -84,6 +84,19 @@ step encode-images 240 "$bin/encode-images" --dataset-root "$data/coco" --model 
   --device "$dev" $half --batch-size 256 --overwrite
 step retrieve-captions 240 "$bin/retrieve-captions" --dataset-root "$data/coco" --model "$ckpt" \
   --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite
+# One pass for both contexts (the streaming pipeline), per-stage clocks at -v, GPU busy sampled by
+# nvidia-smi dmon meanwhile; then the CPU side alone (stand-in model) at this machine's cores.
+dmon=$out/dmon-one-pass.txt
+if command -v nvidia-smi >/dev/null && [ "$dev" != cpu ]; then nvidia-smi dmon -s u -d 1 >"$dmon" 2>&1 & dmon_pid=$!; fi
+step retrieve-captions-vis-out 240 "$bin/retrieve-captions" --dataset-root "$data/coco" --model "$ckpt" \
+  --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx_one_pass.hdf5" --vis-out "$o/vis_ctx_one_pass.hdf5" \
+  --device "$dev" $half --batch-size 64 --overwrite -v
+[ -n "${dmon_pid:-}" ] && kill "$dmon_pid" 2>/dev/null
+[ -f "$dmon" ] && cp "$dmon" "$log.dmon" && echo "GPU SM busy % (mean over samples > 0): $(awk '$1 ~ /^[0-9]+$/ && $2 > 0 { s += $2; n++ } END { if (n) printf "%.1f", s / n }' "$dmon")" | tee -a "$log"
+step pipeline-bench 240 "$bin/pipeline-bench" "$data/coco/train2014" "$(nproc)" 64
+# Projection for all of COCO (123,287 images) from the one-pass loop rate, printed by
+# benches/project_coco.py from this log.
+"$py" benches/project_coco.py "$log" | tee -a "$log"
 [ "$only" = all ] && step encode-captions-original-layout 240 "$bin/encode-captions" --ann-dir "$vg" --model "$ckpt" \
   --out "$o/caption_db_original.hdf5" --device "$dev" $half --batch-size 2048 --layout original --overwrite
 step inspect 30 bash -c "$bin/ctx-inspect $o/caption_db.hdf5; $bin/ctx-inspect $o/vis_ctx.hdf5; $bin/ctx-inspect $o/txt_ctx.hdf5"

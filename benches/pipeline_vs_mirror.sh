@@ -23,7 +23,7 @@ ours() { # workers threads step args...
   OMP_NUM_THREADS=$t target/release/"$@" --device cpu --num-workers "$w" --overwrite 2>"$dir/$step.log"
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   # Also the batches alone, as the mirror times itself (model and dataset loading excluded):
-  # from the step's "<step> ... already=..." log line to its "time spent" line.
+  # from the step's "<step> ... already=..." log line to its "<step>: loop" line.
   local loop; loop=$(.venv/bin/python - "$dir/$step.log" "$step" <<'PY'
 import datetime, re, sys
 lines = open(sys.argv[1]).read().splitlines()
@@ -31,7 +31,7 @@ def at(pred):
     line = next(l for l in lines if pred(l))
     return datetime.datetime.fromisoformat(re.sub(r"\x1b\[[0-9;]*m", "", line).split()[0].rstrip("Z"))
 start = at(lambda l: f" {sys.argv[2]} " in l and " already=" in l)
-end = at(lambda l: "time spent" in l)
+end = at(lambda l: f"{sys.argv[2]}: loop" in l)
 print(int((end - start).total_seconds() * 1000))
 PY
 )

@@ -512,3 +512,89 @@ fn cuda_steps_equal_cpu_steps() {
         assert!(compared * 2 > total, "{label}: only {compared} of {total} ranks compared");
     }
 }
+
+/// `retrieve-captions --vis-out`: the visual context from the same decoding and forward pass.
+#[test]
+fn one_pass_vis_out_equals_encode_images_resumes_and_shards() {
+    let s = Sample::new();
+    let whole = full_run(&s, "whole");
+    let db = whole.join("caption_db.hdf5");
+    let one_pass = |dir: &str, extra: &[&str]| {
+        let (txt, vis) =
+            (s.out(&format!("{dir}/txt_ctx.hdf5")), s.out(&format!("{dir}/vis_ctx.hdf5")));
+        let mut args = s.args("retrieve-captions", &txt, &db);
+        args.extend(["--vis-out".into(), vis.display().to_string()]);
+        args.extend(extra.iter().map(|a| a.to_string()));
+        (args, txt, vis)
+    };
+    let (args, txt, vis) = one_pass("one", &[]);
+    ok("retrieve-captions", &args);
+    // The text context is the two-step run's; the visual context encode-images' file: same ids,
+    // provenance and schema, values within cosine 0.999999 (other batches in the forward pass).
+    assert_eq!(content(&txt), content(&whole.join("txt_ctx.hdf5")));
+    let want = VisCtxReader::open(whole.join("vis_ctx.hdf5")).unwrap();
+    let got = VisCtxReader::open(&vis).unwrap();
+    assert_eq!(got.provenance().unwrap(), want.provenance().unwrap());
+    let (a, b) = (got.preload().unwrap(), want.preload().unwrap());
+    assert_eq!(a.ids, b.ids);
+    assert!(!a.ids.is_empty());
+    for i in 0..a.ids.len() {
+        let c = cosine(a.row(i), b.row(i));
+        assert!(c >= 0.999999, "image {}: cosine {c}", a.ids[i]);
+    }
+    assert_eq!(schema(&vis), schema(&whole.join("vis_ctx.hdf5")));
+    // encode-images takes the file as its own: nothing left to do.
+    let before = content(&vis);
+    ok("encode-images", &s.args("encode-images", &vis, &db));
+    assert_eq!(content(&vis), before);
+
+    // Killed after 1 and 2 written batches (the visual context may be ahead), then resumed: both
+    // files equal the uninterrupted run's.
+    let (want_txt, want_vis) = (content(&txt), content(&vis));
+    for after in ["1", "2"] {
+        let (args, t, v) = one_pass(&format!("killed-{after}"), &[]);
+        let o = run("retrieve-captions", &args, &[("XCTX_ABORT_AFTER_BATCHES", after)]);
+        assert!(!o.status.success(), "not stopped after {after} batches");
+        ok("retrieve-captions", &args);
+        assert_eq!(content(&t), want_txt, "killed after {after}: txt");
+        assert_eq!(content(&v), want_vis, "killed after {after}: vis");
+    }
+    // One file lost: the other is kept, the lost one rebuilt.
+    let (args, t, v) = one_pass("lost", &[]);
+    ok("retrieve-captions", &args);
+    std::fs::remove_file(&v).unwrap();
+    ok("retrieve-captions", &args);
+    assert_eq!(content(&t), want_txt);
+    assert_eq!(content(&v), want_vis);
+
+    // Four shards of both files merge to the single run's.
+    let mut parts = (Vec::new(), Vec::new());
+    for i in 0..4 {
+        let shard = format!("{i}/4");
+        let (args, t, v) = one_pass("sharded", &["--shard", &shard]);
+        ok("retrieve-captions", &args);
+        let name = |p: &Path, stem: &str| {
+            p.with_file_name(format!("{stem}.shard-{i}-of-4.hdf5")).display().to_string()
+        };
+        parts.0.push(name(&t, "txt_ctx"));
+        parts.1.push(name(&v, "vis_ctx"));
+    }
+    for (merged, parts, want) in [
+        (s.out("sharded/txt_ctx.hdf5"), parts.0, &want_txt),
+        (s.out("sharded/vis_ctx.hdf5"), parts.1, &want_vis),
+    ] {
+        let mut args = vec![merged.display().to_string()];
+        args.extend(parts);
+        ok("ctx-merge", &args);
+        assert_eq!(&content(&merged), want, "{}", merged.display());
+    }
+
+    // The same file for both outputs is refused.
+    let (mut args, t, _) = one_pass("same", &[]);
+    let n = args.len();
+    let at = args.iter().position(|a| a == "--vis-out").unwrap();
+    args[at + 1] = t.display().to_string();
+    let o = run("retrieve-captions", &args[..n], &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("same file"));
+}

@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctx_store::{CaptionDb, CaptionDbWriter, CaptionLayout};
 
-use super::background::Background;
 use super::output::{Open, RunIdentity, canonical, decide};
-use super::{Common, Summary, maybe_abort, progress, shard};
+use super::{Common, Summary, images, progress, shard, stages};
 
 /// Build the Visual Genome phrase database and encode it with CLIP's text tower.
 #[derive(Debug, clap::Parser)]
@@ -84,46 +84,41 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     tracing::info!(phrases = phrases.len(), already, out = %out.display(), "encode-captions");
     let pb = progress((phrases.len() - already) as u64, "encode-captions", c.quiet);
-    let mut timings = super::Timings::default();
-    let mut written = 0;
-    // Tokenizing (on the CPU threads) runs a batch ahead of the model; writing runs behind it.
-    let tokenizer = enc.tokenizer();
-    let todo = &phrases[already..];
-    let writer = std::thread::scope(|scope| -> Result<CaptionDbWriter> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || {
-            for chunk in todo.chunks(batch) {
-                if tx.send((chunk, tokenizer.batch(chunk))).is_err() {
-                    return;
-                }
+    // Tokenizing (on the CPU threads) runs ahead of the model; writing runs behind it.
+    let todo: Arc<Vec<String>> = Arc::new(phrases[already..].to_vec());
+    drop(phrases);
+    // The source thread's own tokenizer (the model's stays with it on the model thread).
+    let tokenizer = clip_encoder::ClipTokenizer::from_file(enc.tokenizer().path())?;
+    let flow = stages::source("tokenize", 2, move |out| {
+        for start in (0..todo.len()).step_by(batch.max(1)) {
+            let end = (start + batch).min(todo.len());
+            let tokens = tokenizer.batch(&todo[start..end])?;
+            if out.send((todo[start..end].to_vec(), tokens)).is_err() {
+                break;
             }
-        });
-        let mut bg = Background::new(writer, 2)?;
-        let mut t = Instant::now();
-        for (number, (chunk, tokens)) in rx.iter().enumerate() {
-            super::Timings::lap(&mut timings.wait, &mut t);
-            let encoded = enc.encode_tokens(&tokens?)?;
-            let keys = clip_encoder::to_vec_f32(&encoded.keys)?;
-            let feats = clip_encoder::to_vec_f32(&encoded.features)?;
-            super::Timings::lap(&mut timings.model, &mut t);
-            let captions = chunk.to_vec();
-            let path = out.clone();
-            bg.send(move |w: &mut CaptionDbWriter| {
-                w.write_batch(&keys, &feats, &captions)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                maybe_abort(number + 1);
-                Ok(())
-            })?;
-            super::Timings::lap(&mut timings.write, &mut t);
-            written += chunk.len();
-            pb.inc(chunk.len() as u64);
         }
-        let (writer, busy) = bg.finish()?;
-        timings.writer_busy = busy;
-        Ok(writer)
+        Ok(())
     })?;
-    writer.finish()?;
-    timings.log("encode-captions");
+    let flow = flow.map("model", 1, move |(captions, tokens)| {
+        let encoded = enc.encode_tokens(&tokens)?;
+        let keys = clip_encoder::to_vec_f32(&encoded.keys)?;
+        let feats = clip_encoder::to_vec_f32(&encoded.features)?;
+        Ok((captions, keys, feats))
+    })?;
+    let path = out.clone();
+    let flow = images::write_stage(
+        flow,
+        "write",
+        writer,
+        move |w: &mut CaptionDbWriter,
+              (captions, keys, feats): (Vec<String>, Vec<f32>, Vec<f32>)| {
+            w.write_batch(&keys, &feats, &captions)
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(captions.len())
+        },
+        |w| Ok(w.finish()?),
+    )?;
+    let written = images::consume(flow, &pb, "encode-captions")?;
     pb.finish_and_clear();
     Summary {
         tool: "encode-captions",

@@ -1,7 +1,7 @@
 //! The three per-step binaries (`encode-images`, `encode-captions`, `retrieve-captions`) and
 //! `ctx-merge`: common flags, sharding, resume, progress and failure records live here.
 
-pub mod background;
+pub mod decode;
 pub mod encode_captions;
 pub mod encode_images;
 pub mod images;
@@ -9,6 +9,7 @@ pub mod merge;
 pub mod output;
 pub mod retrieve;
 pub mod shard;
+pub mod stages;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -158,38 +159,5 @@ pub fn maybe_abort(batches_written: usize) {
         && batches_written >= n
     {
         std::process::abort();
-    }
-}
-
-/// Where a step's time went (waiting for the CPU workers, model, search, writing), logged at
-/// the end of a run.
-#[derive(Debug, Default)]
-pub struct Timings {
-    pub wait: std::time::Duration,
-    pub model: std::time::Duration,
-    pub search: std::time::Duration,
-    /// Waiting for the writer thread (its queue full).
-    pub write: std::time::Duration,
-    /// The writer thread's own time writing (overlapped with the rest).
-    pub writer_busy: std::time::Duration,
-}
-
-impl Timings {
-    /// Adds the time since `*t` to `slot` and restarts `*t`.
-    pub fn lap(slot: &mut std::time::Duration, t: &mut Instant) {
-        let now = Instant::now();
-        *slot += now - *t;
-        *t = now;
-    }
-
-    pub fn log(&self, step: &str) {
-        tracing::info!(
-            wait_for_inputs_s = self.wait.as_secs_f64(),
-            model_s = self.model.as_secs_f64(),
-            search_s = self.search.as_secs_f64(),
-            write_wait_s = self.write.as_secs_f64(),
-            writer_busy_s = self.writer_busy.as_secs_f64(),
-            "{step}: time spent"
-        );
     }
 }

@@ -1,17 +1,20 @@
 //! `retrieve-captions`: the textual context, `txt_ctx.hdf5`: for every image, the top-k phrases
 //! of the caption database for the whole image, each of five crops and each of nine crops.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctx_store::{CaptionDb, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
+use clip_encoder::Tensor;
+use ctx_store::{CaptionDb, Captions, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
 use super::images::{self, Inputs};
-use super::output::{Open, RunIdentity, canonical, decide};
-use super::{Common, shard};
+use super::output::{Failures, Open, RunIdentity, canonical, decide};
+use super::{Common, encode_images, shard};
 
 /// Retrieve the top-k phrases of the caption database for every COCO image and its crops.
 #[derive(Debug, clap::Parser)]
@@ -42,6 +45,11 @@ pub struct Args {
     /// Keys per score chunk [default: 32768 on the CPU, 262144 on CUDA].
     #[arg(long)]
     pub key_chunk: Option<usize>,
+    /// Also write the visual context (as encode-images does, same file) from the same decoding
+    /// and forward pass: each image's pooled output of the whole view. Resumes with the text
+    /// context (an image is done when both files hold it); sharded like --out.
+    #[arg(long)]
+    pub vis_out: Option<PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -57,6 +65,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let shard = c.shard()?;
     let batch = c.batch_size.unwrap_or(32);
     let (images, out) = shard::apply(shard, images, batch, &args.out);
+    let vis_out = args.vis_out.as_ref().map(|p| match shard {
+        Some(s) => s.path(p),
+        None => p.clone(),
+    });
+    if vis_out.as_ref().is_some_and(|v| same_file(v, &out)) {
+        bail!("--vis-out and --out name the same file {}", out.display());
+    }
     let db = CaptionDb::open(&args.caption_db)?;
     let db_meta = std::fs::metadata(&args.caption_db)
         .with_context(|| format!("reading {}", args.caption_db.display()))?;
@@ -88,69 +103,124 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("{}: the caption database is empty", args.caption_db.display());
     }
     let mut captions = db.load()?;
-    let opts = IndexOptions {
-        device: enc.device(),
-        precision: if args.f32_search { Precision::F32 } else { Precision::Fast },
-        key_chunk: args.key_chunk,
-        ..IndexOptions::default()
-    };
-    let index = if args.ivf {
-        let o = retrieval::IvfOptions { device: enc.device(), ..retrieval::IvfOptions::default() };
-        Search::Ivf(retrieval::IvfIndex::build(&captions.keys, captions.key_dim, &o)?)
-    } else {
-        Search::Exact(Index::from_slice(&captions.keys, captions.key_dim, &opts)?)
-    };
+    let index = Search::build(&args, &enc, &captions)?;
     // The index holds its own copy of the keys (on the device or in host memory); the features
-    // and phrases are shared with the writer thread, which builds each batch's entries.
+    // and phrases are shared with the writer stage, which builds each batch's entries.
     drop(std::mem::take(&mut captions.keys));
-    let captions = std::sync::Arc::new(captions);
-    let (writer, done) =
+    let captions = Arc::new(captions);
+    let (writer, txt_done) =
         match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
             Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
             Open::Resume => TxtCtxWriter::append(&out)?,
         };
-    let (todo, already) = images::todo(&images, done);
+    let txt_done: HashSet<u64> = txt_done.into_iter().collect();
+    let vis = match &vis_out {
+        Some(path) => {
+            let vid = encode_images::identity(
+                &args.dataset_root,
+                &args.model,
+                &model_sha256,
+                shard,
+                c.half,
+            );
+            Some((path.clone(), encode_images::open(path, &vid, &enc, c.overwrite)?))
+        }
+        None => None,
+    };
+    let mut done = vec![&txt_done];
+    if let Some((_, (_, vis_done))) = &vis {
+        done.push(vis_done);
+    }
+    let (todo, already) = images::todo(&images, &done);
     tracing::info!(images = images.len(), already, phrases = captions.captions.len(), out = %out.display(), "retrieve-captions");
 
-    let (mut failures, pb, rx) =
-        images::start(&out, todo, "retrieve-captions", c, batch, &enc, Inputs::Crops)?;
-    let mut timings = super::Timings::default();
-    let (written, writer) = images::drive(
-        rx,
+    let failures = Arc::new(Mutex::new(Failures::new(&out)));
+    let pb = super::progress(todo.len() as u64, "retrieve-captions", c.quiet);
+    let flow = images::decoded(todo, c, batch, &enc, Inputs::Crops, &failures, &pb)?;
+    let mut flow = images::encode(flow, enc)?;
+    if let Some((path, (mut w, vis_done))) = vis {
+        // The whole image's pooled output is vis_ctx's: written from the same forward pass.
+        flow = flow.stage("write vis", 2, move |input, out| {
+            while let Some(e) = input.recv() {
+                encode_images::write_pooled(&mut w, &e, Some(&vis_done))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                if out.send(e).is_err() {
+                    break;
+                }
+            }
+            Ok(w.finish()?)
+        })?;
+    }
+    let (k, gather) = (args.k, index.gather(batch * Inputs::Crops.per_image()));
+    let flow = flow.stage("search", gather, move |input, out| {
+        // Queries of the batches waiting here are searched together (larger products use the
+        // device better); the hits go on batch by batch.
+        while let Some(first) = input.recv() {
+            let mut group = vec![first];
+            let mut rows = group[0].embeds.size()[0] as usize;
+            while rows < index.max_queries() {
+                match input.try_recv() {
+                    Ok(Some(e)) => {
+                        rows += e.embeds.size()[0] as usize;
+                        group.push(e);
+                    }
+                    _ => break,
+                }
+            }
+            let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
+            let hits = index.search(&Tensor::f_cat(&all, 0)?, k)?;
+            let mut row = 0;
+            for e in group {
+                let n = e.embeds.size()[0] as usize;
+                let part = hits_rows(&hits, row..row + n);
+                row += n;
+                if out.send((e.items, part)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let path = out.clone();
+    let flow = images::write_stage(
+        flow,
+        "write txt",
         writer,
-        &out,
-        c.on_error,
-        &mut failures,
-        &pb,
-        &mut timings,
-        |batch, pixels, timings| {
-            let mut t = Instant::now();
-            let embeds = enc.encode_image_tensor(pixels)?.embeds;
-            super::Timings::lap(&mut timings.model, &mut t);
-            let hits = match &index {
-                Search::Exact(i) => i.search_tensor(&embeds, args.k)?,
-                Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(&embeds)?, args.k)?,
-            };
-            super::Timings::lap(&mut timings.search, &mut t);
-            // The entries (feature rows and phrases of every hit) are built on the writer thread,
-            // off the path from one batch's model and search to the next.
-            let ids: Vec<u64> = batch.items.iter().map(|it| it.id).collect();
-            let (n, captions) = (ids.len(), std::sync::Arc::clone(&captions));
-            Ok((n, move |w: &mut TxtCtxWriter| {
-                Ok(w.write_batch(&txt_entries(&ids, &hits, &captions))?)
-            }))
+        move |w, (items, hits): (Vec<images::Item>, retrieval::Hits)| {
+            let entries = txt_entries(&items, &hits, &captions, &txt_done);
+            w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
+            Ok(items.len())
         },
+        |w| Ok(w.finish()?),
     )?;
-    writer.finish()?;
-    images::conclude("retrieve-captions", &timings, &pb, written, already, &failures, started, out)
+    let written = images::consume(flow, &pb, "retrieve-captions")?;
+    images::conclude("retrieve-captions", &pb, written, already, &failures, started, out)
 }
 
-/// The entries of one batch: image `i`'s whole view is query row `15 i`, its five crops the
-/// next five rows and its nine crops the nine after.
+/// Whether two paths name one file (the second may not exist yet).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    a == b || (canonical(a) == canonical(b) && a.exists())
+}
+
+/// Rows `rows` of a search's hits.
+fn hits_rows(h: &retrieval::Hits, rows: std::ops::Range<usize>) -> retrieval::Hits {
+    let r = rows.start * h.k..rows.end * h.k;
+    retrieval::Hits {
+        k: h.k,
+        scores: h.scores[r.clone()].to_vec(),
+        ids: h.ids[r].to_vec(),
+        rescored: 0,
+    }
+}
+
+/// The entries of one batch, leaving out the images in `skip` (already in the file): image `i`'s
+/// whole view is query row `15 i`, its five crops the next five rows and its nine crops the nine
+/// after.
 fn txt_entries(
-    ids: &[u64],
+    items: &[images::Item],
     hits: &retrieval::Hits,
     captions: &ctx_store::Captions,
+    skip: &HashSet<u64>,
 ) -> Vec<TxtEntry> {
     let (k, fd) = (hits.k, captions.feature_dim);
     // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
@@ -173,10 +243,12 @@ fn txt_entries(
             texts: hits.ids[rows].iter().map(|&id| captions.captions[phrase(id)].clone()).collect(),
         }
     };
-    ids.iter()
+    items
+        .iter()
         .enumerate()
-        .map(|(i, &id)| TxtEntry {
-            id,
+        .filter(|(_, it)| !skip.contains(&it.id))
+        .map(|(i, it)| TxtEntry {
+            id: it.id,
             whole: view(i * 15, 1),
             five: view(i * 15 + 1, 5),
             nine: view(i * 15 + 6, 9),
@@ -187,4 +259,46 @@ fn txt_entries(
 enum Search {
     Exact(Index),
     Ivf(retrieval::IvfIndex),
+}
+
+impl Search {
+    fn build(args: &Args, enc: &clip_encoder::ClipEncoder, captions: &Captions) -> Result<Self> {
+        if args.ivf {
+            let o =
+                retrieval::IvfOptions { device: enc.device(), ..retrieval::IvfOptions::default() };
+            return Ok(Search::Ivf(retrieval::IvfIndex::build(
+                &captions.keys,
+                captions.key_dim,
+                &o,
+            )?));
+        }
+        let opts = IndexOptions {
+            device: enc.device(),
+            precision: if args.f32_search { Precision::F32 } else { Precision::Fast },
+            key_chunk: args.key_chunk,
+            ..IndexOptions::default()
+        };
+        Ok(Search::Exact(Index::from_slice(&captions.keys, captions.key_dim, &opts)?))
+    }
+
+    fn search(&self, queries: &Tensor, k: usize) -> Result<retrieval::Hits> {
+        Ok(match self {
+            Search::Exact(i) => i.search_tensor(queries, k)?,
+            Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(queries)?, k)?,
+        })
+    }
+
+    /// The most queries one search gathers: on a GPU, enough for products that fill it; on
+    /// the CPU, one batch (the search is split over the cores already).
+    fn max_queries(&self) -> usize {
+        match self {
+            Search::Exact(i) if i.device() != clip_encoder::Device::Cpu => 16_384,
+            _ => 0,
+        }
+    }
+
+    /// Batches of `rows` queries that may wait for the search stage.
+    fn gather(&self, rows: usize) -> usize {
+        self.max_queries().div_ceil(rows.max(1)).clamp(1, 64)
+    }
 }

@@ -1,0 +1,135 @@
+//! The image pipeline's CPU side against `crops-bench`'s loop, in the same run: retrieve-captions'
+//! stages (decoding workers into batch buffers, the bad-image check, a model stage, a search
+//! stage) with the model and the search replaced by stand-ins that return fixed embeddings and
+//! fixed hits, so that what is timed is the decoding and what the stages add to it.
+//!
+//! ```text
+//! pipeline-bench DIR THREADS [BATCH]
+//! ```
+//!
+//! Prints one JSON line: images/s of both, their ratio (the target: at least 0.9), and each
+//! stage's clocks.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use tch::{Device, Kind, Tensor};
+use xctx_bins::pipeline::decode::{self, Inputs, Item, Options};
+use xctx_bins::pipeline::stages::Report;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH]")?;
+    let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
+    let batch: usize = args.get(3).map_or(Ok(32), |b| b.parse())?;
+    let mut paths: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    paths.sort();
+    anyhow::ensure!(!paths.is_empty(), "no .jpg files in {dir}");
+    let pre = crops::ClipPreprocess::default();
+
+    // crops-bench's loop: every image decoded, cropped and preprocessed on a pool of THREADS.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let t = Instant::now();
+    let ok = pool.install(|| {
+        paths
+            .par_iter()
+            .map_init(
+                || vec![0f32; 15 * pre.len()],
+                |buf, f| crops::decode(f).and_then(|img| pre.image_crops_into(&img, buf)),
+            )
+            .filter(Result::is_ok)
+            .count()
+    });
+    let loop_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(ok == paths.len(), "{} images failed", paths.len() - ok);
+    drop(pool);
+
+    // The pipeline's stages with stand-ins for the model and the search.
+    let items: Vec<Item> =
+        paths.iter().enumerate().map(|(i, p)| Item { id: i as u64, path: p.clone() }).collect();
+    let t = Instant::now();
+    let (images, report) = pipeline(items, threads, batch, pre)?;
+    let pipeline_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(images == paths.len(), "the pipeline handed on {images} of {}", paths.len());
+
+    let (a, b) = (paths.len() as f64 / loop_s, paths.len() as f64 / pipeline_s);
+    let stages: Vec<_> = report
+        .stages
+        .iter()
+        .map(|s| {
+            serde_json::json!({"stage": s.name, "busy_s": s.busy.as_secs_f64(),
+                               "waiting_for_input_s": s.idle.as_secs_f64(),
+                               "waiting_for_room_s": s.blocked.as_secs_f64(), "items": s.items})
+        })
+        .collect();
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::json!({"threads": threads, "images": paths.len(), "batch": batch,
+            "crops_loop_images_per_s": a, "pipeline_images_per_s": b, "ratio": b / a,
+            "stages": stages})
+    )?;
+    Ok(())
+}
+
+/// decode -> check -> model (stand-in) -> search (stand-in) -> the caller, as retrieve-captions.
+fn pipeline(
+    items: Vec<Item>,
+    threads: usize,
+    batch: usize,
+    pre: crops::ClipPreprocess,
+) -> anyhow::Result<(usize, Report)> {
+    let failed = Arc::new(Mutex::new(0usize));
+    let f = Arc::clone(&failed);
+    let opts = Options {
+        batch,
+        workers: threads,
+        ahead: 2,
+        pre,
+        inputs: Inputs::Crops,
+        kind: Kind::Float,
+        pin: None,
+    };
+    let flow = decode::batches(items, opts)?
+        .stage("check", 1, move |input, out| {
+            while let Some(b) = input.recv() {
+                *f.lock().unwrap() += b.failed.len();
+                if b.pixels.is_some() && out.send(b).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })?
+        .map("model (stand-in)", 1, |b| {
+            // Fixed embeddings of the model's output shape; the pixels are read once (a sum),
+            // as a model would, so that the batch buffer is not merely passed along.
+            let px = b.pixels.as_ref().expect("checked");
+            let rows = px.size()[0];
+            let _ = px.f_sum(Kind::Float)?.double_value(&[]);
+            let embeds = Tensor::f_ones([rows, 512], (Kind::Float, Device::Cpu))?;
+            Ok((b.items, embeds))
+        })?
+        .map("search (stand-in)", 2, |(items, embeds): (Vec<Item>, Tensor)| {
+            let rows = embeds.size()[0] as usize;
+            let hits = retrieval::Hits {
+                k: 16,
+                scores: vec![0.5; rows * 16],
+                ids: vec![0; rows * 16],
+                rescored: 0,
+            };
+            Ok((items.len(), hits))
+        })?;
+    let mut images = 0;
+    while let Some((n, _hits)) = flow.recv() {
+        images += n;
+    }
+    let report = flow.finish()?;
+    anyhow::ensure!(*failed.lock().unwrap() == 0, "images failed to decode");
+    Ok((images, report))
+}

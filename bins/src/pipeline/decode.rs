@@ -1,0 +1,466 @@
+//! The CPU side of the image steps, as the first stage of a [`Flow`]: worker threads decode and
+//! crop images straight into reused batch buffers (pinned for a CUDA device, so that the copy to
+//! the device can run asynchronously), a few batches ahead of the device, in the images' order.
+//!
+//! There is no barrier between batches: a worker takes the next image as soon as it is done with
+//! one, whichever batch that image belongs to, as long as that batch is at most `ahead` batches
+//! beyond the oldest one still being filled. The source thread hands each batch on as soon as
+//! its last image is in.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use anyhow::{Context, Result, anyhow};
+use clip_encoder::{Device, Kind, Tensor};
+use crops::{ClipPreprocess, RgbImage};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+
+use super::stages::{Emit, Flow, source};
+
+/// An image to process: id and file.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: u64,
+    pub path: PathBuf,
+}
+
+/// What each image becomes: `whole` (one input) or `crops` (whole + five + nine, 15 inputs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inputs {
+    Whole,
+    Crops,
+}
+
+impl Inputs {
+    pub fn per_image(self) -> usize {
+        match self {
+            Inputs::Whole => 1,
+            Inputs::Crops => 15,
+        }
+    }
+
+    /// Writes the image's inputs into `dst`, a `(per_image, 3, size, size)` tensor of `kind`
+    /// (`Half` for a half-precision model: half the bytes to copy and move to the device),
+    /// through per-thread buffers reused from image to image.
+    fn fill(
+        self,
+        pre: &ClipPreprocess,
+        img: &RgbImage,
+        kind: Kind,
+        dst: &mut Tensor,
+    ) -> Result<()> {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+            static HALF: std::cell::RefCell<Vec<f16>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let n = self.per_image();
+        BUF.with(|b| {
+            let mut buf = b.borrow_mut();
+            buf.resize(n * pre.len(), 0.0);
+            match self {
+                Inputs::Whole => pre.pixels_into(img, &mut buf),
+                Inputs::Crops => pre.image_crops_into(img, &mut buf)?,
+            }
+            let shape = [n as i64, 3, i64::from(pre.size), i64::from(pre.size)];
+            let src = if kind == Kind::Half {
+                HALF.with(|h| {
+                    let mut h = h.borrow_mut();
+                    h.resize(buf.len(), f16::ZERO);
+                    h.convert_from_f32_slice(&buf);
+                    Tensor::f_from_slice(&h)
+                })?
+            } else {
+                Tensor::f_from_slice(&buf)?
+            };
+            dst.f_copy_(&src.f_view(shape)?)?;
+            Ok(())
+        })
+    }
+}
+
+/// A batch buffer, handed back to the source for reuse when dropped. A stage that holds it keeps
+/// the host memory the batch's pixels live in (for a copy to the device still under way).
+pub struct Hold {
+    base: Tensor,
+    back: SyncSender<Tensor>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let _ = self.back.try_send(self.base.shallow_clone());
+    }
+}
+
+/// One batch ready for the device: the images that decoded, their inputs as one
+/// `(images * inputs per image, 3, size, size)` tensor, and the ones that failed (in order, with
+/// the error).
+pub struct Prepared {
+    pub items: Vec<Item>,
+    pub pixels: Option<Tensor>,
+    pub failed: Vec<(Item, crops::Error)>,
+    /// The buffer `pixels` is a view of (declared after `pixels`, so dropped after it).
+    pub hold: Option<Hold>,
+}
+
+/// How the images are prepared.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Images per batch.
+    pub batch: usize,
+    /// Decoding threads.
+    pub workers: usize,
+    /// Batches being filled at once.
+    pub ahead: usize,
+    pub pre: ClipPreprocess,
+    pub inputs: Inputs,
+    /// The tensors' kind (the model's).
+    pub kind: Kind,
+    /// Pin the batch buffers for this CUDA device (asynchronous copies to it).
+    pub pin: Option<Device>,
+}
+
+/// The batch buffers: reused from batch to batch, since a fresh allocation of hundreds of MB per
+/// batch is paid in page faults (and pinning is slower still); a new one is made when none has
+/// come back, so the source never waits for one (the bounded channels bound how many exist).
+struct Buffers {
+    back_tx: SyncSender<Tensor>,
+    back_rx: Receiver<Tensor>,
+    shape: Vec<i64>,
+    kind: Kind,
+    pin: Option<Device>,
+}
+
+impl Buffers {
+    fn take(&self) -> Result<Tensor> {
+        if let Ok(t) = self.back_rx.try_recv() {
+            return Ok(t);
+        }
+        let t = Tensor::f_empty(self.shape.as_slice(), (self.kind, Device::Cpu))?;
+        match self.pin {
+            Some(d) => t.f_pin_memory(d).context("pinning a batch buffer in host memory"),
+            None => Ok(t),
+        }
+    }
+}
+
+/// A batch being filled.
+struct Open {
+    base: Tensor,
+    outcome: Vec<Option<crops::Result<()>>>,
+    left: usize,
+}
+
+struct State {
+    /// Batch index of `open[0]`.
+    first: usize,
+    open: VecDeque<Open>,
+    next_item: usize,
+    stop: bool,
+    fatal: Option<anyhow::Error>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait<'a>(&self, g: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed.wait(g).unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Starts the decoding stage for `items`; its batches come out in order.
+pub fn batches(items: Vec<Item>, o: Options) -> Result<Flow<Prepared>> {
+    let batch = o.batch.max(1);
+    let per = o.inputs.per_image();
+    let rows = (batch * per) as i64;
+    let size = i64::from(o.pre.size);
+    let (back_tx, back_rx) = sync_channel(o.ahead + 16);
+    let buffers =
+        Buffers { back_tx, back_rx, shape: vec![rows, 3, size, size], kind: o.kind, pin: o.pin };
+    let items = Arc::new(items);
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            first: 0,
+            open: VecDeque::new(),
+            next_item: 0,
+            stop: false,
+            fatal: None,
+        }),
+        changed: Condvar::new(),
+    });
+    let workers = Workers::start(&items, &shared, &o)?;
+    source("decode", 2, move |emit| {
+        let _workers = workers; // stopped and joined when the source ends, however it ends
+        feed(&items, &shared, &buffers, batch, per, o.ahead.max(1), emit)
+    })
+}
+
+/// The source's loop: opens batches up to `ahead` beyond the oldest one, hands each on once full.
+fn feed(
+    items: &[Item],
+    shared: &Shared,
+    buffers: &Buffers,
+    batch: usize,
+    per: usize,
+    ahead: usize,
+    emit: &mut Emit<Prepared>,
+) -> Result<()> {
+    let n_batches = items.len().div_ceil(batch);
+    let mut opened = 0;
+    for b in 0..n_batches {
+        while opened < n_batches && opened < b + ahead {
+            let base = buffers.take()?;
+            let len = batch.min(items.len() - opened * batch);
+            let mut st = shared.lock();
+            st.open.push_back(Open { base, outcome: (0..len).map(|_| None).collect(), left: len });
+            shared.changed.notify_all();
+            opened += 1;
+        }
+        let done = {
+            let mut st = shared.lock();
+            while st.fatal.is_none() && st.open.front().is_some_and(|o| o.left > 0) {
+                st = shared.wait(st);
+            }
+            if let Some(e) = st.fatal.take() {
+                return Err(e);
+            }
+            st.first += 1;
+            shared.changed.notify_all();
+            st.open.pop_front().expect("batch b is open")
+        };
+        let start = b * batch;
+        let p = prepared(&items[start..start + done.outcome.len()], done, per, buffers)?;
+        if emit.send(p).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A filled batch as the next stage takes it: the rows of the images that failed left out.
+fn prepared(items: &[Item], done: Open, per: usize, buffers: &Buffers) -> Result<Prepared> {
+    let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new(), hold: None };
+    let mut good = Vec::new();
+    for (i, (it, r)) in items.iter().zip(done.outcome).enumerate() {
+        match r.expect("every image of a full batch has its outcome") {
+            Ok(()) => {
+                good.push(i as i64);
+                p.items.push(it.clone());
+            }
+            Err(e) => p.failed.push((it.clone(), e)),
+        }
+    }
+    let per = per as i64;
+    if good.len() == items.len() {
+        p.pixels = Some(done.base.f_narrow(0, 0, good.len() as i64 * per)?);
+    } else if !good.is_empty() {
+        // Rare: the good images' rows gathered into a new tensor.
+        let rows: Vec<Tensor> =
+            good.iter().map(|&i| done.base.f_narrow(0, i * per, per)).collect::<Result<_, _>>()?;
+        p.pixels = Some(Tensor::f_cat(&rows, 0)?);
+    }
+    p.hold = Some(Hold { base: done.base, back: buffers.back_tx.clone() });
+    Ok(p)
+}
+
+/// The decoding threads; dropping this stops and joins them.
+struct Workers {
+    shared: Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    fn start(items: &Arc<Vec<Item>>, shared: &Arc<Shared>, o: &Options) -> Result<Self> {
+        let n = o.workers.max(1);
+        let mut w = Workers { shared: Arc::clone(shared), threads: Vec::with_capacity(n) };
+        // Each worker runs libtorch single-threaded (its copies would otherwise start an OpenMP
+        // team per worker); libtorch's count for later threads (the model's) is restored once
+        // every worker has set its own.
+        let threads_before = tch::get_num_threads();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut failed = None;
+        for i in 0..n {
+            let (items, shared, ready) = (Arc::clone(items), Arc::clone(shared), ready_tx.clone());
+            let (pre, inputs, kind) = (o.pre.clone(), o.inputs, o.kind);
+            let batch = o.batch.max(1);
+            let t = std::thread::Builder::new().name(format!("xctx-decode-{i}")).spawn(move || {
+                tch::set_num_threads(1);
+                let _ = ready.send(());
+                work(&items, &shared, batch, &pre, inputs, kind);
+            });
+            match t {
+                Ok(t) => w.threads.push(t),
+                Err(e) => {
+                    failed = Some(anyhow!("starting decoding thread {i}: {e}"));
+                    break;
+                }
+            }
+        }
+        for _ in 0..w.threads.len() {
+            let _ = ready_rx.recv();
+        }
+        tch::set_num_threads(threads_before);
+        match failed {
+            Some(e) => Err(e), // dropping `w` stops and joins the threads started
+            None => Ok(w),
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A worker's loop: takes the next image whose batch is open, fills its rows of that batch.
+fn work(
+    items: &[Item],
+    shared: &Shared,
+    batch: usize,
+    pre: &ClipPreprocess,
+    inputs: Inputs,
+    kind: Kind,
+) {
+    let per = inputs.per_image() as i64;
+    loop {
+        let (i, mut dst) = {
+            let mut st = shared.lock();
+            loop {
+                if st.stop || st.fatal.is_some() || st.next_item >= items.len() {
+                    return;
+                }
+                let b = st.next_item / batch;
+                if b < st.first + st.open.len() {
+                    break;
+                }
+                st = shared.wait(st);
+            }
+            let i = st.next_item;
+            st.next_item += 1;
+            let slot = &st.open[i / batch - st.first];
+            match slot.base.f_narrow(0, (i % batch) as i64 * per, per) {
+                Ok(dst) => (i, dst),
+                Err(e) => {
+                    st.fatal = Some(e.into());
+                    shared.changed.notify_all();
+                    return;
+                }
+            }
+        };
+        let it = &items[i];
+        let r = match crops::decode(&it.path) {
+            Ok(img) => match inputs.fill(pre, &img, kind, &mut dst) {
+                Ok(()) => Ok(()),
+                Err(e) => match e.downcast::<crops::Error>() {
+                    Ok(e) => Err(e),
+                    Err(e) => {
+                        let mut st = shared.lock();
+                        st.fatal = Some(e.context(format!("preparing {}", it.path.display())));
+                        shared.changed.notify_all();
+                        return;
+                    }
+                },
+            },
+            Err(e) => Err(e),
+        };
+        let mut st = shared.lock();
+        let first = st.first;
+        let slot = &mut st.open[i / batch - first];
+        slot.outcome[i % batch] = Some(r);
+        slot.left -= 1;
+        if slot.left == 0 {
+            shared.changed.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photos(n: usize, bad: &[usize]) -> (tempfile::TempDir, Vec<Item>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut items = Vec::new();
+        for i in 0..n {
+            let path = dir.path().join(format!("{i}.png"));
+            if bad.contains(&i) {
+                std::fs::write(&path, b"not an image").unwrap();
+            } else {
+                // Each image a flat colour that names it, so rows can be told apart.
+                let (w, h) = (40 + i as u32, 30 + 2 * i as u32);
+                let img =
+                    image::RgbImage::from_pixel(w, h, image::Rgb([(i * 9 % 256) as u8, 0, 255]));
+                img.save(&path).unwrap();
+            }
+            items.push(Item { id: i as u64, path });
+        }
+        (dir, items)
+    }
+
+    fn options(batch: usize, workers: usize, inputs: Inputs) -> Options {
+        Options {
+            batch,
+            workers,
+            ahead: 2,
+            pre: ClipPreprocess { size: 8, ..ClipPreprocess::default() },
+            inputs,
+            kind: Kind::Float,
+            pin: None,
+        }
+    }
+
+    /// The batches equal each image prepared alone, in order, whatever the worker count.
+    #[test]
+    fn batches_hold_every_image_in_order_with_failures_apart() {
+        let (_d, items) = photos(11, &[4, 9]);
+        for workers in [1, 3] {
+            let flow = batches(items.clone(), options(4, workers, Inputs::Crops)).unwrap();
+            let (mut ids, mut failed, mut rows) = (Vec::new(), Vec::new(), 0);
+            let pre = ClipPreprocess { size: 8, ..ClipPreprocess::default() };
+            while let Some(b) = flow.recv() {
+                let px = b.pixels.as_ref().unwrap();
+                assert_eq!(px.size()[0] as usize, b.items.len() * 15);
+                for (j, it) in b.items.iter().enumerate() {
+                    let img = crops::decode(&it.path).unwrap();
+                    let want = pre.image_crops(&img).unwrap();
+                    let got = Vec::<f32>::try_from(px.narrow(0, j as i64 * 15, 15).flatten(0, -1))
+                        .unwrap();
+                    assert_eq!(got.len(), want.len());
+                    assert!(got == want, "image {} differs", it.id);
+                    ids.push(it.id);
+                }
+                failed.extend(b.failed.iter().map(|(it, _)| it.id));
+                rows += b.items.len() + b.failed.len();
+            }
+            let r = flow.finish().unwrap();
+            assert_eq!(ids, [0, 1, 2, 3, 5, 6, 7, 8, 10]);
+            assert_eq!(failed, [4, 9]);
+            assert_eq!(rows, 11);
+            assert_eq!(r.stages[0].items, 3);
+        }
+    }
+
+    #[test]
+    fn dropping_the_flow_early_stops_the_workers() {
+        let (_d, items) = photos(30, &[]);
+        let flow = batches(items, options(2, 2, Inputs::Whole)).unwrap();
+        let first = flow.recv().unwrap();
+        assert_eq!(first.items.len(), 2);
+        drop(first);
+        drop(flow); // joins the source and its workers; a hang here fails the test by timeout
+    }
+}
