@@ -41,20 +41,28 @@ fn eps() -> f64 {
 /// `text_config` (transformers' `CLIPTextConfig` defaults).
 #[derive(Debug, Clone, Deserialize)]
 pub struct TextConfig {
+    /// Token vocabulary size.
     #[serde(default = "text_vocab")]
     pub vocab_size: i64,
+    /// Width of the residual stream.
     #[serde(default = "text_hidden")]
     pub hidden_size: i64,
+    /// Width of the MLP.
     #[serde(default = "text_inter")]
     pub intermediate_size: i64,
+    /// Encoder layers.
     #[serde(default = "twelve")]
     pub num_hidden_layers: i64,
+    /// Attention heads (dividing `hidden_size`).
     #[serde(default = "text_heads")]
     pub num_attention_heads: i64,
+    /// Longest token sequence.
     #[serde(default = "text_positions")]
     pub max_position_embeddings: i64,
+    /// The MLP activation's name (see [`Activation`]).
     #[serde(default = "quick_gelu")]
     pub hidden_act: String,
+    /// Layer-norm epsilon.
     #[serde(default = "eps")]
     pub layer_norm_eps: f64,
 }
@@ -62,22 +70,31 @@ pub struct TextConfig {
 /// `vision_config` (transformers' `CLIPVisionConfig` defaults).
 #[derive(Debug, Clone, Deserialize)]
 pub struct VisionConfig {
+    /// Width of the residual stream.
     #[serde(default = "vision_hidden")]
     pub hidden_size: i64,
+    /// Width of the MLP.
     #[serde(default = "vision_inter")]
     pub intermediate_size: i64,
+    /// Encoder layers.
     #[serde(default = "twelve")]
     pub num_hidden_layers: i64,
+    /// Attention heads (dividing `hidden_size`).
     #[serde(default = "twelve")]
     pub num_attention_heads: i64,
+    /// Image channels (3: RGB).
     #[serde(default = "three")]
     pub num_channels: i64,
+    /// Side of the square input image.
     #[serde(default = "image_size")]
     pub image_size: i64,
+    /// Side of a square patch (dividing `image_size`).
     #[serde(default = "patch_size")]
     pub patch_size: i64,
+    /// The MLP activation's name (see [`Activation`]).
     #[serde(default = "quick_gelu")]
     pub hidden_act: String,
+    /// Layer-norm epsilon.
     #[serde(default = "eps")]
     pub layer_norm_eps: f64,
 }
@@ -133,14 +150,19 @@ impl Default for VisionConfig {
 /// `config.json` of a `CLIPModel` checkpoint.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ClipConfig {
+    /// The text tower.
     #[serde(default)]
     pub text_config: TextConfig,
+    /// The vision tower.
     #[serde(default)]
     pub vision_config: VisionConfig,
+    /// Width of the shared image/text embedding.
     #[serde(default = "projection")]
     pub projection_dim: i64,
+    /// The text tower's activation, parsed by [`ClipConfig::from_file`].
     #[serde(skip)]
     pub text_act: Option<Activation>,
+    /// The vision tower's activation, parsed by [`ClipConfig::from_file`].
     #[serde(skip)]
     pub vision_act: Option<Activation>,
 }
@@ -167,9 +189,11 @@ impl ClipConfig {
         Ok(c)
     }
 
+    /// The text tower's activation.
     pub fn text_activation(&self) -> Activation {
         self.text_act.unwrap_or(Activation::QuickGelu)
     }
+    /// The vision tower's activation.
     pub fn vision_activation(&self) -> Activation {
         self.vision_act.unwrap_or(Activation::QuickGelu)
     }

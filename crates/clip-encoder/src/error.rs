@@ -1,59 +1,138 @@
+//! The one error type of `clip-encoder`: every variant names the file, text, device or batch.
+
 use std::path::PathBuf;
 
 /// Everything that can go wrong loading or running a CLIP checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file or directory could not be read.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 
+    /// A JSON file (`config.json`, `preprocessor_config.json`) does not parse.
     #[error("{path}: not valid JSON: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
 
+    /// A configuration value is unsupported, out of bounds or inconsistent.
     #[error("{path}: {msg}")]
-    Config { path: PathBuf, msg: String },
+    Config {
+        /// `config.json` or `preprocessor_config.json`.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        msg: String,
+    },
 
+    /// The checkpoint has weights only as `pytorch_model.bin`.
     #[error(
         "{dir}: no model.safetensors; this checkpoint has only pytorch_model.bin. Convert it once with \
          `python -c \"from transformers import CLIPModel; CLIPModel.from_pretrained('{dir}').save_pretrained('{dir}')\"`"
     )]
-    OnlyPytorchBin { dir: PathBuf },
+    OnlyPytorchBin {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
 
+    /// The directory holds no weights at all.
     #[error("{dir}: not a CLIP checkpoint directory (no model.safetensors)")]
-    NoWeights { dir: PathBuf },
+    NoWeights {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
 
+    /// Tensors missing, mis-shaped or unexpected in `model.safetensors`.
     #[error("{path}: checkpoint does not match the model: {problems}")]
-    Checkpoint { path: PathBuf, problems: String },
+    Checkpoint {
+        /// `model.safetensors`.
+        path: PathBuf,
+        /// Every problem found (the first six, then a count).
+        problems: String,
+    },
 
+    /// `tokenizer.json` is missing or unreadable.
     #[error("{path}: cannot load tokenizer: {msg}")]
-    Tokenizer { path: PathBuf, msg: String },
+    Tokenizer {
+        /// `tokenizer.json`.
+        path: PathBuf,
+        /// The tokenizers crate's message.
+        msg: String,
+    },
 
+    /// A text could not be tokenized.
     #[error("tokenizing {text:?}: {msg}")]
-    Encode { text: String, msg: String },
+    Encode {
+        /// The text.
+        text: String,
+        /// The tokenizers crate's message.
+        msg: String,
+    },
 
+    /// A `--device` value names no usable device.
     #[error("device {spec:?}: {msg}")]
-    Device { spec: String, msg: String },
+    Device {
+        /// The flag's value.
+        spec: String,
+        /// Why it cannot be used.
+        msg: String,
+    },
 
+    /// An input that does not fit the model (pixel count or shape, token ids, length).
     #[error("input: {0}")]
     Input(String),
 
+    /// `model.safetensors` could not be read, or its tensors not moved to the device.
     #[error("{path}: {source}")]
-    Weights { path: PathBuf, source: tch::TchError },
+    Weights {
+        /// `model.safetensors`.
+        path: PathBuf,
+        /// libtorch's error.
+        source: tch::TchError,
+    },
 
     /// libtorch could not allocate what a batch needs: the batch is too large for the device.
     #[error(
         "{tower} tower ran out of memory on {device} for a batch of {rows} inputs; lower \
          --batch-size ({message})"
     )]
-    OutOfMemory { tower: &'static str, rows: i64, device: String, message: String },
+    OutOfMemory {
+        /// `vision` or `text`.
+        tower: &'static str,
+        /// Rows of the batch.
+        rows: i64,
+        /// The device (`cpu`, `cuda:0`, ...).
+        device: String,
+        /// libtorch's message, first line.
+        message: String,
+    },
 
-    /// libtorch refused a batch for another reason (a tensor of the wrong shape, ...).
+    /// libtorch refused a batch for another reason.
     #[error("{tower} tower on {device}, batch of {rows} inputs: {message}")]
-    Forward { tower: &'static str, rows: i64, device: String, message: String },
+    Forward {
+        /// `vision` or `text`.
+        tower: &'static str,
+        /// Rows of the batch.
+        rows: i64,
+        /// The device (`cpu`, `cuda:0`, ...).
+        device: String,
+        /// libtorch's message, first line.
+        message: String,
+    },
 
+    /// Any other libtorch error (moving outputs off the device, ...).
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }
 
+/// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

@@ -16,6 +16,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod config;
 mod device;
 mod error;
@@ -41,6 +43,7 @@ pub use tokenizer::{ClipTokenizer, MAX_TOKENS, TokenBatch};
 /// How to load a checkpoint.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
+    /// Where the weights live and the model runs.
     pub device: Device,
     /// fp16 weights and activations; outputs are returned as f32. Meant for CUDA (tensor
     /// cores); libtorch's CPU fp16 kernels work but are slow (used to measure the error).
@@ -131,6 +134,7 @@ impl ClipEncoder {
         })
     }
 
+    /// The checkpoint's `config.json`, checked.
     pub fn config(&self) -> &ClipConfig {
         &self.config
     }
@@ -139,6 +143,7 @@ impl ClipEncoder {
     pub fn preprocess(&self) -> &ClipPreprocess {
         &self.preprocess
     }
+    /// The checkpoint's tokenizer with the original's normalisation.
     pub fn tokenizer(&self) -> &ClipTokenizer {
         &self.tokenizer
     }
@@ -146,9 +151,11 @@ impl ClipEncoder {
     pub fn kind(&self) -> Kind {
         self.kind
     }
+    /// The device the model runs on.
     pub fn device(&self) -> Device {
         self.device
     }
+    /// The checkpoint directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -12,6 +12,7 @@ use crate::ftfy;
 /// Tokens kept per phrase (start token included), as the original.
 pub const MAX_TOKENS: usize = 75;
 
+/// CLIP's BPE from a checkpoint's `tokenizer.json`, behind the original's ftfy normalisation.
 pub struct ClipTokenizer {
     inner: tokenizers::Tokenizer,
     path: PathBuf,
@@ -20,13 +21,18 @@ pub struct ClipTokenizer {
 /// A padded batch of token ids, row-major `(rows, len)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenBatch {
+    /// Token ids, `rows * len`, padded with 0.
     pub ids: Vec<i64>,
+    /// 1 for a token, 0 for padding, `rows * len`.
     pub mask: Vec<i64>,
+    /// Phrases in the batch.
     pub rows: usize,
+    /// Tokens per row (the longest phrase's, at most [`MAX_TOKENS`]).
     pub len: usize,
 }
 
 impl ClipTokenizer {
+    /// Loads `tokenizer.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
         if !path.exists() {
             return Err(Error::Tokenizer { path: path.into(), msg: "file not found".into() });
@@ -36,6 +42,7 @@ impl ClipTokenizer {
         Ok(ClipTokenizer { inner, path: path.into() })
     }
 
+    /// The `tokenizer.json` it was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

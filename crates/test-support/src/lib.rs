@@ -2,6 +2,7 @@
 //! root, the project's Python interpreter (with h5py, torch, ...), running reference scripts, and
 //! readable comparisons.
 #![allow(clippy::print_stderr, clippy::missing_panics_doc)]
+#![warn(missing_docs)]
 
 mod compare;
 mod fixtures;
