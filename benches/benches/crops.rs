@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(20);
     // Into one reused buffer, as the pipeline's workers do.
-    let mut out = vec![0f32; 15 * p.len()];
+    let mut out = vec![0f32; crops::INPUTS_PER_IMAGE * p.len()];
     g.bench_function("cpu_decode_15_crops_preprocess_640x480", |b| {
         b.iter(|| p.image_crops_into(&crops::decode_bytes(path, &jpeg).unwrap(), &mut out).unwrap())
     });

@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         paths
             .par_iter()
             .map_init(
-                || vec![0f32; 15 * pre.len()],
+                || vec![0f32; crops::INPUTS_PER_IMAGE * pre.len()],
                 |buf, f| crops::decode(f).and_then(|img| pre.image_crops_into(&img, buf)),
             )
             .filter(Result::is_ok)

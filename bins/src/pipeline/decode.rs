@@ -27,7 +27,7 @@ pub struct Item {
     pub path: PathBuf,
 }
 
-/// What each image becomes: `whole` (one input) or `crops` (whole + five + nine, 15 inputs).
+/// What each image becomes: `whole` (one input) or `crops` (crops' layout: whole, five, nine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inputs {
     Whole,
@@ -38,7 +38,7 @@ impl Inputs {
     pub fn per_image(self) -> usize {
         match self {
             Inputs::Whole => 1,
-            Inputs::Crops => 15,
+            Inputs::Crops => crops::INPUTS_PER_IMAGE,
         }
     }
 
@@ -433,11 +433,12 @@ mod tests {
             let pre = ClipPreprocess { size: 8, ..ClipPreprocess::default() };
             while let Some(b) = flow.recv() {
                 let px = b.pixels.as_ref().unwrap();
-                assert_eq!(px.size()[0] as usize, b.items.len() * 15);
+                let per = crops::INPUTS_PER_IMAGE;
+                assert_eq!(px.size()[0] as usize, b.items.len() * per);
                 for (j, it) in b.items.iter().enumerate() {
                     let img = crops::decode(&it.path).unwrap();
                     let want = pre.image_crops(&img).unwrap();
-                    let got = Vec::<f32>::try_from(px.narrow(0, j as i64 * 15, 15).flatten(0, -1))
+                    let got = Vec::<f32>::try_from(px.narrow(0, (j * per) as i64, per as i64).flatten(0, -1))
                         .unwrap();
                     assert_eq!(got.len(), want.len());
                     assert!(got == want, "image {} differs", it.id);

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clip_encoder::Tensor;
+use crops::INPUTS_PER_IMAGE;
 use ctx_store::{CaptionDb, Captions, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
 use retrieval::{Index, IndexOptions, Precision};
 
@@ -151,7 +152,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Ok(w.finish()?)
         })?;
     }
-    let (k, gather) = (args.k, index.gather(batch * Inputs::Crops.per_image()));
+    let (k, gather) = (args.k, index.gather(batch * INPUTS_PER_IMAGE));
     let flow = flow.stage("search", gather, move |input, out| {
         // Queries of the batches waiting here are searched together (larger products use the
         // device better); the hits go on batch by batch.
@@ -214,8 +215,7 @@ fn hits_rows(h: &retrieval::Hits, rows: std::ops::Range<usize>) -> retrieval::Hi
 }
 
 /// The entries of one batch, leaving out the images in `skip` (already in the file): image `i`'s
-/// whole view is query row `15 i`, its five crops the next five rows and its nine crops the nine
-/// after.
+/// queries are rows `i * INPUTS_PER_IMAGE ..` in crops' layout (whole, five, nine).
 fn txt_entries(
     items: &[images::Item],
     hits: &retrieval::Hits,
@@ -227,7 +227,8 @@ fn txt_entries(
     // read as the last phrase: reproduced, as the comparison mode is for.
     let last = captions.captions.len() - 1;
     let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
-    let view = |row0: usize, crops: usize| {
+    let view = |image: usize, v: crops::View| {
+        let (row0, crops) = (image * INPUTS_PER_IMAGE + v.rows().start, v.crops());
         let rows = row0 * k..(row0 + crops) * k;
         let mut features = Vec::with_capacity(rows.len() * fd);
         for &id in &hits.ids[rows.clone()] {
@@ -249,9 +250,9 @@ fn txt_entries(
         .filter(|(_, it)| !skip.contains(&it.id))
         .map(|(i, it)| TxtEntry {
             id: it.id,
-            whole: view(i * 15, 1),
-            five: view(i * 15 + 1, 5),
-            nine: view(i * 15 + 6, 9),
+            whole: view(i, crops::View::Whole),
+            five: view(i, crops::View::Five),
+            nine: view(i, crops::View::Nine),
         })
         .collect()
 }
