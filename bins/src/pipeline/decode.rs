@@ -438,8 +438,10 @@ mod tests {
                 for (j, it) in b.items.iter().enumerate() {
                     let img = crops::decode(&it.path).unwrap();
                     let want = pre.image_crops(&img).unwrap();
-                    let got = Vec::<f32>::try_from(px.narrow(0, (j * per) as i64, per as i64).flatten(0, -1))
-                        .unwrap();
+                    let got = Vec::<f32>::try_from(
+                        px.narrow(0, (j * per) as i64, per as i64).flatten(0, -1),
+                    )
+                    .unwrap();
                     assert_eq!(got.len(), want.len());
                     assert!(got == want, "image {} differs", it.id);
                     ids.push(it.id);
