@@ -39,8 +39,9 @@ pub struct Args {
     /// Score every key in f32 instead of screening in bf16/f16 first (same results, slower).
     #[arg(long)]
     pub f32_search: bool,
-    /// Search the original's approximate index instead (IVF round(8 sqrt n) lists, nprobe
-    /// k / 10), to compare with the published context; exact search is the default.
+    /// Search the original's approximate index instead (IVF with L = round(8 sqrt n) lists,
+    /// probing max(1, L / 10) of them), to compare with the published context; exact search is
+    /// the default.
     #[arg(long)]
     pub ivf: bool,
     /// Keys per score chunk [default: 32768 on the CPU, 262144 on CUDA].
