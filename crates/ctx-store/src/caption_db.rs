@@ -3,7 +3,8 @@
 //!
 //! - [`CaptionLayout::Original`]: what the Python original writes, a group per batch of 512
 //!   (`"0"`, `"1"`, ...) with gzip-compressed `keys`, `features`, `captions`;
-//! - [`CaptionLayout::Contiguous`]: ours, three root datasets chunked along the rows and
+//! - [`CaptionLayout::Contiguous`]: ours, three root datasets chunked along the rows (not
+//!   compressed: see `create_growing`) and
 //!   extended batch by batch, marked by the root attribute `layout`. Faster to write and load.
 //!
 //! [`CaptionDb::open`] detects the layout.
@@ -15,7 +16,8 @@ use hdf5::{Dataset, File, Group};
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::h5::{self, h5err};
-use crate::{Error, Provenance, Result, schema};
+use crate::testing::{self, WritePoint};
+use crate::{Error, FileKind, Provenance, Result, bounds, schema};
 
 /// The two layouts of `caption_db.hdf5`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct CaptionDbWriter {
     feature_dim: usize,
     batches: usize,
     rows: usize,
+    /// Contiguous layout: `keys`, `features`, `captions`, open while the writer is.
+    grown: Option<[Dataset; 3]>,
 }
 
 impl CaptionDbWriter {
@@ -61,22 +65,17 @@ impl CaptionDbWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let w = h5::Writer::create(path.as_ref(), overwrite)?;
-        provenance.write(&w.path, w.file())?;
+        provenance.write(&w.path, w.file(), FileKind::CaptionDb(layout))?;
         if layout == CaptionLayout::Contiguous {
             let root: &Group = w.file();
             h5::write_attr_str(&w.path, root, schema::LAYOUT, schema::LAYOUT_CONTIGUOUS)?;
-            create_growing::<f32>(&w.path, root, schema::KEYS, Some(key_dim), None)?;
-            create_growing::<f32>(&w.path, root, schema::FEATURES, Some(feature_dim), None)?;
-            create_growing::<VarLenUnicode>(
-                &w.path,
-                root,
-                schema::CAPTIONS,
-                None,
-                Some(H5PY_GZIP_LEVEL),
-            )?;
+            create_growing::<f32>(&w.path, root, schema::KEYS, Some(key_dim))?;
+            create_growing::<f32>(&w.path, root, schema::FEATURES, Some(feature_dim))?;
+            create_growing::<VarLenUnicode>(&w.path, root, schema::CAPTIONS, None)?;
         }
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, layout, key_dim, feature_dim, batches: 0, rows: 0 })
+        let grown = open_grown(&w, layout)?;
+        Ok(Self { w, layout, key_dim, feature_dim, batches: 0, rows: 0, grown })
     }
 
     /// Opens an existing file to add batches (resume). Returns the writer; [`rows`] tells how
@@ -90,7 +89,8 @@ impl CaptionDbWriter {
         let batches = db.groups.len();
         drop(db);
         let w = h5::Writer::append(path.as_ref())?;
-        Ok(Self { w, layout, key_dim, feature_dim, batches, rows })
+        let grown = open_grown(&w, layout)?;
+        Ok(Self { w, layout, key_dim, feature_dim, batches, rows, grown })
     }
 
     /// Captions written so far.
@@ -122,6 +122,7 @@ impl CaptionDbWriter {
                 let g = root.create_group(&name).map_err(h5err(&path, &name))?;
                 let obj = |d: &str| format!("{name}/{d}");
                 write_gzip(&path, &g, schema::KEYS, &obj(schema::KEYS), keys, n, self.key_dim)?;
+                testing::at(WritePoint::Entry(0));
                 write_gzip(
                     &path,
                     &g,
@@ -131,6 +132,7 @@ impl CaptionDbWriter {
                     n,
                     self.feature_dim,
                 )?;
+                testing::at(WritePoint::Entry(1));
                 let object = obj(schema::CAPTIONS);
                 let chunk = guess_chunk(&[n], 8);
                 let ds = g
@@ -141,17 +143,19 @@ impl CaptionDbWriter {
                     .create(schema::CAPTIONS)
                     .map_err(h5err(&path, &object))?;
                 ds.write_raw(&texts).map_err(h5err(&path, &object))?;
+                testing::at(WritePoint::Entry(2));
             }
             CaptionLayout::Contiguous => {
+                let [k, f, c] = self.grown.as_ref().expect("opened with the contiguous layout");
                 let (start, end) = (self.rows, self.rows + n);
-                let ds = root.dataset(schema::KEYS).map_err(h5err(&path, schema::KEYS))?;
-                grow_2d(&path, &ds, schema::KEYS, keys, start, end, self.key_dim)?;
-                let ds = root.dataset(schema::FEATURES).map_err(h5err(&path, schema::FEATURES))?;
-                grow_2d(&path, &ds, schema::FEATURES, features, start, end, self.feature_dim)?;
-                let ds = root.dataset(schema::CAPTIONS).map_err(h5err(&path, schema::CAPTIONS))?;
-                ds.resize([end]).map_err(h5err(&path, schema::CAPTIONS))?;
-                ds.write_slice(ArrayView1::from(&texts[..]), start..end)
+                grow_2d(&path, k, schema::KEYS, keys, start, end, self.key_dim)?;
+                testing::at(WritePoint::Entry(0));
+                grow_2d(&path, f, schema::FEATURES, features, start, end, self.feature_dim)?;
+                testing::at(WritePoint::Entry(1));
+                c.resize([end]).map_err(h5err(&path, schema::CAPTIONS))?;
+                c.write_slice(ArrayView1::from(&texts[..]), start..end)
                     .map_err(h5err(&path, schema::CAPTIONS))?;
+                testing::at(WritePoint::Entry(2));
             }
         }
         self.batches += 1;
@@ -166,21 +170,33 @@ impl CaptionDbWriter {
     }
 }
 
+/// The growing datasets of the contiguous layout, held open by the writer: closing a dataset
+/// writes its cached chunks at once, and the `captions` chunk then on disk, before the flush that
+/// would record its new strings, holds references a resumed write cannot overwrite (HDF5 frees
+/// the strings an element held before). Held open, chunks are written by the batch's flush.
+fn open_grown(w: &h5::Writer, layout: CaptionLayout) -> Result<Option<[Dataset; 3]>> {
+    if layout != CaptionLayout::Contiguous {
+        return Ok(None);
+    }
+    let open = |name: &str| w.file().dataset(name).map_err(h5err(&w.path, name));
+    Ok(Some([open(schema::KEYS)?, open(schema::FEATURES)?, open(schema::CAPTIONS)?]))
+}
+
+/// A dataset of `dim`-wide rows (1-d without `dim`) that grows batch by batch, in chunks of
+/// [`CHUNK_ROWS`] rows, uncompressed: a batch then rewrites the last chunk with the earlier rows'
+/// bytes unchanged, where a compressed chunk would move and a killed writer could leave a file
+/// whose last flush points at overwritten bytes.
 fn create_growing<T: hdf5::H5Type>(
     path: &Path,
     root: &Group,
     name: &str,
     dim: Option<usize>,
-    gzip: Option<u8>,
 ) -> Result<()> {
     let b = root.new_dataset::<T>();
-    let mut b = match dim {
+    let b = match dim {
         Some(d) => b.shape((0.., d)).chunk((CHUNK_ROWS, d.max(1))),
         None => b.shape(0..).chunk(CHUNK_ROWS * 8),
     };
-    if let Some(level) = gzip {
-        b = b.deflate(level);
-    }
     b.create(name).map(drop).map_err(h5err(path, name))
 }
 
@@ -289,11 +305,16 @@ impl CaptionDb {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
         let file = h5::open_read(&path)?;
+        let file_len = std::fs::metadata(&path).map(|m| m.len()).map_err(|source| Error::Io {
+            path: path.clone(),
+            object: "/".into(),
+            source,
+        })?;
         let contiguous = h5::read_attr_str(&path, &file, schema::LAYOUT)?
             .is_some_and(|l| l == schema::LAYOUT_CONTIGUOUS)
             || file.link_exists(schema::KEYS);
         if contiguous {
-            let (len, key_dim, feature_dim) = check_batch(&path, &file, "")?;
+            let (len, key_dim, feature_dim) = check_batch(&path, &file, "", file_len)?;
             return Ok(Self {
                 path,
                 file,
@@ -319,7 +340,7 @@ impl CaptionDb {
             }
             let name = b.to_string();
             let g = h5::group(&path, &file, &name, &name)?;
-            let (n, kd, fd) = check_batch(&path, &g, &format!("{name}/"))?;
+            let (n, kd, fd) = check_batch(&path, &g, &format!("{name}/"), file_len)?;
             if i > 0 && (kd, fd) != (key_dim, feature_dim) {
                 return Err(Error::Schema {
                     path,
@@ -332,6 +353,8 @@ impl CaptionDb {
             len += n;
             groups.push((name, n));
         }
+        let what = "rows of all batches times (key size + feature size + 1)";
+        bounds::values(&path, "/", what, &[len, key_dim + feature_dim + 1], file_len)?;
         Ok(Self { path, file, layout: CaptionLayout::Original, key_dim, feature_dim, groups, len })
     }
 
@@ -417,6 +440,46 @@ impl CaptionDb {
         Ok(out)
     }
 
+    /// How many parts [`load_part`](Self::load_part) reads the database in.
+    pub(crate) fn parts(&self) -> usize {
+        match self.layout {
+            CaptionLayout::Original => self.groups.len(),
+            CaptionLayout::Contiguous => self.len.div_ceil(CHUNK_ROWS),
+        }
+    }
+
+    /// Part `i` of the database: batch group `i` of the original layout, rows
+    /// `i * CHUNK_ROWS ..` of the contiguous one (so that a copy needs no more memory than that).
+    pub(crate) fn load_part(&self, i: usize) -> Result<Captions> {
+        let (g, prefix, rows) = match self.layout {
+            CaptionLayout::Original => {
+                let (name, n) = &self.groups[i];
+                let g = self.file.group(name).map_err(h5err(&self.path, name))?;
+                (g, format!("{name}/"), 0..*n)
+            }
+            CaptionLayout::Contiguous => {
+                let start = i * CHUNK_ROWS;
+                (self.root()?, String::new(), start..self.len.min(start + CHUNK_ROWS))
+            }
+        };
+        let read = |name: &str| -> Result<Vec<f32>> {
+            let object = format!("{prefix}{name}");
+            let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+            let a: ndarray::Array2<f32> =
+                ds.read_slice_2d((rows.clone(), ..)).map_err(h5err(&self.path, &object))?;
+            Ok(a.into_iter().collect())
+        };
+        let object = format!("{prefix}{}", schema::CAPTIONS);
+        let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+        Ok(Captions {
+            key_dim: self.key_dim,
+            feature_dim: self.feature_dim,
+            keys: read(schema::KEYS)?,
+            features: read(schema::FEATURES)?,
+            captions: h5::read_strings_in(&self.path, &ds, &object, Some(rows.clone()))?,
+        })
+    }
+
     fn read_rows(&self, g: &Group, prefix: &str, name: &str, out: &mut [f32]) -> Result<()> {
         let object = format!("{prefix}{name}");
         let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
@@ -465,16 +528,26 @@ impl CaptionDb {
     }
 }
 
-/// Checks `keys (n, dk)`, `features (n, d)`, `captions (n,)` of one batch group (or the root).
-fn check_batch(path: &Path, g: &Group, prefix: &str) -> Result<(usize, usize, usize)> {
+/// Checks `keys (n, dk)`, `features (n, d)`, `captions (n,)` of one batch group (or the root),
+/// and that the sizes are ones to allocate with in a file of `file_len` bytes.
+fn check_batch(
+    path: &Path,
+    g: &Group,
+    prefix: &str,
+    file_len: u64,
+) -> Result<(usize, usize, usize)> {
     let obj = |d: &str| format!("{prefix}{d}");
     let keys = h5::dataset(path, g, schema::KEYS, &obj(schema::KEYS))?;
     let ks = h5::check_f32(path, &keys, &obj(schema::KEYS), &[None, None])?;
+    let dk = bounds::dim(path, &obj(schema::KEYS), "the key size", ks[1] as i128)?;
     let features = h5::dataset(path, g, schema::FEATURES, &obj(schema::FEATURES))?;
     let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &[Some(ks[0]), None])?;
+    let d = bounds::dim(path, &obj(schema::FEATURES), "the feature size", fs[1] as i128)?;
     let captions = h5::dataset(path, g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
     h5::check_shape(path, &captions, &obj(schema::CAPTIONS), &[Some(ks[0])])?;
-    Ok((ks[0], ks[1], fs[1]))
+    let what = "rows times (key size + feature size + 1)";
+    bounds::values(path, &obj(schema::KEYS), what, &[ks[0], dk + d + 1], file_len)?;
+    Ok((ks[0], dk, d))
 }
 
 #[cfg(test)]

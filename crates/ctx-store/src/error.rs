@@ -116,6 +116,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A size read from the file (an attribute, or a dataset's shape) is negative or larger than
+    /// this crate accepts, checked before anything is allocated with it.
+    #[error("{}: {object:?} is {value}, outside 0..={limit} ({what})", path.display())]
+    OutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// The attribute or dataset (with the axis named in `what`).
+        object: String,
+        /// What the size is, in words (`fdim`, `k`, `rows of keys`, ...).
+        what: String,
+        /// The value found.
+        value: i128,
+        /// The largest value accepted.
+        limit: u64,
+    },
+    /// An input of [`merge`](crate::merge) cannot join the others (another kind, other sizes, an
+    /// image already in another input), or the output is one of the inputs.
+    #[error("{}: cannot merge: {message}", path.display())]
+    Merge {
+        /// The input (or output) at fault.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A tensor operation failed while batching entries.
     #[cfg(feature = "tch")]
     #[error("batching into tensors: {0}")]

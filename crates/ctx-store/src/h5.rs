@@ -13,6 +13,7 @@ use hdf5::plist::file_access::{
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
 
+use crate::testing::{self, WritePoint};
 use crate::{Error, Result};
 
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
@@ -155,10 +156,11 @@ impl Writer {
             let (tx, rx) = std::sync::mpsc::sync_channel::<RawWrites<'d>>(16);
             let writer = s.spawn(move || -> std::io::Result<()> {
                 use std::os::unix::fs::FileExt;
-                for writes in rx {
+                for (n, writes) in rx.into_iter().enumerate() {
                     for (offset, data) in writes {
                         raw.write_all_at(bytemuck::cast_slice(data), offset)?;
                     }
+                    testing::at(WritePoint::RawData(n));
                 }
                 Ok(())
             });
@@ -194,7 +196,10 @@ impl Writer {
 
     /// Flushes the batch to disk.
     pub(crate) fn end_batch(&self) -> Result<()> {
-        self.file().flush().map_err(h5err(&self.path, "/"))
+        testing::at(WritePoint::BeforeFlush);
+        self.file().flush().map_err(h5err(&self.path, "/"))?;
+        testing::at(WritePoint::Flushed);
+        Ok(())
     }
 
     /// Flushes and closes the file.
@@ -371,15 +376,32 @@ fn direct_offset(ds: &Dataset) -> Option<u64> {
 /// Reads a string dataset (variable-length UTF-8 or ASCII, as h5py writes `list[str]` and
 /// `list[bytes]`), in row-major order.
 pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Vec<String>> {
+    read_strings_in(path, ds, object, None)
+}
+
+/// Like [`read_strings`]; with `rows`, only those rows of a 1-d dataset.
+pub(crate) fn read_strings_in(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    rows: Option<std::ops::Range<usize>>,
+) -> Result<Vec<String>> {
+    fn read<T: hdf5::H5Type>(
+        ds: &Dataset,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> hdf5::Result<Vec<T>> {
+        match rows {
+            None => ds.read_raw::<T>(),
+            Some(r) => ds.read_slice_1d::<T, _>(r).map(|a| a.into_iter().collect()),
+        }
+    }
     match descriptor(path, ds, object)? {
-        TypeDescriptor::VarLenUnicode => Ok(ds
-            .read_raw::<VarLenUnicode>()
+        TypeDescriptor::VarLenUnicode => Ok(read::<VarLenUnicode>(ds, rows)
             .map_err(h5err(path, object))?
             .into_iter()
             .map(|s| s.as_str().to_owned())
             .collect()),
-        TypeDescriptor::VarLenAscii => Ok(ds
-            .read_raw::<VarLenAscii>()
+        TypeDescriptor::VarLenAscii => Ok(read::<VarLenAscii>(ds, rows)
             .map_err(h5err(path, object))?
             .into_iter()
             .map(|s| s.as_str().to_owned())

@@ -28,7 +28,30 @@ impl std::fmt::Display for FileKind {
     }
 }
 
-/// Tells which of the three files `path` is, from its root attributes and first member.
+impl FileKind {
+    /// The value of the root attribute [`schema::KIND`] for this kind.
+    pub(crate) fn attribute(self) -> &'static str {
+        match self {
+            FileKind::VisCtx => schema::KIND_VIS,
+            FileKind::TxtCtx => schema::KIND_TXT,
+            FileKind::CaptionDb(_) => schema::KIND_CAPTION_DB,
+        }
+    }
+
+    /// The kind of a file without members from its [`schema::KIND`] attribute (a caption
+    /// database without rows has the original layout: the contiguous one has its datasets).
+    fn of_empty(value: &str) -> Option<FileKind> {
+        match value {
+            schema::KIND_VIS => Some(FileKind::VisCtx),
+            schema::KIND_TXT => Some(FileKind::TxtCtx),
+            schema::KIND_CAPTION_DB => Some(FileKind::CaptionDb(CaptionLayout::Original)),
+            _ => None,
+        }
+    }
+}
+
+/// Tells which of the three files `path` is, from its root attributes and first member; a file
+/// we wrote without any entry (an empty shard) by its [`schema::KIND`] attribute.
 pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
     let path = path.as_ref();
     let file = h5::open_read(path)?;
@@ -44,10 +67,14 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
         message: format!("not a context file: {what}"),
     };
     let Some(first) = ids.first() else {
-        return Err(match other.first() {
-            Some(n) => unknown(format!("unexpected member {n:?} at the root")),
-            None => unknown("the file is empty".into()),
-        });
+        if let Some(n) = other.first() {
+            return Err(unknown(format!("unexpected member {n:?} at the root")));
+        }
+        return match h5::read_attr_str(path, &file, schema::KIND)? {
+            Some(value) => FileKind::of_empty(&value)
+                .ok_or_else(|| unknown(format!("no member, and {} is {value:?}", schema::KIND))),
+            None => Err(unknown("the file is empty".into())),
+        };
     };
     let name = first.to_string();
     if file.dataset(&name).is_ok() {

@@ -34,14 +34,18 @@
 #![warn(missing_docs)]
 
 pub mod schema;
+#[doc(hidden)]
+pub mod testing;
 
 #[cfg(feature = "tch")]
 mod batch;
+mod bounds;
 mod caption_db;
 mod check;
 mod error;
 mod h5;
 mod kind;
+mod merge;
 mod provenance;
 mod txt;
 mod vis;
@@ -52,6 +56,7 @@ pub use caption_db::{Caption, CaptionDb, CaptionDbWriter, CaptionLayout, Caption
 pub use check::{Report, Violation, check};
 pub use error::{Error, Result};
 pub use kind::{FileKind, Summary, detect, summarize};
+pub use merge::{Merged, merge};
 pub use provenance::Provenance;
 pub use schema::View;
 pub use txt::{TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use hdf5::Group;
 
-use crate::{Result, h5, schema};
+use crate::{FileKind, Result, h5, schema};
 
 /// Provenance stored as root attributes ([`schema::PROVENANCE_TOOL`] and friends). Files the
 /// original wrote have none.
@@ -28,10 +28,21 @@ impl Provenance {
         }
     }
 
-    pub(crate) fn write(&self, path: &Path, root: &Group) -> Result<()> {
+    /// Writes the provenance attributes and [`schema::KIND`], which says what `kind` of file
+    /// this is even while it holds no entry (an empty shard).
+    pub(crate) fn write(&self, path: &Path, root: &Group, kind: FileKind) -> Result<()> {
         h5::write_attr_str(path, root, schema::PROVENANCE_TOOL, &self.tool)?;
         h5::write_attr_str(path, root, schema::PROVENANCE_VERSION, &self.version)?;
-        h5::write_attr_str(path, root, schema::PROVENANCE_ARGUMENTS, &self.arguments)
+        h5::write_attr_str(path, root, schema::PROVENANCE_ARGUMENTS, &self.arguments)?;
+        h5::write_attr_str(path, root, schema::KIND, kind.attribute())
+    }
+
+    /// The provenance of the context file at `path`, of any kind; `None` for files without
+    /// (the original's).
+    pub fn of_file(path: impl AsRef<Path>) -> Result<Option<Self>> {
+        let path = path.as_ref();
+        let file = h5::open_read(path)?;
+        Self::read(path, &file)
     }
 
     /// Reads the provenance of a file, `None` for files without (the original's).

@@ -9,6 +9,7 @@
 //! caption_db.hdf5   original: "<batch index>"/{keys (B,dk), features (B,d), captions (B,)}, gzip
 //!                   ours:     keys (N,dk), features (N,d), captions (N,) at the root, chunked;
 //!                             attr layout = "xctx-contiguous-v1"
+//! ours, all three:  root string attributes xctx_kind, xctx_tool, xctx_version, xctx_arguments
 //! ```
 
 /// Root attribute of `vis_ctx.hdf5`: the feature size (int64 scalar).
@@ -27,6 +28,15 @@ pub const CAPTIONS: &str = "captions";
 pub const LAYOUT: &str = "layout";
 /// Value of [`LAYOUT`] for the contiguous caption database.
 pub const LAYOUT_CONTIGUOUS: &str = "xctx-contiguous-v1";
+/// Root attribute of every file we write: its kind ([`KIND_VIS`], [`KIND_TXT`],
+/// [`KIND_CAPTION_DB`]), so that a file without any entry (an empty shard) still says what it is.
+pub const KIND: &str = "xctx_kind";
+/// [`KIND`] of `vis_ctx.hdf5`.
+pub const KIND_VIS: &str = "vis_ctx";
+/// [`KIND`] of `txt_ctx.hdf5`.
+pub const KIND_TXT: &str = "txt_ctx";
+/// [`KIND`] of `caption_db.hdf5` (either layout).
+pub const KIND_CAPTION_DB: &str = "caption_db";
 /// Provenance attributes written at the root of every file we create (absent in the original's).
 pub const PROVENANCE_TOOL: &str = "xctx_tool";
 /// See [`PROVENANCE_TOOL`].

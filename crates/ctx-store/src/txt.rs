@@ -8,7 +8,8 @@ use rayon::prelude::*;
 
 use crate::h5::{self, h5err};
 use crate::schema::{self, View};
-use crate::{Error, Provenance, Result};
+use crate::testing::{self, WritePoint};
+use crate::{Error, FileKind, Provenance, Result, bounds};
 
 /// The retrieval results of one view of one image: `crops` rows of `k` texts each.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,7 +107,7 @@ impl TxtCtxWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let w = h5::Writer::create(path.as_ref(), overwrite)?;
-        provenance.write(&w.path, w.file())?;
+        provenance.write(&w.path, w.file(), FileKind::TxtCtx)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
         Ok(Self { w })
     }
@@ -139,7 +140,13 @@ impl TxtCtxWriter {
 
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        self.w.write_batch(|sink| entries.iter().try_for_each(|e| self.write_entry(e, sink)))?;
+        self.w.write_batch(|sink| {
+            entries.iter().enumerate().try_for_each(|(i, e)| {
+                self.write_entry(e, sink)?;
+                testing::at(WritePoint::Entry(i));
+                Ok(())
+            })
+        })?;
         tracing::debug!(n = entries.len(), "txt_ctx batch written");
         Ok(())
     }
@@ -183,6 +190,8 @@ pub struct TxtCtxReader {
     raw: std::fs::File,
     /// No userblock: dataset offsets are file offsets, so floats can be read directly.
     direct: bool,
+    /// The file's length, which bounds the sizes read from it.
+    len: u64,
 }
 
 impl TxtCtxReader {
@@ -196,7 +205,8 @@ impl TxtCtxReader {
             source,
         })?;
         let direct = file.userblock() == 0;
-        Ok(Self { path, file, raw, direct })
+        let len = bounds::file_len(&path, &raw)?;
+        Ok(Self { path, file, raw, direct, len })
     }
 
     /// The file.
@@ -267,8 +277,11 @@ impl TxtCtxReader {
         let features = h5::dataset(path, &vg, schema::FEATURES, &obj(schema::FEATURES))?;
         let fshape = if whole { vec![None, None] } else { vec![Some(view.crops()), None, None] };
         let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &fshape)?;
-        let (k, d) = (fs[fs.len() - 2], fs[fs.len() - 1]);
+        let fobj = obj(schema::FEATURES);
+        let (k, d) = (fs[fs.len() - 2] as i128, fs[fs.len() - 1] as i128);
+        let (k, d) = (bounds::dim(path, &fobj, "k", k)?, bounds::dim(path, &fobj, "d", d)?);
         let crops = view.crops();
+        bounds::values(path, &fobj, "values", &[crops, k, d], self.len)?;
         let sshape: Vec<Option<usize>> = view.shape(k).into_iter().map(Some).collect();
 
         let scores = h5::dataset(path, &vg, schema::SCORES, &obj(schema::SCORES))?;

@@ -6,7 +6,8 @@ use hdf5::File;
 use rayon::prelude::*;
 
 use crate::h5::{self, h5err};
-use crate::{Error, Provenance, Result, schema};
+use crate::testing::{self, WritePoint};
+use crate::{Error, FileKind, Provenance, Result, bounds, schema};
 
 /// Writes `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
 ///
@@ -24,10 +25,15 @@ impl VisCtxWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
-        let w = h5::Writer::create(path.as_ref(), overwrite)?;
-        let fdim_i64 = i64::try_from(fdim).expect("fdim fits in i64");
+        let path = path.as_ref();
+        let fdim_i64 = i64::try_from(fdim).map_err(|_| Error::Input {
+            path: path.to_owned(),
+            object: FDIM_OBJECT.into(),
+            message: format!("fdim {fdim} does not fit in int64"),
+        })?;
+        let w = h5::Writer::create(path, overwrite)?;
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)?;
-        provenance.write(&w.path, w.file())?;
+        provenance.write(&w.path, w.file(), FileKind::VisCtx)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
         Ok(Self { w, fdim })
     }
@@ -51,9 +57,12 @@ impl VisCtxWriter {
         h5::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
         let root = self.w.file();
         self.w.write_batch(|sink| {
-            for (id, row) in ids.iter().zip(features.chunks_exact(self.fdim.max(1))) {
+            // With fdim 0 every row is empty (chunks_exact would yield none).
+            let rows = (0..ids.len()).map(|i| &features[i * self.fdim..(i + 1) * self.fdim]);
+            for (i, (id, row)) in ids.iter().zip(rows).enumerate() {
                 let name = id.to_string();
                 sink.write_f32(root, &name, &name, &[self.fdim], row)?;
+                testing::at(WritePoint::Entry(i));
             }
             Ok(())
         })?;
@@ -67,11 +76,14 @@ impl VisCtxWriter {
     }
 }
 
+/// The object name of the `fdim` attribute in errors.
+const FDIM_OBJECT: &str = "/@fdim";
+
+/// The root attribute `fdim`, checked to be a size this crate allocates with.
 fn read_fdim(path: &Path, file: &File) -> Result<usize> {
     match h5::read_attr_int(path, file, schema::FDIM)? {
-        Some(v) if v >= 0 => Ok(v as usize),
-        Some(v) => Err(Error::Schema { path: path.to_owned(), message: format!("fdim is {v}") }),
-        None => Err(Error::Missing { path: path.to_owned(), object: "/@fdim".into() }),
+        Some(v) => bounds::dim(path, FDIM_OBJECT, "the feature size fdim", i128::from(v)),
+        None => Err(Error::Missing { path: path.to_owned(), object: FDIM_OBJECT.into() }),
     }
 }
 
@@ -81,6 +93,8 @@ pub struct VisCtxReader {
     file: File,
     raw: std::fs::File,
     fdim: usize,
+    /// The file's length, which bounds the sizes read from it.
+    len: u64,
 }
 
 /// Every image of a `vis_ctx.hdf5` in memory.
@@ -112,7 +126,8 @@ impl VisCtxReader {
             object: "/".into(),
             source,
         })?;
-        Ok(Self { path, file, raw, fdim })
+        let len = bounds::file_len(&path, &raw)?;
+        Ok(Self { path, file, raw, fdim, len })
     }
 
     /// The file.
@@ -156,7 +171,14 @@ impl VisCtxReader {
     /// Loads every image into memory, in parallel.
     pub fn preload(&self) -> Result<VisCtx> {
         let ids = self.ids()?;
-        let mut features = vec![0f32; ids.len() * self.fdim];
+        let n = bounds::values(
+            &self.path,
+            "/",
+            "values of all images",
+            &[ids.len(), self.fdim],
+            self.len,
+        )?;
+        let mut features = vec![0f32; n];
         if self.fdim > 0 {
             features
                 .par_chunks_mut(self.fdim)

@@ -139,3 +139,75 @@ fn big_endian_and_compressed_floats_read_through_hdf5() {
     assert_eq!(r.get(2).unwrap(), vec![4.0, 5.5, -6.0]);
     assert_eq!(r.preload().unwrap().features, vec![1.5, -2.0, 3.25, 4.0, 5.5, -6.0]);
 }
+
+/// Asserts that `e` is an [`Error::OutOfRange`] of `object` with `value`, and that its message
+/// names the file and the object.
+fn assert_out_of_range(e: Error, path: &Path, object: &str, value: i128) {
+    let text = e.to_string();
+    assert!(
+        matches!(&e, Error::OutOfRange { object: o, value: v, .. } if o == object && *v == value),
+        "{e:?}"
+    );
+    assert!(text.starts_with(&path.display().to_string()) && text.contains(object), "{text}");
+}
+
+#[test]
+fn sizes_read_from_files_are_bounded_before_allocating() {
+    // fdim: negative, or far beyond any feature size (reading image 1 would allocate 4 TiB).
+    let dir = tempfile::tempdir().unwrap();
+    for fdim in [-3i128, 1 << 40] {
+        let p = h5py(
+            dir.path(),
+            &format!("    f.attrs['fdim'] = {fdim}\n    f['1'] = np.zeros(4, 'f4')\n"),
+        );
+        assert_out_of_range(VisCtxReader::open(&p).err().unwrap(), &p, "/@fdim", fdim);
+        assert!(matches!(check(&p).unwrap().violations[..], [ref v] if v.object == "/"));
+    }
+
+    // txt_ctx datasets declared with huge shapes and never written (the file stays small).
+    let txt = |k: u64, d: u64| {
+        format!(
+            "
+    g = f.create_group('1')
+    for view, n in (('whole', 1), ('five', 5), ('nine', 9)):
+        vg = g.create_group(view)
+        shape = ({k},) if n == 1 else (n, {k})
+        vg.create_dataset('features', shape=shape + ({d},), dtype='f4')
+        vg.create_dataset('scores', shape=shape, dtype='f4')
+        vg.create_dataset('texts', shape=shape, dtype=h5py.string_dtype())
+"
+        )
+    };
+    let p = h5py(dir.path(), &txt(1 << 20, 8));
+    let e = TxtCtxReader::open(&p).unwrap().get(1).err().unwrap();
+    assert_out_of_range(e, &p, "1/whole/features", 1 << 20);
+    // k and d each in range, their product (3.6e9 values) not what a small file holds.
+    let p = h5py(dir.path(), &txt(60_000, 60_000));
+    let e = TxtCtxReader::open(&p).unwrap().preload().err().unwrap();
+    assert_out_of_range(e, &p, "1/whole/features", 3_600_000_000);
+
+    // caption_db, both layouts: 2^40 rows declared in chunked datasets no chunk was written of.
+    let rows = 1u64 << 40;
+    let contiguous = format!(
+        "    f.attrs['layout'] = 'xctx-contiguous-v1'
+    for name in ('keys', 'features'):
+        f.create_dataset(name, shape=({rows}, 8), dtype='f4', chunks=(1024, 8))
+    f.create_dataset('captions', shape=({rows},), dtype=h5py.string_dtype(), chunks=(1024,))
+"
+    );
+    let p = h5py(dir.path(), &contiguous);
+    assert_out_of_range(CaptionDb::open(&p).err().unwrap(), &p, "keys", (rows * 17).into());
+    let original = format!(
+        "    g = f.create_group('0')
+    for name in ('keys', 'features'):
+        g.create_dataset(name, shape=({rows}, 8), dtype='f4', chunks=(1024, 8), compression='gzip')
+    g.create_dataset('captions', shape=({rows},), dtype=h5py.string_dtype(), chunks=(1024,))
+"
+    );
+    let p = h5py(dir.path(), &original);
+    assert_out_of_range(CaptionDb::open(&p).err().unwrap(), &p, "0/keys", (rows * 17).into());
+    // A key size beyond any model's.
+    let wide = "    g = f.create_group('0')\n    g['keys'] = np.zeros((1, 70000), 'f4')\n    g['features'] = np.zeros((1, 8), 'f4')\n    g['captions'] = ['a']\n";
+    let p = h5py(dir.path(), wide);
+    assert_out_of_range(CaptionDb::open(&p).err().unwrap(), &p, "0/keys", 70_000);
+}

@@ -1,201 +1,277 @@
-//! A writer killed with SIGKILL at any moment leaves a file that h5py opens, holding every batch
-//! that was finished, and `append` resumes it to the content of an uninterrupted run.
+//! Writers killed with SIGKILL inside a batch write leave a file that h5py and ctx-store open,
+//! holding every batch that was finished, and `append` continues it to the bytes (as h5py shows
+//! them) of an uninterrupted run.
 //!
-//! The test binary re-runs itself as the writer: `writer_child` does nothing unless
-//! `XCTX_CRASH_CHILD` names a file; then it writes batches forever, printing `batch N` after
-//! each, until the parent kills it. After batch `XCTX_CRASH_PAUSE_AFTER` it pauses, and the
-//! parent's SIGKILL lands in that pause: a crash between batches. (A kill that lands inside
-//! HDF5's flush of a batch, a window of about a millisecond per batch, can leave torn metadata;
-//! see docs/hdf5-schema.md.)
+//! The writer is a separate binary (`tests/support/crash_writer.rs`) that stops at a named point
+//! of a batch write (the `ctx_store::testing` hook: an entry created, a group of floats written,
+//! just before HDF5's flush, just after it), says so on stdout and waits; the test checks that it
+//! is still running there and kills it. `flush@B` kills right after HDF5's flush of batch B
+//! started instead, while it writes the batch's metadata.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::Mutex;
 
-use ctx_store::{
-    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
-    ViewEntry, VisCtxReader, VisCtxWriter, check,
-};
-use test_support::{Rng, run_python_code};
+use ctx_store::{CaptionDb, TxtCtxReader, VisCtxReader, check};
+use serde_json::Value;
+use test_support::run_python_json;
 
+/// Entries per batch of the writer (its `BATCH`).
 const BATCH: u64 = 40;
-const K: usize = 16;
-const D: usize = 64;
-const FDIM: usize = 96;
 
-fn view(rng: &mut Rng, crops: usize) -> ViewEntry {
-    let mut scores = rng.vec_f32(crops * K);
-    scores.chunks_mut(K).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
-    ViewEntry {
-        crops,
-        k: K,
-        d: D,
-        features: rng.vec_f32(crops * K * D),
-        scores,
-        texts: (0..crops * K).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
-    }
+fn writer() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ctx-store-crash-writer"))
 }
 
-/// The content of image `id` depends on the id alone, so a resumed run can be compared.
-fn txt_entry(id: u64) -> TxtEntry {
-    let mut rng = Rng::new(id);
-    TxtEntry { id, whole: view(&mut rng, 1), five: view(&mut rng, 5), nine: view(&mut rng, 9) }
+/// What the killed writer had said: the batches it reported finished, and the lines it printed
+/// after the one the test waited for.
+struct Killed {
+    finished: u64,
+    after: Vec<String>,
 }
 
-fn vis_row(id: u64) -> Vec<f32> {
-    Rng::new(id).vec_f32(FDIM)
-}
-
-fn caption_batch(b: u64) -> (Vec<f32>, Vec<f32>, Vec<String>) {
-    let mut rng = Rng::new(b);
-    let n = BATCH as usize;
-    (rng.vec_f32(n * 8), rng.vec_f32(n * 8), (0..n).map(|i| format!("caption {b} {i}")).collect())
-}
-
-fn prov() -> Provenance {
-    Provenance::new("crash-test", "{}")
-}
-
-/// Writes batch `b` (ids `b*BATCH .. (b+1)*BATCH`) of `kind`.
-enum AnyWriter {
-    Txt(TxtCtxWriter),
-    Vis(VisCtxWriter),
-    Caption(CaptionDbWriter),
-}
-
-impl AnyWriter {
-    fn write(&mut self, b: u64) {
-        let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
-        match self {
-            AnyWriter::Txt(w) => {
-                w.write_batch(&ids.iter().map(|&i| txt_entry(i)).collect::<Vec<_>>()).unwrap()
-            }
-            AnyWriter::Vis(w) => w
-                .write_batch(&ids, &ids.iter().flat_map(|&i| vis_row(i)).collect::<Vec<_>>())
-                .unwrap(),
-            AnyWriter::Caption(w) => {
-                let (k, f, c) = caption_batch(b);
-                w.write_batch(&k, &f, &c).unwrap()
-            }
-        }
-    }
-}
-
-#[test]
-fn writer_child() {
-    let Some(path) = std::env::var_os("XCTX_CRASH_CHILD") else { return };
-    let kind = std::env::var("XCTX_CRASH_KIND").unwrap();
-    let mut w = match kind.as_str() {
-        "txt" => AnyWriter::Txt(TxtCtxWriter::create(&path, &prov(), true).unwrap()),
-        "vis" => AnyWriter::Vis(VisCtxWriter::create(&path, FDIM, &prov(), true).unwrap()),
-        _ => AnyWriter::Caption(
-            CaptionDbWriter::create(&path, CaptionLayout::Contiguous, 8, 8, &prov(), true).unwrap(),
-        ),
+/// Runs the writer with `stop` (`POINT@BATCH`), waits until it reports being there, checks that
+/// it is still running and kills it with SIGKILL.
+fn run_and_kill(kind: &str, path: &Path, stop: &str) -> Killed {
+    let (point, batch) = stop.split_once('@').unwrap();
+    let wanted = if point == "flush" {
+        format!("flushing {batch}")
+    } else {
+        format!("stopped at {point} in batch {batch}")
     };
-    let pause_after: u64 = std::env::var("XCTX_CRASH_PAUSE_AFTER").unwrap().parse().unwrap();
-    let mut out = std::io::stdout().lock();
-    for b in 0..100_000 {
-        w.write(b);
-        writeln!(out, "batch {b}").unwrap();
-        out.flush().unwrap();
-        if b + 1 == pause_after {
-            std::thread::sleep(Duration::from_secs(30));
-        }
-    }
-}
-
-/// Runs the child until it reports `after` finished batches, waits `delay` (within the child's
-/// pause), kills it.
-fn run_and_kill(path: &Path, kind: &str, after: u64, delay: Duration) -> u64 {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["writer_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env("XCTX_CRASH_CHILD", path)
-        .env("XCTX_CRASH_KIND", kind)
-        .env("XCTX_CRASH_PAUSE_AFTER", after.to_string())
+    let mut child = writer()
+        .args([kind, &path.display().to_string(), "run", stop])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut done = 0;
-    for line in lines.by_ref() {
+    let mut finished = 0;
+    loop {
+        let Some(line) = lines.next() else {
+            panic!("{kind} {stop}: the writer ended before the point: {:?}", child.wait());
+        };
         let line = line.unwrap();
-        // libtest may put "test writer_child ... " in front of the first line.
-        if let Some((_, n)) = line.rsplit_once("batch ") {
-            done = n.trim().parse::<u64>().unwrap() + 1;
-            if done >= after {
-                break;
+        if let Some(n) = line.strip_prefix("batch ") {
+            finished = n.parse::<u64>().unwrap() + 1;
+        }
+        if line == wanted {
+            break;
+        }
+    }
+    assert!(child.try_wait().unwrap().is_none(), "{kind} {stop}: the writer had already ended");
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{kind} {stop}: {status:?} is not our SIGKILL");
+    Killed { finished, after: lines.map(Result::unwrap).collect() }
+}
+
+/// h5py opens the file and counts its entries.
+fn h5py_len(path: &Path) -> u64 {
+    h5py_len_or_error(path).unwrap_or_else(|| panic!("h5py cannot read {}", path.display()))
+}
+
+/// Like [`h5py_len`]; `None` where h5py fails.
+fn h5py_len_or_error(path: &Path) -> Option<u64> {
+    let code = "
+import sys, h5py
+with h5py.File(sys.argv[1], 'r') as f:
+    if 'captions' in f:
+        print(len(f['captions']))
+    elif f.attrs['xctx_kind'] == 'caption_db':
+        print(sum(len(g['captions']) for g in f.values()))
+    else:
+        print(len(f))
+";
+    let out = std::process::Command::new(test_support::python())
+        .args(["-c", code])
+        .arg(path)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).trim().parse().unwrap())
+}
+
+/// Everything h5py shows of the file, values as SHA-256 digests.
+fn h5py_digest(path: &Path) -> Value {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/h5py_tool.py");
+    run_python_json(&tool, &[&"digest", &path])
+}
+
+/// Everything ctx-store reads of the file.
+fn content(kind: &str, path: &Path) -> String {
+    match kind {
+        "txt" => {
+            let r = TxtCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        "vis" => {
+            let r = VisCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        _ => {
+            let db = CaptionDb::open(path).unwrap();
+            let prov = db.provenance().unwrap();
+            format!("{:?} {} {:?} {prov:?}", db.layout(), db.batches(), db.load().unwrap())
+        }
+    }
+}
+
+/// Writes (once) an uninterrupted file of `total` batches of `kind` in `dir`.
+fn uninterrupted(dir: &Path, kind: &str, total: u64) -> PathBuf {
+    let path = dir.join(format!("uninterrupted-{kind}-{total}.h5"));
+    if !path.exists() {
+        let o = writer()
+            .args([kind, &path.display().to_string(), "write", &total.to_string()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    path
+}
+
+/// Kills a `kind` writer at each stop and checks the file with [`readable_and_resumable`].
+fn kill_check_resume(kind: &str, stops: &[&str], held: impl Fn(&str, &Killed) -> Vec<u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, stop) in stops.iter().enumerate() {
+        let path = dir.path().join(format!("{kind}-{i}.h5"));
+        let killed = run_and_kill(kind, &path, stop);
+        readable_and_resumable(dir.path(), kind, &path, stop, &held(stop, &killed));
+    }
+}
+
+/// h5py opens the file with the entries of `held` batches (one of them), ctx-store finds no
+/// violation, and a resumed run of a few more batches equals an uninterrupted one, as ctx-store
+/// and as h5py see them.
+fn readable_and_resumable(dir: &Path, kind: &str, path: &Path, stop: &str, held: &[u64]) {
+    let n = h5py_len(path);
+    let allowed: Vec<u64> = held.iter().map(|b| b * BATCH).collect();
+    assert!(allowed.contains(&n), "{kind} {stop}: h5py sees {n} entries, not {allowed:?}");
+    let report = check(path).unwrap();
+    assert!(report.violations.is_empty(), "{kind} {stop}: {report:?}");
+
+    let total = (n / BATCH + 2).max(6);
+    let o = resume(kind, path, total);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{kind} {stop}: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout.trim(), format!("found {n}"), "{kind} {stop}: resume found");
+    let want = uninterrupted(dir, kind, total);
+    assert_eq!(content(kind, path), content(kind, &want), "{kind} {stop}: ctx-store");
+    // h5py's view of a long file takes a minute to digest; it was opened above.
+    if total <= 10 {
+        assert_eq!(h5py_digest(path), uninterrupted_digest(&want), "{kind} {stop}: h5py");
+    }
+}
+
+/// [`h5py_digest`] of an uninterrupted file, computed once.
+fn uninterrupted_digest(path: &Path) -> Value {
+    static DIGESTS: Mutex<Vec<(PathBuf, Value)>> = Mutex::new(Vec::new());
+    let mut digests = DIGESTS.lock().unwrap();
+    if let Some((_, d)) = digests.iter().find(|(p, _)| p == path) {
+        return d.clone();
+    }
+    let d = h5py_digest(path);
+    digests.push((path.to_owned(), d.clone()));
+    d
+}
+
+fn resume(kind: &str, path: &Path, total: u64) -> std::process::Output {
+    writer()
+        .args([kind, &path.display().to_string(), "resume", &total.to_string()])
+        .output()
+        .unwrap()
+}
+
+/// A stop before the flush of batch B leaves batches 0..B; one after it, 0..=B.
+fn at_stop(stop: &str, killed: &Killed) -> Vec<u64> {
+    let (point, batch) = stop.split_once('@').unwrap();
+    let b: u64 = batch.parse().unwrap();
+    let reported = if point == "between" { b + 1 } else { b };
+    assert_eq!(killed.finished, reported, "{stop}: batches the writer reported finished");
+    vec![if matches!(point, "flushed" | "between") { b + 1 } else { b }]
+}
+
+/// A kill right after HDF5's flush of batch B started leaves batches 0..B, or 0..=B if the
+/// flush ended before the kill landed (then the writer may have said `flushed B`, or more).
+fn in_flush(stop: &str, killed: &Killed) -> Vec<u64> {
+    let b: u64 = stop.split_once('@').unwrap().1.parse().unwrap();
+    assert_eq!(killed.finished, b, "{stop}: batches the writer reported finished");
+    let later = killed.after.iter().filter_map(|l| l.strip_prefix("batch ")?.parse::<u64>().ok());
+    let reported = later.max().map_or(b, |last| last + 1);
+    if killed.after.iter().any(|l| *l == format!("flushed {b}")) {
+        vec![reported.max(b + 1)]
+    } else {
+        vec![reported, reported + 1]
+    }
+}
+
+#[test]
+fn txt_writer_killed_inside_batch_writes() {
+    // entry23: half of the batch's images created; raw0/raw1: the first/second MiB of its
+    // floats written; before-flush: all of it, not yet flushed. The last stop comes after
+    // ~40k objects, when the 16 MiB metadata cache is evicting.
+    let stops =
+        ["entry0@2", "entry23@2", "raw0@3", "raw1@3", "before-flush@1", "flushed@4", "between@0"];
+    kill_check_resume("txt", &stops, at_stop);
+    kill_check_resume("txt", &["entry20@80"], at_stop);
+}
+
+#[test]
+fn vis_and_caption_writers_killed_inside_batch_writes() {
+    kill_check_resume("vis", &["entry10@2", "raw0@2", "before-flush@3", "flushed@1"], at_stop);
+    let stops = ["entry0@2", "entry1@2", "entry2@1", "before-flush@2", "flushed@3"];
+    kill_check_resume("caption", &stops, at_stop);
+    kill_check_resume("caption-original", &["entry1@2", "before-flush@1", "flushed@2"], at_stop);
+}
+
+/// A kill inside HDF5's flush of a batch (its metadata written as several separate writes) can
+/// leave the root group's link index torn: the known limit of docs/hdf5-schema.md. Such a file
+/// must be refused, by ctx-store and by a resumed write, with an error naming it; every other
+/// one must be as after a kill outside the flush.
+#[test]
+fn txt_writer_killed_inside_the_hdf5_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut torn, mut landed) = (0, 0);
+    let kills = 8;
+    for i in 0..kills {
+        let b = 1 + i % 4;
+        let stop = format!("flush@{b}");
+        let path = dir.path().join(format!("txt-{i}.h5"));
+        let killed = run_and_kill("txt", &path, &stop);
+        let held = in_flush(&stop, &killed);
+        if h5py_len_or_error(&path) == Some(b * BATCH) {
+            landed += 1; // batch b is not in the file: its flush had not ended
+        }
+        let name = path.display().to_string();
+        match check(&path) {
+            Ok(r) if r.violations.is_empty() && h5py_len_or_error(&path).is_some() => {
+                readable_and_resumable(dir.path(), "txt", &path, &stop, &held)
+            }
+            found => {
+                // Torn: ctx-store says so (an error naming the file, or violations), and a
+                // resumed write either refuses the file, naming it, or repairs it completely.
+                torn += 1;
+                if let Err(e) = found {
+                    assert!(e.to_string().starts_with(&name), "{stop}: {e}");
+                }
+                let total = 6;
+                let o = resume("txt", &path, total);
+                let err = String::from_utf8_lossy(&o.stderr);
+                if o.status.success() {
+                    let want = uninterrupted(dir.path(), "txt", total);
+                    assert_eq!(content("txt", &path), content("txt", &want), "{stop}: repaired");
+                    assert_eq!(h5py_digest(&path), uninterrupted_digest(&want), "{stop}: repaired");
+                } else {
+                    assert!(err.contains(&name), "{stop}: resume failed without naming it: {err}");
+                }
             }
         }
     }
-    std::thread::sleep(delay);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    done
-}
-
-/// h5py opens the file and counts its root members.
-fn h5py_len(path: &Path) -> u64 {
-    let out = run_python_code(
-        "import sys, h5py\nwith h5py.File(sys.argv[1], 'r') as f:\n    print(len(f['captions']) if 'captions' in f else len(f))",
-        &[&path],
-    );
-    out.trim().parse().unwrap()
-}
-
-#[test]
-fn killed_txt_writer_leaves_a_readable_resumable_file() {
-    let dir = tempfile::tempdir().unwrap();
-    // The last kill comes after ~40k objects, when the 16 MiB metadata cache is evicting.
-    for (i, (after, delay_ms)) in
-        [(1, 0), (2, 3), (4, 11), (3, 25), (80, 7)].into_iter().enumerate()
-    {
-        let path = dir.path().join(format!("txt-{i}.h5"));
-        let reported = run_and_kill(&path, "txt", after, Duration::from_millis(delay_ms));
-        let n = h5py_len(&path);
-        assert_eq!(n, reported * BATCH, "h5py sees {n} images, {reported} batches were written");
-        let report = check(&path).unwrap();
-        assert!(report.violations.is_empty(), "{report:?}");
-
-        // Resume and finish; the result equals an uninterrupted run.
-        let (mut w, ids) = TxtCtxWriter::append(&path).unwrap();
-        assert_eq!(ids, (0..n).collect::<Vec<_>>());
-        let total = (n / BATCH + 2).max(6);
-        let mut aw = AnyWriter::Txt(w);
-        for b in n / BATCH..total {
-            aw.write(b);
-        }
-        let AnyWriter::Txt(w2) = aw else { unreachable!() };
-        w = w2;
-        w.finish().unwrap();
-        let r = TxtCtxReader::open(&path).unwrap();
-        assert_eq!(r.ids().unwrap(), (0..total * BATCH).collect::<Vec<_>>());
-        for id in [0, n.saturating_sub(1), n, total * BATCH - 1] {
-            assert_eq!(r.get(id).unwrap(), txt_entry(id), "image {id}");
-        }
-    }
-}
-
-#[test]
-fn killed_vis_and_caption_writers_leave_readable_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("vis.h5");
-    let reported = run_and_kill(&path, "vis", 5, Duration::from_millis(2));
-    let n = h5py_len(&path);
-    assert!(n == reported * BATCH, "{n} images after {reported} batches");
-    let r = VisCtxReader::open(&path).unwrap();
-    let all = r.preload().unwrap();
-    assert_eq!(all.ids, (0..n).collect::<Vec<_>>());
-    assert_eq!(all.row(n as usize - 1), &vis_row(n - 1)[..]);
-
-    let path = dir.path().join("caption.h5");
-    let reported = run_and_kill(&path, "caption", 5, Duration::from_millis(2));
-    let n = h5py_len(&path);
-    assert!(n == reported * BATCH, "{n} captions after {reported} batches");
-    let db = CaptionDb::open(&path).unwrap().load().unwrap();
-    assert_eq!(db.captions.len() as u64, n);
-    let last = caption_batch(n / BATCH - 1);
-    assert_eq!(db.captions[(n - BATCH) as usize..], last.2[..]);
-    assert_eq!(db.keys[(n - BATCH) as usize * 8..], last.0[..]);
+    println!("{landed} of {kills} kills landed inside HDF5's flush; {torn} left a torn file");
+    assert!(landed * 2 >= kills, "only {landed} of {kills} kills landed inside the flush");
 }

@@ -82,11 +82,15 @@ fn dump(path: &Path) -> Value {
     run_python_json(&tool(), &[&"dump", &path])
 }
 
-/// Our dump minus the provenance attributes, which the original's files do not have.
+/// Our dump minus the provenance and kind attributes, which the original's files do not have.
 fn without_provenance(mut v: Value) -> Value {
     let attrs = v["/"]["attrs"].as_object_mut().unwrap();
-    for name in [schema::PROVENANCE_TOOL, schema::PROVENANCE_VERSION, schema::PROVENANCE_ARGUMENTS]
-    {
+    for name in [
+        schema::PROVENANCE_TOOL,
+        schema::PROVENANCE_VERSION,
+        schema::PROVENANCE_ARGUMENTS,
+        schema::KIND,
+    ] {
         let a = attrs.remove(name).unwrap_or_else(|| panic!("provenance attribute {name} missing"));
         assert_eq!(a["string"], json!(["utf-8", null]), "{name} is a variable-length UTF-8 str");
     }
@@ -133,6 +137,7 @@ fn txt_ctx_written_by_h5py_reads_identically() {
     pre.sort_by_key(|e| e.id);
     let mut want = entries.clone();
     want.sort_by_key(|e| e.id);
+    assert_eq!(pre.len(), want.len(), "preload returned {} of {} images", pre.len(), want.len());
     for (g, w) in pre.iter().zip(&want) {
         assert_same_entry(g, w);
     }

@@ -12,7 +12,12 @@ dump FILE
     Prints, as JSON, everything h5py shows of FILE: every object's type, dtype, string
     encoding, shape, chunks, compression and values (floats as bit patterns, strings as
     h5py returns them: bytes, decoded here as UTF-8), and every attribute's dtype and value.
+
+digest FILE
+    Like dump, with each dataset's values replaced by the SHA-256 of their bytes (strings:
+    of their UTF-8 bytes, each with its length), for files too large to dump.
 """
+import hashlib
 import json
 import sys
 
@@ -82,7 +87,19 @@ def describe_dtype(dt):
     return {"dtype": str(dt), "string": None if info is None else [info.encoding, info.length]}
 
 
-def dump(path):
+def digest_value(x):
+    a = np.asarray(x)
+    h = hashlib.sha256(f"{a.dtype.str} {a.shape}".encode())
+    if a.dtype.kind == "O":
+        for item in a.ravel().tolist():
+            b = item if isinstance(item, bytes) else item.encode("utf-8")
+            h.update(len(b).to_bytes(8, "little") + b)
+    else:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return {"sha256": h.hexdigest()}
+
+
+def dump(path, values=value):
     out = {}
     with h5py.File(path, "r") as f:
 
@@ -107,7 +124,7 @@ def dump(path):
                     "compression": obj.compression,
                     "compression_opts": obj.compression_opts,
                     "attrs": attrs(obj),
-                    "value": value(obj[()]),
+                    "value": values(obj[()]),
                 }
 
         f.visititems(visit)
@@ -119,5 +136,7 @@ if __name__ == "__main__":
         write_original(sys.argv[2], sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "dump":
         dump(sys.argv[2])
+    elif sys.argv[1] == "digest":
+        dump(sys.argv[2], digest_value)
     else:
         raise SystemExit(__doc__)
