@@ -102,10 +102,45 @@ mod tests {
             }
         }
         assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("0/0").is_err());
         assert!(Shard::parse("x").is_err());
         assert_eq!(
             Shard::parse("1/4").unwrap().path(Path::new("o/vis_ctx.hdf5")),
             Path::new("o/vis_ctx.shard-1-of-4.hdf5")
         );
+    }
+
+    /// Every shard gets a contiguous run of whole batches, floor(B/N) or ceil(B/N) of the B
+    /// batches: none is empty when B >= N, and together they are the list once, in order.
+    #[test]
+    fn apply_spreads_whole_batches_evenly() {
+        let out = Path::new("o/vis_ctx.hdf5");
+        for batch in [1usize, 2, 3, 32] {
+            for len in 0..=9 * batch + 1 {
+                let batches = len.div_ceil(batch);
+                for n in 1..8 {
+                    let mut next = 0;
+                    for index in 0..n {
+                        let shard = Shard { index, count: n };
+                        let (part, path) = apply(Some(shard), (0..len).collect(), batch, out);
+                        let case = format!("{len} items, batch {batch}, shard {shard}");
+                        assert_eq!(path, shard.path(out), "{case}");
+                        assert_eq!(part, (next..next + part.len()).collect::<Vec<_>>(), "{case}");
+                        assert_eq!(next % batch, 0, "{case}: starts inside a batch");
+                        let got = part.len().div_ceil(batch);
+                        assert!(got == batches / n || got == batches.div_ceil(n), "{case}: {got}");
+                        assert!(batches < n || got > 0, "{case}: empty with {batches} batches");
+                        next += part.len();
+                    }
+                    assert_eq!(next, len, "{len} items, batch {batch}, {n} shards");
+                }
+            }
+        }
+        // The case: 14 images in batches of 32 over 4 shards is one batch, in shard 3.
+        let sizes: Vec<usize> = (0..4)
+            .map(|index| apply(Some(Shard { index, count: 4 }), vec![0; 14], 32, out).0.len())
+            .collect();
+        assert_eq!(sizes, vec![0, 0, 0, 14]);
+        assert_eq!(apply(None, vec![1, 2], 32, out), (vec![1, 2], out.to_owned()));
     }
 }
