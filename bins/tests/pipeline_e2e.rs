@@ -75,6 +75,7 @@ fn bin(step: &str) -> PathBuf {
         "encode-captions" => env!("CARGO_BIN_EXE_encode-captions"),
         "retrieve-captions" => env!("CARGO_BIN_EXE_retrieve-captions"),
         "ctx-merge" => env!("CARGO_BIN_EXE_ctx-merge"),
+        "ctx-inspect" => env!("CARGO_BIN_EXE_ctx-inspect"),
         _ => unreachable!(),
     })
 }
@@ -289,20 +290,32 @@ fn killed_steps_resume_to_the_uninterrupted_result() {
             ok(step, &args);
             assert_eq!(content(&out), want, "{step} killed after {after} batches, then resumed");
         }
-        // A SIGKILL at an arbitrary moment (here: a few ms into the run), then the same command.
-        for delay_ms in [5u64, 300, 600] {
-            let out = s.out(&format!("sigkill-{delay_ms}/{file}"));
+        // A SIGKILL at an arbitrary moment: 5 ms into the run, then at a tenth, a quarter and
+        // two fifths of the time the command takes after that first kill (all the work: little
+        // was done in 5 ms), each time followed by the same command. The child must still be
+        // running when the kill is sent, else the kill tested nothing.
+        let mut run_s = None;
+        for fraction in [None, Some(0.1), Some(0.25), Some(0.4)] {
+            let delay_s = fraction.zip(run_s).map_or(0.005, |(f, t): (f64, f64)| f * t);
+            let out = s.out(&format!("sigkill-{}/{file}", (delay_s * 1000.0) as u64));
             let args = s.args(step, &out, &db);
             let mut child = Command::new(bin(step))
                 .args(&args)
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-            let _ = child.kill();
-            let _ = child.wait();
+            std::thread::sleep(std::time::Duration::from_secs_f64(delay_s));
+            let running = child.try_wait().unwrap().is_none();
+            child.kill().unwrap();
+            let status = child.wait().unwrap();
+            assert!(
+                running,
+                "{step} had ended {delay_s:.3} s into the run ({run_s:?} s): {status}"
+            );
+            let started = std::time::Instant::now();
             ok(step, &args);
-            assert_eq!(content(&out), want, "{step} killed at {delay_ms} ms, then resumed");
+            run_s.get_or_insert(started.elapsed().as_secs_f64());
+            assert_eq!(content(&out), want, "{step} killed at {delay_s:.3} s, then resumed");
         }
     }
 }
@@ -329,6 +342,49 @@ fn four_shards_merge_to_one_run() {
         args.extend(parts);
         ok("ctx-merge", &args);
         assert_eq!(content(&out), content(&whole.join(file)), "{step}: merged shards");
+    }
+}
+
+/// `args` with `--batch-size n`.
+fn with_batch_size(mut args: Vec<String>, n: usize) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--batch-size").unwrap();
+    args[at + 1] = n.to_string();
+    args
+}
+
+#[test]
+fn empty_shards_inspect_and_merge_to_one_run() {
+    // One batch of 64 (7 images, 45 phrases) over 4 shards: shards 0-2 get nothing.
+    let s = Sample::new();
+    let single = s.out("single");
+    let db = single.join("caption_db.hdf5");
+    for (step, file) in STEPS {
+        ok(step, &with_batch_size(s.args(step, &single.join(file), &db), 64));
+    }
+    for (step, file) in STEPS {
+        let out = s.out(&format!("sharded/{file}"));
+        let stem = file.trim_end_matches(".hdf5");
+        let mut parts = Vec::new();
+        for i in 0..4 {
+            let mut args = with_batch_size(s.args(step, &out, &db), 64);
+            args.extend(["--shard".into(), format!("{i}/4")]);
+            ok(step, &args);
+            let part = out.with_file_name(format!("{stem}.shard-{i}-of-4.hdf5"));
+            // Every shard, empty or not, is a file of its kind that ctx-inspect shows and checks.
+            let o = run("ctx-inspect", &[part.display().to_string(), "--json".into()], &[]);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "{step} shard {i}: {err}");
+            let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(summary["kind"], stem, "{step} shard {i}");
+            let count = summary.get("images").or(summary.get("captions")).unwrap();
+            assert_eq!(count.as_u64().unwrap() == 0, i < 3, "{step} shard {i}: {summary}");
+            ok("ctx-inspect", &[part.display().to_string(), "--check".into()]);
+            parts.push(part.display().to_string());
+        }
+        let mut args = vec![out.display().to_string()];
+        args.extend(parts);
+        ok("ctx-merge", &args);
+        assert_eq!(content(&out), content(&single.join(file)), "{step}: merged shards");
     }
 }
 
