@@ -44,14 +44,15 @@ const H5PY_GZIP_LEVEL: u8 = 4;
 
 /// Writes `caption_db.hdf5` batch by batch.
 pub struct CaptionDbWriter {
+    /// Contiguous layout: `keys`, `features`, `captions`, open while the writer is (declared
+    /// first: dropped before the file is closed).
+    grown: Option<[Dataset; 3]>,
     w: h5::Writer,
     layout: CaptionLayout,
     key_dim: usize,
     feature_dim: usize,
     batches: usize,
     rows: usize,
-    /// Contiguous layout: `keys`, `features`, `captions`, open while the writer is.
-    grown: Option<[Dataset; 3]>,
 }
 
 impl CaptionDbWriter {
@@ -166,6 +167,7 @@ impl CaptionDbWriter {
 
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<()> {
+        self.grown = None;
         self.w.close()
     }
 }
