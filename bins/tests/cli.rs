@@ -197,3 +197,39 @@ fn doctor_runs_without_environment() {
     let v = stdout_json(&out);
     assert!(v["cuda_devices"].is_number() && v["hdf5_version"].is_string(), "{v}");
 }
+
+#[test]
+fn sizes_out_of_range_are_one_line_errors_not_aborts() {
+    // fdim 2^40: reading an image would allocate 4 TiB; a k of 2^20 declared, never written.
+    let dir = tempfile::tempdir().unwrap();
+    let (vis, txt) = (dir.path().join("vis.hdf5"), dir.path().join("txt.hdf5"));
+    run_python_code(
+        "import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], 'w') as f:
+    f.attrs['fdim'] = 2**40
+    f['1'] = np.zeros(4, 'f4')
+with h5py.File(sys.argv[2], 'w') as f:
+    for view in ('whole', 'five', 'nine'):
+        shape = (2**20,) if view == 'whole' else (5 if view == 'five' else 9, 2**20)
+        g = f.create_group('1/' + view)
+        g.create_dataset('features', shape=shape + (8,), dtype='f4')
+        g.create_dataset('scores', shape=shape, dtype='f4')
+        g.create_dataset('texts', shape=shape, dtype=h5py.string_dtype())
+",
+        &[&vis, &txt],
+    );
+    for (file, args, object) in [
+        (&vis, vec!["--id", "1"], "/@fdim"),
+        (&txt, vec!["--id", "1", "--json"], "1/whole/features"),
+        (&txt, vec![], "1/whole/features"),
+    ] {
+        let mut all: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![file];
+        all.extend(args.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+        let out = inspect(&all);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&file.display().to_string()) && err.contains(object), "{err}");
+        assert!(err.contains("outside 0..=65536"), "{err}");
+    }
+}
