@@ -7,6 +7,10 @@
 //! io-bench preload FILE                # TxtCtxReader::preload of every image
 //! io-bench floor-write OUT N K D [BATCH]  # only the float bytes, written in order, no HDF5
 //! io-bench floor-read FILE N K D          # only the float bytes, read into new buffers
+//! io-bench caption-write OUT N D LAYOUT [serial]  # CaptionDbWriter, N phrases, keys and
+//!                                                 # features D wide; LAYOUT contiguous|original
+//! io-bench caption-load FILE [serial]     # CaptionDb::open + load (serial: load_serial)
+//! io-bench caption-floor FILE             # the file's float bytes, read in parallel
 //! ```
 //!
 //! The two floors bound what any writer or preloader of the same data can reach on the machine:
@@ -105,11 +109,90 @@ fn main() -> anyhow::Result<()> {
                                           "bytes": bytes});
             writeln!(out, "{json}")?;
         }
+        Some(op) if op.starts_with("caption-") => caption(op, &args, &mut out)?,
         _ => bail!(
             "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
-             [BATCH] | floor-read FILE N K D"
+             [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] | \
+             caption-load FILE [serial] | caption-floor FILE"
         ),
     }
+    Ok(())
+}
+
+/// The caption database's measurements (`caption-*`).
+fn caption(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
+    use ctx_store::{CaptionDb, CaptionDbWriter, CaptionLayout};
+    let serial = args.iter().any(|a| a == "serial");
+    let json = match op {
+        "caption-write" => {
+            let path = &args[2];
+            let (n, d): (usize, usize) = (arg(args, 3, "N")?, arg(args, 4, "D")?);
+            let (layout, batch) = match args.get(5).map(String::as_str) {
+                Some("contiguous") => (CaptionLayout::Contiguous, 2048),
+                Some("original") => (CaptionLayout::Original, 512), // the original's batches
+                other => bail!("LAYOUT must be contiguous or original, not {other:?}"),
+            };
+            // One batch of random rows and Visual-Genome-like phrases, written again and again.
+            let mut rng = test_support::Rng::new(11);
+            let (keys, features) = (rng.vec_f32(batch * d), rng.vec_f32(batch * d));
+            let phrases = xctx_benches::phrases(batch);
+            let start = Instant::now();
+            let prov = Provenance::new("io-bench", "{}");
+            let mut w = CaptionDbWriter::create(path, layout, d, d, &prov, true)?;
+            w.set_serial_compression(serial);
+            let mut first = 0;
+            while first < n {
+                let len = batch.min(n - first);
+                w.write_batch(&keys[..len * d], &features[..len * d], &phrases[..len])?;
+                first += len;
+            }
+            w.finish()?;
+            serde_json::json!({"op": op, "layout": format!("{layout:?}"), "serial": serial,
+                               "phrases": n, "d": d, "seconds": start.elapsed().as_secs_f64()})
+        }
+        "caption-load" => {
+            let start = Instant::now();
+            let db = CaptionDb::open(&args[2])?;
+            let c = if serial { db.load_serial()? } else { db.load()? };
+            let secs = start.elapsed().as_secs_f64();
+            let bytes = (c.keys.len() + c.features.len()) * 4;
+            serde_json::json!({"op": op, "layout": format!("{:?}", db.layout()), "serial": serial,
+                               "phrases": c.captions.len(), "float_bytes": bytes, "seconds": secs})
+        }
+        "caption-floor" => {
+            // As many bytes as the database's floats, from the file's start, read by as many
+            // threads as cores into one buffer (what a perfect parallel loader moves).
+            let db = CaptionDb::open(&args[2])?;
+            let values = db.len() * (db.key_dim() + db.feature_dim());
+            drop(db);
+            let start = Instant::now();
+            let f = std::fs::File::open(&args[2])?;
+            let mut buf = vec![0f32; values];
+            let threads = std::thread::available_parallelism().map_or(1, |p| p.get());
+            let per = values.div_ceil(threads).max(1);
+            std::thread::scope(|s| -> anyhow::Result<()> {
+                let handles: Vec<_> = buf
+                    .chunks_mut(per)
+                    .enumerate()
+                    .map(|(t, part)| {
+                        let f = &f;
+                        s.spawn(move || {
+                            use std::os::unix::fs::FileExt;
+                            f.read_exact_at(bytemuck::cast_slice_mut(part), (t * per * 4) as u64)
+                        })
+                    })
+                    .collect();
+                for h in handles {
+                    h.join().expect("no panic")?;
+                }
+                Ok(())
+            })?;
+            let secs = start.elapsed().as_secs_f64();
+            serde_json::json!({"op": op, "float_bytes": values * 4, "seconds": secs})
+        }
+        _ => bail!("unknown {op}"),
+    };
+    writeln!(out, "{json}")?;
     Ok(())
 }
 
