@@ -124,36 +124,18 @@ fn unescape_html(text: &str) -> String {
     out
 }
 
-/// Python's `html.unescape` of `&#...;` as ftfy uses it (`None`: left as is). Python's integers
-/// have no limit: a number beyond Unicode (however many digits) is U+FFFD, never left as is.
+/// Python's `html.unescape` of `&#...;` as ftfy uses it (`None`: left as is, the body is not a
+/// number).
 fn char_ref(body: &str) -> Option<String> {
-    // At most 24 digits: u128 holds any of them (24 hex digits are 96 bits).
-    let n = match body.strip_prefix(['x', 'X']) {
-        Some(hex) => u128::from_str_radix(hex, 16).ok()?,
-        None => body.parse::<u128>().ok()?,
+    let (digits, hex) = match body.strip_prefix(['x', 'X']) {
+        Some(hex) => (hex, true),
+        None => (body, false),
     };
-    // html._invalid_charrefs: NUL, \r and the C1 range read as Windows-1252 (the five bytes
-    // Windows-1252 leaves undefined stay as they are).
-    const CP1252: [u32; 32] = [
-        0x20ac, 0x81, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
-        0x2039, 0x0152, 0x8d, 0x017d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013,
-        0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x9d, 0x017e, 0x0178,
-    ];
-    let Ok(n) = u32::try_from(n) else {
-        return Some('\u{fffd}'.to_string());
-    };
-    let c = match n {
-        0 => '\u{fffd}',
-        0x0d => '\r',
-        0x80..=0x9f => char::from_u32(CP1252[(n - 0x80) as usize])?,
-        0xd800..=0xdfff => '\u{fffd}',
-        n if n > 0x10ffff => '\u{fffd}',
-        // html._invalid_codepoints are dropped.
-        0x1..=0x8 | 0xb | 0xe..=0x1f | 0x7f | 0xfdd0..=0xfdef => return Some(String::new()),
-        n if n & 0xfffe == 0xfffe => return Some(String::new()),
-        n => char::from_u32(n)?,
-    };
-    Some(c.to_string())
+    let valid = |b: u8| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() };
+    if digits.is_empty() || !digits.bytes().all(valid) {
+        return None;
+    }
+    Some(crate::html::numeric(digits, hex))
 }
 
 fn uncurl_quotes(text: &str) -> String {

@@ -1,11 +1,15 @@
 //! CLIP's vision and text towers on libtorch, loaded from a Hugging Face checkpoint directory
 //! (`config.json`, `model.safetensors`, `tokenizer.json`, optionally `preprocessor_config.json`),
-//! computing what the original pipeline stored:
+//! computing what the original pipeline and HAAV stored:
 //!
-//! - [`ClipEncoder::encode_images`]: the vision `pooler_output` (`vis_ctx`) and the L2-normalised
-//!   projected image embedding (retrieval queries);
-//! - [`ClipEncoder::encode_texts`]: the text features at the largest token id (caption
-//!   `features`) and the L2-normalised projected text embedding (`keys`).
+//! - [`ClipEncoder::encode_images`]: the vision `pooler_output` (the original's `vis_ctx`) and
+//!   the L2-normalised projected image embedding (retrieval queries, HAAV's `pooled_features`);
+//!   with [`ImageOutputs::WithGrid`] ([`ClipEncoder::encode_images_with`]) also the encoder's
+//!   output for every token before the final layer norm (HAAV's `grid_features`);
+//! - [`ClipEncoder::encode_texts`]: the text tower's output at the largest token id before the
+//!   final layer norm (HAAV's caption `values`) and after it (the original's caption `features`),
+//!   and the L2-normalised projected text embedding (`keys`), with the original's tokenisation
+//!   or HAAV's ([`Tokenization`], [`ClipEncoder::encode_texts_with`]).
 //!
 //! ```no_run
 //! # fn main() -> clip_encoder::Result<()> {
@@ -18,12 +22,14 @@
 
 #![warn(missing_docs)]
 
+mod clip_tokenize;
 mod config;
 mod device;
 mod error;
 mod ftfy;
 #[rustfmt::skip]
 mod ftfy_tables;
+mod html;
 mod limits;
 mod model;
 mod preprocessor;
@@ -32,13 +38,14 @@ mod weights;
 
 use std::path::{Path, PathBuf};
 
+pub use clip_tokenize::{CLIP_CONTEXT, clip_clean};
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
 pub use crops::ClipPreprocess;
 pub use device::{device_name, parse_device};
 pub use error::{Error, Result};
 pub use ftfy::{fix_text, normalize};
 pub use tch::{Device, Kind, Tensor};
-pub use tokenizer::{ClipTokenizer, MAX_TOKENS, TokenBatch};
+pub use tokenizer::{ClipTokenizer, MAX_TOKENS, TokenBatch, Tokenization};
 
 /// How to load a checkpoint.
 #[derive(Debug, Clone)]
@@ -56,18 +63,38 @@ impl Default for LoadOptions {
     }
 }
 
+/// Which vision outputs a call keeps besides `pooled` and `embeds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageOutputs {
+    /// `pooled` and `embeds` only (the original's outputs).
+    #[default]
+    Pooled,
+    /// Also `grid`, every token's features (HAAV's `grid_features`): large, `tokens` times the
+    /// pooled output, so kept only when asked for.
+    WithGrid,
+}
+
 /// Vision outputs for a batch of images, on the encoder's device, f32.
 pub struct ImageOutput {
-    /// `pooler_output`, `(B, vision hidden)`.
+    /// `pooler_output`: the class token after `post_layernorm`, `(B, vision hidden)`.
     pub pooled: Tensor,
     /// `visual_projection(pooled)`, L2-normalised, `(B, projection_dim)`.
     pub embeds: Tensor,
+    /// With [`ImageOutputs::WithGrid`]: the encoder's output for every token, class token first,
+    /// before `post_layernorm` (transformers' `vision_model(...).last_hidden_state`),
+    /// `(B, tokens, vision hidden)`, tokens = `(image_size / patch_size)^2 + 1`; else `None`.
+    pub grid: Option<Tensor>,
 }
 
 /// Text outputs for a batch of phrases, on the encoder's device, f32.
 pub struct TextOutput {
-    /// Final-layer-normed output at the largest token id, `(B, text hidden)`.
+    /// The output at the largest token id after `final_layer_norm` (the original's caption
+    /// `features`), `(B, text hidden)`.
     pub features: Tensor,
+    /// The output at the largest token id before `final_layer_norm` (HAAV's caption `values`;
+    /// transformers' `text_model(..., output_hidden_states=True).hidden_states[-1][i, end]`),
+    /// `(B, text hidden)`.
+    pub values: Tensor,
     /// `text_projection(features)`, L2-normalised, `(B, projection_dim)`.
     pub keys: Tensor,
 }
@@ -162,6 +189,16 @@ impl ClipEncoder {
 
     /// Encodes preprocessed images given as one contiguous f32 NCHW buffer of `n` images.
     pub fn encode_images(&self, pixels: &[f32], n: usize) -> Result<ImageOutput> {
+        self.encode_images_with(pixels, n, ImageOutputs::Pooled)
+    }
+
+    /// [`ClipEncoder::encode_images`], keeping the outputs `outputs` names.
+    pub fn encode_images_with(
+        &self,
+        pixels: &[f32],
+        n: usize,
+        outputs: ImageOutputs,
+    ) -> Result<ImageOutput> {
         let s = self.model.vision.image_size;
         let c = self.model.vision.channels;
         let per = (c * s * s) as usize;
@@ -175,13 +212,23 @@ impl ClipEncoder {
         let t = Tensor::f_from_slice(pixels)
             .and_then(|t| t.f_view([n as i64, c, s, s]))
             .map_err(|e| Error::forward("vision", n as i64, Device::Cpu, e))?;
-        self.encode_image_tensor(&t)
+        self.encode_image_tensor_with(&t, outputs)
     }
 
     /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device). A tensor of another
     /// shape is [`Error::Input`]; a batch the device has no memory for is
     /// [`Error::OutOfMemory`].
     pub fn encode_image_tensor(&self, pixels: &Tensor) -> Result<ImageOutput> {
+        self.encode_image_tensor_with(pixels, ImageOutputs::Pooled)
+    }
+
+    /// [`ClipEncoder::encode_image_tensor`], keeping the outputs `outputs` names (the grid with
+    /// [`ImageOutputs::WithGrid`]; it costs nothing more to compute, only the memory it holds).
+    pub fn encode_image_tensor_with(
+        &self,
+        pixels: &Tensor,
+        outputs: ImageOutputs,
+    ) -> Result<ImageOutput> {
         let (v, size) = (&self.model.vision, pixels.size());
         let rows = match size[..] {
             [rows, c, h, w] if c == v.channels && h == v.image_size && w == v.image_size => rows,
@@ -195,11 +242,16 @@ impl ClipEncoder {
         let _guard = tch::no_grad_guard();
         let run = || -> Result<ImageOutput, tch::TchError> {
             let x = pixels.f_to_device(self.device)?.f_to_kind(self.kind)?;
-            let pooled = self.model.vision.forward(&x)?;
+            let (grid, pooled) = self.model.vision.forward(&x)?;
             let embeds = self.model.project_image(&pooled)?;
+            let grid = match outputs {
+                ImageOutputs::Pooled => None,
+                ImageOutputs::WithGrid => Some(grid.f_to_kind(Kind::Float)?),
+            };
             Ok(ImageOutput {
                 pooled: pooled.f_to_kind(Kind::Float)?,
                 embeds: embeds.f_to_kind(Kind::Float)?,
+                grid,
             })
         };
         run().map_err(|e| Error::forward("vision", rows, self.device, e))
@@ -207,7 +259,16 @@ impl ClipEncoder {
 
     /// Tokenizes and encodes phrases as the original did.
     pub fn encode_texts<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<TextOutput> {
-        let batch = self.tokenizer.batch(texts)?;
+        self.encode_texts_with(texts, Tokenization::Original)
+    }
+
+    /// Tokenizes phrases as `how` says and encodes them.
+    pub fn encode_texts_with<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        how: Tokenization,
+    ) -> Result<TextOutput> {
+        let batch = self.tokenizer.batch_with(texts, how)?;
         self.encode_tokens(&batch)
     }
 
@@ -240,8 +301,10 @@ impl ClipEncoder {
         let run = || -> Result<TextOutput, tch::TchError> {
             if batch.rows == 0 {
                 let empty = |w: i64| Tensor::f_zeros([0, w], (Kind::Float, self.device));
+                let hidden = self.config.text_config.hidden_size;
                 return Ok(TextOutput {
-                    features: empty(self.config.text_config.hidden_size)?,
+                    features: empty(hidden)?,
+                    values: empty(hidden)?,
                     keys: empty(self.config.projection_dim)?,
                 });
             }
@@ -249,10 +312,11 @@ impl ClipEncoder {
             let ids = Tensor::f_from_slice(&batch.ids)?.f_view(shape)?.f_to_device(self.device)?;
             let mask =
                 Tensor::f_from_slice(&batch.mask)?.f_view(shape)?.f_to_device(self.device)?;
-            let features = t.forward(&ids, &mask)?;
+            let (values, features) = t.forward(&ids, &mask)?;
             let keys = self.model.project_text(&features)?;
             Ok(TextOutput {
                 features: features.f_to_kind(Kind::Float)?,
+                values: values.f_to_kind(Kind::Float)?,
                 keys: keys.f_to_kind(Kind::Float)?,
             })
         };

@@ -198,15 +198,18 @@ impl VisionTransformer {
         x.f_matmul(&self.patch_embedding.f_view([hidden, c * p * p])?.f_tr()?)
     }
 
-    /// `pooler_output`: the post-layernormed class token, `(B, hidden)`.
-    pub(crate) fn forward(&self, pixels: &Tensor) -> Result<Tensor, TchError> {
+    /// The encoder's output for every token, class token first, before `post_layernorm`
+    /// (transformers' `last_hidden_state`), `(B, tokens, hidden)`; and `pooler_output`, the
+    /// post-layernormed class token, `(B, hidden)`.
+    pub(crate) fn forward(&self, pixels: &Tensor) -> Result<(Tensor, Tensor), TchError> {
         let x = self.patches(pixels)?;
         let (b, _, _) = x.size3()?;
         let d = self.class_embedding.size()[0];
         let cls = self.class_embedding.f_view([1, 1, d])?.f_expand([b, 1, d], false)?;
         let x = Tensor::f_cat(&[cls, x], 1)?.f_add(&self.position_embedding)?;
-        let x = run(&self.layers, self.pre_layrnorm.forward(&x)?, None)?;
-        self.post_layernorm.forward(&x.f_select(1, 0)?)
+        let grid = run(&self.layers, self.pre_layrnorm.forward(&x)?, None)?;
+        let pooled = self.post_layernorm.forward(&grid.f_select(1, 0)?)?;
+        Ok((grid, pooled))
     }
 }
 
@@ -245,8 +248,14 @@ impl TextTransformer {
         }
     }
 
-    /// The final-layer-normed output at each row's largest token id (first maximum), `(B, hidden)`.
-    pub(crate) fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor, TchError> {
+    /// The encoder's output at each row's largest token id (first maximum) before
+    /// `final_layer_norm` (transformers' `hidden_states[-1]` there), and after it, both
+    /// `(B, hidden)`. The norm is per token, so only the pooled rows are normed.
+    pub(crate) fn forward(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+    ) -> Result<(Tensor, Tensor), TchError> {
         let (b, l) = ids.size2()?;
         let x = Tensor::f_embedding(&self.token_embedding, ids, -1, false, false)?
             .f_add(&self.position_embedding.f_narrow(0, 0, l)?)?;
@@ -254,10 +263,12 @@ impl TextTransformer {
             Tensor::f_ones([l, l], (Kind::Bool, ids.device()))?.f_tril(0)?.f_view([1, 1, l, l])?;
         let keys = mask.f_to_kind(Kind::Bool)?.f_view([b, 1, 1, l])?;
         let attn = causal.f_logical_and(&keys)?;
-        let x = self.final_layer_norm.forward(&run(&self.layers, x, Some(&attn))?)?;
+        let x = run(&self.layers, x, Some(&attn))?;
         let rows = Tensor::f_arange(b, (Kind::Int64, ids.device()))?;
         let at = ids.f_argmax(-1, false)?;
-        x.f_index(&[Some(rows), Some(at)])
+        let values = x.f_index(&[Some(rows), Some(at)])?;
+        let features = self.final_layer_norm.forward(&values)?;
+        Ok((values, features))
     }
 }
 

@@ -1,20 +1,40 @@
-//! The original's tokenisation: ftfy + whitespace normalisation, CLIP's BPE from the checkpoint's
-//! `tokenizer.json` (through the `tokenizers` crate), each phrase alone, cut to 75 tokens, a
-//! batch padded with id 0 and attention mask 0.
+//! The two tokenisations, both with CLIP's BPE from the checkpoint's `tokenizer.json`:
+//!
+//! - [`Tokenization::Original`], the original's: transformers 4.17's slow `CLIPTokenizer` (ftfy
+//!   + whitespace normalisation, then `tokenizers`), each phrase alone, cut to 75 tokens;
+//! - [`Tokenization::Clip`], HAAV's: OpenAI's `clip.tokenize(truncate=True)` (see
+//!   [`crate::clip_clean`]), at most 77 tokens, the last one `<|endoftext|>`.
+//!
+//! A batch is padded with id 0 and attention mask 0 to its longest phrase.
 
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::clip_tokenize::ClipSplitter;
 use crate::error::{Error, Result};
 use crate::ftfy;
 
 /// Tokens kept per phrase (start token included), as the original.
 pub const MAX_TOKENS: usize = 75;
 
-/// CLIP's BPE from a checkpoint's `tokenizer.json`, behind the original's ftfy normalisation.
+/// Which program's tokenisation a batch follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tokenization {
+    /// The original pipeline's (transformers 4.17 slow tokenizer): cut to [`MAX_TOKENS`], so a
+    /// phrase of 75 tokens or more loses its `<|endoftext|>`.
+    #[default]
+    Original,
+    /// HAAV's, OpenAI's `clip.tokenize(truncate=True)`: at most
+    /// [`CLIP_CONTEXT`](crate::CLIP_CONTEXT) tokens, the last one always `<|endoftext|>` (where
+    /// `clip.tokenize` without `truncate`, as HAAV calls it, would raise).
+    Clip,
+}
+
+/// CLIP's BPE from a checkpoint's `tokenizer.json`, behind either normalisation.
 pub struct ClipTokenizer {
     inner: tokenizers::Tokenizer,
+    clip: ClipSplitter,
     path: PathBuf,
 }
 
@@ -27,7 +47,8 @@ pub struct TokenBatch {
     pub mask: Vec<i64>,
     /// Phrases in the batch.
     pub rows: usize,
-    /// Tokens per row (the longest phrase's, at most [`MAX_TOKENS`]).
+    /// Tokens per row (the longest phrase's, at most [`MAX_TOKENS`] or
+    /// [`CLIP_CONTEXT`](crate::CLIP_CONTEXT)).
     pub len: usize,
 }
 
@@ -39,7 +60,9 @@ impl ClipTokenizer {
         }
         let inner = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| Error::Tokenizer { path: path.into(), msg: e.to_string() })?;
-        Ok(ClipTokenizer { inner, path: path.into() })
+        let clip =
+            ClipSplitter::new(&inner).map_err(|msg| Error::Tokenizer { path: path.into(), msg })?;
+        Ok(ClipTokenizer { inner, clip, path: path.into() })
     }
 
     /// The `tokenizer.json` it was loaded from.
@@ -47,7 +70,8 @@ impl ClipTokenizer {
         &self.path
     }
 
-    /// One phrase's ids, uncut: `<|startoftext|> ... <|endoftext|>`.
+    /// One phrase's ids as the original's tokenizer gives them, uncut:
+    /// `<|startoftext|> ... <|endoftext|>`.
     pub fn ids(&self, text: &str) -> Result<Vec<i64>> {
         let norm = ftfy::normalize(text);
         let enc = self
@@ -57,14 +81,34 @@ impl ClipTokenizer {
         Ok(enc.get_ids().iter().map(|&i| i64::from(i)).collect())
     }
 
+    /// One phrase's ids as OpenAI CLIP's `SimpleTokenizer` gives them between
+    /// `<|startoftext|>` and `<|endoftext|>`, uncut (`clip.tokenize` before its cut).
+    pub fn clip_ids(&self, text: &str) -> Result<Vec<i64>> {
+        self.clip.ids(&self.inner, text)
+    }
+
     /// A batch as the original fed it to the text tower (phrases tokenized in parallel).
     pub fn batch<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<TokenBatch> {
+        self.batch_with(texts, Tokenization::Original)
+    }
+
+    /// A batch tokenized as `how` says (phrases in parallel), padded to its longest phrase.
+    /// `clip.tokenize` pads every row to 77; the text tower's output at `<|endoftext|>` does not
+    /// depend on the padding after it (causal attention).
+    pub fn batch_with<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        how: Tokenization,
+    ) -> Result<TokenBatch> {
         let rows = texts
             .par_iter()
-            .map(|t| {
-                let mut ids = self.ids(t.as_ref())?;
-                ids.truncate(MAX_TOKENS);
-                Ok(ids)
+            .map(|t| match how {
+                Tokenization::Original => {
+                    let mut ids = self.ids(t.as_ref())?;
+                    ids.truncate(MAX_TOKENS);
+                    Ok(ids)
+                }
+                Tokenization::Clip => Ok(self.clip.truncate(self.clip_ids(t.as_ref())?)),
             })
             .collect::<Result<Vec<_>>>()?;
         let len = rows.iter().map(Vec::len).max().unwrap_or(0);
