@@ -654,3 +654,46 @@ fn one_pass_vis_out_equals_encode_images_resumes_and_shards() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("same file"));
 }
+
+/// SIGTERM (Slurm's preemption) stops a step between batches: what was handed on is written, the
+/// step says so and exits non-zero, and the same command continues to the uninterrupted result.
+#[test]
+fn sigterm_stops_between_batches_and_the_run_continues() {
+    let s = Sample::new();
+    let whole = full_run(&s, "whole");
+    let db = whole.join("caption_db.hdf5");
+    for (step, file) in [("encode-images", "vis_ctx.hdf5"), ("retrieve-captions", "txt_ctx.hdf5")] {
+        let out = s.out(&format!("sigterm/{file}"));
+        let args = s.args(step, &out, &db);
+        let pause = s.out(&format!("sigterm/{step}.paused"));
+        let mut child = Command::new(bin(step))
+            .args(&args)
+            .env("XCTX_PAUSE_AFTER_BATCHES", "1")
+            .env("XCTX_PAUSE_FILE", &pause)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while !pause.exists() {
+            assert!(t.elapsed().as_secs() < 120, "{step} never reached its first batch");
+            assert!(child.try_wait().unwrap().is_none(), "{step} ended before its pause");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(term.unwrap().success());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::remove_file(&pause).unwrap();
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{step} did not report the stop");
+        assert!(err.contains("stopped by a signal"), "{step}: {err}");
+        // One batch of two images was handed on before the stop: it, and nothing after it.
+        let ids = match step {
+            "encode-images" => VisCtxReader::open(&out).unwrap().ids().unwrap(),
+            _ => TxtCtxReader::open(&out).unwrap().ids().unwrap(),
+        };
+        assert_eq!(ids.len(), 2, "{step}: {ids:?}");
+        ok(step, &args);
+        assert_eq!(content(&out), content(&whole.join(file)), "{step} after the stop, resumed");
+    }
+}

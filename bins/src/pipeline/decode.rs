@@ -217,6 +217,9 @@ fn feed(
     let n_batches = items.len().div_ceil(batch);
     let mut opened = 0;
     for b in 0..n_batches {
+        if super::stop_requested() {
+            break; // the batches being filled are dropped; those handed on are written
+        }
         while opened < n_batches && opened < b + ahead {
             let base = buffers.take()?;
             let len = batch.min(items.len() - opened * batch);
@@ -242,6 +245,7 @@ fn feed(
         if emit.send(p).is_err() {
             break;
         }
+        super::maybe_pause(b + 1);
     }
     Ok(())
 }

@@ -42,6 +42,7 @@ pub enum Layout {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     crate::init_tracing(args.common.verbose, args.common.quiet);
+    super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
     let phrases = datasets::phrase_database(
@@ -91,6 +92,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let tokenizer = clip_encoder::ClipTokenizer::from_file(enc.tokenizer().path())?;
     let flow = stages::source("tokenize", 2, move |out| {
         for start in (0..todo.len()).step_by(batch.max(1)) {
+            if super::stop_requested() {
+                break;
+            }
             let end = (start + batch).min(todo.len());
             let tokens = tokenizer.batch(&todo[start..end])?;
             if out.send((todo[start..end].to_vec(), tokens)).is_err() {
@@ -119,6 +123,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         |w| Ok(w.finish()?),
     )?;
     let written = images::consume(flow, &pb, "encode-captions")?;
+    super::check_stopped("encode-captions", written)?;
     pb.finish_and_clear();
     Summary {
         tool: "encode-captions",

@@ -33,6 +33,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     crate::init_tracing(args.common.verbose, args.common.quiet);
+    super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
     let images = datasets::karpathy_images(&args.dataset_root)?;
@@ -60,6 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         |w| Ok(w.finish()?),
     )?;
     let written = images::consume(flow, &pb, "encode-images")?;
+    super::check_stopped("encode-images", written)?;
     images::conclude("encode-images", &pb, written, already, &failures, started, out)
 }
 

@@ -161,3 +161,56 @@ pub fn maybe_abort(batches_written: usize) {
         std::process::abort();
     }
 }
+
+/// SIGTERM (Slurm's preemption, `scancel`) or SIGINT (Ctrl-C) asks a step to stop: its source
+/// takes no new work, what is in flight is written and flushed, and the step exits non-zero
+/// saying so; the same command then continues. A second signal of either kind ends the process
+/// at once (what is written stays, as after any kill).
+pub fn install_stop_handlers() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let flag = stop_flag();
+    for sig in [SIGTERM, SIGINT] {
+        // The second signal exits (the flag is set by the first).
+        signal_hook::flag::register_conditional_shutdown(sig, 1, std::sync::Arc::clone(flag))
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register(sig, std::sync::Arc::clone(flag))
+            .context("installing the signal handlers")?;
+    }
+    Ok(())
+}
+
+fn stop_flag() -> &'static std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static FLAG: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    FLAG.get_or_init(Default::default)
+}
+
+/// Whether a stop was asked for ([`install_stop_handlers`]).
+pub fn stop_requested() -> bool {
+    stop_flag().load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// After a step's flow has ended: an error when it ended because a stop was asked for.
+pub fn check_stopped(tool: &str, written: usize) -> Result<()> {
+    if stop_requested() {
+        anyhow::bail!(
+            "{tool}: stopped by a signal after writing {written} more; the same command continues"
+        );
+    }
+    Ok(())
+}
+
+/// Testing aid: with `XCTX_PAUSE_AFTER_BATCHES=N` and `XCTX_PAUSE_FILE=PATH`, a step's source
+/// creates PATH once it has handed on N batches and waits (up to a minute) until PATH is removed,
+/// so that a test can signal the process at a known point.
+pub fn maybe_pause(batches_handed_on: usize) {
+    let n = std::env::var("XCTX_PAUSE_AFTER_BATCHES").ok().and_then(|v| v.parse::<usize>().ok());
+    let (Some(n), Some(path)) = (n, std::env::var_os("XCTX_PAUSE_FILE")) else { return };
+    if batches_handed_on != n || std::fs::write(&path, b"paused").is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::path::Path::new(&path).exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -58,6 +58,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     crate::init_tracing(args.common.verbose, args.common.quiet);
+    super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
     if args.k == 0 {
@@ -196,6 +197,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         |w| Ok(w.finish()?),
     )?;
     let written = images::consume(flow, &pb, "retrieve-captions")?;
+    super::check_stopped("retrieve-captions", written)?;
     images::conclude("retrieve-captions", &pb, written, already, &failures, started, out)
 }
 
