@@ -12,6 +12,8 @@
 #![warn(missing_docs)]
 
 mod boxes;
+mod coeffs;
+mod engine;
 mod error;
 mod image;
 mod preprocess;
@@ -19,10 +21,11 @@ mod resample;
 mod view;
 
 pub use boxes::{CropBox, five, nine, whole};
+pub use engine::Window;
 pub use error::{Error, Result};
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
-pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess};
+pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess, Element};
 pub use resample::{
-    ResizeScratch, Window, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,
+    ResizeScratch, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,
 };
 pub use view::{INPUTS_PER_IMAGE, VIEWS, View, image_boxes};

@@ -4,25 +4,120 @@
 
 use std::cell::RefCell;
 
-use crate::{
-    INPUTS_PER_IMAGE, ResizeScratch, Result, RgbImage, VIEWS, View, Window,
-    resize_bicubic_window_into,
-};
+use half::f16;
+use half::slice::HalfFloatSliceExt;
+use wide::f32x8;
 
-/// Per-thread buffers of the preprocessing, reused from crop to crop and image to image.
-#[derive(Default)]
-struct Scratch {
-    resize: ResizeScratch,
-    centre: Vec<u8>,
-    crop: Vec<u8>,
-}
+use crate::engine::{self, Rgb8, Scratch, Sink, Src};
+use crate::{CropBox, Error, INPUTS_PER_IMAGE, Result, RgbImage, Window, image_boxes};
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// Runs `f` on this thread's buffers (reused from image to image).
 fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
     SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// A type the preprocessed values can be written as: `f32`, or `half::f16` for a
+/// half-precision model (the f32 value rounded to nearest even, as `half` converts it).
+pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
+    /// Writes the values of `row` (runs of 8) into `dst`, converted, through `staged` if the
+    /// conversion needs it.
+    #[doc(hidden)]
+    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, staged: &mut Vec<f32>);
+}
+
+impl Element for f32 {
+    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, _: &mut Vec<f32>) {
+        let mut chunks = dst.chunks_exact_mut(8);
+        let mut row = row;
+        for (d, v) in (&mut chunks).zip(&mut row) {
+            d.copy_from_slice(v.as_array());
+        }
+        let tail = chunks.into_remainder();
+        if let Some(v) = row.next() {
+            tail.copy_from_slice(&v.as_array()[..tail.len()]);
+        }
+    }
+}
+
+impl Element for f16 {
+    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, staged: &mut Vec<f32>) {
+        staged.clear();
+        for v in row {
+            staged.extend_from_slice(v.as_array());
+        }
+        dst.convert_from_f32_slice(&staged[..dst.len()]);
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for half::f16 {}
+}
+
+/// CLIP's `(v / 255 - mean) / std` in f32 of 8-bit values `v`, eight at a time, with the bits of
+/// those two divisions. Where fused multiply-adds are available, each division is a
+/// reciprocal multiply corrected by its exact residual (no divide instruction); that form is
+/// used only when it was checked at construction to give the dividing form's bits for all 256
+/// values of every channel.
+#[derive(Clone, Copy, Debug)]
+struct Normalise {
+    mean: [f32; 3],
+    std: [f32; 3],
+    inv_std: [f32; 3],
+    fast: bool,
+}
+
+impl Normalise {
+    fn new(mean: [f32; 3], std: [f32; 3]) -> Self {
+        let mut n = Self { mean, std, inv_std: std.map(|s| 1.0 / s), fast: true };
+        n.fast = (0..3).all(|c| {
+            (0..32).all(|i| {
+                let v = f32x8::from(std::array::from_fn::<f32, 8, _>(|j| (i * 8 + j) as f32));
+                let want = v.to_array().map(|v| (v / 255.0 - mean[c]) / std[c]);
+                n.apply(c, v).to_array().map(f32::to_bits) == want.map(f32::to_bits)
+            })
+        });
+        n
+    }
+
+    #[inline(always)]
+    fn apply(&self, c: usize, v: f32x8) -> f32x8 {
+        let (mean, std) = (f32x8::splat(self.mean[c]), f32x8::splat(self.std[c]));
+        if !self.fast {
+            return (v / f32x8::splat(255.0) - mean) / std;
+        }
+        // q + (a - q * b) / b, the residual exact in one fused multiply-add.
+        let div = |a: f32x8, b: f32x8, inv_b: f32x8| {
+            let q = a * inv_b;
+            let r = (-q).mul_add(b, a);
+            r.mul_add(inv_b, q)
+        };
+        let x = div(v, f32x8::splat(255.0), f32x8::splat(1.0 / 255.0)) - mean;
+        div(x, std, f32x8::splat(self.inv_std[c]))
+    }
+}
+
+/// Writes each output byte's normalised value into CHW planes of `size x size`.
+struct Planes<'a, T> {
+    out: &'a mut [T],
+    size: usize,
+    norm: Normalise,
+    /// One row's values before conversion to `T`.
+    staged: Vec<f32>,
+}
+
+impl<T: Element> Sink for Planes<'_, T> {
+    fn row(&mut self, c: usize, y: usize, row: &[f32x8]) {
+        let at = (c * self.size + y) * self.size;
+        let norm = self.norm;
+        let values = row.iter().map(|v| norm.apply(c, *v));
+        T::write(&mut self.out[at..at + self.size], values, &mut self.staged);
+    }
 }
 
 /// CLIP's preprocessing parameters (`preprocessor_config.json` of a checkpoint).
@@ -61,26 +156,22 @@ impl ClipPreprocess {
         self.size == 0
     }
 
-    /// The resized, centre-cropped u8 image (before normalisation), `size x size` RGB.
-    pub fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
-        let mut data = Vec::new();
-        with_scratch(|sc| {
-            self.resize_and_crop_into(&img.data, img.width, img.height, sc, &mut data)
-        });
-        RgbImage { width: self.size, height: self.size, data }
-    }
-
-    /// [`resize_and_crop`](Self::resize_and_crop) of a packed RGB8 buffer into `data`.
-    fn resize_and_crop_into(
+    /// CLIP's resize (shorter side to `size`) and centre crop of the `b` box of `img`, as the
+    /// engine's source, resized size and window.
+    fn geometry<'a>(
         &self,
-        src: &[u8],
-        w: u32,
-        h: u32,
-        sc: &mut Scratch,
-        data: &mut Vec<u8>,
-    ) {
+        img: &'a RgbImage,
+        b: CropBox,
+    ) -> Result<(Src<'a>, usize, usize, Window)> {
+        if b.width() == 0 || b.height() == 0 || b.right > img.width || b.bottom > img.height {
+            return Err(Error::EmptyCrop {
+                crop: b.to_array(),
+                width: img.width,
+                height: img.height,
+            });
+        }
         let s = self.size as usize;
-        let (w, h) = (w as usize, h as usize);
+        let (w, h) = (b.width() as usize, b.height() as usize);
         let (short, long) = if w <= h { (w, h) } else { (h, w) };
         let (rw, rh) = if short == s {
             (w, h)
@@ -90,47 +181,68 @@ impl ClipPreprocess {
         };
         // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
         let (top, left) = ((rh - s).div_ceil(2), (rw - s).div_ceil(2));
-        if short == s {
-            data.clear();
-            for y in top..top + s {
-                let start = (y * rw + left) * 3;
-                data.extend_from_slice(&src[start..start + s * 3]);
-            }
-        } else {
-            // Only the centre crop of the resize is computed (the same bytes).
-            let window = Window { x: left, y: top, w: s, h: s };
-            resize_bicubic_window_into(src, w, h, rw, rh, window, &mut sc.resize, data);
-        }
+        let (data, stride) = (&img.data[..], img.width as usize * 3);
+        let src = Src { data, stride, x: b.left as usize, y: b.top as usize, w, h };
+        Ok((src, rw, rh, Window { x: left, y: top, w: s, h: s }))
     }
 
-    /// Preprocesses `img` into `out` (`len()` values, CHW).
-    pub fn pixels_into(&self, img: &RgbImage, out: &mut [f32]) {
-        with_scratch(|sc| self.normalize_into(&img.data, img.width, img.height, sc, out));
+    /// The resized, centre-cropped u8 image (before normalisation), `size x size` RGB (zeros
+    /// for an empty image).
+    pub fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
+        let s = self.size as usize;
+        self.crop_resize_and_crop(img, crate::whole(img.width, img.height)).unwrap_or_else(|_| {
+            RgbImage { width: self.size, height: self.size, data: vec![0; s * s * 3] }
+        })
     }
 
-    fn normalize_into(&self, src: &[u8], w: u32, h: u32, sc: &mut Scratch, out: &mut [f32]) {
-        let mut c = std::mem::take(&mut sc.centre);
-        self.resize_and_crop_into(src, w, h, sc, &mut c);
-        let plane = self.size as usize * self.size as usize;
-        assert_eq!(out.len(), 3 * plane, "output of 3 x {0} x {0}", self.size);
-        // (u8 / 255 - mean) / std in f32 has 256 possible values per channel: a table gives
-        // the same bits without a division per value.
-        let lut: [[f32; 256]; 3] = std::array::from_fn(|ch| {
-            std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[ch]) / self.std[ch])
-        });
-        let (r, rest) = out.split_at_mut(plane);
-        let (g, b) = rest.split_at_mut(plane);
-        for (((px, r), g), b) in c.chunks_exact(3).zip(r).zip(g).zip(b) {
-            *r = lut[0][usize::from(px[0])];
-            *g = lut[1][usize::from(px[1])];
-            *b = lut[2][usize::from(px[2])];
-        }
-        sc.centre = c;
+    /// [`resize_and_crop`](Self::resize_and_crop) of the `b` box of `img` (Pillow's
+    /// `img.crop(b)` first), read in place.
+    pub fn crop_resize_and_crop(&self, img: &RgbImage, b: CropBox) -> Result<RgbImage> {
+        let s = self.size as usize;
+        let mut data = vec![0u8; s * s * 3];
+        let (src, rw, rh, window) = self.geometry(img, b)?;
+        let mut sink = Rgb8 { out: &mut data, width: s };
+        with_scratch(|sc| engine::resize(src, rw, rh, window, sc, &mut sink));
+        Ok(RgbImage { width: self.size, height: self.size, data })
     }
 
-    /// The [`INPUTS_PER_IMAGE`] inputs of one image (the [`View`]s in [`VIEWS`] order: whole,
-    /// five crops, nine crops), back to back in one NCHW buffer of `INPUTS_PER_IMAGE * len()`
-    /// values.
+    /// Preprocesses the whole of `img` into `out` (`len()` values, CHW; left as it is for an
+    /// empty image).
+    pub fn pixels_into<T: Element>(&self, img: &RgbImage, out: &mut [T]) {
+        let _ = self.crop_pixels_into(img, crate::whole(img.width, img.height), out);
+    }
+
+    /// Preprocesses the `b` box of `img` (read in place) into `out` (`len()` values, CHW).
+    pub fn crop_pixels_into<T: Element>(
+        &self,
+        img: &RgbImage,
+        b: CropBox,
+        out: &mut [T],
+    ) -> Result<()> {
+        assert_eq!(out.len(), self.len(), "output of 3 x {0} x {0}", self.size);
+        let g = self.geometry(img, b)?;
+        let mut sink = self.planes(out);
+        with_scratch(|sc| Self::crop_into(g, sc, &mut sink));
+        Ok(())
+    }
+
+    fn planes<'a, T: Element>(&self, out: &'a mut [T]) -> Planes<'a, T> {
+        let size = self.size as usize;
+        let norm = Normalise::new(self.mean, self.std);
+        Planes { out, size, norm, staged: Vec::with_capacity(size.next_multiple_of(8)) }
+    }
+
+    fn crop_into<T: Element>(
+        (src, rw, rh, window): (Src<'_>, usize, usize, Window),
+        sc: &mut Scratch,
+        sink: &mut Planes<'_, T>,
+    ) {
+        engine::resize(src, rw, rh, window, sc, sink);
+    }
+
+    /// The [`INPUTS_PER_IMAGE`] inputs of one image (the [`View`](crate::View)s in
+    /// [`VIEWS`](crate::VIEWS) order: whole, five crops, nine crops), back to back in one NCHW
+    /// buffer of `INPUTS_PER_IMAGE * len()` values.
     pub fn image_crops(&self, img: &RgbImage) -> Result<Vec<f32>> {
         let mut out = vec![0f32; INPUTS_PER_IMAGE * self.len()];
         self.image_crops_into(img, &mut out)?;
@@ -138,25 +250,23 @@ impl ClipPreprocess {
     }
 
     /// [`image_crops`](Self::image_crops) into `out` (`INPUTS_PER_IMAGE * len()` values, each
-    /// view's inputs at its [`View::rows`]); crops and resizes work in per-thread buffers reused
-    /// from image to image.
-    pub fn image_crops_into(&self, img: &RgbImage, out: &mut [f32]) -> Result<()> {
-        let (w, h) = (img.width, img.height);
+    /// view's inputs at its [`View::rows`](crate::View::rows)), as f32 or f16: each crop is
+    /// resized straight from the decoded image into its rows, in per-thread buffers reused from
+    /// image to image. An image too small for its crops (under 3 pixels a side) is an error,
+    /// with `out` partly written.
+    pub fn image_crops_into<T: Element>(&self, img: &RgbImage, out: &mut [T]) -> Result<()> {
         let n = self.len();
         assert_eq!(out.len(), INPUTS_PER_IMAGE * n, "output of {INPUTS_PER_IMAGE} x {n}");
+        let boxes = image_boxes(img.width, img.height);
+        let norm = Normalise::new(self.mean, self.std);
+        let mut staged = Vec::with_capacity(n);
         with_scratch(|sc| {
-            for view in VIEWS {
-                let rows = &mut out[view.rows().start * n..view.rows().end * n];
-                for (b, chunk) in view.boxes(w, h).iter().zip(rows.chunks_exact_mut(n)) {
-                    if view == View::Whole {
-                        self.normalize_into(&img.data, w, h, sc, chunk);
-                    } else {
-                        let mut crop = std::mem::take(&mut sc.crop);
-                        img.crop_into(*b, &mut crop)?;
-                        self.normalize_into(&crop, b.width(), b.height(), sc, chunk);
-                        sc.crop = crop;
-                    }
-                }
+            for (b, out) in boxes.iter().zip(out.chunks_exact_mut(n.max(1))) {
+                let g = self.geometry(img, *b)?;
+                let size = self.size as usize;
+                let mut sink = Planes { out, size, norm, staged: std::mem::take(&mut staged) };
+                Self::crop_into(g, sc, &mut sink);
+                staged = sink.staged;
             }
             Ok(())
         })
