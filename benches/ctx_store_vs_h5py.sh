@@ -7,10 +7,18 @@
 #                             FULL=0 skips it)
 #   BENCH_DIR=DIR             where the files go (default target/bench; /dev/shm takes the disk
 #                             out of the comparison, which needs about 2 x 10 GB of memory)
+#   PARTS=txt,caption         which comparisons to run
+#   CAPTIONS="200000 1000000" caption_db sizes (phrases) for the load comparison: serial HDF5
+#                             load, parallel load and the floor (the float bytes read in
+#                             parallel), warm page cache, contiguous layout, d = CAPTION_D (512)
+#   GZIP_PHRASES=200000       the original (gzip) layout written by today's serial writer and by
+#                             the parallel one (0 skips it)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 IMAGES=${IMAGES:-20000} K=${K:-16} D=${D:-512} FULL=${FULL:-123287} FULL_D=${FULL_D:-8}
+PARTS=${PARTS:-txt,caption} CAPTIONS=${CAPTIONS:-200000 1000000} CAPTION_D=${CAPTION_D:-512}
+GZIP_PHRASES=${GZIP_PHRASES:-200000}
 dir=${BENCH_DIR:-$root/target/bench}
 py=$root/.venv/bin/python
 ref=$root/benches/h5py_reference.py
@@ -32,6 +40,33 @@ PY
 }
 echo "# $(date -u +%FT%TZ) $(nproc) cores, files in $dir, images=$IMAGES k=$K d=$D"
 rm -f "$dir"/*.h5
+if [[ ,$PARTS, == *,caption,* ]]; then
+  field() { "$py" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+  for n in $CAPTIONS; do
+    echo "# caption_db, contiguous layout: $n phrases, keys and features d=$CAPTION_D"
+    w=$("$bench" caption-write "$dir/captions.h5" "$n" "$CAPTION_D" contiguous); echo "write   $w"
+    cat "$dir/captions.h5" >/dev/null # warm page cache for all three
+    serial=$("$bench" caption-load "$dir/captions.h5" serial); echo "serial  $serial"
+    par=$("$bench" caption-load "$dir/captions.h5"); echo "parallel $par"
+    floor=$("$bench" caption-floor "$dir/captions.h5"); echo "floor   $floor"
+    "$py" -c 'import sys; s, p, f = map(float, sys.argv[1:]); print(f"load {int(sys.argv[4])} phrases: serial {s:.2f} s, parallel {p:.2f} s ({s / p:.2f}x faster), floor {f:.2f} s (parallel {p / f:.2f}x the floor)")' \
+      "$(field "$serial" seconds)" "$(field "$par" seconds)" "$(field "$floor" seconds)" "$n"
+    rm -f "$dir/captions.h5"
+  done
+  if [ "$GZIP_PHRASES" -gt 0 ]; then
+    echo "# caption_db, original (gzip) layout: $GZIP_PHRASES phrases, d=$CAPTION_D"
+    s=$("$bench" caption-write "$dir/gzip-serial.h5" "$GZIP_PHRASES" "$CAPTION_D" original serial); echo "serial  $s"
+    p=$("$bench" caption-write "$dir/gzip.h5" "$GZIP_PHRASES" "$CAPTION_D" original); echo "parallel $p"
+    cat "$dir/gzip.h5" >/dev/null
+    ls=$("$bench" caption-load "$dir/gzip.h5" serial); echo "serial  $ls"
+    lp=$("$bench" caption-load "$dir/gzip.h5"); echo "parallel $lp"
+    "$py" -c 'import sys; a, b, c, d = map(float, sys.argv[1:5]); print(f"gzip layout, {sys.argv[5]} phrases: write serial {a:.2f} s, parallel {b:.2f} s ({a / b:.2f}x); load serial {c:.2f} s, parallel {d:.2f} s ({c / d:.2f}x)")' \
+      "$(field "$s" seconds)" "$(field "$p" seconds)" "$(field "$ls" seconds)" "$(field "$lp" seconds)" "$GZIP_PHRASES"
+    ls -l "$dir/gzip-serial.h5" "$dir/gzip.h5"
+    rm -f "$dir/gzip-serial.h5" "$dir/gzip.h5"
+  fi
+fi
+[[ ,$PARTS, == *,txt,* ]] || exit 0
 # Each write starts in an empty directory (memory is tight at 2 x 10 GB).
 ourw=$("$bench" write "$dir/ours.h5" "$IMAGES" "$K" "$D"); echo "ctx-store $ourw"
 rm -f "$dir/ours.h5"

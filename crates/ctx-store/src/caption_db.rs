@@ -15,12 +15,12 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, File, Group};
 use ndarray::{ArrayView1, ArrayView2};
 
-use rayon::prelude::*;
-
 use crate::h5::{self, h5err};
 use crate::testing::{self, WritePoint};
 use crate::{Error, FileKind, Provenance, Result, bounds, schema};
-use crate::{chunks, packed};
+
+mod load;
+use crate::packed;
 
 /// The two layouts of `caption_db.hdf5`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,76 +446,6 @@ impl CaptionDb {
         Provenance::read(&self.path, &self.file)
     }
 
-    /// Loads every phrase with its key and feature.
-    ///
-    /// One thread does the HDF5 part (the chunk index of each float dataset, then the
-    /// phrases, serialised by HDF5's lock anyway) while rayon's threads read the floats straight
-    /// from the file and inflate the compressed ones (`chunks`), each into its rows of the
-    /// result. Datasets that are not plainly stored (another filter, unallocated chunks) and
-    /// files with a userblock are read through HDF5 on the planning thread.
-    pub fn load(&self) -> Result<Captions> {
-        let (kd, fd) = (self.key_dim, self.feature_dim);
-        let mut keys = vec![0f32; self.len * kd];
-        let mut features = vec![0f32; self.len * fd];
-        let raw = std::fs::File::open(&self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            object: "/".into(),
-            source,
-        })?;
-        let file_len = bounds::file_len(&self.path, &raw)?;
-        let direct = self.file.userblock() == 0;
-        let parts = self.parts_in_order()?;
-        // Each part's rows of the two outputs, in order.
-        let mut outs = Vec::with_capacity(parts.len());
-        let (mut k_rest, mut f_rest) = (&mut keys[..], &mut features[..]);
-        for (_, _, n) in &parts {
-            let (k, kt) = std::mem::take(&mut k_rest).split_at_mut(n * kd);
-            let (f, ft) = std::mem::take(&mut f_rest).split_at_mut(n * fd);
-            outs.push((k, f));
-            (k_rest, f_rest) = (kt, ft);
-        }
-        let path = &self.path;
-        let captions = std::thread::scope(|s| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(chunks::RowBand, &mut [f32])>>(64);
-            let planner = s.spawn(move || -> Result<Vec<String>> {
-                let mut captions = Vec::with_capacity(self.len);
-                let mut pending = Jobs { tx, jobs: Vec::new(), values: 0 };
-                for ((g, prefix, n), (k, f)) in parts.into_iter().zip(outs) {
-                    for (name, width, out) in [(schema::KEYS, kd, k), (schema::FEATURES, fd, f)] {
-                        let object = format!("{prefix}{name}");
-                        let ds = g.dataset(name).map_err(h5err(path, &object))?;
-                        let bands = match direct {
-                            true => chunks::plan(path, &ds, &object, (n, width), file_len)?,
-                            false => None,
-                        };
-                        match bands {
-                            Some(bands) => {
-                                if !pending.push(chunks::split(bands, out)) {
-                                    return Ok(captions); // a reader failed: its error is reported
-                                }
-                            }
-                            None => h5::read_f32_into(path, &ds, &object, None, out)?,
-                        }
-                    }
-                    if !pending.send() {
-                        return Ok(captions);
-                    }
-                    let object = format!("{prefix}{}", schema::CAPTIONS);
-                    let ds = g.dataset(schema::CAPTIONS).map_err(h5err(path, &object))?;
-                    captions.extend(h5::read_strings(path, &ds, &object)?);
-                }
-                Ok(captions)
-            });
-            let read = rx.into_iter().par_bridge().try_for_each(|jobs| {
-                jobs.into_iter().try_for_each(|(band, out)| band.read(path, &raw, out))
-            });
-            let captions = planner.join().expect("the planning thread does not panic");
-            read.and(captions)
-        })?;
-        tracing::debug!(n = captions.len(), "caption_db loaded");
-        Ok(Captions { key_dim: kd, feature_dim: fd, keys, features, captions })
-    }
-
     /// The batch groups (original layout) or the root (contiguous), with the prefix of their
     /// objects' names and their rows, in row order.
     fn parts_in_order(&self) -> Result<Vec<(Group, String, usize)>> {
@@ -646,39 +576,6 @@ impl CaptionDb {
             feature: read_row(schema::FEATURES)?,
             caption: texts[row].clone(),
         })
-    }
-}
-
-/// Float reads on their way to [`CaptionDb::load`]'s readers, handed over in groups of about
-/// [`VALUES_PER_HANDOVER`] values.
-struct Jobs<'o> {
-    tx: std::sync::mpsc::SyncSender<Vec<(chunks::RowBand, &'o mut [f32])>>,
-    jobs: Vec<(chunks::RowBand, &'o mut [f32])>,
-    values: usize,
-}
-
-/// Values (4 bytes each) per hand-over to the readers: 1 MiB, enough to make a hand-over's cost
-/// small, small enough that 2 M phrases make thousands of them to share out.
-const VALUES_PER_HANDOVER: usize = 1 << 18;
-
-impl<'o> Jobs<'o> {
-    /// Adds reads; false if the readers stopped.
-    fn push(&mut self, jobs: Vec<(chunks::RowBand, &'o mut [f32])>) -> bool {
-        for job in jobs {
-            self.values += job.1.len();
-            self.jobs.push(job);
-            if self.values >= VALUES_PER_HANDOVER && !self.send() {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Hands the pending reads over; false if the readers stopped.
-    fn send(&mut self) -> bool {
-        self.values = 0;
-        let jobs = std::mem::take(&mut self.jobs);
-        jobs.is_empty() || self.tx.send(jobs).is_ok()
     }
 }
 

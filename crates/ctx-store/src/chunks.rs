@@ -17,19 +17,108 @@ use crate::{Error, Result};
 /// Largest chunk this module inflates or reads into a buffer (HDF5 allows up to 4 GiB).
 const MAX_CHUNK_BYTES: usize = 256 << 20;
 
-/// One stored chunk of a 2-d dataset, as far as a band of rows needs it.
+/// A dataset's chunk as stored: where it starts in the dataset, where its bytes are.
 #[derive(Debug)]
-struct RawChunk {
-    /// First column the chunk covers, and how many of the dataset's columns it holds.
-    col: usize,
-    cols: usize,
-    /// The chunk's own width (its stored rows are this wide).
-    chunk_cols: usize,
-    /// Values the stored chunk holds (`chunk_rows * chunk_cols`).
-    chunk_len: usize,
+pub(crate) struct Stored {
+    /// Offset of the chunk's first element, per axis.
+    pub(crate) offset: Vec<usize>,
     addr: u64,
     size: u64,
     deflated: bool,
+}
+
+/// The chunk shape of `ds` and its stored chunks, in HDF5's index order, if every chunk can be
+/// read outside HDF5: no filter or deflate alone, chunks of at most [`MAX_CHUNK_BYTES`] of
+/// `element` bytes each, inside a file of `file_len` bytes, uncompressed ones whole.
+pub(crate) fn stored(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    element: usize,
+    file_len: u64,
+) -> Result<Option<(Vec<usize>, Vec<Stored>)>> {
+    let deflate = match ds.filters().as_slice() {
+        [] => false,
+        [Filter::Deflate(_)] => true,
+        _ => return Ok(None),
+    };
+    let Some(chunk) = ds.chunk().filter(|c| !c.contains(&0)) else { return Ok(None) };
+    let bytes = chunk.iter().try_fold(element, |acc, &n| acc.checked_mul(n));
+    let Some(bytes) = bytes.filter(|&b| b <= MAX_CHUNK_BYTES) else { return Ok(None) };
+    let mut plain = true;
+    let mut chunks = Vec::new();
+    ds.chunks_visit(|c| {
+        let deflated = deflate && c.filter_mask & 1 == 0;
+        let inside = c.addr.checked_add(c.size).is_some_and(|end| end <= file_len);
+        let whole = deflated || c.size == bytes as u64;
+        let aligned = c.offset.iter().zip(&chunk).all(|(&o, &n)| o % n as u64 == 0);
+        plain &= inside && whole && aligned && c.filter_mask & !1 == 0;
+        let offset = c.offset.iter().map(|&o| o as usize).collect();
+        chunks.push(Stored { offset, addr: c.addr, size: c.size, deflated });
+        if plain { 0 } else { 1 }
+    })
+    .map_err(crate::h5::h5err(path, object))?;
+    Ok(plain.then_some((chunk, chunks)))
+}
+
+impl Stored {
+    /// The chunk's first `len` bytes (at most its size uncompressed, `full`), read from `raw`
+    /// and inflated if compressed.
+    pub(crate) fn bytes(
+        &self,
+        path: &Path,
+        object: &str,
+        raw: &std::fs::File,
+        full: usize,
+        len: usize,
+    ) -> Result<Vec<u8>> {
+        let mut out = vec![0u8; if self.deflated { full } else { len }];
+        self.read_into(path, object, raw, &mut out)?;
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// Fills `out` with the chunk's bytes from its start: uncompressed, the first `out.len()`;
+    /// compressed, all of them (`out` is the uncompressed chunk's size).
+    fn read_into(
+        &self,
+        path: &Path,
+        object: &str,
+        raw: &std::fs::File,
+        out: &mut [u8],
+    ) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let io = |source| Error::Io { path: path.to_owned(), object: object.to_owned(), source };
+        if !self.deflated {
+            return raw.read_exact_at(out, self.addr).map_err(io);
+        }
+        let mut packed = vec![0u8; self.size as usize];
+        raw.read_exact_at(&mut packed, self.addr).map_err(io)?;
+        let mut z = flate2::Decompress::new(true);
+        match z.decompress(&packed, out, flate2::FlushDecompress::Finish) {
+            Ok(flate2::Status::StreamEnd) if z.total_out() as usize == out.len() => Ok(()),
+            other => Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the deflate chunk at byte {} ({} bytes) does not inflate to {} bytes \
+                     ({other:?}, {} bytes out)",
+                    self.addr,
+                    self.size,
+                    out.len(),
+                    z.total_out()
+                ),
+            ))),
+        }
+    }
+}
+
+/// One stored chunk of a 2-d dataset, as far as a band of rows needs it.
+#[derive(Debug)]
+struct RawChunk {
+    stored: Stored,
+    /// First column the chunk covers, and how many of the dataset's columns it holds.
+    col: usize,
+    cols: usize,
 }
 
 /// A band of `rows` rows of a dataset (one chunk high), with the chunks that hold them, left to
@@ -39,8 +128,9 @@ pub(crate) struct RowBand {
     /// The dataset, for errors.
     object: Arc<str>,
     rows: usize,
-    /// The dataset's width: values per row.
+    /// The dataset's width (values per row), and its chunks' shape.
     width: usize,
+    chunk: [usize; 2],
     chunks: Vec<RawChunk>,
 }
 
@@ -53,67 +143,41 @@ pub(crate) fn plan(
     (rows, width): (usize, usize),
     file_len: u64,
 ) -> Result<Option<Vec<RowBand>>> {
-    if !cfg!(target_endian = "little") || rows == 0 || width == 0 {
-        return Ok(None);
-    }
     let little =
         ds.dtype().is_ok_and(|t| t.byte_order() == hdf5::datatype::ByteOrder::LittleEndian);
-    let deflate = match ds.filters().as_slice() {
-        [] => false,
-        [Filter::Deflate(_)] => true,
-        _ => return Ok(None),
-    };
-    let chunk = match ds.chunk() {
-        Some(c) if little && c.len() == 2 && c[0] > 0 && c[1] > 0 => c,
-        _ => return Ok(None),
-    };
-    let (chunk_rows, chunk_cols) = (chunk[0], chunk[1]);
-    let chunk_len = chunk_rows.saturating_mul(chunk_cols);
-    if chunk_len.saturating_mul(4) > MAX_CHUNK_BYTES {
+    if !cfg!(target_endian = "little") || !little || rows == 0 || width == 0 {
         return Ok(None);
     }
+    let Some((chunk, all)) = stored(path, ds, object, 4, file_len)? else { return Ok(None) };
+    let [chunk_rows, chunk_cols] = chunk[..] else { return Ok(None) };
     let object: Arc<str> = object.into();
-    let band_count = rows.div_ceil(chunk_rows);
-    let mut bands: Vec<RowBand> = (0..band_count)
+    let mut bands: Vec<RowBand> = (0..rows.div_ceil(chunk_rows))
         .map(|b| RowBand {
             object: object.clone(),
             rows: chunk_rows.min(rows - b * chunk_rows),
             width,
+            chunk: [chunk_rows, chunk_cols],
             chunks: Vec::new(),
         })
         .collect();
-    let mut plain = true;
-    ds.chunks_visit(|c| {
-        let (r, col) = (c.offset[0] as usize, c.offset[1] as usize);
-        let deflated = deflate && c.filter_mask & 1 == 0;
-        let inside = c.addr.checked_add(c.size).is_some_and(|end| end <= file_len);
-        let stored_ok = deflated || c.size as usize == chunk_len * 4;
-        if r % chunk_rows != 0 || col % chunk_cols != 0 || r >= rows || col >= width {
-            plain = false;
-        } else if !inside || !stored_ok || c.filter_mask & !1 != 0 {
-            plain = false;
-        } else {
-            bands[r / chunk_rows].chunks.push(RawChunk {
-                col,
-                cols: chunk_cols.min(width - col),
-                chunk_cols,
-                chunk_len,
-                addr: c.addr,
-                size: c.size,
-                deflated,
-            });
+    for stored in all {
+        let (r, col) = (stored.offset[0], stored.offset[1]);
+        if r >= rows || col >= width {
+            return Ok(None);
         }
-        if plain { 0 } else { 1 }
-    })
-    .map_err(crate::h5::h5err(path, &object))?;
+        let cols = chunk_cols.min(width - col);
+        bands[r / chunk_rows].chunks.push(RawChunk { stored, col, cols });
+    }
     for band in &mut bands {
         band.chunks.sort_unstable_by_key(|c| c.col);
         // Every column once: chunks at 0, chunk_cols, ... up to the width (none missing, which
         // would stand for fill values).
         let covered = band.chunks.iter().enumerate().all(|(i, c)| c.col == i * chunk_cols);
-        plain &= covered && band.chunks.len() == width.div_ceil(chunk_cols);
+        if !covered || band.chunks.len() != width.div_ceil(chunk_cols) {
+            return Ok(None);
+        }
     }
-    Ok(plain.then_some(bands))
+    Ok(Some(bands))
 }
 
 impl RowBand {
@@ -124,65 +188,47 @@ impl RowBand {
 
     /// Reads the band into `out` (`rows * width` values) from `raw`, the file opened by std.
     pub(crate) fn read(&self, path: &Path, raw: &std::fs::File, out: &mut [f32]) -> Result<()> {
-        use std::os::unix::fs::FileExt;
+        let [_, chunk_cols] = self.chunk;
+        let full = self.chunk[0] * chunk_cols * 4;
         let width = self.width;
         debug_assert_eq!(out.len(), self.len());
-        let io =
-            |source| Error::Io { path: path.to_owned(), object: self.object.to_string(), source };
         for c in &self.chunks {
-            if !c.deflated && c.col == 0 && c.cols == width && c.chunk_cols == width {
+            if !c.stored.deflated && c.col == 0 && chunk_cols == width {
                 // Whole rows, stored as they are: straight into the output.
-                raw.read_exact_at(bytemuck::cast_slice_mut(out), c.addr).map_err(io)?;
+                let dst = bytemuck::cast_slice_mut(out);
+                c.stored.read_into(path, &self.object, raw, dst)?;
                 continue;
             }
-            let mut values = vec![0f32; c.chunk_len];
-            if c.deflated {
-                let mut packed = vec![0u8; c.size as usize];
-                raw.read_exact_at(&mut packed, c.addr).map_err(io)?;
-                self.inflate(path, c, &packed, bytemuck::cast_slice_mut(&mut values))?;
+            let mut values = vec![0f32; full / 4];
+            let dst = &mut bytemuck::cast_slice_mut(&mut values)[..];
+            if c.stored.deflated {
+                c.stored.read_into(path, &self.object, raw, dst)?;
             } else {
-                let bytes = self.rows * c.chunk_cols * 4;
-                let dst = &mut bytemuck::cast_slice_mut(&mut values)[..bytes];
-                raw.read_exact_at(dst, c.addr).map_err(io)?;
+                c.stored.read_into(
+                    path,
+                    &self.object,
+                    raw,
+                    &mut dst[..self.rows * chunk_cols * 4],
+                )?;
             }
             for (r, row) in out.chunks_exact_mut(width).enumerate() {
-                let src = &values[r * c.chunk_cols..r * c.chunk_cols + c.cols];
+                let src = &values[r * chunk_cols..r * chunk_cols + c.cols];
                 row[c.col..c.col + c.cols].copy_from_slice(src);
             }
         }
         Ok(())
     }
-
-    /// Inflates one chunk (HDF5's deflate filter: a zlib stream) into exactly `out`.
-    fn inflate(&self, path: &Path, c: &RawChunk, packed: &[u8], out: &mut [u8]) -> Result<()> {
-        let mut z = flate2::Decompress::new(true);
-        let status = z.decompress(packed, out, flate2::FlushDecompress::Finish);
-        match status {
-            Ok(flate2::Status::StreamEnd) if z.total_out() as usize == out.len() => Ok(()),
-            other => Err(Error::Io {
-                path: path.to_owned(),
-                object: self.object.to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "the deflate chunk at byte {} ({} bytes) does not inflate to {} bytes \
-                         ({other:?}, {} bytes out)",
-                        c.addr,
-                        c.size,
-                        out.len(),
-                        z.total_out()
-                    ),
-                ),
-            }),
-        }
-    }
 }
 
 /// Cuts `out` (the rows the bands cover, in order) into each band's part.
-pub(crate) fn split(bands: Vec<RowBand>, mut out: &mut [f32]) -> Vec<(RowBand, &mut [f32])> {
+pub(crate) fn split<B, T>(
+    bands: Vec<B>,
+    len: impl Fn(&B) -> usize,
+    mut out: &mut [T],
+) -> Vec<(B, &mut [T])> {
     let mut parts = Vec::with_capacity(bands.len());
     for band in bands {
-        let (head, tail) = std::mem::take(&mut out).split_at_mut(band.len());
+        let (head, tail) = std::mem::take(&mut out).split_at_mut(len(&band));
         parts.push((band, head));
         out = tail;
     }

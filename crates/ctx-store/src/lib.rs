@@ -51,6 +51,7 @@ mod minih5;
 mod packed;
 mod provenance;
 mod txt;
+mod vlen;
 mod vis;
 
 #[cfg(feature = "tch")]

@@ -37,7 +37,12 @@ fn db(seed: u64, sizes: &[usize], kd: usize, fd: usize) -> Db {
         // Floats of a few distinct values compress, as real features partly do; random ones not.
         keys: (0..n * kd).map(|i| if i % 3 == 0 { 0.5 } else { rng.f32() }).collect(),
         features: rng.vec_f32(n * fd),
-        captions: (0..n).map(|i| format!("{} {i}", texts[rng.below(texts.len())])).collect(),
+        captions: (0..n)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                _ => format!("{} {i}", texts[rng.below(texts.len())]),
+            })
+            .collect(),
     }
 }
 
