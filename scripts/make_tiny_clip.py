@@ -1,6 +1,6 @@
 """Write a random-weight CLIP checkpoint in Hugging Face layout.
 
-    python scripts/make_tiny_clip.py OUT_DIR [--preset a|b|vit-b-32] [--seed N]
+    python scripts/make_tiny_clip.py OUT_DIR [--preset a|b|l14|vit-b-32|vit-l-14] [--seed N]
 
 OUT_DIR gets config.json, model.safetensors (transformers' own save_pretrained), tokenizer.json
 built from CLIP's real BPE vocabulary (bpe_simple_vocab_16e6.txt.gz from the open-clip-torch
@@ -9,9 +9,12 @@ openai/clip-vit-base-patch32), and a
 preprocessor_config.json in the format of the openai checkpoints.
 
 Presets differ in every size the model reads from its config (patch size, widths, heads, layers,
-projection size, activation), so that tests catch a size read from the wrong key. `vit-b-32` has
-the shape of openai/clip-vit-base-patch32 (for benchmarks). Weights are random: the features mean
-nothing, but the arithmetic is the real model's.
+projection size, activation), so that tests catch a size read from the wrong key. `l14` has the
+shape of openai/clip-vit-large-patch14 where it matters for the code (patch 14 at 224 px: 257
+tokens; vision and text of different widths, a third width for the projection) with a few narrow
+layers. `vit-b-32` and `vit-l-14` have the full shapes of openai/clip-vit-base-patch32 and
+openai/clip-vit-large-patch14 (for benchmarks; vit-l-14 writes 1.7 GB). Weights are random: the
+features mean nothing, but the arithmetic is the real model's.
 """
 
 import argparse
@@ -40,12 +43,26 @@ PRESETS = {
                   num_attention_heads=3),
         projection_dim=20, hidden_act="gelu", layer_norm_eps=1e-6,
     ),
+    "l14": dict(
+        vision=dict(hidden_size=40, intermediate_size=72, num_hidden_layers=2,
+                    num_attention_heads=5, patch_size=14, image_size=224),
+        text=dict(hidden_size=28, intermediate_size=56, num_hidden_layers=2,
+                  num_attention_heads=4),
+        projection_dim=12, hidden_act="quick_gelu", layer_norm_eps=1e-5,
+    ),
     "vit-b-32": dict(
         vision=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
                     num_attention_heads=12, patch_size=32, image_size=224),
         text=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
                   num_attention_heads=8),
         projection_dim=512, hidden_act="quick_gelu", layer_norm_eps=1e-5,
+    ),
+    "vit-l-14": dict(
+        vision=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                    num_attention_heads=16, patch_size=14, image_size=224),
+        text=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                  num_attention_heads=12),
+        projection_dim=768, hidden_act="quick_gelu", layer_norm_eps=1e-5,
     ),
 }
 

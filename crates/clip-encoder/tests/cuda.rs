@@ -1,11 +1,14 @@
-//! The CUDA path against the CPU path (which `golden.rs` holds to transformers): both tiny
-//! checkpoints, all four outputs, fp32 within 1e-5 and fp16 within 1e-2 relative per row, batches
+//! The CUDA path against the CPU path (which `golden.rs` holds to transformers): the three tiny
+//! checkpoints, the original's four outputs and HAAV's grid and values (clip.tokenize), fp32
+//! within 1e-5 and fp16 within 1e-2 relative per row (per token for the grid), batches
 //! equal to one-by-one runs, and the device flag. Ignored where no GPU is: run with
 //! `cargo test -p clip-encoder --test cuda -- --ignored` on a GPU machine
 //! (`benches/gpu_check.sh` does).
 #![allow(clippy::print_stderr)] // the CUDA tests print the errors they measure, for the GPU record
 
-use clip_encoder::{ClipEncoder, Device, LoadOptions, parse_device, to_vec_f32};
+use clip_encoder::{
+    ClipEncoder, Device, ImageOutputs, LoadOptions, Tokenization, parse_device, to_vec_f32,
+};
 use test_support::{Rng, max_row_rel, tiny_clip};
 
 fn cuda() -> Device {
@@ -16,11 +19,16 @@ fn cuda() -> Device {
 const TEXTS: [&str; 5] =
     ["white dog", "man riding horse", "a", "Red  double-decker BUS!", "caf\u{e9} cr\u{e8}me"];
 
-/// The four outputs, flattened: pooled, image_embeds, features, keys.
-fn outputs(enc: &ClipEncoder, pixels: &[f32], n: usize) -> [Vec<f32>; 4] {
-    let img = enc.encode_images(pixels, n).expect("encode images");
+const NAMES: [&str; 6] = ["pooled", "image_embeds", "features", "keys", "grid", "values"];
+
+/// The outputs NAMES lists, flattened (values with HAAV's tokenisation).
+fn outputs(enc: &ClipEncoder, pixels: &[f32], n: usize) -> [Vec<f32>; 6] {
+    let img = enc.encode_images_with(pixels, n, ImageOutputs::WithGrid).expect("encode images");
     let txt = enc.encode_texts(&TEXTS).expect("encode texts");
-    [&img.pooled, &img.embeds, &txt.features, &txt.keys].map(|t| to_vec_f32(t).expect("to vec"))
+    let clip = enc.encode_texts_with(&TEXTS, Tokenization::Clip).expect("encode texts");
+    let grid = img.grid.as_ref().expect("grid");
+    [&img.pooled, &img.embeds, &txt.features, &txt.keys, grid, &clip.values]
+        .map(|t| to_vec_f32(t).expect("to vec"))
 }
 
 fn check(preset: &str) {
@@ -38,11 +46,13 @@ fn check(preset: &str) {
         c.projection_dim,
         c.text_config.hidden_size,
         c.projection_dim,
+        c.vision_config.hidden_size,
+        c.text_config.hidden_size,
     ];
     let want = outputs(&cpu, &pixels, n);
     for (label, enc, tol) in [("fp32", &gpu, 1e-5), ("fp16", &half, 1e-2)] {
         let got = outputs(enc, &pixels, n);
-        for (i, name) in ["pooled", "image_embeds", "features", "keys"].iter().enumerate() {
+        for (i, name) in NAMES.iter().enumerate() {
             let err = max_row_rel(&got[i], &want[i], widths[i] as usize);
             eprintln!("{preset} {label} {name}: max row-relative error vs CPU {err:.2e}");
             assert!(err < tol, "{preset} {label} {name}: {err} >= {tol}");
@@ -71,6 +81,12 @@ fn cuda_equals_cpu_on_tiny_checkpoint_a() {
 #[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
 fn cuda_equals_cpu_on_tiny_checkpoint_b() {
     check("b");
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_equals_cpu_on_tiny_checkpoint_l14() {
+    check("l14");
 }
 
 #[test]

@@ -1,7 +1,12 @@
-//! Golden parity with transformers' CLIPModel (transformers_reference.py, run here) on two tiny
-//! random checkpoints of different shapes: all four outputs within 1e-5 relative per row, fp32, CPU.
+//! Golden parity with transformers' CLIPModel (transformers_reference.py, run here) on three tiny
+//! random checkpoints of different shapes (`l14` has ViT-L/14's patch 14 at 224 px, 257 tokens):
+//! every output within 1e-5 relative per row (per token for the grid; so cosine >= 1 - 5e-11),
+//! fp32, CPU: the original's four (pooled, image embeds, features, keys) and HAAV's (grid before
+//! post_layernorm, values before final_layer_norm and keys, tokenised as clip.tokenize).
 
-use clip_encoder::{ClipEncoder, LoadOptions, TokenBatch, to_vec_f32};
+use clip_encoder::{
+    CLIP_CONTEXT, ClipEncoder, ImageOutputs, LoadOptions, TokenBatch, Tokenization, to_vec_f32,
+};
 use test_support::{
     Rng, max_row_rel, read_f32_file, run_python_json, tiny_clip, workspace_root, write_f32_file,
 };
@@ -12,9 +17,18 @@ fn phrases() -> Vec<String> {
             .iter()
             .map(|s| s.to_string())
             .collect();
-    // 80 words: more than 75 tokens, so the end token is cut and position 0 is pooled.
+    // 80 words: more than 75 tokens, so the end token is cut and position 0 is pooled (the
+    // original); more than 77, so clip.tokenize ends the cut row with <|endoftext|> (HAAV).
     v.push(vec!["dog"; 80].join(" "));
+    v.push("<b>fish &amp;amp; chips</b>".into());
     v
+}
+
+/// Max per-row relative error of `got` against the reference's `name`.f32, rows of `width`.
+fn row_error(dir: &std::path::Path, name: &str, got: &clip_encoder::Tensor, width: i64) -> f64 {
+    let got = to_vec_f32(got).unwrap();
+    let want = read_f32_file(&dir.join(format!("{name}.f32")));
+    max_row_rel(&got, &want, width as usize)
 }
 
 fn check(preset: &str) {
@@ -30,26 +44,60 @@ fn check(preset: &str) {
 
     let dir = tempfile::tempdir().unwrap();
     write_f32_file(&dir.path().join("pixels.f32"), &pixels);
-    let rows = |v: &[i64]| v.chunks(batch.len).map(<[i64]>::to_vec).collect::<Vec<_>>();
-    let inputs = serde_json::json!({"n": n, "ids": rows(&batch.ids), "mask": rows(&batch.mask)});
+    let rows = |v: &[i64], len| v.chunks(len).map(<[i64]>::to_vec).collect::<Vec<_>>();
+    // HAAV's rows, padded to the batch's longest; the reference gets them as clip.tokenize
+    // pads them, to 77, and no attention mask.
+    let clip = enc.tokenizer().batch_with(&texts, Tokenization::Clip).unwrap();
+    let clip_77: Vec<Vec<i64>> = rows(&clip.ids, clip.len)
+        .into_iter()
+        .map(|mut r| {
+            r.resize(CLIP_CONTEXT, 0);
+            r
+        })
+        .collect();
+    let inputs = serde_json::json!({
+        "n": n, "ids": rows(&batch.ids, batch.len), "mask": rows(&batch.mask, batch.len),
+        "clip_ids": clip_77,
+    });
     std::fs::write(dir.path().join("inputs.json"), inputs.to_string()).unwrap();
     let script = workspace_root().join("crates/clip-encoder/tests/transformers_reference.py");
     let info = run_python_json(&script, &[&ckpt, &dir.path()]);
     assert!(info["pooler_vs_argmax_max_diff"].as_f64().unwrap() < 1e-6, "{info}");
+    let ln = &info["final_layer_norm_of_hidden_states_vs_last_hidden_state"];
+    assert!(ln.as_f64().unwrap() < 1e-6, "{info}");
 
     let img = enc.encode_images(&pixels, n).unwrap();
+    assert!(img.grid.is_none(), "the grid is kept only when asked for");
     let txt = enc.encode_tokens(&batch).unwrap();
+    let haav = enc.encode_images_with(&pixels, n, ImageOutputs::WithGrid).unwrap();
+    let clip_txt = enc.encode_tokens(&clip).unwrap();
+    let grid = haav.grid.as_ref().expect("grid asked for");
     let c = enc.config();
+    let (v, t) = (&c.vision_config, &c.text_config);
+    let tokens = (v.image_size / v.patch_size).pow(2) + 1;
+    assert_eq!(grid.size(), [n as i64, tokens, v.hidden_size], "preset {preset}: grid shape");
+    assert_eq!(clip_txt.values.size(), [texts.len() as i64, t.hidden_size]);
+    let d = dir.path();
     for (name, got, width) in [
-        ("pooled", &img.pooled, c.vision_config.hidden_size),
+        ("pooled", &img.pooled, v.hidden_size),
         ("image_embeds", &img.embeds, c.projection_dim),
-        ("features", &txt.features, c.text_config.hidden_size),
+        ("features", &txt.features, t.hidden_size),
         ("keys", &txt.keys, c.projection_dim),
+        ("grid", grid, v.hidden_size),
+        ("image_embeds", &haav.embeds, c.projection_dim),
+        ("clip_values", &clip_txt.values, t.hidden_size),
+        ("clip_keys", &clip_txt.keys, c.projection_dim),
     ] {
-        let got = to_vec_f32(got).unwrap();
-        let want = read_f32_file(&dir.path().join(format!("{name}.f32")));
-        let err = max_row_rel(&got, &want, width as usize);
+        let err = row_error(d, name, got, width);
         assert!(err <= 1e-5, "preset {preset}: {name} per-row relative error {err:e} > 1e-5");
+    }
+    // The data tells each HAAV output from its layer-normed neighbour (the mistake these
+    // tests must catch): post_layernorm on the grid, final_layer_norm on the values.
+    for (wrong, got, width) in
+        [("grid_post", grid, v.hidden_size), ("clip_features", &clip_txt.values, t.hidden_size)]
+    {
+        let err = row_error(d, wrong, got, width);
+        assert!(err > 1e-2, "preset {preset}: {wrong} is too close to ours ({err:e})");
     }
 
     // A batch gives the rows it gives one by one.
@@ -79,6 +127,11 @@ fn parity_with_transformers_preset_a() {
 #[test]
 fn parity_with_transformers_preset_b() {
     check("b");
+}
+
+#[test]
+fn parity_with_transformers_preset_l14() {
+    check("l14");
 }
 
 #[test]
