@@ -85,18 +85,30 @@ impl Packer {
         let across = d.width.div_ceil(chunk[1]);
         let count = rows.div_ceil(chunk[0]) * across;
         let level = self.level;
+        // One compressor and one chunk buffer per task, reset for each chunk (a new zlib state
+        // is a few hundred KiB to clear).
+        let init = || {
+            (
+                Compress::new(Compression::new(u32::from(level)), true),
+                vec![0f32; chunk[0] * chunk[1]],
+            )
+        };
         let chunks = (0..count)
             .into_par_iter()
-            .map(|i| {
+            .map_init(init, |(z, values), i| {
                 let (r0, c0) = ((i / across) * chunk[0], (i % across) * chunk[1]);
                 // The chunk's values, row-major, zero beyond the edges (HDF5's fill value).
-                let mut values = vec![0f32; chunk[0] * chunk[1]];
                 let cols = chunk[1].min(d.width - c0);
-                for r in 0..chunk[0].min(rows - r0) {
+                let full_rows = chunk[0].min(rows - r0);
+                if cols < chunk[1] || full_rows < chunk[0] {
+                    values.fill(0.0);
+                }
+                for r in 0..full_rows {
                     let src = &d.data[(r0 + r) * d.width + c0..][..cols];
                     values[r * chunk[1]..][..cols].copy_from_slice(src);
                 }
-                deflate(bytemuck::cast_slice(&values), level).map_err(|e| Error::Io {
+                z.reset();
+                deflate(z, bytemuck::cast_slice(values)).map_err(|e| Error::Io {
                     path: self.path.clone(),
                     object: d.object.clone(),
                     source: std::io::Error::other(e),
@@ -118,9 +130,8 @@ impl Drop for Packer {
     }
 }
 
-/// `data` as one zlib stream (what HDF5's deflate filter stores) at `level`.
-fn deflate(data: &[u8], level: u8) -> std::result::Result<Vec<u8>, flate2::CompressError> {
-    let mut z = Compress::new(Compression::new(u32::from(level)), true);
+/// `data` as one zlib stream (what HDF5's deflate filter stores), by `z` (fresh or reset).
+fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2::CompressError> {
     // zlib's compressBound, plus room for the header and check value.
     let mut out = Vec::with_capacity(data.len() + data.len() / 1000 + 64);
     loop {
