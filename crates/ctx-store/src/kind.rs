@@ -4,10 +4,44 @@ use std::path::{Path, PathBuf};
 
 use crate::h5;
 use crate::{
-    CaptionDb, CaptionLayout, Error, Provenance, Result, TxtCtxReader, VisCtxReader, schema,
+    CaptionDb, CaptionLayout, Error, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader, Provenance,
+    Result, TxtCtxReader, View, VisCtxReader, schema,
 };
 
-/// The three files of the pipeline.
+/// The two layouts of the three files: the original pipeline's (Kuo & Kira, CVPR 2022), read by
+/// its M2 training code, and HAAV's (CVPR 2023), read by HAAV's training code. Same file
+/// names, different content (`docs/hdf5-schema.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// The original pipeline's files.
+    Original,
+    /// HAAV's files: grid and pooled image features, pre-layer-norm caption `values`, 8k/2k/k
+    /// texts per view.
+    Haav,
+}
+
+impl Profile {
+    /// `original` or `haav`, as the command lines spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Original => "original",
+            Profile::Haav => "haav",
+        }
+    }
+
+    /// Parses [`Profile::name`].
+    pub fn from_name(name: &str) -> Option<Profile> {
+        [Profile::Original, Profile::Haav].into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The three files of the pipeline, in either profile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
     /// `vis_ctx.hdf5`.
@@ -16,6 +50,12 @@ pub enum FileKind {
     TxtCtx,
     /// `caption_db.hdf5` in the given layout.
     CaptionDb(CaptionLayout),
+    /// HAAV's `vis_ctx.hdf5`: a group per image with `grid_features` and `pooled_features`.
+    HaavVisCtx,
+    /// HAAV's `txt_ctx.hdf5`: root attribute `fdim`, 8k/2k/k texts per view.
+    HaavTxtCtx,
+    /// HAAV's `caption_db.hdf5`: a group per batch with `keys`, `values`, `captions`.
+    HaavCaptionDb,
 }
 
 impl std::fmt::Display for FileKind {
@@ -24,39 +64,83 @@ impl std::fmt::Display for FileKind {
             FileKind::VisCtx => f.write_str("vis_ctx (visual context)"),
             FileKind::TxtCtx => f.write_str("txt_ctx (textual context)"),
             FileKind::CaptionDb(l) => write!(f, "caption_db, {l} layout"),
+            FileKind::HaavVisCtx => f.write_str("vis_ctx (visual context), HAAV profile"),
+            FileKind::HaavTxtCtx => f.write_str("txt_ctx (textual context), HAAV profile"),
+            FileKind::HaavCaptionDb => f.write_str("caption_db, HAAV profile"),
         }
     }
 }
 
 impl FileKind {
+    /// Every kind (the caption database in both of its original-profile layouts).
+    pub const ALL: [FileKind; 7] = [
+        FileKind::VisCtx,
+        FileKind::TxtCtx,
+        FileKind::CaptionDb(CaptionLayout::Original),
+        FileKind::CaptionDb(CaptionLayout::Contiguous),
+        FileKind::HaavVisCtx,
+        FileKind::HaavTxtCtx,
+        FileKind::HaavCaptionDb,
+    ];
+
+    /// The profile whose layout the file has.
+    pub fn profile(self) -> Profile {
+        match self {
+            FileKind::VisCtx | FileKind::TxtCtx | FileKind::CaptionDb(_) => Profile::Original,
+            FileKind::HaavVisCtx | FileKind::HaavTxtCtx | FileKind::HaavCaptionDb => Profile::Haav,
+        }
+    }
+
+    /// Which of the three files it is, whatever the profile: `vis_ctx`, `txt_ctx` or
+    /// `caption_db`.
+    pub fn role(self) -> &'static str {
+        match self {
+            FileKind::VisCtx | FileKind::HaavVisCtx => schema::KIND_VIS,
+            FileKind::TxtCtx | FileKind::HaavTxtCtx => schema::KIND_TXT,
+            FileKind::CaptionDb(_) | FileKind::HaavCaptionDb => schema::KIND_CAPTION_DB,
+        }
+    }
+
     /// The value of the root attribute [`schema::KIND`] for this kind.
-    pub(crate) fn attribute(self) -> &'static str {
+    pub fn attribute(self) -> &'static str {
         match self {
             FileKind::VisCtx => schema::KIND_VIS,
             FileKind::TxtCtx => schema::KIND_TXT,
             FileKind::CaptionDb(_) => schema::KIND_CAPTION_DB,
+            FileKind::HaavVisCtx => schema::KIND_HAAV_VIS,
+            FileKind::HaavTxtCtx => schema::KIND_HAAV_TXT,
+            FileKind::HaavCaptionDb => schema::KIND_HAAV_CAPTION_DB,
         }
     }
 
-    /// The kind of a file without members from its [`schema::KIND`] attribute (a caption
-    /// database without rows has the original layout: the contiguous one has its datasets).
-    fn of_empty(value: &str) -> Option<FileKind> {
+    /// The kind a [`schema::KIND`] attribute declares (a caption database of the original
+    /// profile is taken to have the original layout: the contiguous one shows by its datasets).
+    fn from_attribute(value: &str) -> Option<FileKind> {
         match value {
-            schema::KIND_VIS => Some(FileKind::VisCtx),
-            schema::KIND_TXT => Some(FileKind::TxtCtx),
             schema::KIND_CAPTION_DB => Some(FileKind::CaptionDb(CaptionLayout::Original)),
-            _ => None,
+            _ => FileKind::ALL.into_iter().find(|k| k.attribute() == value),
         }
     }
 }
 
-/// Tells which of the three files `path` is, from its root attributes and first member; a file
-/// we wrote without any entry (an empty shard) by its [`schema::KIND`] attribute.
+/// Tells which of the six kinds of file `path` is, from its layout: root attributes and the
+/// first member. A file we wrote without any entry (an empty shard) by its [`schema::KIND`]
+/// attribute.
+///
+/// - root attribute `fdim_pooled` or `fdim_grid`, or image groups holding `grid_features` /
+///   `pooled_features`: HAAV's vis_ctx;
+/// - image groups holding `whole`/`five`/`nine`: a txt_ctx, HAAV's when the root has `fdim`
+///   (HAAV's retrieval writes it, the original's does not);
+/// - batch groups holding `keys`: a caption database, HAAV's when they hold `values`;
+/// - root `keys`: our contiguous caption database;
+/// - datasets per image id (and a root `fdim`): the original's vis_ctx.
 pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
     let path = path.as_ref();
     let file = h5::open_read(path)?;
-    if file.attr_names().map_err(h5::h5err(path, "/"))?.iter().any(|n| n == schema::FDIM) {
-        return Ok(FileKind::VisCtx);
+    let attrs = file.attr_names().map_err(h5::h5err(path, "/"))?;
+    let has_attr = |name: &str| attrs.iter().any(|n| n == name);
+    if has_attr(schema::FDIM_POOLED) || has_attr(schema::FDIM_GRID) {
+        return Ok(FileKind::HaavVisCtx);
     }
     if file.link_exists(schema::KEYS) {
         return Ok(FileKind::CaptionDb(CaptionLayout::Contiguous));
@@ -71,8 +155,10 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
             return Err(unknown(format!("unexpected member {n:?} at the root")));
         }
         return match h5::read_attr_str(path, &file, schema::KIND)? {
-            Some(value) => FileKind::of_empty(&value)
+            Some(value) => FileKind::from_attribute(&value)
                 .ok_or_else(|| unknown(format!("no member, and {} is {value:?}", schema::KIND))),
+            // The original's vis_ctx with no image.
+            None if has_attr(schema::FDIM) => Ok(FileKind::VisCtx),
             None => Err(unknown("the file is empty".into())),
         };
     };
@@ -82,15 +168,22 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
     }
     let g = file.group(&name).map_err(h5::h5err(path, &name))?;
     if View::ALL.iter().any(|v| g.link_exists(v.name())) {
-        Ok(FileKind::TxtCtx)
+        Ok(if has_attr(schema::FDIM) { FileKind::HaavTxtCtx } else { FileKind::TxtCtx })
+    } else if g.link_exists(schema::GRID_FEATURES) || g.link_exists(schema::POOLED_FEATURES) {
+        Ok(FileKind::HaavVisCtx)
+    } else if has_attr(schema::FDIM) {
+        // The original's vis_ctx with a damaged member: `check` names it.
+        Ok(FileKind::VisCtx)
+    } else if g.link_exists(schema::KEYS) && g.link_exists(schema::VALUES) {
+        Ok(FileKind::HaavCaptionDb)
     } else if g.link_exists(schema::KEYS) {
         Ok(FileKind::CaptionDb(CaptionLayout::Original))
     } else {
-        Err(unknown(format!("group {name:?} holds neither whole/five/nine nor keys")))
+        Err(unknown(format!(
+            "group {name:?} holds neither whole/five/nine, grid_features nor keys"
+        )))
     }
 }
-
-use crate::View;
 
 /// A summary of a context file.
 #[derive(Clone, Debug, PartialEq)]
@@ -101,20 +194,32 @@ pub struct Summary {
     pub kind: FileKind,
     /// Images (vis/txt) or phrases (caption db).
     pub count: usize,
-    /// vis_ctx: the feature size.
+    /// vis_ctx: the feature size; HAAV's txt_ctx: its root attribute `fdim`.
     pub fdim: Option<usize>,
-    /// txt_ctx: texts per crop, from the first image.
+    /// HAAV's vis_ctx: `fdim_grid`, the width of `grid_features`.
+    pub fdim_grid: Option<usize>,
+    /// HAAV's vis_ctx: `fdim_pooled`, the size of `pooled_features`.
+    pub fdim_pooled: Option<usize>,
+    /// HAAV's vis_ctx: tokens per image in `grid_features`, from the first image.
+    pub tokens: Option<usize>,
+    /// txt_ctx: texts per crop, from the first image (HAAV's: of the `nine` view).
     pub k: Option<usize>,
-    /// txt_ctx and caption db: the text feature size.
+    /// HAAV's txt_ctx: texts per crop of `whole`, `five`, `nine` in the first image (8k, 2k, k).
+    pub view_rows: Option<[usize; 3]>,
+    /// txt_ctx and caption db: the text feature size (HAAV's caption db: of `values`).
     pub d: Option<usize>,
     /// caption db: the key size.
     pub key_dim: Option<usize>,
-    /// caption db (original layout): batch groups.
+    /// caption db (original layout, HAAV's): batch groups.
     pub batches: Option<usize>,
     /// First and last image ids.
     pub id_range: Option<(u64, u64)>,
     /// How the file was made (files we write).
     pub provenance: Option<Provenance>,
+}
+
+fn id_range(ids: &[u64]) -> Option<(u64, u64)> {
+    ids.first().zip(ids.last()).map(|(a, b)| (*a, *b))
 }
 
 /// Summarises the file at `path`.
@@ -126,7 +231,11 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
         kind,
         count: 0,
         fdim: None,
+        fdim_grid: None,
+        fdim_pooled: None,
+        tokens: None,
         k: None,
+        view_rows: None,
         d: None,
         key_dim: None,
         batches: None,
@@ -137,20 +246,17 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
         FileKind::VisCtx => {
             let r = VisCtxReader::open(path)?;
             let ids = r.ids()?;
-            s.count = ids.len();
-            s.fdim = Some(r.fdim());
-            s.id_range = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
+            (s.count, s.fdim, s.id_range) = (ids.len(), Some(r.fdim()), id_range(&ids));
             s.provenance = r.provenance()?;
         }
         FileKind::TxtCtx => {
             let r = TxtCtxReader::open(path)?;
             let ids = r.ids()?;
-            s.count = ids.len();
+            (s.count, s.id_range) = (ids.len(), id_range(&ids));
             if let Some(&first) = ids.first() {
                 let v = r.view(first, View::Whole, None, None)?;
                 (s.k, s.d) = (Some(v.k), Some(v.d));
             }
-            s.id_range = ids.first().zip(ids.last()).map(|(a, b)| (*a, *b));
             s.provenance = r.provenance()?;
         }
         FileKind::CaptionDb(_) => {
@@ -163,6 +269,55 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
             }
             s.provenance = db.provenance()?;
         }
+        FileKind::HaavVisCtx => {
+            let r = HaavVisCtxReader::open(path)?;
+            let ids = r.ids()?;
+            (s.count, s.id_range) = (ids.len(), id_range(&ids));
+            (s.fdim_grid, s.fdim_pooled) = (Some(r.fdim_grid()), Some(r.fdim_pooled()));
+            if let Some(&first) = ids.first() {
+                s.tokens = Some(r.get(first)?.tokens);
+            }
+            s.provenance = r.provenance()?;
+        }
+        FileKind::HaavTxtCtx => {
+            let r = HaavTxtCtxReader::open(path)?;
+            let ids = r.ids()?;
+            (s.count, s.id_range, s.fdim) = (ids.len(), id_range(&ids), Some(r.fdim()));
+            if let Some(&first) = ids.first() {
+                let rows = r.view_rows(first)?;
+                (s.k, s.view_rows) = (Some(rows[2]), Some(rows));
+                s.d = Some(r.fdim());
+            }
+            s.provenance = r.provenance()?;
+        }
+        FileKind::HaavCaptionDb => {
+            let db = HaavCaptionDb::open(path)?;
+            (s.count, s.batches) = (db.len(), Some(db.batches()));
+            (s.d, s.key_dim) = (Some(db.value_dim()), Some(db.key_dim()));
+            s.provenance = db.provenance()?;
+        }
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_attributes_round_trip_and_name_the_profile() {
+        for kind in FileKind::ALL {
+            let back = FileKind::from_attribute(kind.attribute()).unwrap();
+            // The contiguous layout is told by its datasets, not by the attribute.
+            if kind != FileKind::CaptionDb(CaptionLayout::Contiguous) {
+                assert_eq!(back, kind);
+            }
+            let haav = kind.attribute().starts_with("haav_");
+            assert_eq!(kind.profile() == Profile::Haav, haav, "{kind}");
+            assert!(kind.attribute().ends_with(kind.role()), "{kind}");
+        }
+        assert_eq!(FileKind::from_attribute("vis"), None);
+        assert_eq!(Profile::from_name("haav"), Some(Profile::Haav));
+        assert_eq!(Profile::from_name("HAAV"), None);
+    }
 }

@@ -7,7 +7,13 @@
 //!   of `features`, `scores` and `texts`.
 //! - [`CaptionDbWriter`] / [`CaptionDb`]: `caption_db.hdf5`, in the original's group-per-batch
 //!   layout or our contiguous one, detected on open.
-//! - [`detect`], [`summarize`] and [`check`]: what `ctx-inspect` shows.
+//! - HAAV's profile of the same three files (GT-RIPL/HAAV, CVPR 2023: grid and pooled image
+//!   features, pre-layer-norm caption `values`, 8k/2k/k texts per view, everything gzip):
+//!   [`HaavVisCtxWriter`] / [`HaavVisCtxReader`], [`HaavTxtCtxWriter`] / [`HaavTxtCtxReader`],
+//!   [`HaavCaptionDbWriter`] / [`HaavCaptionDb`]; files we write record their [`Profile`] in
+//!   the `xctx_kind` attribute.
+//! - [`detect`] (six kinds, from their layout), [`summarize`] and [`check`]: what `ctx-inspect`
+//!   shows.
 //!
 //! The layout is documented in `docs/hdf5-schema.md`; the names live in [`schema`]. Files we
 //! write read through h5py exactly as the original's do (same names, dtypes, shapes, string
@@ -44,22 +50,30 @@ mod caption_db;
 mod check;
 mod chunks;
 mod error;
+mod gzip;
 mod h5;
+mod haav;
 mod kind;
 mod merge;
 mod minih5;
 mod packed;
 mod provenance;
+mod resume;
 mod txt;
-mod vlen;
 mod vis;
+mod vlen;
 
 #[cfg(feature = "tch")]
 pub use batch::{TxtBatch, txt_batch, vis_batch};
 pub use caption_db::{Caption, CaptionDb, CaptionDbWriter, CaptionLayout, Captions};
-pub use check::{Report, Violation, check};
+pub use check::{CheckOptions, Report, Violation, check, check_with};
 pub use error::{Error, Result};
-pub use kind::{FileKind, Summary, detect, summarize};
+#[cfg(feature = "tch")]
+pub use haav::batch::{HaavTxtBatch, HaavTxtView, HaavVisBatch, haav_txt_batch, haav_vis_batch};
+pub use haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
+pub use haav::txt::{HaavTxtCtxReader, HaavTxtCtxWriter};
+pub use haav::vis::{HaavVisCtx, HaavVisCtxReader, HaavVisCtxWriter, HaavVisEntry};
+pub use kind::{FileKind, Profile, Summary, detect, summarize};
 pub use merge::{Merged, merge};
 pub use provenance::Provenance;
 pub use schema::View;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     CaptionDb, CaptionDbWriter, CaptionLayout, Error, FileKind, Provenance, Result, TxtCtxReader,
-    TxtCtxWriter, View, VisCtxReader, VisCtxWriter, detect,
+    TxtCtxWriter, View, VisCtxReader, VisCtxWriter, detect, haav,
 };
 
 /// What [`merge`] wrote.
@@ -19,7 +19,7 @@ pub struct Merged {
 }
 
 /// Images copied per batch written (vis_ctx, txt_ctx).
-const IMAGES_PER_BATCH: usize = 64;
+pub(crate) const IMAGES_PER_BATCH: usize = 64;
 
 /// Writes `output` with `provenance`: a file of the inputs' kind holding every entry of
 /// `inputs`, input after input. Refuses to replace an existing `output` unless `overwrite`, and
@@ -63,12 +63,15 @@ pub fn merge(
         FileKind::CaptionDb(layout) => {
             merge_captions(&inputs, output, layout, provenance, overwrite)?
         }
+        FileKind::HaavVisCtx => haav::merge::vis(&inputs, output, provenance, overwrite)?,
+        FileKind::HaavTxtCtx => haav::merge::txt(&inputs, output, provenance, overwrite)?,
+        FileKind::HaavCaptionDb => haav::merge::caption_db(&inputs, output, provenance, overwrite)?,
     };
     tracing::debug!(inputs = inputs.len(), entries, output = ?output, "merged");
     Ok(Merged { kind, entries })
 }
 
-fn merge_error(path: &Path, message: impl Into<String>) -> Error {
+pub(crate) fn merge_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Merge { path: path.to_owned(), message: message.into() }
 }
 
@@ -77,7 +80,7 @@ fn canonical(p: &Path) -> PathBuf {
 }
 
 /// Checks that no image id is in two inputs (`ids[i]` holds the ids of `inputs[i]`).
-fn disjoint(inputs: &[&Path], ids: &[Vec<u64>]) -> Result<()> {
+pub(crate) fn disjoint(inputs: &[&Path], ids: &[Vec<u64>]) -> Result<()> {
     let mut seen: HashMap<u64, usize> = HashMap::new();
     for (j, list) in ids.iter().enumerate() {
         for &id in list {

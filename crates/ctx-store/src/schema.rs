@@ -10,6 +10,15 @@
 //!                   ours:     keys (N,dk), features (N,d), captions (N,) at the root, chunked;
 //!                             attr layout = "xctx-contiguous-v1"
 //! ours, all three:  root string attributes xctx_kind, xctx_tool, xctx_version, xctx_arguments
+//!
+//! HAAV's profile (same file names, other content; every dataset gzip-compressed):
+//! vis_ctx.hdf5      attrs fdim_pooled, fdim_grid: int64;
+//!                   "<image id>"/{grid_features float32 (tokens, fdim_grid),
+//!                                 pooled_features float32 (fdim_pooled,)}
+//! txt_ctx.hdf5      attr fdim: int64; "<image id>"/{whole,five,nine}/{features,scores,texts}
+//!                   rows per crop: whole 8k, five 2k, nine k (k = 16: 128 / 32 / 16)
+//! caption_db.hdf5   "<batch index>"/{keys (B,dk), values (B,d), captions (B,)}
+//! ours:             xctx_kind = haav_vis_ctx | haav_txt_ctx | haav_caption_db
 //! ```
 
 /// Root attribute of `vis_ctx.hdf5`: the feature size (int64 scalar).
@@ -28,8 +37,10 @@ pub const CAPTIONS: &str = "captions";
 pub const LAYOUT: &str = "layout";
 /// Value of [`LAYOUT`] for the contiguous caption database.
 pub const LAYOUT_CONTIGUOUS: &str = "xctx-contiguous-v1";
-/// Root attribute of every file we write: its kind ([`KIND_VIS`], [`KIND_TXT`],
-/// [`KIND_CAPTION_DB`]), so that a file without any entry (an empty shard) still says what it is.
+/// Root attribute of every file we write: its kind and profile ([`KIND_VIS`], [`KIND_TXT`],
+/// [`KIND_CAPTION_DB`] for the original's layout; [`KIND_HAAV_VIS`], [`KIND_HAAV_TXT`],
+/// [`KIND_HAAV_CAPTION_DB`] for HAAV's), so that a file without any entry (an empty shard)
+/// still says what it is.
 pub const KIND: &str = "xctx_kind";
 /// [`KIND`] of `vis_ctx.hdf5`.
 pub const KIND_VIS: &str = "vis_ctx";
@@ -39,6 +50,23 @@ pub const KIND_TXT: &str = "txt_ctx";
 pub const KIND_CAPTION_DB: &str = "caption_db";
 /// Provenance attributes written at the root of every file we create (absent in the original's).
 pub const PROVENANCE_TOOL: &str = "xctx_tool";
+/// [`KIND`] of HAAV's `vis_ctx.hdf5` (the profile is part of the kind).
+pub const KIND_HAAV_VIS: &str = "haav_vis_ctx";
+/// [`KIND`] of HAAV's `txt_ctx.hdf5`.
+pub const KIND_HAAV_TXT: &str = "haav_txt_ctx";
+/// [`KIND`] of HAAV's `caption_db.hdf5`.
+pub const KIND_HAAV_CAPTION_DB: &str = "haav_caption_db";
+/// HAAV's `vis_ctx.hdf5`: root attribute, the size of `pooled_features` (the projection).
+pub const FDIM_POOLED: &str = "fdim_pooled";
+/// HAAV's `vis_ctx.hdf5`: root attribute, the width of `grid_features` (the vision tower's).
+pub const FDIM_GRID: &str = "fdim_grid";
+/// HAAV's `vis_ctx.hdf5`: every token's output of the vision transformer, before `ln_post`.
+pub const GRID_FEATURES: &str = "grid_features";
+/// HAAV's `vis_ctx.hdf5`: the projected, L2-normalised image embedding.
+pub const POOLED_FEATURES: &str = "pooled_features";
+/// HAAV's `caption_db.hdf5`: the text transformer's output at `<end>` before `ln_final` (what
+/// HAAV's `txt_ctx.hdf5` stores as `features`).
+pub const VALUES: &str = "values";
 /// See [`PROVENANCE_TOOL`].
 pub const PROVENANCE_VERSION: &str = "xctx_version";
 /// See [`PROVENANCE_TOOL`]: the arguments of the run, as a JSON document.
@@ -82,6 +110,17 @@ impl View {
         View::ALL.into_iter().find(|v| v.name() == name)
     }
 
+    /// Rows per crop of the view in HAAV's `txt_ctx.hdf5`, as multiples of its `k`: whole 8k,
+    /// five 2k, nine k (`retrieve_captions.py` searches `topk=8*k`, `2*k`, `k`; the training
+    /// code's `TxtCtxField` slices the same multiples of its own `k`).
+    pub fn haav_factor(self) -> usize {
+        match self {
+            View::Whole => 8,
+            View::Five => 2,
+            View::Nine => 1,
+        }
+    }
+
     /// Shape of the `scores`/`texts` datasets (`features` adds `d`).
     pub fn shape(self, k: usize) -> Vec<usize> {
         match self {
@@ -114,6 +153,8 @@ mod tests {
         assert_eq!(View::from_name("four"), None);
         assert_eq!(View::Whole.shape(16), vec![16]);
         assert_eq!(View::Nine.shape(4), vec![9, 4]);
+        let rows: Vec<usize> = View::ALL.iter().map(|v| v.haav_factor() * 16).collect();
+        assert_eq!(rows, vec![128, 32, 16]);
         assert_eq!(txt_object(531912, View::Five, FEATURES), "531912/five/features");
     }
 }

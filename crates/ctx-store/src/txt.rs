@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::h5::{self, h5err};
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds};
+use crate::{Error, FileKind, Provenance, Result, bounds, gzip, resume};
 
 /// The retrieval results of one view of one image: `crops` rows of `k` texts each.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +97,8 @@ impl TxtEntry {
 /// [`write_batch`]: TxtCtxWriter::write_batch
 pub struct TxtCtxWriter {
     w: h5::Writer,
+    /// Datasets gzip-compressed in chunks (HAAV's files) instead of contiguous (the original's).
+    compressed: bool,
 }
 
 impl TxtCtxWriter {
@@ -106,36 +108,47 @@ impl TxtCtxWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
-        let w = h5::Writer::create(path.as_ref(), overwrite)?;
-        provenance.write(&w.path, w.file(), FileKind::TxtCtx)?;
+        Self::create_as(path.as_ref(), provenance, overwrite, FileKind::TxtCtx, |_| Ok(()))
+    }
+
+    /// Creates a file of `kind` (the original's or HAAV's txt_ctx); `root` adds its root
+    /// attributes before the first flush.
+    pub(crate) fn create_as(
+        path: &Path,
+        provenance: &Provenance,
+        overwrite: bool,
+        kind: FileKind,
+        root: impl FnOnce(&h5::Writer) -> Result<()>,
+    ) -> Result<Self> {
+        let w = h5::Writer::create(path, overwrite)?;
+        provenance.write(&w.path, w.file(), kind)?;
+        root(&w)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w })
+        Ok(Self { w, compressed: kind == FileKind::HaavTxtCtx })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of
     /// complete images; an image group missing a view (a crash inside a flush) is removed.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
-        let w = h5::Writer::append(path.as_ref())?;
-        let (ids, _) = h5::numeric_members(&w.path, w.file())?;
-        let mut complete = Vec::with_capacity(ids.len());
-        for id in ids {
-            let name = id.to_string();
-            let g = w.file().group(&name).map_err(h5err(&w.path, &name))?;
-            let whole = View::ALL.iter().all(|v| {
+        Self::append_as(path.as_ref(), FileKind::TxtCtx)
+    }
+
+    /// [`append`](Self::append) to a file of `kind`.
+    pub(crate) fn append_as(path: &Path, kind: FileKind) -> Result<(Self, Vec<u64>)> {
+        let w = h5::Writer::append(path)?;
+        let complete = resume::complete_image_groups(&w, |g| {
+            View::ALL.iter().all(|v| {
                 g.group(v.name()).is_ok_and(|vg| {
-                    [schema::FEATURES, schema::SCORES, schema::TEXTS]
-                        .iter()
-                        .all(|d| vg.link_exists(d))
+                    resume::holds(&vg, &[schema::FEATURES, schema::SCORES, schema::TEXTS])
                 })
-            });
-            if whole {
-                complete.push(id);
-            } else {
-                tracing::warn!("{:?}: removing incomplete image {id}", w.path);
-                w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
-            }
-        }
-        Ok((Self { w }, complete))
+            })
+        })?;
+        Ok((Self { w, compressed: kind == FileKind::HaavTxtCtx }, complete))
+    }
+
+    /// The file being written.
+    pub(crate) fn h5(&self) -> &h5::Writer {
+        &self.w
     }
 
     /// Writes a batch of images and flushes it to disk.
@@ -170,9 +183,23 @@ impl TxtCtxWriter {
             let mut fshape = shape.clone();
             fshape.push(v.d);
             let obj = |d: &str| schema::txt_object(e.id, view, d);
-            sink.write_f32(&vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, &v.features)?;
-            sink.write_f32(&vg, schema::SCORES, &obj(schema::SCORES), &shape, &v.scores)?;
-            h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, &v.texts)?;
+            let (features, scores, texts) = (&v.features, &v.scores, &v.texts);
+            if self.compressed {
+                gzip::write_f32(
+                    path,
+                    &vg,
+                    schema::FEATURES,
+                    &obj(schema::FEATURES),
+                    &fshape,
+                    features,
+                )?;
+                gzip::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
+                gzip::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
+            } else {
+                sink.write_f32(&vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, features)?;
+                sink.write_f32(&vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
+                h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
+            }
         }
         Ok(())
     }

@@ -1,0 +1,77 @@
+//! Chunked, gzip-compressed datasets as h5py's `create_dataset(name, data=..., compression="gzip")`
+//! writes them: chunk shape from h5py's `guess_chunk`, deflate level 4. HAAV's scripts write
+//! every dataset of their three files this way.
+
+use std::path::Path;
+
+use hdf5::Group;
+use hdf5::types::VarLenUnicode;
+
+use crate::caption_db::guess_chunk;
+use crate::h5::{self, h5err};
+use crate::{Error, Result};
+
+/// Deflate level of h5py's `compression="gzip"` without `compression_opts`.
+const H5PY_GZIP_LEVEL: u8 = 4;
+
+/// The size h5py's `guess_chunk` counts per element: numpy's `itemsize` (8 for the object
+/// dtype of variable-length strings).
+const F32_ITEMSIZE: usize = 4;
+const STRING_ITEMSIZE: usize = 8;
+
+/// h5py refuses a chunked dataset with an empty axis (the guessed chunk is larger than it), and
+/// so does HDF5: an empty axis is an input error here too.
+fn check_shape(path: &Path, object: &str, shape: &[usize]) -> Result<()> {
+    if shape.contains(&0) {
+        return Err(Error::Input {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            message: format!("shape {shape:?} has an empty axis (gzip datasets cannot)"),
+        });
+    }
+    Ok(())
+}
+
+/// Writes a gzip-compressed float32 dataset `name` of `shape` under `group`.
+pub(crate) fn write_f32(
+    path: &Path,
+    group: &Group,
+    name: &str,
+    object: &str,
+    shape: &[usize],
+    data: &[f32],
+) -> Result<()> {
+    h5::check_len(path, object, shape, data.len())?;
+    check_shape(path, object, shape)?;
+    let ds = group
+        .new_dataset::<f32>()
+        .shape(shape)
+        .chunk(guess_chunk(shape, F32_ITEMSIZE))
+        .deflate(H5PY_GZIP_LEVEL)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(data).map_err(h5err(path, object))
+}
+
+/// Writes a gzip-compressed dataset of variable-length UTF-8 strings, as h5py writes a (nested)
+/// list of `str`.
+pub(crate) fn write_strings(
+    path: &Path,
+    group: &Group,
+    name: &str,
+    object: &str,
+    shape: &[usize],
+    data: &[String],
+) -> Result<()> {
+    h5::check_len(path, object, shape, data.len())?;
+    check_shape(path, object, shape)?;
+    let values = h5::to_varlen(path, object, data)?;
+    let ds = group
+        .new_dataset::<VarLenUnicode>()
+        .shape(shape)
+        .chunk(guess_chunk(shape, STRING_ITEMSIZE))
+        .deflate(H5PY_GZIP_LEVEL)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(&values).map_err(h5err(path, object))
+}

@@ -1,0 +1,218 @@
+//! HAAV's `txt_ctx.hdf5`: root attribute `fdim`; per image id, groups `whole`, `five`, `nine`
+//! holding `features`, `scores`, `texts` (gzip), with 8k, 2k and k texts per crop.
+
+use std::path::Path;
+
+use hdf5::Group;
+
+use crate::h5::{self, h5err};
+use crate::schema::{self, View};
+use crate::{
+    Error, FileKind, Provenance, Result, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, bounds,
+};
+
+/// The object name of the `fdim` attribute in errors.
+const FDIM_OBJECT: &str = "/@fdim";
+
+/// The root attribute `fdim` of `path`, checked to be a size this crate allocates with.
+pub(crate) fn read_fdim(path: &Path, root: &Group) -> Result<usize> {
+    match h5::read_attr_int(path, root, schema::FDIM)? {
+        Some(v) => bounds::dim(path, FDIM_OBJECT, "the feature size fdim", i128::from(v)),
+        None => Err(Error::Missing { path: path.to_owned(), object: FDIM_OBJECT.into() }),
+    }
+}
+
+/// Writes HAAV's `txt_ctx.hdf5` batch by batch, through [`TxtCtxWriter`] (same resume and flush
+/// per batch) with gzip-compressed datasets and the root attribute `fdim`.
+///
+/// Every entry must have HAAV's layout: views of 1, 5 and 9 crops holding 8k, 2k and k texts
+/// per crop, `d = fdim`, and the same k as the file's other images.
+pub struct HaavTxtCtxWriter {
+    inner: TxtCtxWriter,
+    fdim: usize,
+    /// The file's k (texts per crop of `nine`), from its first image.
+    k: Option<usize>,
+}
+
+impl HaavTxtCtxWriter {
+    /// Creates the file with root attribute `fdim` (the width of the caption database's
+    /// `values`) and the provenance attributes.
+    pub fn create(
+        path: impl AsRef<Path>,
+        fdim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let fdim_i64 = super::attr_size(path, FDIM_OBJECT, fdim)?;
+        let inner =
+            TxtCtxWriter::create_as(path, provenance, overwrite, FileKind::HaavTxtCtx, |w| {
+                h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)
+            })?;
+        Ok(Self { inner, fdim, k: None })
+    }
+
+    /// Opens an existing file to add images (resume). Returns the writer and the ids of its
+    /// complete images; an image group missing a view or dataset (a crash inside a flush) is
+    /// removed.
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+        let (inner, ids) = TxtCtxWriter::append_as(path.as_ref(), FileKind::HaavTxtCtx)?;
+        let w = inner.h5();
+        let fdim = read_fdim(&w.path, w.file())?;
+        let k = match ids.first() {
+            Some(&id) => {
+                let nine = format!("{id}/{}/{}", View::Nine, schema::SCORES);
+                let ds = w.file().dataset(&nine).map_err(h5err(&w.path, &nine))?;
+                ds.shape().get(1).copied()
+            }
+            None => None,
+        };
+        Ok((Self { inner, fdim, k }, ids))
+    }
+
+    /// The feature size (root attribute `fdim`).
+    pub fn fdim(&self) -> usize {
+        self.fdim
+    }
+
+    /// Writes a batch of images and flushes it to disk.
+    pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
+        let path = &self.inner.h5().path;
+        for e in entries {
+            let k = check_entry(path, e, self.fdim)?;
+            match self.k {
+                Some(file_k) if file_k != k => {
+                    return Err(Error::Input {
+                        path: path.clone(),
+                        object: e.id.to_string(),
+                        message: format!("k = {k}, but the file's images have k = {file_k}"),
+                    });
+                }
+                _ => self.k = Some(k),
+            }
+        }
+        self.inner.write_batch(entries)
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(self) -> Result<()> {
+        self.inner.finish()
+    }
+}
+
+/// Checks HAAV's layout of one entry; returns its k.
+fn check_entry(path: &Path, e: &TxtEntry, fdim: usize) -> Result<usize> {
+    let k = e.nine.k;
+    for view in View::ALL {
+        let v = e.view(view);
+        let want = (view.crops(), view.haav_factor() * k, fdim);
+        if (v.crops, v.k, v.d) != want || k == 0 {
+            return Err(Error::Input {
+                path: path.to_owned(),
+                object: format!("{}/{view}", e.id),
+                message: format!(
+                    "{} crops of {} texts of width {}; HAAV's layout with k = {k} and fdim = \
+                     {fdim} needs {} crops of {} texts (k at least 1) of width {fdim}",
+                    v.crops, v.k, v.d, want.0, want.1
+                ),
+            });
+        }
+    }
+    Ok(k)
+}
+
+/// Reads HAAV's `txt_ctx.hdf5` (written by HAAV's `retrieve_captions.py` or by us).
+pub struct HaavTxtCtxReader {
+    inner: TxtCtxReader,
+    fdim: usize,
+}
+
+impl HaavTxtCtxReader {
+    /// Opens the file and reads `fdim`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let file = h5::open_read(path)?;
+        let fdim = read_fdim(path, &file)?;
+        Ok(Self { inner: TxtCtxReader::open(path)?, fdim })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        self.inner.path()
+    }
+
+    /// The feature size (root attribute `fdim`).
+    pub fn fdim(&self) -> usize {
+        self.fdim
+    }
+
+    /// Provenance attributes, `None` for files HAAV's scripts wrote.
+    pub fn provenance(&self) -> Result<Option<Provenance>> {
+        self.inner.provenance()
+    }
+
+    /// Image ids, ascending.
+    pub fn ids(&self) -> Result<Vec<u64>> {
+        self.inner.ids()
+    }
+
+    /// One image, all views, as stored (`whole.k` = 8k, `five.k` = 2k, `nine.k` = k).
+    pub fn get(&self, id: u64) -> Result<TxtEntry> {
+        let e = self.inner.get(id)?;
+        self.check_d(&e)?;
+        Ok(e)
+    }
+
+    /// One view of one image, optionally one crop and the first `top_k` texts:
+    /// `f[f"{id}/five/features"][crop, :top_k]`.
+    pub fn view(
+        &self,
+        id: u64,
+        view: View,
+        crop: Option<usize>,
+        top_k: Option<usize>,
+    ) -> Result<ViewEntry> {
+        let v = self.inner.view(id, view, crop, top_k)?;
+        self.check_view_d(id, view, &v)?;
+        Ok(v)
+    }
+
+    /// Texts per crop of `whole`, `five` and `nine` of one image (8k, 2k, k as HAAV writes
+    /// them).
+    pub fn view_rows(&self, id: u64) -> Result<[usize; 3]> {
+        let mut rows = [0; 3];
+        for (r, view) in rows.iter_mut().zip(View::ALL) {
+            *r = self.view(id, view, None, None)?.k;
+        }
+        Ok(rows)
+    }
+
+    /// Loads every image into memory, in parallel (ids ascending).
+    pub fn preload(&self) -> Result<Vec<TxtEntry>> {
+        self.preload_ids(&self.ids()?)
+    }
+
+    /// Loads the given images into memory, in parallel, in the order given.
+    pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        let all = self.inner.preload_ids(ids)?;
+        all.iter().try_for_each(|e| self.check_d(e))?;
+        Ok(all)
+    }
+
+    fn check_d(&self, e: &TxtEntry) -> Result<()> {
+        View::ALL.iter().try_for_each(|&view| self.check_view_d(e.id, view, e.view(view)))
+    }
+
+    /// HAAV's training code builds its model for `fdim`-wide features.
+    fn check_view_d(&self, id: u64, view: View, v: &ViewEntry) -> Result<()> {
+        if v.d != self.fdim {
+            return Err(Error::Shape {
+                path: self.path().to_owned(),
+                object: schema::txt_object(id, view, schema::FEATURES),
+                expected: format!("(.., {}) (root attribute fdim)", self.fdim),
+                found: v.features_shape(),
+            });
+        }
+        Ok(())
+    }
+}

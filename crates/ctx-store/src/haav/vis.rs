@@ -1,0 +1,300 @@
+//! HAAV's `vis_ctx.hdf5`: root attributes `fdim_pooled` and `fdim_grid` (int64); per image id a
+//! group with `grid_features (tokens, fdim_grid)` and `pooled_features (fdim_pooled,)`, float32,
+//! gzip.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::{File, Group};
+
+use crate::h5::{self, h5err};
+use crate::testing::{self, WritePoint};
+use crate::{Error, FileKind, Provenance, Result, bounds, gzip, resume, schema};
+
+const FDIM_GRID_OBJECT: &str = "/@fdim_grid";
+const FDIM_POOLED_OBJECT: &str = "/@fdim_pooled";
+
+/// `(fdim_grid, fdim_pooled)` of a file.
+fn read_dims(path: &Path, root: &Group) -> Result<(usize, usize)> {
+    let read = |name: &str, object: &str| match h5::read_attr_int(path, root, name)? {
+        Some(v) => bounds::dim(path, object, name, i128::from(v)),
+        None => Err(Error::Missing { path: path.to_owned(), object: object.to_owned() }),
+    };
+    Ok((read(schema::FDIM_GRID, FDIM_GRID_OBJECT)?, read(schema::FDIM_POOLED, FDIM_POOLED_OBJECT)?))
+}
+
+fn grid_object(id: u64) -> String {
+    format!("{id}/{}", schema::GRID_FEATURES)
+}
+
+fn pooled_object(id: u64) -> String {
+    format!("{id}/{}", schema::POOLED_FEATURES)
+}
+
+/// Writes HAAV's `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`]
+/// returns, and [`append`] resumes a killed run.
+///
+/// [`write_batch`]: HaavVisCtxWriter::write_batch
+/// [`append`]: HaavVisCtxWriter::append
+pub struct HaavVisCtxWriter {
+    w: h5::Writer,
+    fdim_grid: usize,
+    fdim_pooled: usize,
+    /// Tokens per image of the file's images (HAAV's training code stacks them).
+    tokens: Option<usize>,
+}
+
+impl HaavVisCtxWriter {
+    /// Creates the file with root attributes `fdim_pooled` (the projection size: 512 for
+    /// ViT-B/32), `fdim_grid` (the vision tower's width: 768 for ViT-B/32) and the provenance
+    /// attributes.
+    pub fn create(
+        path: impl AsRef<Path>,
+        fdim_grid: usize,
+        fdim_pooled: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let grid = super::attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
+        let pooled = super::attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
+        let w = h5::Writer::create(path, overwrite)?;
+        // HAAV's script sets them in this order.
+        h5::write_attr_i64(&w.path, w.file(), schema::FDIM_POOLED, pooled)?;
+        h5::write_attr_i64(&w.path, w.file(), schema::FDIM_GRID, grid)?;
+        provenance.write(&w.path, w.file(), FileKind::HaavVisCtx)?;
+        w.file().flush().map_err(h5err(&w.path, "/"))?;
+        Ok(Self { w, fdim_grid, fdim_pooled, tokens: None })
+    }
+
+    /// Opens an existing file to add images (resume). Returns the writer and the ids of its
+    /// complete images; an image group missing a dataset (a crash inside a flush) is removed.
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+        let w = h5::Writer::append(path.as_ref())?;
+        let (fdim_grid, fdim_pooled) = read_dims(&w.path, w.file())?;
+        let ids = resume::complete_image_groups(&w, |g| {
+            resume::holds(g, &[schema::GRID_FEATURES, schema::POOLED_FEATURES])
+        })?;
+        let tokens = match ids.first() {
+            Some(&id) => {
+                let object = grid_object(id);
+                let ds = w.file().dataset(&object).map_err(h5err(&w.path, &object))?;
+                ds.shape().first().copied()
+            }
+            None => None,
+        };
+        Ok((Self { w, fdim_grid, fdim_pooled, tokens }, ids))
+    }
+
+    /// The width of `grid_features`.
+    pub fn fdim_grid(&self) -> usize {
+        self.fdim_grid
+    }
+
+    /// The size of `pooled_features`.
+    pub fn fdim_pooled(&self) -> usize {
+        self.fdim_pooled
+    }
+
+    /// Writes `ids.len()` images: `grid` holds their `(tokens, fdim_grid)` grids back to back
+    /// (`ids.len() * tokens * fdim_grid` values), `pooled` their `(fdim_pooled,)` embeddings.
+    /// Every image of a file has the same `tokens`. Flushed to disk before returning.
+    pub fn write_batch(
+        &mut self,
+        ids: &[u64],
+        tokens: usize,
+        grid: &[f32],
+        pooled: &[f32],
+    ) -> Result<()> {
+        let path = self.w.path.clone();
+        if let Some(t) = self.tokens.filter(|&t| t != tokens) {
+            return Err(Error::Input {
+                path,
+                object: schema::GRID_FEATURES.into(),
+                message: format!("{tokens} tokens per image, but the file's images have {t}"),
+            });
+        }
+        let (gsize, psize) = (tokens * self.fdim_grid, self.fdim_pooled);
+        h5::check_len(
+            &path,
+            schema::GRID_FEATURES,
+            &[ids.len(), tokens, self.fdim_grid],
+            grid.len(),
+        )?;
+        h5::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
+        let root = self.w.file();
+        for (i, &id) in ids.iter().enumerate() {
+            let name = id.to_string();
+            let g = root.create_group(&name).map_err(h5err(&path, &name))?;
+            let p = &pooled[i * psize..(i + 1) * psize];
+            let grid_rows = &grid[i * gsize..(i + 1) * gsize];
+            let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
+            gzip::write_f32(&path, &g, pname, &pooled_object(id), &[psize], p)?;
+            gzip::write_f32(
+                &path,
+                &g,
+                gname,
+                &grid_object(id),
+                &[tokens, self.fdim_grid],
+                grid_rows,
+            )?;
+            testing::at(WritePoint::Entry(i));
+        }
+        self.w.end_batch()?;
+        if !ids.is_empty() {
+            self.tokens = Some(tokens);
+        }
+        tracing::debug!(n = ids.len(), "HAAV vis_ctx batch written");
+        Ok(())
+    }
+
+    /// Flushes and closes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.w.close()
+    }
+}
+
+/// One image of HAAV's `vis_ctx.hdf5`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaavVisEntry {
+    /// Tokens of the grid (class token first: 50 for ViT-B/32 at 224 px).
+    pub tokens: usize,
+    /// `(tokens, fdim_grid)` row-major.
+    pub grid: Vec<f32>,
+    /// `(fdim_pooled,)`.
+    pub pooled: Vec<f32>,
+}
+
+/// Every image of HAAV's `vis_ctx.hdf5` in memory (HAAV's `VisCtxField(preload=True)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaavVisCtx {
+    /// Image ids, ascending.
+    pub ids: Vec<u64>,
+    /// Tokens per image (the same for every image: HAAV's training code stacks them).
+    pub tokens: usize,
+    /// Width of the grid.
+    pub fdim_grid: usize,
+    /// Size of the pooled embedding.
+    pub fdim_pooled: usize,
+    /// `ids.len() * tokens * fdim_grid` values, image `i`'s grid at `i * tokens * fdim_grid`.
+    pub grid: Vec<f32>,
+    /// `ids.len() * fdim_pooled` values.
+    pub pooled: Vec<f32>,
+}
+
+impl HaavVisCtx {
+    /// The `(tokens, fdim_grid)` grid of the `i`-th image.
+    pub fn grid_row(&self, i: usize) -> &[f32] {
+        let n = self.tokens * self.fdim_grid;
+        &self.grid[i * n..(i + 1) * n]
+    }
+
+    /// The pooled embedding of the `i`-th image.
+    pub fn pooled_row(&self, i: usize) -> &[f32] {
+        &self.pooled[i * self.fdim_pooled..(i + 1) * self.fdim_pooled]
+    }
+}
+
+/// Reads HAAV's `vis_ctx.hdf5` (written by HAAV's `encode_images.py` or by us).
+pub struct HaavVisCtxReader {
+    path: PathBuf,
+    file: File,
+    fdim_grid: usize,
+    fdim_pooled: usize,
+    /// The file's length, which bounds the sizes read from it.
+    len: u64,
+}
+
+impl HaavVisCtxReader {
+    /// Opens the file and reads `fdim_grid` and `fdim_pooled`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_owned();
+        let file = h5::open_read(&path)?;
+        let (fdim_grid, fdim_pooled) = read_dims(&path, &file)?;
+        let len = std::fs::metadata(&path).map(|m| m.len()).map_err(|source| Error::Io {
+            path: path.clone(),
+            object: "/".into(),
+            source,
+        })?;
+        Ok(Self { path, file, fdim_grid, fdim_pooled, len })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The width of `grid_features` (root attribute `fdim_grid`).
+    pub fn fdim_grid(&self) -> usize {
+        self.fdim_grid
+    }
+
+    /// The size of `pooled_features` (root attribute `fdim_pooled`).
+    pub fn fdim_pooled(&self) -> usize {
+        self.fdim_pooled
+    }
+
+    /// Provenance attributes, `None` for files HAAV's script wrote.
+    pub fn provenance(&self) -> Result<Option<Provenance>> {
+        Provenance::read(&self.path, &self.file)
+    }
+
+    /// Image ids, ascending.
+    pub fn ids(&self) -> Result<Vec<u64>> {
+        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+    }
+
+    /// One image: `f[f"{id}/grid_features"][:]` and `f[f"{id}/pooled_features"][:]`.
+    pub fn get(&self, id: u64) -> Result<HaavVisEntry> {
+        let name = id.to_string();
+        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        let (gobj, pobj) = (grid_object(id), pooled_object(id));
+        let ds = h5::dataset(&self.path, &g, schema::GRID_FEATURES, &gobj)?;
+        let shape = h5::check_f32(&self.path, &ds, &gobj, &[None, Some(self.fdim_grid)])?;
+        let tokens = bounds::dim(&self.path, &gobj, "tokens", shape[0] as i128)?;
+        let n = bounds::values(&self.path, &gobj, "values", &[tokens, self.fdim_grid], self.len)?;
+        let mut grid = vec![0f32; n];
+        h5::read_f32_into(&self.path, &ds, &gobj, None, &mut grid)?;
+        let ds = h5::dataset(&self.path, &g, schema::POOLED_FEATURES, &pobj)?;
+        h5::check_f32(&self.path, &ds, &pobj, &[Some(self.fdim_pooled)])?;
+        let mut pooled = vec![0f32; self.fdim_pooled];
+        h5::read_f32_into(&self.path, &ds, &pobj, None, &mut pooled)?;
+        Ok(HaavVisEntry { tokens, grid, pooled })
+    }
+
+    /// Loads every image into memory. Every image must have the same number of tokens.
+    pub fn preload(&self) -> Result<HaavVisCtx> {
+        let ids = self.ids()?;
+        let mut ctx = HaavVisCtx {
+            ids: Vec::with_capacity(ids.len()),
+            tokens: 0,
+            fdim_grid: self.fdim_grid,
+            fdim_pooled: self.fdim_pooled,
+            grid: Vec::new(),
+            pooled: Vec::with_capacity(ids.len() * self.fdim_pooled),
+        };
+        for id in ids {
+            let e = self.get(id)?;
+            if ctx.ids.is_empty() {
+                ctx.tokens = e.tokens;
+                let n = [ctx.ids.capacity(), e.tokens, self.fdim_grid];
+                let what = "values of all grids";
+                ctx.grid.reserve(bounds::values(&self.path, "/", what, &n, self.len)?);
+            } else if e.tokens != ctx.tokens {
+                return Err(Error::Shape {
+                    path: self.path.clone(),
+                    object: grid_object(id),
+                    expected: format!(
+                        "({}, {}) as image {}'s",
+                        ctx.tokens, self.fdim_grid, ctx.ids[0]
+                    ),
+                    found: vec![e.tokens, self.fdim_grid],
+                });
+            }
+            ctx.ids.push(id);
+            ctx.grid.extend_from_slice(&e.grid);
+            ctx.pooled.extend_from_slice(&e.pooled);
+        }
+        tracing::debug!(n = ctx.ids.len(), "HAAV vis_ctx preloaded");
+        Ok(ctx)
+    }
+}

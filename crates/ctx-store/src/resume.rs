@@ -1,0 +1,33 @@
+//! Resuming a writer: which image groups of a file are complete.
+
+use hdf5::Group;
+
+use crate::Result;
+use crate::h5::{self, h5err};
+
+/// The ids of the image groups at the root of `w`'s file that `complete` accepts, ascending.
+/// The others, left partly written by a writer killed inside a flush, are removed so that the
+/// resumed run writes them again.
+pub(crate) fn complete_image_groups(
+    w: &h5::Writer,
+    complete: impl Fn(&Group) -> bool,
+) -> Result<Vec<u64>> {
+    let (ids, _) = h5::numeric_members(&w.path, w.file())?;
+    let mut done = Vec::with_capacity(ids.len());
+    for id in ids {
+        let name = id.to_string();
+        let g = w.file().group(&name).map_err(h5err(&w.path, &name))?;
+        if complete(&g) {
+            done.push(id);
+        } else {
+            tracing::warn!("{:?}: removing incomplete image {id}", w.path);
+            w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
+        }
+    }
+    Ok(done)
+}
+
+/// Whether `g` holds every one of `names` (datasets or groups).
+pub(crate) fn holds(g: &Group, names: &[&str]) -> bool {
+    names.iter().all(|n| g.link_exists(n))
+}
