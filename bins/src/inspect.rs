@@ -1,18 +1,25 @@
 //! `ctx-inspect`: summarise a context file, print one entry (the README's h5py snippets as a
-//! command), or validate the whole file against the schema.
+//! command), or validate the whole file against the schema; files of either profile (the
+//! original's, HAAV's).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use ctx_store::{CaptionDb, FileKind, Summary, TxtCtxReader, View, ViewEntry, VisCtxReader};
+use ctx_store::{
+    Caption, CaptionDb, CheckOptions, FileKind, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader,
+    Summary, TxtCtxReader, View, ViewEntry, VisCtxReader,
+};
 use serde_json::{Value, json};
 
-/// Inspect vis_ctx.hdf5, txt_ctx.hdf5 or caption_db.hdf5 (ours or the original's).
+/// Inspect vis_ctx.hdf5, txt_ctx.hdf5 or caption_db.hdf5 (ours or the original's, in the
+/// original's profile or HAAV's).
 ///
-/// Without options: a summary (kind, count, fdim, k, d). With --id: one image, like
-/// `f[f"{id}/five/features"][crop, :top_k]` in h5py. With --check: every schema violation.
+/// Without options: a summary (kind, profile, count, sizes). With --id: one image, like
+/// `f[f"{id}/five/features"][crop, :top_k]` in h5py. With --check: every schema violation (for
+/// HAAV's files, what HAAV's training code needs: 8k / 2k / k texts per crop, the sizes of the
+/// root attributes, finite values).
 #[derive(Debug, clap::Parser)]
 #[command(version, about, long_about)]
 pub struct Args {
@@ -27,7 +34,8 @@ pub struct Args {
     /// Crop of the view (0-4 for five, 0-8 for nine).
     #[arg(long, requires = "view")]
     pub crop: Option<usize>,
-    /// Keep the first N texts of each crop.
+    /// Keep the first N texts of each crop (vis_ctx: the first N values; HAAV's vis_ctx: the
+    /// first N tokens of the grid).
     #[arg(long)]
     pub top_k: Option<usize>,
     /// Phrase to print, by row (caption_db).
@@ -39,6 +47,11 @@ pub struct Args {
     /// Validate the whole file against the schema; exit 1 if anything is wrong.
     #[arg(long, conflicts_with_all = ["id", "index"])]
     pub check: bool,
+    /// With --check on HAAV's txt_ctx: the k of HAAV's training code (`TxtCtxField(k=...)`, 8
+    /// there); every view must hold at least 8k / 2k / k texts per crop. Default: the file's k
+    /// (the texts per crop of its first image's nine view).
+    #[arg(long, requires = "check")]
+    pub haav_k: Option<usize>,
 }
 
 fn parse_view(s: &str) -> Result<View, String> {
@@ -55,9 +68,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match (kind, args.id, args.index) {
         (_, None, None) => summary(&args, &mut out)?,
         (FileKind::VisCtx, Some(id), _) => vis_entry(&args, id, &mut out)?,
-        (FileKind::TxtCtx, Some(id), _) => txt_entry(&args, id, &mut out)?,
-        (FileKind::CaptionDb(_), _, Some(index)) => caption(&args, index, &mut out)?,
-        (FileKind::CaptionDb(_), Some(_), _) => {
+        (FileKind::HaavVisCtx, Some(id), _) => haav_vis_entry(&args, id, &mut out)?,
+        (FileKind::TxtCtx, Some(id), _) => {
+            let r = TxtCtxReader::open(&args.file)?;
+            txt_entry(&args, id, |v, c, k| r.view(id, v, c, k), &mut out)?
+        }
+        (FileKind::HaavTxtCtx, Some(id), _) => {
+            let r = HaavTxtCtxReader::open(&args.file)?;
+            txt_entry(&args, id, |v, c, k| r.view(id, v, c, k), &mut out)?
+        }
+        (FileKind::CaptionDb(_), _, Some(index)) => {
+            caption(&args, index, "feature", CaptionDb::open(&args.file)?.get(index)?, &mut out)?
+        }
+        (FileKind::HaavCaptionDb, _, Some(index)) => {
+            let c = HaavCaptionDb::open(&args.file)?.get(index)?;
+            caption(&args, index, "value", c, &mut out)?
+        }
+        (FileKind::CaptionDb(_) | FileKind::HaavCaptionDb, Some(_), _) => {
             bail!("{}: a caption database has no image ids; use --index N", args.file.display())
         }
         (_, _, Some(_)) => {
@@ -76,15 +103,16 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         json!({"tool": p.tool, "version": p.version,
                "arguments": serde_json::from_str::<Value>(&p.arguments).unwrap_or(json!(p.arguments))})
     });
-    let (count_name, kind) = match s.kind {
-        FileKind::VisCtx => ("images", "vis_ctx"),
-        FileKind::TxtCtx => ("images", "txt_ctx"),
-        FileKind::CaptionDb(_) => ("captions", "caption_db"),
-    };
+    let kind = s.kind.role();
+    let count_name = if kind == "caption_db" { "captions" } else { "images" };
+    let view_rows = s.view_rows.map(|[w, f, n]| json!({"whole": w, "five": f, "nine": n}));
     if args.json {
         let v = json!({
-            "file": s.path, "kind": kind, "description": s.kind.to_string(), count_name: s.count,
-            "fdim": s.fdim, "k": s.k, "d": s.d, "key_dim": s.key_dim, "batches": s.batches,
+            "file": s.path, "kind": kind, "profile": s.kind.profile().name(),
+            "description": s.kind.to_string(), count_name: s.count,
+            "fdim": s.fdim, "fdim_grid": s.fdim_grid, "fdim_pooled": s.fdim_pooled,
+            "tokens": s.tokens, "k": s.k, "texts_per_crop": view_rows, "d": s.d,
+            "key_dim": s.key_dim, "batches": s.batches,
             "first_id": s.id_range.map(|r| r.0), "last_id": s.id_range.map(|r| r.1),
             "provenance": provenance,
         });
@@ -98,12 +126,23 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         Some((a, b)) => writeln!(out, "{label:11} {} (ids {a} .. {b})", s.count)?,
         None => writeln!(out, "{label:11} {}", s.count)?,
     }
-    let fields =
-        [("fdim", s.fdim), ("k", s.k), ("d", s.d), ("key dim", s.key_dim), ("batches", s.batches)];
+    let fields = [
+        ("fdim", s.fdim),
+        ("fdim grid", s.fdim_grid),
+        ("fdim pooled", s.fdim_pooled),
+        ("tokens", s.tokens),
+        ("k", s.k),
+        ("d", s.d),
+        ("key dim", s.key_dim),
+        ("batches", s.batches),
+    ];
     for (name, v) in fields {
         if let Some(v) = v {
             writeln!(out, "{:11} {v}", format!("{name}:"))?;
         }
+    }
+    if let Some([w, f, n]) = s.view_rows {
+        writeln!(out, "texts:      {w} per crop of whole, {f} of five, {n} of nine")?;
     }
     match provenance {
         Some(p) => writeln!(out, "written by: {} {} {}", p["tool"], p["version"], p["arguments"])?,
@@ -146,6 +185,24 @@ fn vis_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn haav_vis_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
+    let r = HaavVisCtxReader::open(&args.file)?;
+    let mut e = r.get(id)?;
+    let width = r.fdim_grid();
+    if let Some(n) = args.top_k.filter(|&n| n < e.tokens) {
+        (e.tokens, e.grid) = (n, e.grid[..n * width].to_vec());
+    }
+    if args.json {
+        let grid = nest(&e.grid, &[e.tokens, width]);
+        writeln!(out, "{}", json!({ "grid_features": grid, "pooled_features": e.pooled }))?;
+    } else {
+        let (t, p) = (e.tokens, e.pooled.len());
+        writeln!(out, "{id}/grid_features ({t}, {width}) float32 {}", preview(&e.grid))?;
+        writeln!(out, "{id}/pooled_features ({p},) float32 {}", preview(&e.pooled))?;
+    }
+    Ok(())
+}
+
 fn view_json(v: &ViewEntry) -> Value {
     json!({
         "features": nest(&v.features, &v.features_shape()),
@@ -154,8 +211,13 @@ fn view_json(v: &ViewEntry) -> Value {
     })
 }
 
-fn txt_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
-    let r = TxtCtxReader::open(&args.file)?;
+/// One image of a txt_ctx of either profile; `view_of(view, crop, top_k)` reads a view.
+fn txt_entry(
+    args: &Args,
+    id: u64,
+    view_of: impl Fn(View, Option<usize>, Option<usize>) -> ctx_store::Result<ViewEntry>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let views = match args.view {
         Some(v) => vec![v],
         None => View::ALL.to_vec(),
@@ -170,7 +232,7 @@ fn txt_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
                 view.crops()
             );
         }
-        selected.push((view, r.view(id, view, crop, args.top_k)?));
+        selected.push((view, view_of(view, crop, args.top_k)?));
     }
     if args.json {
         let v = match &selected[..] {
@@ -197,21 +259,28 @@ fn txt_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn caption(args: &Args, index: usize, out: &mut impl Write) -> anyhow::Result<()> {
-    let db = CaptionDb::open(&args.file)?;
-    let c = db.get(index)?;
+/// One phrase; `feature` names its text feature as the file does (`feature`, or HAAV's
+/// `value`).
+fn caption(
+    args: &Args,
+    index: usize,
+    feature: &str,
+    c: Caption,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     if args.json {
-        writeln!(out, "{}", json!({"key": c.key, "feature": c.feature, "caption": c.caption}))?;
+        writeln!(out, "{}", json!({"key": c.key, feature: c.feature, "caption": c.caption}))?;
     } else {
         writeln!(out, "{index}: {:?}", c.caption)?;
         writeln!(out, "  key ({},) {}", c.key.len(), preview(&c.key))?;
-        writeln!(out, "  feature ({},) {}", c.feature.len(), preview(&c.feature))?;
+        writeln!(out, "  {feature} ({},) {}", c.feature.len(), preview(&c.feature))?;
     }
     Ok(())
 }
 
 fn check(args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let report = ctx_store::check(&args.file)
+    let options = CheckOptions { haav_k: args.haav_k };
+    let report = ctx_store::check_with(&args.file, &options)
         .with_context(|| format!("checking {}", args.file.display()))?;
     if args.json {
         let v: Vec<Value> = report
@@ -222,15 +291,17 @@ fn check(args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "{}",
-            json!({"kind": report.kind.to_string(), "entries": report.entries, "violations": v})
+            json!({"kind": report.kind.to_string(), "profile": report.kind.profile().name(),
+                   "entries": report.entries, "haav_k": report.haav_k, "violations": v})
         )?;
     } else {
         for v in &report.violations {
             writeln!(out, "{}: {}: {}", args.file.display(), v.object, v.message)?;
         }
+        let k = report.haav_k.map(|k| format!(" (HAAV's k = {k})")).unwrap_or_default();
         writeln!(
             out,
-            "{}: {}, {} entries, {} violations",
+            "{}: {}{k}, {} entries, {} violations",
             args.file.display(),
             report.kind,
             report.entries,

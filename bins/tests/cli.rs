@@ -233,3 +233,113 @@ with h5py.File(sys.argv[2], 'w') as f:
         assert!(err.contains("outside 0..=65536"), "{err}");
     }
 }
+
+/// HAAV's three files (k = 2: 16 / 4 / 2 texts per crop, d = 5; 3 tokens of width 4, pooled 2),
+/// written by h5py with the calls of HAAV's `ctx/` scripts (gzip everywhere, root `fdim` on the
+/// txt_ctx, `fdim_pooled` and `fdim_grid` on the vis_ctx, `values` in the caption database).
+fn haav_fixtures(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let code = r#"
+import sys, h5py, numpy as np
+rng = np.random.default_rng(1)
+words = ["white dog", "café ☕", "red car", "", "tree"]
+with h5py.File(sys.argv[1], "a") as f:
+    for i in (531912, 9, 42):
+        g1 = f.create_group(str(i))
+        f.attrs["fdim"] = 5
+        for view, n, k in (("whole", 1, 16), ("five", 5, 4), ("nine", 9, 2)):
+            shape = (k,) if view == "whole" else (n, k)
+            g = g1.create_group(view)
+            g.create_dataset("features", data=rng.standard_normal(shape + (5,)).astype("f4"), compression="gzip")
+            g.create_dataset("scores", data=-np.sort(-rng.random(shape).astype("f4"), axis=-1), compression="gzip")
+            texts = [words[j % 5] + f" {j}" for j in range(int(np.prod(shape)))]
+            if view != "whole":
+                texts = [texts[c * k:(c + 1) * k] for c in range(n)]
+            g.create_dataset("texts", data=texts, compression="gzip")
+with h5py.File(sys.argv[2], "a") as f:
+    pooled = rng.standard_normal((2, 2)).astype("f4")
+    pooled /= np.linalg.norm(pooled, axis=-1, keepdims=True)
+    grid = rng.standard_normal((2, 3, 4)).astype("f4")
+    f.attrs["fdim_pooled"] = pooled.shape[-1]
+    f.attrs["fdim_grid"] = grid.shape[-1]
+    for i, id in enumerate((531912, 9)):
+        g = f.create_group(str(id))
+        g.create_dataset("pooled_features", data=pooled[i], compression="gzip")
+        g.create_dataset("grid_features", data=grid[i], compression="gzip")
+for b in range(2):
+    with h5py.File(sys.argv[3], "a") as f:
+        g = f.create_group(str(b))
+        k = rng.standard_normal((4, 3)).astype("f4")
+        g.create_dataset("keys", data=k / np.linalg.norm(k, axis=1, keepdims=True), compression="gzip")
+        g.create_dataset("values", data=rng.standard_normal((4, 5)).astype("f4"), compression="gzip")
+        g.create_dataset("captions", data=[f"phrase {b} {j}" for j in range(4)], compression="gzip")
+"#;
+    let (t, v, c) =
+        (dir.join("txt_ctx.hdf5"), dir.join("vis_ctx.hdf5"), dir.join("caption_db.hdf5"));
+    run_python_code(code, &[&t, &v, &c]);
+    (t, v, c)
+}
+
+#[test]
+fn haav_files_show_and_check_as_haav_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (txt, vis, cap) = haav_fixtures(dir.path());
+
+    // HAAV's txt_ctx (a root fdim, as a vis_ctx has) is a txt_ctx.
+    let s = stdout_json(&inspect(&[&txt, &"--json"]));
+    assert_eq!((s["kind"].clone(), s["profile"].clone()), (json!("txt_ctx"), json!("haav")));
+    assert_eq!(
+        (s["images"].clone(), s["fdim"].clone(), s["k"].clone()),
+        (json!(3), json!(5), json!(2))
+    );
+    assert_eq!(s["texts_per_crop"], json!({"whole": 16, "five": 4, "nine": 2}));
+    let s = stdout_json(&inspect(&[&vis, &"--json"]));
+    assert_eq!((s["kind"].clone(), s["profile"].clone()), (json!("vis_ctx"), json!("haav")));
+    assert_eq!(
+        (s["fdim_grid"].clone(), s["fdim_pooled"].clone(), s["tokens"].clone()),
+        (json!(4), json!(2), json!(3))
+    );
+    let s = stdout_json(&inspect(&[&cap, &"--json"]));
+    assert_eq!((s["kind"].clone(), s["profile"].clone()), (json!("caption_db"), json!("haav")));
+    assert_eq!((s["captions"].clone(), s["d"].clone()), (json!(8), json!(5)));
+    let text = String::from_utf8(inspect(&[&txt]).stdout).unwrap();
+    assert!(text.contains("HAAV profile") && text.contains("16 per crop of whole"), "{text}");
+
+    // Entries, as h5py returns them.
+    let got = stdout_json(&inspect(&[
+        &txt, &"--id", &"531912", &"--view", &"five", &"--crop", &"2", &"--top-k", &"3", &"--json",
+    ]));
+    floats_equal(&got["features"], &h5py_snippet(&txt, "f['531912/five/features'][2, :3]"));
+    assert_eq!(got["texts"], h5py_snippet(&txt, "f['531912/five/texts'][2, :3]"));
+    let got = stdout_json(&inspect(&[&txt, &"--id", &"9", &"--view", &"whole", &"--json"]));
+    floats_equal(&got["scores"], &h5py_snippet(&txt, "f['9/whole/scores'][()]"));
+    let got = stdout_json(&inspect(&[&vis, &"--id", &"9", &"--json"]));
+    floats_equal(&got["grid_features"], &h5py_snippet(&vis, "f['9/grid_features'][()]"));
+    floats_equal(&got["pooled_features"], &h5py_snippet(&vis, "f['9/pooled_features'][()]"));
+    let got = stdout_json(&inspect(&[&cap, &"--index", &"5", &"--json"]));
+    assert_eq!(got["caption"], json!("phrase 1 1"));
+    floats_equal(&got["value"], &h5py_snippet(&cap, "f['1/values'][1]"));
+
+    for file in [&txt, &vis, &cap] {
+        let out = inspect(&[file, &"--check"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success() && text.contains("0 violations"), "{text}");
+    }
+
+    // A whole view with fewer than 8k texts: HAAV's reader would pair 15 rows with 16 ranks.
+    run_python_code(
+        "import sys, h5py\nwith h5py.File(sys.argv[1], 'a') as f:\n    g = f['42/whole']\n    for n in ('features', 'scores', 'texts'):\n        d = g[n][:15]\n        del g[n]\n        g.create_dataset(n, data=d, compression='gzip')\n",
+        &[&txt],
+    );
+    let out = inspect(&[&txt, &"--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(": 42/whole/features: 15 texts per crop") && text.contains("[:16]"),
+        "{text}"
+    );
+    assert!(text.contains("(HAAV's k = 2)") && text.contains("1 violations"), "{text}");
+    // Enough for a training k of 1 (8 / 2 / 1 texts per crop).
+    let out = inspect(&[&txt, &"--check", &"--haav-k", &"1", &"--json"]);
+    let v = stdout_json(&out);
+    assert_eq!((v["haav_k"].clone(), v["violations"].clone()), (json!(1), json!([])));
+}

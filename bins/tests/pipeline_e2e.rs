@@ -109,6 +109,18 @@ fn content(path: &Path) -> String {
             let r = CaptionDb::open(path).unwrap();
             format!("{l:?} {} {:?} {:?}", r.batches(), r.load().unwrap(), r.provenance().unwrap())
         }
+        ctx_store::FileKind::HaavVisCtx => {
+            let r = ctx_store::HaavVisCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        ctx_store::FileKind::HaavTxtCtx => {
+            let r = ctx_store::HaavTxtCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        ctx_store::FileKind::HaavCaptionDb => {
+            let r = ctx_store::HaavCaptionDb::open(path).unwrap();
+            format!("{} {:?} {:?}", r.batches(), r.load().unwrap(), r.provenance().unwrap())
+        }
     }
 }
 
