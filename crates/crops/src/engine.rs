@@ -35,11 +35,6 @@ pub(crate) struct Src<'a> {
 }
 
 impl Src<'_> {
-    /// Byte `b` (channel-interleaved) of row `y` of the rectangle, as an integer.
-    fn byte(&self, y: usize, b: usize) -> i32 {
-        i32::from(self.data[(self.y + y) * self.stride + self.x * 3 + b])
-    }
-
     /// Bytes `b..b + 8` of row `y` as f32 (0 past the end of the data).
     #[inline(always)]
     fn eight(&self, y: usize, b: usize) -> f32x8 {
@@ -116,12 +111,6 @@ fn round_clip(sum: f32x8, margin: f32x8) -> Option<f32x8> {
         return None;
     }
     Some(r.fast_max(f32x8::ZERO).fast_min(f32x8::splat(255.0)))
-}
-
-/// Pillow's `clip8` of a fixed-point sum.
-#[inline(always)]
-fn clip8(sum: i32) -> f32 {
-    f32::from((sum >> PRECISION_BITS).clamp(0, 255) as u8)
 }
 
 /// Resizes `src` to `nw x nh` as Pillow's `Image.resize((nw, nh), Image.BICUBIC)` and hands the
@@ -223,13 +212,7 @@ fn horizontal(
                 let far = |c: usize| (acc[c] - r[c]).abs();
                 if far(0).fast_max(far(1)).fast_max(far(2)).simd_gt(margin).any() {
                     for (c, st) in stage.iter_mut().enumerate() {
-                        st[i] = f32x8::from(std::array::from_fn::<f32, 8, _>(|r| {
-                            let mut sum = BIAS;
-                            for (t, &kt) in k.iter().enumerate() {
-                                sum += src.byte(row(r), (first + t) * 3 + c) * kt;
-                            }
-                            clip8(sum)
-                        }));
+                        st[i] = exact((0..k.len()).map(|t| strip[base + 3 * t + c]), k);
                     }
                 } else {
                     for (st, r) in stage.iter_mut().zip(r) {
@@ -303,16 +286,27 @@ fn column_block<const B: usize>(
         }
     }
     for (j, (a, d)) in acc.into_iter().zip(dst).enumerate() {
-        *d = round_clip(a, margin).unwrap_or_else(|| {
-            f32x8::from(std::array::from_fn::<f32, 8, _>(|i| {
-                let mut sum = BIAS;
-                for (t, &kt) in k.iter().enumerate() {
-                    sum += mid[(base + t) * groups + g + j].as_array()[i] as i32 * kt;
-                }
-                clip8(sum)
-            }))
-        });
+        *d = match round_clip(a, margin) {
+            Some(v) => v,
+            None => exact((0..k.len()).map(|t| mid[(base + t) * groups + g + j]), k),
+        };
     }
+}
+
+/// Pillow's `clip8((BIAS + sum of k[t] * values[t]) >> 22)` on 8 lanes of exact integers held
+/// in f32: the integer arithmetic for the sums that f32 cannot decide (ties between two levels
+/// are common: an upscale's output centred between two inputs with symmetric weights lands on
+/// one whenever the two inputs differ by an odd number). Out of line, so that the hot loops
+/// keep nothing for it.
+#[cold]
+#[inline(never)]
+fn exact(values: impl Iterator<Item = f32x8>, k: &[i32]) -> f32x8 {
+    let mut sum = i32x8::splat(BIAS);
+    for (v, &kt) in values.zip(k) {
+        sum += v.fast_trunc_int() * i32x8::splat(kt);
+    }
+    let level = (sum >> PRECISION_BITS as i32).max(i32x8::ZERO).min(i32x8::splat(255));
+    f32x8::from_i32x8(level)
 }
 
 /// Collects the window as packed RGB8 (the layout of [`crate::resize_bicubic`]).

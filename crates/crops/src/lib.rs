@@ -23,6 +23,8 @@ mod view;
 pub use boxes::{CropBox, five, nine, whole};
 pub use engine::Window;
 pub use error::{Error, Result};
+/// The half-precision element type [`ClipPreprocess`] writes for a half-precision model.
+pub use half::f16;
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess, Element};
 pub use resample::{
