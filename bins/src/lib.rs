@@ -3,6 +3,7 @@
 
 pub mod doctor;
 pub mod inspect;
+pub mod malloc;
 pub mod pipeline;
 
 use std::process::ExitCode;

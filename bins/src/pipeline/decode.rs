@@ -16,7 +16,6 @@ use anyhow::{Context, Result, anyhow};
 use clip_encoder::{Device, Kind, Tensor};
 use crops::{ClipPreprocess, RgbImage};
 use half::f16;
-use half::slice::HalfFloatSliceExt;
 
 use super::stages::{Emit, Flow, source};
 
@@ -43,8 +42,9 @@ impl Inputs {
     }
 
     /// Writes the image's inputs into `dst`, a `(per_image, 3, size, size)` tensor of `kind`
-    /// (`Half` for a half-precision model: half the bytes to copy and move to the device),
-    /// through per-thread buffers reused from image to image.
+    /// (`Half` for a half-precision model: half the bytes to copy and move to the device). The
+    /// crops are preprocessed straight into a per-thread buffer of that element type (no f32
+    /// pass to convert), reused from image to image, then copied into `dst`.
     fn fill(
         self,
         pre: &ClipPreprocess,
@@ -52,32 +52,36 @@ impl Inputs {
         kind: Kind,
         dst: &mut Tensor,
     ) -> Result<()> {
+        use std::cell::RefCell;
         thread_local! {
-            static BUF: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-            static HALF: std::cell::RefCell<Vec<f16>> = const { std::cell::RefCell::new(Vec::new()) };
+            static F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+            static F16: RefCell<Vec<f16>> = const { RefCell::new(Vec::new()) };
         }
-        let n = self.per_image();
-        BUF.with(|b| {
-            let mut buf = b.borrow_mut();
-            buf.resize(n * pre.len(), 0.0);
-            match self {
-                Inputs::Whole => pre.pixels_into(img, &mut buf),
+        /// The inputs as `T` in `buf` (resized to fit them), copied into a new tensor.
+        fn tensor<T: crops::Element + tch::kind::Element>(
+            inputs: Inputs,
+            pre: &ClipPreprocess,
+            img: &RgbImage,
+            buf: &RefCell<Vec<T>>,
+        ) -> Result<Tensor> {
+            let mut buf = buf.borrow_mut();
+            buf.resize(inputs.per_image() * pre.len(), T::default());
+            match inputs {
+                Inputs::Whole => {
+                    pre.crop_pixels_into(img, crops::whole(img.width, img.height), &mut buf)?
+                }
                 Inputs::Crops => pre.image_crops_into(img, &mut buf)?,
             }
-            let shape = [n as i64, 3, i64::from(pre.size), i64::from(pre.size)];
-            let src = if kind == Kind::Half {
-                HALF.with(|h| {
-                    let mut h = h.borrow_mut();
-                    h.resize(buf.len(), f16::ZERO);
-                    h.convert_from_f32_slice(&buf);
-                    Tensor::f_from_slice(&h)
-                })?
-            } else {
-                Tensor::f_from_slice(&buf)?
-            };
-            dst.f_copy_(&src.f_view(shape)?)?;
-            Ok(())
-        })
+            Ok(Tensor::f_from_slice(&buf)?)
+        }
+        let src = if kind == Kind::Half {
+            F16.with(|b| tensor(self, pre, img, b))?
+        } else {
+            F32.with(|b| tensor(self, pre, img, b))?
+        };
+        let shape = [self.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
+        dst.f_copy_(&src.f_view(shape)?)?;
+        Ok(())
     }
 }
 
