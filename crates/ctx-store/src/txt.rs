@@ -345,7 +345,7 @@ impl TxtCtxReader {
     ///
     /// The readers are one fewer than rayon's threads (the planner takes a core of its own:
     /// more readers measured slower, contending for the kernel's memory-map lock while they
-    /// fault in their buffers), and plans go to them in groups of [`PLANS_PER_HANDOVER`].
+    /// fault in their buffers), and plans go to them in groups of `PLANS_PER_HANDOVER`.
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
         let readers = rayon::current_num_threads().saturating_sub(1).max(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(readers).build().map_err(|e| {
