@@ -31,7 +31,8 @@ fn row_error(dir: &std::path::Path, name: &str, got: &clip_encoder::Tensor, widt
     max_row_rel(&got, &want, width as usize)
 }
 
-fn check(preset: &str) {
+/// `consistency`: the largest per-row relative error of a batch against one-by-one runs.
+fn check(preset: &str, consistency: f64) {
     let ckpt = tiny_clip(preset);
     let enc = ClipEncoder::load(&ckpt, &LoadOptions::default()).expect("load");
     let s = enc.preprocess().size as usize;
@@ -108,30 +109,40 @@ fn check(preset: &str) {
         let one = enc.encode_images(&pixels[i * per..(i + 1) * per], 1).unwrap();
         let one = to_vec_f32(&one.pooled).unwrap();
         let err = max_row_rel(&one, &batch_rows[i * w..(i + 1) * w], w);
-        assert!(err <= 1e-6, "image {i}: batch vs single {err:e}");
+        assert!(err <= consistency, "image {i}: batch vs single {err:e}");
     }
     let all = to_vec_f32(&txt.features).unwrap();
     let w = c.text_config.hidden_size as usize;
     for (i, t) in texts.iter().enumerate() {
         let one = to_vec_f32(&enc.encode_texts(&[t]).unwrap().features).unwrap();
         let err = max_row_rel(&one, &all[i * w..(i + 1) * w], w);
-        assert!(err <= 1e-6, "text {t:?}: batch (padded) vs single {err:e}");
+        assert!(err <= consistency, "text {t:?}: batch (padded) vs single {err:e}");
     }
 }
 
 #[test]
 fn parity_with_transformers_preset_a() {
-    check("a");
+    check("a", 1e-6);
 }
 
 #[test]
 fn parity_with_transformers_preset_b() {
-    check("b");
+    check("b", 1e-6);
 }
 
 #[test]
 fn parity_with_transformers_preset_l14() {
-    check("l14");
+    check("l14", 1e-6);
+}
+
+/// The full shape of openai/clip-vit-large-patch14 (random weights; `make_tiny_clip.py --preset
+/// vit-l-14` writes 1.7 GB into target/xctx-fixtures the first time, and the run takes minutes on
+/// two cores): `cargo test -p clip-encoder --test golden -- --ignored`.
+#[test]
+#[ignore = "full-size ViT-L/14: 1.7 GB checkpoint, minutes on a CPU"]
+fn parity_with_transformers_full_size_vit_l_14() {
+    // Twelve layers of width 768: rounding alone moves a padded row by about 1e-6.
+    check("vit-l-14", 1e-5);
 }
 
 #[test]
