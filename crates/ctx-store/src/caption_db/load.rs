@@ -39,7 +39,7 @@ impl CaptionDb {
             outs.push((k, f, c));
             (k_rest, f_rest, c_rest) = (kt, ft, ct);
         }
-        let path = &self.path;
+        let (path, raw) = (&self.path, &raw);
         std::thread::scope(|s| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job<'_>>>(64);
             let planner = s.spawn(move || -> Result<()> {
@@ -59,7 +59,9 @@ impl CaptionDb {
                                     return Ok(()); // a reader failed: its error is reported
                                 }
                             }
-                            None => h5::read_f32_into(path, &ds, &object, None, out)?,
+                            None => {
+                                h5::read_f32_into(path, &ds, &object, direct.then_some(raw), out)?
+                            }
                         }
                     }
                     let object = format!("{prefix}{}", schema::CAPTIONS);
@@ -89,8 +91,8 @@ impl CaptionDb {
             });
             let read = rx.into_iter().par_bridge().try_for_each(|jobs| {
                 jobs.into_iter().try_for_each(|job| match job {
-                    Job::Floats(band, out) => band.read(path, &raw, out),
-                    Job::Strings(band, out) => band.read(path, &raw, out),
+                    Job::Floats(band, out) => band.read(path, raw, out),
+                    Job::Strings(band, out) => band.read(path, raw, out),
                 })
             });
             let planned = planner.join().expect("the planning thread does not panic");
