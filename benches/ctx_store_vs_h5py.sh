@@ -49,7 +49,7 @@ if [[ ,$PARTS, == *,caption,* ]]; then
     serial=$("$bench" caption-load "$dir/captions.h5" serial); echo "serial  $serial"
     par=$("$bench" caption-load "$dir/captions.h5"); echo "parallel $par"
     floor=$("$bench" caption-floor "$dir/captions.h5"); echo "floor   $floor"
-    "$py" -c 'import sys; s, p, f = map(float, sys.argv[1:]); print(f"load {int(sys.argv[4])} phrases: serial {s:.2f} s, parallel {p:.2f} s ({s / p:.2f}x faster), floor {f:.2f} s (parallel {p / f:.2f}x the floor)")' \
+    "$py" -c 'import sys; s, p, f = map(float, sys.argv[1:4]); print(f"load {int(sys.argv[4])} phrases: serial {s:.2f} s, parallel {p:.2f} s ({s / p:.2f}x faster), floor {f:.2f} s (parallel {p / f:.2f}x the floor)")' \
       "$(field "$serial" seconds)" "$(field "$par" seconds)" "$(field "$floor" seconds)" "$n"
     rm -f "$dir/captions.h5"
   done
