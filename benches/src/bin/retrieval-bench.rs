@@ -1,9 +1,12 @@
 //! Search throughput for benches/retrieval_vs_faiss.sh.
 //!
 //! `retrieval-bench DIR K f32|fast|ivf [DEVICE]`: reads DIR/{keys,queries}.f32 and DIR/shape.json,
-//! searches, prints `{"queries_per_s", "matmul_s", "search_s", "rescored", "ids_equal_faiss"}`
-//! where `matmul_s` is the bare f32 and bf16 product `queries x keys^T` on the same device and
-//! `ids_equal_faiss` compares with DIR/faiss_ids.i64 when present.
+//! searches, prints `{"queries_per_s", "matmul_s", "search_s", "rescored", "ids_equal_faiss",
+//! "screening"}` where `matmul_s` is the bare f32 and bf16 product `queries x keys^T` on the same
+//! device, `screening` the type `Precision::Fast` screened in (`XCTX_SCREENING=bf16|f32` forces
+//! one) and `ids_equal_faiss` compares with DIR/faiss_ids.i64 when present. `ivf` builds the
+//! original's IVF index (`round(8 sqrt n)` lists, a tenth probed) and prints its build seconds
+//! (k-means training and filling the lists), queries/s and recall@K against faiss's exact ids.
 //!
 //! `retrieval-bench synth N Q K [DEVICE]`: full scale on a device (benches/gpu_check.sh): N
 //! clustered keys and Q queries of 512 dims made on the device, the fast (exact) search timed
@@ -25,7 +28,7 @@ fn main() -> Result<()> {
         return synthetic(n.parse()?, q.parse()?, k.parse()?, device);
     }
     let [_, dir, k, precision, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: retrieval-bench DIR K f32|fast [DEVICE]");
+        anyhow::bail!("usage: retrieval-bench DIR K f32|fast|ivf [DEVICE]");
     };
     let dir = std::path::Path::new(dir);
     let k: usize = k.parse()?;
@@ -89,6 +92,7 @@ fn main() -> Result<()> {
         "queries_per_s": (queries.len() / d) as f64 / search_s, "search_s": search_s,
         "matmul_s": bare, "rescored": hits.rescored, "rows_equal_faiss": faiss,
         "threads": tch::get_num_threads(), "precision": format!("{precision:?}"),
+        "screening": index.screening().map(|s| format!("{s:?}").to_lowercase()),
     });
     #[allow(clippy::print_stdout)]
     {
@@ -129,6 +133,7 @@ fn ivf(dir: &std::path::Path, keys: &[f32], queries: &[f32], d: usize, k: usize)
     let t = Instant::now();
     let index = retrieval::IvfIndex::build(keys, d, &retrieval::IvfOptions::default())?;
     let build_s = t.elapsed().as_secs_f64();
+    let _ = index.search(&queries[..d.min(queries.len())], k)?; // warm-up
     let t = Instant::now();
     let hits = index.search(queries, k)?;
     let search_s = t.elapsed().as_secs_f64();
@@ -145,6 +150,7 @@ fn ivf(dir: &std::path::Path, keys: &[f32], queries: &[f32], d: usize, k: usize)
     let line = serde_json::json!({
         "ivf_queries_per_s": (queries.len() / d) as f64 / search_s, "ivf_build_s": build_s,
         "recall": found as f64 / exact.len() as f64, "nlist": index.nlist(),
+        "nprobe": index.nprobe(), "threads": tch::get_num_threads(),
     });
     #[allow(clippy::print_stdout)]
     {
@@ -201,8 +207,11 @@ fn synthetic(n: i64, q: i64, k: usize, device: tch::Device) -> Result<()> {
     drop(plain);
 
     // The bare products of the same batches and chunks (the index's defaults on this device).
-    let cuda = device.is_cuda();
-    let low = if cuda { Kind::Half } else { Kind::BFloat16 };
+    let low = match index.screening() {
+        Some(retrieval::Screening::F16) => Kind::Half,
+        Some(retrieval::Screening::Bf16) => Kind::BFloat16,
+        _ => Kind::Float,
+    };
     let (a, b) = (queries.to_kind(low), keys.to_kind(low));
     sync(device);
     let bare_s = bare_products(&index, &a, &b);
