@@ -1,9 +1,12 @@
 """transformers' side of benches/clip_vs_transformers.sh.
 
-    python clip_reference.py CKPT images|texts N BATCH THREADS
+    python clip_reference.py CKPT images|images-grid|texts|texts-clip N BATCH THREADS
 
-Same work as clip-bench: random pixels (images: vision tower + projection + normalise) or the
-same phrases (texts: tokenizer + text tower + projection + normalise), fp32 CPU, one warm-up batch.
+Same work as clip-bench: random pixels (images: vision tower + projection + normalise;
+images-grid: also every token's features, HAAV's grid) or the same phrases (texts: tokenizer +
+text tower + projection + normalise; texts-clip: HAAV's, 77 tokens without attention mask, the
+keys and the values before final_layer_norm), fp32 CPU, one warm-up batch. transformers has no
+clip.tokenize; texts-clip pads and cuts its fast tokenizer's ids to 77 instead.
 """
 import json
 import sys
@@ -29,12 +32,25 @@ def norm(x):
     return x / x.norm(p=2, dim=-1, keepdim=True)
 
 
-if mode == "images":
+if mode in ("images", "images-grid"):
     s = model.config.vision_config.image_size
     pixels = torch.rand(batch, 3, s, s)
 
     def run(b):
-        norm(model.visual_projection(model.vision_model(pixel_values=pixels[:b]).pooler_output)).numpy()
+        out = model.vision_model(pixel_values=pixels[:b])
+        norm(model.visual_projection(out.pooler_output)).numpy()
+        if mode == "images-grid":
+            out.last_hidden_state.numpy()
+elif mode == "texts-clip":
+    tok = CLIPTokenizer.from_pretrained(ckpt)
+    texts = phrases(batch)
+
+    def run(b):
+        ids = tok(texts[:b], padding="max_length", return_tensors="pt", truncation=True, max_length=77)["input_ids"]
+        out = model.text_model(input_ids=ids, output_hidden_states=True)
+        at = torch.arange(b), ids.argmax(dim=-1)
+        out.hidden_states[-1][at].numpy()
+        norm(model.text_projection(out.last_hidden_state[at])).numpy()
 else:
     tok = CLIPTokenizer.from_pretrained(ckpt)
     texts = phrases(batch)
