@@ -3,7 +3,6 @@
 
 pub mod doctor;
 pub mod inspect;
-pub mod malloc;
 pub mod pipeline;
 
 use std::process::ExitCode;

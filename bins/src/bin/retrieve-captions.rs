@@ -1,4 +1,3 @@
 fn main() -> std::process::ExitCode {
-    xctx_bins::malloc::tune();
     xctx_bins::exit(xctx_bins::pipeline::retrieve::run(clap::Parser::parse()))
 }
