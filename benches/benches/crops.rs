@@ -40,6 +40,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("cpu_decode_15_crops_preprocess_640x480", |b| {
         b.iter(|| p.image_crops_into(&crops::decode_bytes(path, &jpeg).unwrap(), &mut out).unwrap())
     });
+    // Half precision, as a half-precision model takes its inputs.
+    let mut half = vec![crops::f16::ZERO; crops::INPUTS_PER_IMAGE * p.len()];
+    g.bench_function("cpu_decode_15_crops_preprocess_f16_640x480", |b| {
+        b.iter(|| {
+            p.image_crops_into(&crops::decode_bytes(path, &jpeg).unwrap(), &mut half).unwrap()
+        })
+    });
     g.bench_function("cpu_decode_640x480", |b| {
         b.iter(|| crops::decode_bytes(path, &jpeg).unwrap())
     });

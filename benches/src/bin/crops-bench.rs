@@ -1,8 +1,9 @@
 //! Driver of `benches/crops_vs_python.sh`: decode + 15 crops + CLIP preprocessing of every JPEG
-//! in a directory with `crops`, on a rayon pool of THREADS, and the decode-only floor.
+//! in a directory with `crops`, on a rayon pool of THREADS, into f32 (as a full-precision model
+//! takes them) or f16 (a half-precision one), and the decode-only floor.
 //!
 //! ```text
-//! crops-bench DIR THREADS [decode-only]
+//! crops-bench DIR THREADS [decode-only | f16]
 //! ```
 
 use std::io::Write;
@@ -15,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let dir = args.get(1).context("missing DIR")?;
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
+    let half = args.get(3).is_some_and(|a| a == "f16");
     let mut paths: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
@@ -27,6 +29,15 @@ fn main() -> anyhow::Result<()> {
         use rayon::prelude::*;
         if decode_only {
             paths.par_iter().filter(|f| crops::decode(f).is_ok()).count()
+        } else if half {
+            paths
+                .par_iter()
+                .map_init(
+                    || vec![crops::f16::ZERO; crops::INPUTS_PER_IMAGE * p.len()],
+                    |buf, f| crops::decode(f).and_then(|img| p.image_crops_into(&img, buf)),
+                )
+                .filter(Result::is_ok)
+                .count()
         } else {
             // Each worker preprocesses into one reused buffer, as the pipeline does (and as the
             // Python reference drops each image's array before the next).
@@ -42,7 +53,11 @@ fn main() -> anyhow::Result<()> {
     });
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
-    let op = if decode_only { "decode" } else { "decode+15 crops+preprocess" };
+    let op = match (decode_only, half) {
+        (true, _) => "decode",
+        (_, true) => "decode+15 crops+preprocess (f16)",
+        _ => "decode+15 crops+preprocess",
+    };
     writeln!(
         std::io::stdout(),
         "{}",

@@ -35,9 +35,9 @@ pub(crate) struct Src<'a> {
 }
 
 impl Src<'_> {
-    /// Bytes `b..b + 8` of row `y` as f32 (0 past the end of the data).
+    /// Bytes `b..b + 8` of row `y` (0 past the end of the data).
     #[inline(always)]
-    fn eight(&self, y: usize, b: usize) -> f32x8 {
+    fn eight(&self, y: usize, b: usize) -> [u8; 8] {
         let at = (self.y + y) * self.stride + self.x * 3 + b;
         let mut v = [0u8; 8];
         match self.data.get(at..at + 8) {
@@ -48,7 +48,7 @@ impl Src<'_> {
                 v[..n].copy_from_slice(&s[..n]);
             }
         }
-        f32x8::from_i32x8(i32x8::from(v.map(i32::from)))
+        v
     }
 }
 
@@ -188,7 +188,9 @@ fn horizontal(
         let row = |r: usize| y_first + (y0 + r).min(rows - 1);
         for (blk, out) in strip.chunks_exact_mut(8).enumerate() {
             let b = b_first + blk * 8;
-            let block: [f32x8; 8] = std::array::from_fn(|r| src.eight(row(r), b));
+            let block: [f32x8; 8] = std::array::from_fn(|r| {
+                f32x8::from_i32x8(i32x8::from(src.eight(row(r), b).map(i32::from)))
+            });
             out.copy_from_slice(&transpose(block));
         }
         for g in 0..groups {
