@@ -60,7 +60,7 @@ pub fn decoded(
         batch,
         workers: common.workers(),
         ahead: 2,
-        pre: preprocess_of(enc),
+        pre: enc.preprocess().clone(),
         inputs,
         kind: enc.kind(),
         pin,
@@ -163,11 +163,6 @@ pub fn write_stage<T: Send + 'static, W: Send + 'static>(
         }
         finish(writer)
     })
-}
-
-/// The checkpoint's image settings as crops' preprocessing.
-pub fn preprocess_of(enc: &ClipEncoder) -> crops::ClipPreprocess {
-    enc.preprocess().clone()
 }
 
 /// Runs an image step's flow to its end: counts the images written (moving the progress bar),

@@ -76,10 +76,12 @@ impl<T> Emit<T> {
     /// Hands `item` on, waiting while the channel is full.
     pub fn send(&mut self, item: T) -> Result<(), Stopped> {
         let t = Instant::now();
-        let r = self.tx.send(item);
+        let r = self.tx.send(item).map_err(|_| Stopped);
         Clock::add(&self.clock.blocked, t.elapsed());
-        self.clock.items.fetch_add(1, Ordering::Relaxed);
-        r.map_err(|_| Stopped)
+        if r.is_ok() {
+            self.clock.items.fetch_add(1, Ordering::Relaxed);
+        }
+        r
     }
 }
 
