@@ -1,8 +1,12 @@
 //! Synthetic context data shared by the benches: the same pool of images for every run, so that
-//! the side-by-side scripts compare like with like.
+//! the side-by-side scripts compare like with like; and crops-bench's loop ([`crops_loop`]).
 
 use ctx_store::{TxtEntry, ViewEntry};
 use test_support::Rng;
+
+mod crops_loop;
+
+pub use crops_loop::{crops_loop, jpegs};
 
 const WORDS: &[&str] = &[
     "white", "dog", "man", "riding", "horse", "red", "car", "parked", "street", "tree", "green",

@@ -17,40 +17,20 @@ fn main() -> anyhow::Result<()> {
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
     let half = args.get(3).is_some_and(|a| a == "f16");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
-        .collect();
-    paths.sort();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     let p = crops::ClipPreprocess::default();
     let start = Instant::now();
-    let ok = pool.install(|| {
-        use rayon::prelude::*;
-        if decode_only {
+    let ok = if decode_only {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+        pool.install(|| {
+            use rayon::prelude::*;
             paths.par_iter().filter(|f| crops::decode(f).is_ok()).count()
-        } else if half {
-            paths
-                .par_iter()
-                .map_init(
-                    || vec![crops::f16::ZERO; crops::INPUTS_PER_IMAGE * p.len()],
-                    |buf, f| crops::decode(f).and_then(|img| p.image_crops_into(&img, buf)),
-                )
-                .filter(Result::is_ok)
-                .count()
-        } else {
-            // Each worker preprocesses into one reused buffer, as the pipeline does (and as the
-            // Python reference drops each image's array before the next).
-            paths
-                .par_iter()
-                .map_init(
-                    || vec![0f32; crops::INPUTS_PER_IMAGE * p.len()],
-                    |buf, f| crops::decode(f).and_then(|img| p.image_crops_into(&img, buf)),
-                )
-                .filter(Result::is_ok)
-                .count()
-        }
-    });
+        })
+    } else if half {
+        xctx_benches::crops_loop::<crops::f16>(&paths, threads, &p)?
+    } else {
+        xctx_benches::crops_loop::<f32>(&paths, threads, &p)?
+    };
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
     let op = match (decode_only, half) {

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 use xctx_bins::pipeline::decode::{self, Inputs, Item, Options};
 use xctx_bins::pipeline::stages::Report;
@@ -26,11 +25,7 @@ fn main() -> anyhow::Result<()> {
     let dir = args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH]")?;
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let batch: usize = args.get(3).map_or(Ok(32), |b| b.parse())?;
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
-        .collect();
-    paths.sort();
+    let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     anyhow::ensure!(!paths.is_empty(), "no .jpg files in {dir}");
     let pre = crops::ClipPreprocess::default();
     let repeat: usize = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
@@ -39,7 +34,10 @@ fn main() -> anyhow::Result<()> {
     // ratio of each round and their median are printed.
     let (mut rounds, mut report) = (Vec::new(), None);
     for _ in 0..repeat.max(1) {
-        let loop_s = crops_loop(&paths, threads, &pre)?;
+        let t = Instant::now();
+        let ok = xctx_benches::crops_loop::<f32>(&paths, threads, &pre)?;
+        let loop_s = t.elapsed().as_secs_f64();
+        anyhow::ensure!(ok == paths.len(), "{} images failed", paths.len() - ok);
         let items: Vec<Item> =
             paths.iter().enumerate().map(|(i, p)| Item { id: i as u64, path: p.clone() }).collect();
         let t = Instant::now();
@@ -80,30 +78,6 @@ fn main() -> anyhow::Result<()> {
             "rounds": rounds, "median_ratio": median, "last_round_stages": stages})
     )?;
     Ok(())
-}
-
-/// crops-bench's loop: every image decoded, cropped and preprocessed on a pool of `threads`;
-/// the seconds it took.
-fn crops_loop(
-    paths: &[std::path::PathBuf],
-    threads: usize,
-    pre: &crops::ClipPreprocess,
-) -> anyhow::Result<f64> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let t = Instant::now();
-    let ok = pool.install(|| {
-        paths
-            .par_iter()
-            .map_init(
-                || vec![0f32; crops::INPUTS_PER_IMAGE * pre.len()],
-                |buf, f| crops::decode(f).and_then(|img| pre.image_crops_into(&img, buf)),
-            )
-            .filter(Result::is_ok)
-            .count()
-    });
-    let secs = t.elapsed().as_secs_f64();
-    anyhow::ensure!(ok == paths.len(), "{} images failed", paths.len() - ok);
-    Ok(secs)
 }
 
 /// decode -> check -> model (stand-in) -> search (stand-in) -> the caller, as retrieve-captions.
