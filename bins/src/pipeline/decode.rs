@@ -302,6 +302,10 @@ impl Workers {
             let batch = o.batch.max(1);
             let t = std::thread::Builder::new().name(format!("xctx-decode-{i}")).spawn(move || {
                 tch::set_num_threads(1);
+                // libtorch reads the count into a thread's OpenMP settings at the thread's first
+                // parallel loop (any non-empty one): take it now, while the count is 1, or the
+                // worker's copies run on an OpenMP team of the restored size.
+                let _ = Tensor::f_zeros([1], (Kind::Float, Device::Cpu));
                 let _ = ready.send(());
                 work(&items, &shared, batch, &pre, inputs, kind);
             });
