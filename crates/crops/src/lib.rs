@@ -26,7 +26,7 @@ pub use error::{Error, Result};
 /// The half-precision element type [`ClipPreprocess`] writes for a half-precision model.
 pub use half::f16;
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
-pub use preprocess::{CLIP_MEAN, CLIP_STD, ClipPreprocess, Element};
+pub use preprocess::{CLIP_MEAN, CLIP_STD, CenterCrop, ClipPreprocess, Element};
 pub use resample::{
     ResizeScratch, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,
 };

@@ -1,6 +1,7 @@
 //! CLIP preprocessing as transformers 4.17's `CLIPFeatureExtractor` does it on a Pillow image:
 //! shorter side to `size` with Pillow's bicubic (skipped when already `size`), CLIP's centre
-//! crop, `u8 / 255` in f32, `(x - mean) / std` in f32, CHW.
+//! crop, `u8 / 255` in f32, `(x - mean) / std` in f32, CHW. HAAV's transform (OpenAI `clip`'s
+//! torchvision pipeline) differs only in the centre crop's rounding ([`CenterCrop`]).
 
 use std::cell::RefCell;
 
@@ -129,6 +130,35 @@ pub struct ClipPreprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation.
     pub std: [f32; 3],
+    /// How the centre crop's offsets round.
+    pub crop: CenterCrop,
+}
+
+/// The rounding of the centre crop's offsets after the resize, where the resized side exceeds
+/// `size` by an odd number of pixels `d`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum CenterCrop {
+    /// transformers 4.17's `CLIPFeatureExtractor` (the original pipeline): `(d + 1) // 2`.
+    #[default]
+    Clip,
+    /// torchvision's `CenterCrop` (OpenAI `clip.load`'s transform, HAAV's):
+    /// `int(round(d / 2.0))`, Python's round half to even: `d = 73` gives 36 where
+    /// [`CenterCrop::Clip`] gives 37.
+    Torchvision,
+}
+
+impl CenterCrop {
+    /// The offset of a `size` window in a side of `size + d`.
+    pub const fn offset(self, d: usize) -> usize {
+        match self {
+            CenterCrop::Clip => d.div_ceil(2),
+            // d / 2 = m + 0.5 for odd d: to the even one of m and m + 1.
+            CenterCrop::Torchvision => {
+                let m = d / 2;
+                if d % 2 == 1 && m % 2 == 1 { m + 1 } else { m }
+            }
+        }
+    }
 }
 
 /// CLIP's per-channel mean, as openai/clip-vit-base-patch32's `preprocessor_config.json` writes it.
@@ -141,7 +171,7 @@ pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 impl Default for ClipPreprocess {
     /// openai/clip-vit-base-patch32's `preprocessor_config.json`.
     fn default() -> Self {
-        Self { size: 224, mean: CLIP_MEAN, std: CLIP_STD }
+        Self { size: 224, mean: CLIP_MEAN, std: CLIP_STD, crop: CenterCrop::Clip }
     }
 }
 
@@ -179,8 +209,7 @@ impl ClipPreprocess {
             let new_long = s * long / short;
             if w <= h { (s, new_long) } else { (new_long, s) }
         };
-        // CLIP's rule, not torchvision's rounding: (h - size + 1) // 2.
-        let (top, left) = ((rh - s).div_ceil(2), (rw - s).div_ceil(2));
+        let (top, left) = (self.crop.offset(rh - s), self.crop.offset(rw - s));
         let (data, stride) = (&img.data[..], img.width as usize * 3);
         let src = Src { data, stride, x: b.left as usize, y: b.top as usize, w, h };
         Ok((src, rw, rh, Window { x: left, y: top, w: s, h: s }))

@@ -1,11 +1,12 @@
 //! Randomised parity with Pillow (`random_reference.py` beside this file): 90 random images of
 //! 1x1 to 699x699 pixels, a random crop box in each, then either Pillow's bicubic resize of the
-//! crop to a random size or CLIP's preprocessing of the crop at a random size. Every byte, and
-//! every normalised f32, must equal Pillow's (and numpy's f32 arithmetic).
+//! crop to a random size or CLIP's preprocessing of the crop at a random size (half of them with
+//! torchvision's centre-crop rounding, HAAV's). Every byte, and every normalised f32, must equal
+//! Pillow's (and numpy's f32 arithmetic).
 
 use std::path::Path;
 
-use crops::{ClipPreprocess, CropBox, RgbImage};
+use crops::{CenterCrop, ClipPreprocess, CropBox, RgbImage};
 use test_support::reference_outputs;
 
 #[test]
@@ -13,7 +14,7 @@ fn random_sizes_and_crop_boxes_equal_pillow() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/random_reference.py");
     let (dir, manifest) = reference_outputs(&script);
     assert!(manifest.len() >= 80, "random_reference.py made {} cases", manifest.len());
-    let (mut resized, mut preprocessed) = (0, 0);
+    let (mut resized, mut preprocessed, mut rounding_differs) = (0, 0, 0);
     for (i, case) in manifest.iter().enumerate() {
         let dim = |k: &str| case[k].as_u64().unwrap() as usize;
         let (w, h) = (dim("w"), dim("h"));
@@ -43,7 +44,20 @@ fn random_sizes_and_crop_boxes_equal_pillow() {
             }
             _ => {
                 let size = dim("size");
-                let p = ClipPreprocess { size: size as u32, ..ClipPreprocess::default() };
+                let crop = match case["crop"].as_str().unwrap() {
+                    "torchvision" => CenterCrop::Torchvision,
+                    _ => CenterCrop::Clip,
+                };
+                let p = ClipPreprocess { size: size as u32, crop, ..ClipPreprocess::default() };
+                // Cases where the two roundings take other pixels (the rule is then tested).
+                let (rw, rh) = resized_size(b.width() as usize, b.height() as usize, size);
+                if crop == CenterCrop::Torchvision
+                    && [rw - size, rh - size]
+                        .iter()
+                        .any(|&d| crop.offset(d) != CenterCrop::Clip.offset(d))
+                {
+                    rounding_differs += 1;
+                }
                 let n = 3 * size * size;
                 assert_eq!(want.len(), n + 4 * n, "{what}: reference size");
                 let got = p.crop_resize_and_crop(&img, b).unwrap();
@@ -69,4 +83,26 @@ fn random_sizes_and_crop_boxes_equal_pillow() {
         }
     }
     assert!(resized >= 40 && preprocessed >= 40, "{resized} resizes, {preprocessed} preprocessed");
+    assert!(rounding_differs >= 3, "only {rounding_differs} cases where the roundings differ");
+}
+
+/// CLIP's resized size of a `w x h` crop (shorter side to `size`), as the reference computes it.
+fn resized_size(w: usize, h: usize, size: usize) -> (usize, usize) {
+    let (short, long) = if w <= h { (w, h) } else { (h, w) };
+    if short == size {
+        return (w, h);
+    }
+    let long = size * long / short;
+    if w <= h { (size, long) } else { (long, size) }
+}
+
+#[test]
+fn torchvision_offsets_round_half_to_even() {
+    for d in 0..1000usize {
+        let want = (d as f64 / 2.0).round_ties_even() as usize;
+        assert_eq!(CenterCrop::Torchvision.offset(d), want, "d = {d}");
+        assert_eq!(CenterCrop::Clip.offset(d), d.div_ceil(2), "d = {d}");
+    }
+    // The doc's example: a side of 297 at 224 px.
+    assert_eq!((CenterCrop::Torchvision.offset(73), CenterCrop::Clip.offset(73)), (36, 37));
 }

@@ -4,7 +4,9 @@ Usage: random_reference.py OUT_DIR -> OUT_DIR/manifest.json and per case i:
   in_i.bin   the whole image (raw RGB8, w x h)
   out_i.bin  resize: Pillow's img.crop(box).resize((nw, nh), Image.BICUBIC) (raw RGB8)
              clip:   the crop through transformers 4.17's CLIP steps mirrored with Pillow at
-                     `size`: u8 (size x size x 3) then the normalised float32 CHW values
+                     `size`: u8 (size x size x 3) then the normalised float32 CHW values; one
+                     case in two with torchvision's centre-crop rounding (OpenAI clip's, HAAV's)
+                     instead of CLIPFeatureExtractor's ("crop": "torchvision" in the manifest)
 The images are noise over gradients (every weight matters, values clip at both ends) and, for
 one case in four, flat regions with sharp edges (sums land exactly on rounding boundaries).
 
@@ -48,14 +50,17 @@ def clip_size(w, h, size):
     return (size, new_long) if w <= h else (new_long, size)
 
 
-def clip_417(img, size):
+def clip_417(img, size, torchvision=False):
     w, h = img.size
     short, long = (w, h) if w <= h else (h, w)
     if short != size:
         new_long = int(size * long / short)
         img = img.resize((size, new_long) if w <= h else (new_long, size), Image.BICUBIC)
     w, h = img.size
-    top, left = (h - size + 1) // 2, (w - size + 1) // 2
+    if torchvision:  # torchvision 0.11 CenterCrop, Python's round half to even
+        top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
+    else:
+        top, left = (h - size + 1) // 2, (w - size + 1) // 2
     u8 = np.asarray(img.crop((left, top, left + size, top + size)))
     x = u8.transpose(2, 0, 1).astype(np.float32) / 255
     return u8, (x - MEAN[:, None, None]) / STD[:, None, None]
@@ -83,9 +88,10 @@ def main(out):
             (out / f"out_{i}.bin").write_bytes(np.asarray(crop.resize((nw, nh), Image.BICUBIC)).tobytes())
             case.update(kind="resize", nw=nw, nh=nh)
         else:
-            u8, f32 = clip_417(crop, size)
+            rule = "torchvision" if i % 4 == 3 else "clip"
+            u8, f32 = clip_417(crop, size, torchvision=rule == "torchvision")
             (out / f"out_{i}.bin").write_bytes(u8.tobytes() + f32.astype("<f4").tobytes())
-            case.update(kind="clip", size=size)
+            case.update(kind="clip", size=size, crop=rule)
         manifest.append(case)
     json.dump(manifest, open(out / "manifest.json", "w"))
 
