@@ -7,12 +7,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctx_store::{CaptionDb, CaptionDbWriter, CaptionLayout};
+use clip_encoder::Tokenization;
+use ctx_store::{
+    CaptionDb, CaptionDbWriter, CaptionLayout, HaavCaptionDb, HaavCaptionDbWriter, Profile,
+};
 
 use super::output::{Open, RunIdentity, canonical, decide};
 use super::{Common, Summary, images, progress, shard, stages};
 
-/// Build the Visual Genome phrase database and encode it with CLIP's text tower.
+/// Build the Visual Genome phrase database and encode it with CLIP's text tower (HAAV's profile:
+/// keys and pre-layer-norm `values`, OpenAI clip's tokenisation).
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 pub struct Args {
@@ -28,8 +32,9 @@ pub struct Args {
     /// contiguous: ours (three chunked datasets, floats uncompressed), about 10x faster to write
     /// on a GPU machine and faster to load; original: a gzip group per batch, as the Python
     /// pipeline wrote it (h5py sees the original's file). retrieve-captions reads both.
-    #[arg(long, value_enum, default_value = "contiguous")]
-    pub layout: Layout,
+    /// [default: contiguous; --profile haav has one layout, HAAV's gzip group per batch]
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -52,9 +57,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let shard = c.shard()?;
     let batch = c.batch_size.unwrap_or(512);
     let (phrases, out) = shard::apply(shard, phrases, batch, &args.out);
-    let layout = match args.layout {
-        Layout::Original => CaptionLayout::Original,
-        Layout::Contiguous => CaptionLayout::Contiguous,
+    let profile = c.profile;
+    let layout = match (profile, args.layout) {
+        (Profile::Haav, Some(_)) => bail!(
+            "--layout is for --profile original; HAAV's caption_db has one layout (a gzip group \
+             per batch of keys, values and captions)"
+        ),
+        (_, Some(Layout::Original)) => CaptionLayout::Original,
+        (_, Some(Layout::Contiguous) | None) => CaptionLayout::Contiguous,
+    };
+    // HAAV's scripts tokenise with OpenAI clip's tokenize (77 tokens; longer phrases cut there).
+    let tokenization = match profile {
+        Profile::Original => Tokenization::Original,
+        Profile::Haav => Tokenization::Clip,
     };
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
     let id = RunIdentity {
@@ -64,17 +79,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "model": canonical(&args.model),
             "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
-            "layout": format!("{layout:?}"),
+            "layout": match profile {
+                Profile::Original => format!("{layout:?}"),
+                Profile::Haav => "haav".into(),
+            },
             "batch_size": batch,
             "half": c.half,
+            "profile": profile.name(),
         }),
     };
     let (kd, fd) =
         (enc.config().projection_dim as usize, enc.config().text_config.hidden_size as usize);
-    let writer = match decide(&out, &id, c.overwrite, |p| CaptionDb::open(p)?.provenance())? {
-        Open::Create => CaptionDbWriter::create(&out, layout, kd, fd, &id.provenance(), true)?,
-        Open::Resume => CaptionDbWriter::append(&out)?,
-    };
+    let writer = DbWriter::open(&out, &id, profile, layout, (kd, fd), c.overwrite)?;
     let already = writer.rows();
     if already > phrases.len() {
         bail!(
@@ -96,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 break;
             }
             let end = (start + batch).min(todo.len());
-            let tokens = tokenizer.batch(&todo[start..end])?;
+            let tokens = tokenizer.batch_with(&todo[start..end], tokenization)?;
             if out.send((todo[start..end].to_vec(), tokens)).is_err() {
                 break;
             }
@@ -106,7 +122,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let flow = flow.map("model", 1, move |(captions, tokens)| {
         let encoded = enc.encode_tokens(&tokens)?;
         let keys = clip_encoder::to_vec_f32(&encoded.keys)?;
-        let feats = clip_encoder::to_vec_f32(&encoded.features)?;
+        // The original stores the output after the final layer norm; HAAV the one before it.
+        let feats = clip_encoder::to_vec_f32(match profile {
+            Profile::Original => &encoded.features,
+            Profile::Haav => &encoded.values,
+        })?;
         Ok((captions, keys, feats))
     })?;
     let path = out.clone();
@@ -114,13 +134,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flow,
         "write",
         writer,
-        move |w: &mut CaptionDbWriter,
-              (captions, keys, feats): (Vec<String>, Vec<f32>, Vec<f32>)| {
+        move |w: &mut DbWriter, (captions, keys, feats): (Vec<String>, Vec<f32>, Vec<f32>)| {
             w.write_batch(&keys, &feats, &captions)
                 .with_context(|| format!("writing {}", path.display()))?;
             Ok(captions.len())
         },
-        |w| Ok(w.finish()?),
+        DbWriter::finish,
     )?;
     let written = images::consume(flow, &pb, "encode-captions")?;
     super::check_stopped("encode-captions", written)?;
@@ -136,4 +155,63 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     .print();
     Ok(ExitCode::SUCCESS)
+}
+
+/// A caption_db writer of either profile.
+enum DbWriter {
+    Original(CaptionDbWriter),
+    Haav(HaavCaptionDbWriter),
+}
+
+impl DbWriter {
+    /// Creates `out` for keys and features of `dims`, or opens it to resume.
+    fn open(
+        out: &std::path::Path,
+        id: &RunIdentity,
+        profile: Profile,
+        layout: CaptionLayout,
+        (kd, fd): (usize, usize),
+        overwrite: bool,
+    ) -> Result<Self> {
+        let prov = id.provenance();
+        Ok(match profile {
+            Profile::Original => {
+                let existing = |p: &std::path::Path| CaptionDb::open(p)?.provenance();
+                DbWriter::Original(match decide(out, id, overwrite, existing)? {
+                    Open::Create => CaptionDbWriter::create(out, layout, kd, fd, &prov, true)?,
+                    Open::Resume => CaptionDbWriter::append(out)?,
+                })
+            }
+            Profile::Haav => {
+                let existing = |p: &std::path::Path| HaavCaptionDb::open(p)?.provenance();
+                DbWriter::Haav(match decide(out, id, overwrite, existing)? {
+                    Open::Create => HaavCaptionDbWriter::create(out, kd, fd, &prov, true)?,
+                    Open::Resume => HaavCaptionDbWriter::append(out)?,
+                })
+            }
+        })
+    }
+
+    fn rows(&self) -> usize {
+        match self {
+            DbWriter::Original(w) => w.rows(),
+            DbWriter::Haav(w) => w.rows(),
+        }
+    }
+
+    fn write_batch(&mut self, keys: &[f32], feats: &[f32], captions: &[String]) -> Result<()> {
+        match self {
+            DbWriter::Original(w) => w.write_batch(keys, feats, captions)?,
+            DbWriter::Haav(w) => w.write_batch(keys, feats, captions)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            DbWriter::Original(w) => w.finish()?,
+            DbWriter::Haav(w) => w.finish()?,
+        }
+        Ok(())
+    }
 }

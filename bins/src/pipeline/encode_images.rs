@@ -8,13 +8,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use ctx_store::{VisCtxReader, VisCtxWriter};
+use clip_encoder::ImageOutputs;
+use ctx_store::{HaavVisCtxReader, HaavVisCtxWriter, Profile, VisCtxReader, VisCtxWriter};
 
 use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::{Common, shard};
 
-/// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5.
+/// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5: the
+/// pooled output per image (original profile), or the token grid and the projected embedding
+/// (HAAV's).
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 pub struct Args {
@@ -41,24 +44,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let batch = c.batch_size.unwrap_or(64);
     let (images, out) = shard::apply(shard, images, batch, &args.out);
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
-    let id = identity(&args.dataset_root, &args.model, &model_sha256, shard, c.half);
-    let (writer, done) = open(&out, &id, &enc, c.overwrite)?;
+    let id = identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
+    let (writer, done) = open(&out, &id, &enc, c.profile, c.overwrite)?;
     let (todo, already) = images::todo(&images, &[&done]);
     tracing::info!(images = images.len(), already, out = %out.display(), "encode-images");
 
     let failures = Arc::new(Mutex::new(Failures::new(&out)));
     let pb = super::progress(todo.len() as u64, "encode-images", c.quiet);
     let flow = images::decoded(todo, c, batch, &enc, Inputs::Whole, &failures, &pb)?;
-    let flow = images::encode(flow, enc)?;
+    let flow = images::encode(flow, enc, outputs(c.profile))?;
     let path = out.clone();
     let flow = images::write_stage(
         flow,
         "write vis",
         writer,
-        move |w, e| {
-            write_pooled(w, &e, None).with_context(|| format!("writing {}", path.display()))
-        },
-        |w| Ok(w.finish()?),
+        move |w, e| w.write(&e, None).with_context(|| format!("writing {}", path.display())),
+        VisWriter::finish,
     )?;
     let written = images::consume(flow, &pb, "encode-images")?;
     super::check_stopped("encode-images", written)?;
@@ -72,7 +73,7 @@ pub fn identity(
     model: &Path,
     model_sha256: &str,
     shard: Option<super::Shard>,
-    half: bool,
+    common: &Common,
 ) -> RunIdentity {
     RunIdentity {
         tool: "encode-images",
@@ -81,9 +82,77 @@ pub fn identity(
             "model": canonical(model),
             "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
-            "half": half,
+            "half": common.half,
+            "profile": common.profile.name(),
         }),
     }
+}
+
+/// The vision outputs a vis_ctx of `profile` is written from.
+pub fn outputs(profile: Profile) -> ImageOutputs {
+    match profile {
+        Profile::Original => ImageOutputs::Pooled,
+        Profile::Haav => ImageOutputs::WithGrid,
+    }
+}
+
+/// A vis_ctx writer of either profile.
+pub enum VisWriter {
+    Original(VisCtxWriter),
+    Haav(HaavVisCtxWriter),
+}
+
+impl VisWriter {
+    /// Writes a batch's images, leaving out those in `skip` (already in the file); returns how
+    /// many it wrote.
+    pub fn write(&mut self, e: &images::Encoded, skip: Option<&HashSet<u64>>) -> Result<usize> {
+        let keep: Vec<usize> = (0..e.items.len())
+            .filter(|&i| !skip.is_some_and(|s| s.contains(&e.items[i].id)))
+            .collect();
+        if keep.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<u64> = keep.iter().map(|&i| e.items[i].id).collect();
+        match self {
+            VisWriter::Original(w) => w.write_batch(&ids, &whole_rows(&e.pooled, e, &keep)?)?,
+            VisWriter::Haav(w) => {
+                let grid = e.grid.as_ref().context("the model stage kept no grid")?;
+                let tokens = grid.size().get(1).copied().unwrap_or(0) as usize;
+                // Already one row per image.
+                let grid = rows_of(grid, &keep)?;
+                w.write_batch(&ids, tokens, &grid, &whole_rows(&e.embeds, e, &keep)?)?
+            }
+        }
+        Ok(ids.len())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self {
+            VisWriter::Original(w) => w.finish()?,
+            VisWriter::Haav(w) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `t` (one per input) of the whole views of the images `keep`, as f32 values.
+fn whole_rows(t: &clip_encoder::Tensor, e: &images::Encoded, keep: &[usize]) -> Result<Vec<f32>> {
+    let rows = t.size().first().copied().unwrap_or(0);
+    // One row per input; an image's first input is its whole view.
+    let per = (rows / (e.items.len() as i64).max(1)).max(1);
+    anyhow::ensure!(rows == per * e.items.len() as i64, "model rows do not match the batch");
+    rows_of(&t.f_slice(0, 0, rows, per)?, keep)
+}
+
+/// Rows `keep` of `t`, as f32 values.
+fn rows_of(t: &clip_encoder::Tensor, keep: &[usize]) -> Result<Vec<f32>> {
+    let rows = t.size().first().copied().unwrap_or(0) as usize;
+    if keep.len() == rows {
+        return Ok(clip_encoder::to_vec_f32(t)?);
+    }
+    let index: Vec<i64> = keep.iter().map(|&i| i as i64).collect();
+    let index = clip_encoder::Tensor::f_from_slice(&index)?.f_to_device(t.device())?;
+    Ok(clip_encoder::to_vec_f32(&t.f_index_select(0, &index)?)?)
 }
 
 /// Creates `out`, or opens it to resume (its provenance must be `id`'s); the writer and the
@@ -92,44 +161,42 @@ pub fn open(
     out: &Path,
     id: &RunIdentity,
     enc: &clip_encoder::ClipEncoder,
+    profile: Profile,
     overwrite: bool,
-) -> Result<(VisCtxWriter, HashSet<u64>)> {
-    let fdim = enc.config().vision_config.hidden_size as usize;
-    let (writer, done) = match decide(out, id, overwrite, |p| VisCtxReader::open(p)?.provenance())?
-    {
-        Open::Create => (VisCtxWriter::create(out, fdim, &id.provenance(), true)?, Vec::new()),
-        Open::Resume => VisCtxWriter::append(out)?,
-    };
-    if writer.fdim() != fdim {
-        bail!("{}: fdim {} but the model gives {fdim}", out.display(), writer.fdim());
-    }
-    Ok((writer, done.into_iter().collect()))
-}
-
-/// Writes a batch's pooled outputs, leaving out the images in `skip` (already in the file);
-/// returns how many it wrote.
-pub fn write_pooled(
-    w: &mut VisCtxWriter,
-    e: &images::Encoded,
-    skip: Option<&HashSet<u64>>,
-) -> Result<usize> {
-    // One row per input; an image's first input is its whole view (the one vis_ctx holds).
-    let (rows, width) = e.pooled.size2()?;
-    let per = rows / (e.items.len() as i64).max(1);
-    let whole = e.pooled.f_slice(0, 0, rows, per.max(1))?;
-    let pooled = clip_encoder::to_vec_f32(&whole)?;
-    let width = width as usize;
-    anyhow::ensure!(pooled.len() == e.items.len() * width, "pooled rows do not match the batch");
-    let (mut ids, mut rows) = (Vec::new(), Vec::new());
-    for (i, it) in e.items.iter().enumerate() {
-        if skip.is_some_and(|s| s.contains(&it.id)) {
-            continue;
+) -> Result<(VisWriter, HashSet<u64>)> {
+    let width = enc.config().vision_config.hidden_size as usize;
+    let proj = enc.config().projection_dim as usize;
+    let prov = id.provenance();
+    let (writer, done) = match profile {
+        Profile::Original => {
+            let existing = |p: &Path| VisCtxReader::open(p)?.provenance();
+            let (w, done) = match decide(out, id, overwrite, existing)? {
+                Open::Create => (VisCtxWriter::create(out, width, &prov, true)?, Vec::new()),
+                Open::Resume => VisCtxWriter::append(out)?,
+            };
+            if w.fdim() != width {
+                bail!("{}: fdim {} but the model gives {width}", out.display(), w.fdim());
+            }
+            (VisWriter::Original(w), done)
         }
-        ids.push(it.id);
-        rows.extend_from_slice(&pooled[i * width..(i + 1) * width]);
-    }
-    if !ids.is_empty() {
-        w.write_batch(&ids, &rows)?;
-    }
-    Ok(ids.len())
+        Profile::Haav => {
+            let existing = |p: &Path| HaavVisCtxReader::open(p)?.provenance();
+            let (w, done) = match decide(out, id, overwrite, existing)? {
+                Open::Create => {
+                    (HaavVisCtxWriter::create(out, width, proj, &prov, true)?, Vec::new())
+                }
+                Open::Resume => HaavVisCtxWriter::append(out)?,
+            };
+            if (w.fdim_grid(), w.fdim_pooled()) != (width, proj) {
+                bail!(
+                    "{}: fdim_grid {}, fdim_pooled {}, but the model gives {width} and {proj}",
+                    out.display(),
+                    w.fdim_grid(),
+                    w.fdim_pooled()
+                );
+            }
+            (VisWriter::Haav(w), done)
+        }
+    };
+    Ok((writer, done.into_iter().collect()))
 }

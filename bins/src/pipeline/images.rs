@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use clip_encoder::{ClipEncoder, Device, Tensor};
+use clip_encoder::{ClipEncoder, Device, ImageOutputs, Tensor};
 use indicatif::ProgressBar;
 
 use super::decode::{self, Options};
@@ -13,12 +13,15 @@ pub use super::decode::{Hold, Inputs, Item, Prepared};
 use super::output::Failures;
 use super::stages::Flow;
 
-/// A batch after the vision tower: the images' pooled outputs (`(n, width)`) and projected,
-/// normalised embeddings (`(n * inputs per image, projection)`), on the model's device, in f32.
+/// A batch after the vision tower: the inputs' pooled outputs (`(n * inputs per image, width)`)
+/// and projected, normalised embeddings (`(n * inputs per image, projection)`), on the model's
+/// device, in f32.
 pub struct Encoded {
     pub items: Vec<Item>,
     pub pooled: Tensor,
     pub embeds: Tensor,
+    /// With [`ImageOutputs::WithGrid`]: the whole views' token grids, `(n, tokens, width)`.
+    pub grid: Option<Tensor>,
     /// The batch's host buffer, while a copy from it to the device may be under way.
     hold: Option<Hold>,
 }
@@ -60,7 +63,7 @@ pub fn decoded(
         batch,
         workers: common.workers(),
         ahead: 2,
-        pre: enc.preprocess().clone(),
+        pre: common.preprocess(enc),
         inputs,
         kind: enc.kind(),
         pin,
@@ -96,13 +99,17 @@ pub fn decoded(
 /// The vision-tower stage. On a CUDA device each batch's copy to the device and forward pass are
 /// queued, and the batch is handed on once the next one is queued and its own results are there
 /// (so the device always has the next batch's work while this thread waits); its host buffer
-/// goes back to the decoders then.
-pub fn encode(flow: Flow<Prepared>, enc: ClipEncoder) -> Result<Flow<Encoded>> {
+/// goes back to the decoders then. `outputs` says whether the whole views' grids are kept.
+pub fn encode(
+    flow: Flow<Prepared>,
+    enc: ClipEncoder,
+    outputs: ImageOutputs,
+) -> Result<Flow<Encoded>> {
     flow.stage("model", 1, move |input, out| {
         let lag = enc.device() != Device::Cpu;
         let mut queued: Option<Encoded> = None;
         while let Some(batch) = input.recv() {
-            let e = forward(&enc, batch)?;
+            let e = forward(&enc, batch, outputs)?;
             let ready = if lag { queued.replace(e) } else { Some(e) };
             if let Some(r) = ready
                 && out.send(settle(r)?).is_err()
@@ -118,7 +125,7 @@ pub fn encode(flow: Flow<Prepared>, enc: ClipEncoder) -> Result<Flow<Encoded>> {
 }
 
 /// Queues one batch on the model's device.
-fn forward(enc: &ClipEncoder, batch: Prepared) -> Result<Encoded> {
+fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
         Device::Cpu => px.shallow_clone(),
@@ -126,9 +133,18 @@ fn forward(enc: &ClipEncoder, batch: Prepared) -> Result<Encoded> {
             px.f_to_device_(d, enc.kind(), true, false).context("copying a batch to the device")?
         }
     };
-    let out = enc.encode_image_tensor(&x)?;
+    let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;
-    Ok(Encoded { items, pooled: out.pooled, embeds: out.embeds, hold })
+    // An image's first input is its whole view: only those grids are kept.
+    let grid = match out.grid {
+        Some(g) => {
+            let rows = g.size()[0];
+            let per = (rows / (items.len() as i64).max(1)).max(1);
+            Some(g.f_slice(0, 0, rows, per)?)
+        }
+        None => None,
+    };
+    Ok(Encoded { items, pooled: out.pooled, embeds: out.embeds, grid, hold })
 }
 
 /// Waits for a queued batch's results (a one-value copy to the host), then lets its host buffer

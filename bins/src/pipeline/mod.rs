@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clip_encoder::{ClipEncoder, Device, LoadOptions};
+use ctx_store::Profile;
 use indicatif::{ProgressBar, ProgressStyle};
 
 pub use shard::Shard;
@@ -33,6 +34,11 @@ pub enum OnError {
 /// Flags shared by the three steps.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
+    /// Which files to write: `original` (the original pipeline's, read by its M2 training code)
+    /// or `haav` (HAAV's: grid and pooled image features, caption values, the top 8k / 2k / k
+    /// phrases per view, torchvision's centre crop); docs/profiles.md.
+    #[arg(long, default_value = "original", value_parser = parse_profile)]
+    pub profile: Profile,
     /// auto (the first GPU, else the CPU), cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -63,7 +69,21 @@ pub struct Common {
     pub quiet: bool,
 }
 
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    Profile::from_name(s).ok_or_else(|| format!("`{s}`: expected original or haav"))
+}
+
 impl Common {
+    /// The image settings of the model for this profile (HAAV's queries and features take
+    /// torchvision's centre crop).
+    pub fn preprocess(&self, enc: &ClipEncoder) -> crops::ClipPreprocess {
+        let crop = match self.profile {
+            Profile::Original => crops::CenterCrop::Clip,
+            Profile::Haav => crops::CenterCrop::Torchvision,
+        };
+        crops::ClipPreprocess { crop, ..enc.preprocess().clone() }
+    }
+
     /// The shard: the flag, else Slurm's array variables, else none.
     pub fn shard(&self) -> Result<Option<Shard>> {
         match self.shard {

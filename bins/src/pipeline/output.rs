@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ctx_store::Provenance;
+use ctx_store::{Profile, Provenance};
 use sha2::{Digest, Sha256};
 
 /// What a run writes into its output's provenance; a resumed file must carry the same.
@@ -41,13 +41,22 @@ pub fn decide(
     if overwrite || !out.exists() {
         return Ok(Open::Create);
     }
+    if let Some(p) = id.arguments["profile"].as_str().and_then(Profile::from_name) {
+        refuse_other_profile(out, p, None)?;
+    }
     let again = "rerun with --overwrite to start again";
     let prov =
         existing(out).with_context(|| format!("{} cannot be resumed; {again}", out.display()))?;
     let Some(prov) = prov else {
         bail!("{}: no provenance attributes (not written by {}); {again}", out.display(), id.tool);
     };
-    let theirs: serde_json::Value = serde_json::from_str(&prov.arguments).unwrap_or_default();
+    let mut theirs: serde_json::Value = serde_json::from_str(&prov.arguments).unwrap_or_default();
+    // Files written before --profile existed are the original profile's.
+    if id.arguments.get("profile").is_some()
+        && let Some(map) = theirs.as_object_mut()
+    {
+        map.entry("profile").or_insert_with(|| Profile::Original.name().into());
+    }
     if prov.tool != id.tool {
         bail!("{}: written by {}, not {}; {again}", out.display(), prov.tool, id.tool);
     }
@@ -68,6 +77,32 @@ pub fn decide(
     }
     tracing::info!(out = %out.display(), "resuming");
     Ok(Open::Resume)
+}
+
+/// Refuses an existing file of the other profile than the run's: `input` names what the step
+/// reads it as (`None` for the step's output), e.g. `Some("--caption-db")`.
+pub fn refuse_other_profile(path: &Path, profile: Profile, input: Option<&str>) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    // A file that is no context file at all is refused when it is opened, with its own error.
+    let Ok(kind) = ctx_store::detect(path) else { return Ok(()) };
+    let theirs = kind.profile();
+    if theirs == profile {
+        return Ok(());
+    }
+    let what = format!(
+        "{}: a {} of the {theirs} profile, but this run has --profile {profile}",
+        path.display(),
+        kind.role()
+    );
+    match input {
+        Some(flag) => bail!(
+            "{what}; give {flag} a file written with --profile {profile}, or run with --profile \
+             {theirs}"
+        ),
+        None => bail!("{what}; rerun with --profile {theirs} to resume it, or --overwrite"),
+    }
 }
 
 /// SHA-256 (first 16 hex digits) of the checkpoint files that decide the numbers.

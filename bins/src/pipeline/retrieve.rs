@@ -10,14 +10,18 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clip_encoder::Tensor;
 use crops::INPUTS_PER_IMAGE;
-use ctx_store::{CaptionDb, Captions, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
+use ctx_store::{
+    CaptionDb, Captions, HaavCaptionDb, HaavTxtCtxReader, HaavTxtCtxWriter, Profile, TxtCtxReader,
+    TxtCtxWriter, TxtEntry, ViewEntry,
+};
 use retrieval::{Index, IndexOptions, Precision};
 
 use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::{Common, encode_images, shard};
 
-/// Retrieve the top-k phrases of the caption database for every COCO image and its crops.
+/// Retrieve the top-k phrases of the caption database for every COCO image and its crops (with
+/// --profile haav: the top 8k for the whole image, 2k per crop of five, k per crop of nine).
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 pub struct Args {
@@ -30,7 +34,8 @@ pub struct Args {
     /// Hugging Face CLIP checkpoint directory (the one that encoded the captions).
     #[arg(long)]
     pub model: PathBuf,
-    /// Phrases per image and crop.
+    /// Phrases per image and crop (HAAV's profile: 8k for the whole image, 2k per crop of five,
+    /// k per crop of nine).
     #[arg(long, default_value_t = 16)]
     pub k: usize,
     /// Output file.
@@ -75,7 +80,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if vis_out.as_ref().is_some_and(|v| same_file(v, &out)) {
         bail!("--vis-out and --out name the same file {}", out.display());
     }
-    let db = CaptionDb::open(&args.caption_db)?;
+    let profile = c.profile;
+    super::output::refuse_other_profile(&args.caption_db, profile, Some("--caption-db"))?;
+    let db = Db::open(&args.caption_db, profile)?;
     let db_meta = std::fs::metadata(&args.caption_db)
         .with_context(|| format!("reading {}", args.caption_db.display()))?;
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
@@ -92,6 +99,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "ivf": args.ivf,
             "shard": shard.map(|s| s.to_string()),
             "half": c.half,
+            "profile": profile.name(),
         }),
     };
     let proj = enc.config().projection_dim as usize;
@@ -105,28 +113,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if db.is_empty() {
         bail!("{}: the caption database is empty", args.caption_db.display());
     }
+    let most = per_crop(profile, crops::View::Whole, args.k);
+    if profile == Profile::Haav && db.len() < most {
+        bail!(
+            "{}: {} phrases, but --profile haav with --k {} keeps the top {most} for the whole \
+             image (8k); lower --k",
+            args.caption_db.display(),
+            db.len(),
+            args.k
+        );
+    }
     let mut captions = db.load()?;
     let index = Search::build(&args, &enc, &captions)?;
     // The index holds its own copy of the keys (on the device or in host memory); the features
     // and phrases are shared with the writer stage, which builds each batch's entries.
     drop(std::mem::take(&mut captions.keys));
     let captions = Arc::new(captions);
-    let (writer, txt_done) =
-        match decide(&out, &id, c.overwrite, |p| TxtCtxReader::open(p)?.provenance())? {
-            Open::Create => (TxtCtxWriter::create(&out, &id.provenance(), true)?, Vec::new()),
-            Open::Resume => TxtCtxWriter::append(&out)?,
-        };
-    let txt_done: HashSet<u64> = txt_done.into_iter().collect();
+    let (writer, txt_done) = TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?;
     let vis = match &vis_out {
         Some(path) => {
-            let vid = encode_images::identity(
-                &args.dataset_root,
-                &args.model,
-                &model_sha256,
-                shard,
-                c.half,
-            );
-            Some((path.clone(), encode_images::open(path, &vid, &enc, c.overwrite)?))
+            let vid =
+                encode_images::identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
+            Some((path.clone(), encode_images::open(path, &vid, &enc, profile, c.overwrite)?))
         }
         None => None,
     };
@@ -140,21 +148,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let failures = Arc::new(Mutex::new(Failures::new(&out)));
     let pb = super::progress(todo.len() as u64, "retrieve-captions", c.quiet);
     let flow = images::decoded(todo, c, batch, &enc, Inputs::Crops, &failures, &pb)?;
-    let mut flow = images::encode(flow, enc)?;
+    let outputs = match vis {
+        Some(_) => encode_images::outputs(profile),
+        None => clip_encoder::ImageOutputs::Pooled,
+    };
+    let mut flow = images::encode(flow, enc, outputs)?;
     if let Some((path, (mut w, vis_done))) = vis {
         // The whole image's pooled output is vis_ctx's: written from the same forward pass.
         flow = flow.stage("write vis", 2, move |input, out| {
             while let Some(e) = input.recv() {
-                encode_images::write_pooled(&mut w, &e, Some(&vis_done))
+                w.write(&e, Some(&vis_done))
                     .with_context(|| format!("writing {}", path.display()))?;
                 if out.send(e).is_err() {
                     break;
                 }
             }
-            Ok(w.finish()?)
+            w.finish()
         })?;
     }
+    // Every query's list is as long as the longest view's; each view keeps its prefix.
     let (k, gather) = (args.k, index.gather(batch * INPUTS_PER_IMAGE));
+    let longest = per_crop(profile, crops::View::Whole, k);
     let flow = flow.stage("search", gather, move |input, out| {
         // Queries of the batches waiting here are searched together (larger products use the
         // device better); the hits go on batch by batch.
@@ -171,7 +185,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
-            let hits = index.search(&Tensor::f_cat(&all, 0)?, k)?;
+            let hits = index.search(&Tensor::f_cat(&all, 0)?, longest)?;
             let mut row = 0;
             for e in group {
                 let n = e.embeds.size()[0] as usize;
@@ -189,12 +203,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flow,
         "write txt",
         writer,
-        move |w, (items, hits): (Vec<images::Item>, retrieval::Hits)| {
-            let entries = txt_entries(&items, &hits, &captions, &txt_done);
+        move |w: &mut TxtWriter, (items, hits): (Vec<images::Item>, retrieval::Hits)| {
+            let entries =
+                txt_entries(&items, &hits, &captions, &txt_done, |v| per_crop(profile, v, k));
             w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
             Ok(items.len())
         },
-        |w| Ok(w.finish()?),
+        TxtWriter::finish,
     )?;
     let written = images::consume(flow, &pb, "retrieve-captions")?;
     super::check_stopped("retrieve-captions", written)?;
@@ -217,25 +232,40 @@ fn hits_rows(h: &retrieval::Hits, rows: std::ops::Range<usize>) -> retrieval::Hi
     }
 }
 
+/// Phrases kept per crop of view `v`: k in the original profile; 8k, 2k and k for the whole
+/// image, five and nine crops in HAAV's.
+fn per_crop(profile: Profile, v: crops::View, k: usize) -> usize {
+    match (profile, v) {
+        (Profile::Original, _) | (Profile::Haav, crops::View::Nine) => k,
+        (Profile::Haav, crops::View::Five) => 2 * k,
+        (Profile::Haav, crops::View::Whole) => 8 * k,
+    }
+}
+
 /// The entries of one batch, leaving out the images in `skip` (already in the file): image `i`'s
-/// queries are rows `i * INPUTS_PER_IMAGE ..` in crops' layout (whole, five, nine).
+/// queries are rows `i * INPUTS_PER_IMAGE ..` in crops' layout (whole, five, nine), each with
+/// `hits.k` hits of which view `v` keeps the first `keep(v)`.
 fn txt_entries(
     items: &[images::Item],
     hits: &retrieval::Hits,
     captions: &ctx_store::Captions,
     skip: &HashSet<u64>,
+    keep: impl Fn(crops::View) -> usize,
 ) -> Vec<TxtEntry> {
-    let (k, fd) = (hits.k, captions.feature_dim);
+    let (stride, fd) = (hits.k, captions.feature_dim);
     // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
     // read as the last phrase: reproduced, as the comparison mode is for.
     let last = captions.captions.len() - 1;
     let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
     let view = |image: usize, v: crops::View| {
-        let (row0, crops) = (image * INPUTS_PER_IMAGE + v.rows().start, v.crops());
-        let rows = row0 * k..(row0 + crops) * k;
-        let mut features = Vec::with_capacity(rows.len() * fd);
-        for &id in &hits.ids[rows.clone()] {
-            let id = phrase(id);
+        let (row0, crops, k) = (image * INPUTS_PER_IMAGE + v.rows().start, v.crops(), keep(v));
+        let k = k.min(stride);
+        // The first k hits of each of the view's rows.
+        let at: Vec<usize> =
+            (row0..row0 + crops).flat_map(|r| r * stride..r * stride + k).collect();
+        let mut features = Vec::with_capacity(at.len() * fd);
+        for &i in &at {
+            let id = phrase(hits.ids[i]);
             features.extend_from_slice(&captions.features[id * fd..(id + 1) * fd]);
         }
         ViewEntry {
@@ -243,8 +273,8 @@ fn txt_entries(
             k,
             d: fd,
             features,
-            scores: hits.scores[rows.clone()].to_vec(),
-            texts: hits.ids[rows].iter().map(|&id| captions.captions[phrase(id)].clone()).collect(),
+            scores: at.iter().map(|&i| hits.scores[i]).collect(),
+            texts: at.iter().map(|&i| captions.captions[phrase(hits.ids[i])].clone()).collect(),
         }
     };
     items
@@ -258,6 +288,108 @@ fn txt_entries(
             nine: view(i, crops::View::Nine),
         })
         .collect()
+}
+
+/// The caption database of either profile (HAAV's features are its `values`).
+enum Db {
+    Original(CaptionDb),
+    Haav(HaavCaptionDb),
+}
+
+impl Db {
+    fn open(path: &std::path::Path, profile: Profile) -> Result<Self> {
+        Ok(match profile {
+            Profile::Original => Db::Original(CaptionDb::open(path)?),
+            Profile::Haav => Db::Haav(HaavCaptionDb::open(path)?),
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Db::Original(d) => d.len(),
+            Db::Haav(d) => d.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn key_dim(&self) -> usize {
+        match self {
+            Db::Original(d) => d.key_dim(),
+            Db::Haav(d) => d.key_dim(),
+        }
+    }
+
+    fn load(&self) -> Result<Captions> {
+        Ok(match self {
+            Db::Original(d) => d.load()?,
+            Db::Haav(d) => d.load()?,
+        })
+    }
+}
+
+/// A txt_ctx writer of either profile.
+enum TxtWriter {
+    Original(TxtCtxWriter),
+    Haav(HaavTxtCtxWriter),
+}
+
+impl TxtWriter {
+    /// Creates `out` (HAAV's with root `fdim` = the database's feature width), or opens it to
+    /// resume; the writer and the images it holds already.
+    fn open(
+        out: &std::path::Path,
+        id: &RunIdentity,
+        profile: Profile,
+        fdim: usize,
+        c: &Common,
+    ) -> Result<(Self, HashSet<u64>)> {
+        let prov = id.provenance();
+        let (w, done) = match profile {
+            Profile::Original => {
+                let existing = |p: &std::path::Path| TxtCtxReader::open(p)?.provenance();
+                let (w, done) = match decide(out, id, c.overwrite, existing)? {
+                    Open::Create => (TxtCtxWriter::create(out, &prov, true)?, Vec::new()),
+                    Open::Resume => TxtCtxWriter::append(out)?,
+                };
+                (TxtWriter::Original(w), done)
+            }
+            Profile::Haav => {
+                let existing = |p: &std::path::Path| HaavTxtCtxReader::open(p)?.provenance();
+                let (w, done) = match decide(out, id, c.overwrite, existing)? {
+                    Open::Create => (HaavTxtCtxWriter::create(out, fdim, &prov, true)?, Vec::new()),
+                    Open::Resume => HaavTxtCtxWriter::append(out)?,
+                };
+                if w.fdim() != fdim {
+                    bail!(
+                        "{}: fdim {} but the caption database's values have {fdim}",
+                        out.display(),
+                        w.fdim()
+                    );
+                }
+                (TxtWriter::Haav(w), done)
+            }
+        };
+        Ok((w, done.into_iter().collect()))
+    }
+
+    fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
+        match self {
+            TxtWriter::Original(w) => w.write_batch(entries)?,
+            TxtWriter::Haav(w) => w.write_batch(entries)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            TxtWriter::Original(w) => w.finish()?,
+            TxtWriter::Haav(w) => w.finish()?,
+        }
+        Ok(())
+    }
 }
 
 enum Search {
