@@ -36,7 +36,7 @@ pub enum OnError {
 pub struct Common {
     /// Which files to write: `original` (the original pipeline's, read by its M2 training code)
     /// or `haav` (HAAV's: grid and pooled image features, caption values, the top 8k / 2k / k
-    /// phrases per view, torchvision's centre crop); docs/profiles.md.
+    /// phrases per view, torchvision's centre crop); README, "HAAV's context".
     #[arg(long, default_value = "original", value_parser = parse_profile)]
     pub profile: Profile,
     /// auto (the first GPU, else the CPU), cpu, cuda or cuda:N.
