@@ -7,7 +7,8 @@
 # with .gpu and target/xctx-fixtures carried. It uses the machine's PyTorch (its lib/ for
 # libtorch, its python for references and data) and logs everything to OUT_DIR/gpu_check.log.
 # DEVICE=cpu SMALL=1 runs the same steps at toy sizes on the CPU, to check the script itself;
-# ONLY=pipeline runs only the three steps (IMAGES COCO-like JPEGs, VG_IMAGES synthetic VG images).
+# ONLY=pipeline runs only the three steps (IMAGES COCO-like JPEGs, VG_IMAGES synthetic VG images);
+# ONLY=haav the steps of both profiles.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -100,4 +101,26 @@ step pipeline-bench 240 "$bin/pipeline-bench" "$data/coco/train2014" "$(nproc)" 
 [ "$only" = all ] && step encode-captions-original-layout 240 "$bin/encode-captions" --ann-dir "$vg" --model "$ckpt" \
   --out "$o/caption_db_original.hdf5" --device "$dev" $half --batch-size 2048 --layout original --overwrite
 step inspect 30 bash -c "$bin/ctx-inspect $o/caption_db.hdf5; $bin/ctx-inspect $o/vis_ctx.hdf5; $bin/ctx-inspect $o/txt_ctx.hdf5"
+
+# HAAV's profile: the same three steps with the same checkpoint (compare the loop rates with
+# the original's above), then ViT-L/14 (HAAV's model of captions and queries) for captions and
+# retrieval. ONLY=haav runs this part alone (after the data and checkpoint above).
+if [ "$only" = all ] || [ "$only" = haav ]; then
+h=$work/out-haav
+step haav-encode-captions 240 "$bin/encode-captions" --profile haav --ann-dir "$vg" --model "$ckpt" \
+  --out "$h/caption_db.hdf5" --device "$dev" $half --batch-size 2048 --overwrite -v
+step haav-encode-images 240 "$bin/encode-images" --profile haav --dataset-root "$data/coco" --model "$ckpt" \
+  --out "$h/vis_ctx.hdf5" --device "$dev" $half --batch-size 256 --overwrite -v
+step haav-retrieve-captions 240 "$bin/retrieve-captions" --profile haav --dataset-root "$data/coco" --model "$ckpt" \
+  --caption-db "$h/caption_db.hdf5" --out "$h/txt_ctx.hdf5" --device "$dev" $half --batch-size 64 --overwrite -v
+l14=$work/vit-l-14
+[ -f "$l14/model.safetensors" ] ||
+  step make-checkpoint-l14 180 env XCTX_BPE_VOCAB="$root/.gpu/bpe_simple_vocab_16e6.txt.gz" \
+    "$py" scripts/make_tiny_clip.py "$l14" --preset "$(size vit-l-14 l14)"
+step haav-l14-encode-captions 300 "$bin/encode-captions" --profile haav --ann-dir "$vg" --model "$l14" \
+  --out "$h/caption_db_l14.hdf5" --device "$dev" $half --batch-size 2048 --overwrite -v
+step haav-l14-retrieve-captions 300 "$bin/retrieve-captions" --profile haav --dataset-root "$data/coco" --model "$l14" \
+  --caption-db "$h/caption_db_l14.hdf5" --out "$h/txt_ctx_l14.hdf5" --device "$dev" $half --batch-size 64 --overwrite -v
+step haav-inspect 30 bash -c "$bin/ctx-inspect --check $h/vis_ctx.hdf5; $bin/ctx-inspect --check $h/txt_ctx_l14.hdf5"
+fi
 echo "=== done" | tee -a "$log"
