@@ -239,7 +239,7 @@ fn haav_steps_resume_shard_and_write_vis_in_one_pass() {
         let out = s.out(&format!("killed/{file}"));
         let mut a = args(step, &out);
         if step == "encode-captions" {
-            a = with_batch(a, 16); // 45 phrases in 3 groups; the uninterrupted run wrote 1
+            a = with_batch_size(a, 16); // 45 phrases in 3 groups; the uninterrupted run wrote 1
         }
         let o = run(step, &a, &[("XCTX_ABORT_AFTER_BATCHES", "1")]);
         assert!(!o.status.success(), "{step} was not stopped");
@@ -292,13 +292,6 @@ fn haav_steps_resume_shard_and_write_vis_in_one_pass() {
         x.fdim_pooled,
     ));
     assert!(c >= 0.999999, "cosine {c}");
-}
-
-/// `args` with `--batch-size n`.
-fn with_batch(mut args: Vec<String>, n: usize) -> Vec<String> {
-    let at = args.iter().position(|a| a == "--batch-size").unwrap();
-    args[at + 1] = n.to_string();
-    args
 }
 
 /// A file of one profile given to a step of the other: a one-line error naming both.

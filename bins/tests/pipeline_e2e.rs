@@ -158,13 +158,6 @@ fn four_shards_merge_to_one_run() {
     }
 }
 
-/// `args` with `--batch-size n`.
-fn with_batch_size(mut args: Vec<String>, n: usize) -> Vec<String> {
-    let at = args.iter().position(|a| a == "--batch-size").unwrap();
-    args[at + 1] = n.to_string();
-    args
-}
-
 #[test]
 fn empty_shards_inspect_and_merge_to_one_run() {
     // One batch of 64 (7 images, 45 phrases) over 4 shards: shards 0-2 get nothing.

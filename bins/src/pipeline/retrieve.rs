@@ -166,9 +166,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             w.finish()
         })?;
     }
-    // Every query's list is as long as the longest view's; each view keeps its prefix.
     let (k, gather) = (args.k, index.gather(batch * INPUTS_PER_IMAGE));
-    let longest = per_crop(profile, crops::View::Whole, k);
     let flow = flow.stage("search", gather, move |input, out| {
         // Queries of the batches waiting here are searched together (larger products use the
         // device better); the hits go on batch by batch.
@@ -185,7 +183,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
-            let hits = index.search(&Tensor::f_cat(&all, 0)?, longest)?;
+            let hits = index.search_views(&Tensor::f_cat(&all, 0)?, |v| per_crop(profile, v, k))?;
             let mut row = 0;
             for e in group {
                 let n = e.embeds.size()[0] as usize;
@@ -422,6 +420,45 @@ impl Search {
             Search::Exact(i) => i.search_tensor(queries, k)?,
             Search::Ivf(i) => i.search(&clip_encoder::to_vec_f32(queries)?, k)?,
         })
+    }
+
+    /// Searches queries in crops' layout (image after image, [`INPUTS_PER_IMAGE`] rows each),
+    /// each row for the top `keep(view)` of its view: one search when every view keeps as many,
+    /// else one per view. The hits have the longest list's stride; a shorter view's rows hold
+    /// their hits first (the rest unused).
+    fn search_views(
+        &self,
+        queries: &Tensor,
+        keep: impl Fn(crops::View) -> usize,
+    ) -> Result<retrieval::Hits> {
+        let ks = crops::VIEWS.map(&keep);
+        let longest = ks.iter().copied().max().unwrap_or(0);
+        if ks.iter().all(|&v| v == longest) {
+            return self.search(queries, longest);
+        }
+        let rows = queries.size()[0] as usize;
+        let mut out = retrieval::Hits {
+            k: longest,
+            scores: vec![f32::NEG_INFINITY; rows * longest],
+            ids: vec![-1; rows * longest],
+            rescored: 0,
+        };
+        for (view, k) in crops::VIEWS.into_iter().zip(ks) {
+            let of_view: Vec<i64> = (0..rows)
+                .filter(|r| view.rows().contains(&(r % INPUTS_PER_IMAGE)))
+                .map(|r| r as i64)
+                .collect();
+            let index = Tensor::f_from_slice(&of_view)?.f_to_device(queries.device())?;
+            let h = self.search(&queries.f_index_select(0, &index)?, k)?;
+            anyhow::ensure!(h.k <= longest, "{} hits per query, asked for {k}", h.k);
+            for (j, &r) in of_view.iter().enumerate() {
+                let (to, from) = (r as usize * longest, j * h.k);
+                out.scores[to..to + h.k].copy_from_slice(&h.scores[from..from + h.k]);
+                out.ids[to..to + h.k].copy_from_slice(&h.ids[from..from + h.k]);
+            }
+            out.rescored += h.rescored;
+        }
+        Ok(out)
     }
 
     /// The most queries one search gathers: on a GPU, enough for products that fill it; on

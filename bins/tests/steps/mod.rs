@@ -238,3 +238,10 @@ pub(crate) fn max_score_error(a: &[ctx_store::TxtEntry], b: &[ctx_store::TxtEntr
     }
     err
 }
+
+/// `args` with `--batch-size n`.
+pub(crate) fn with_batch_size(mut args: Vec<String>, n: usize) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--batch-size").unwrap();
+    args[at + 1] = n.to_string();
+    args
+}
