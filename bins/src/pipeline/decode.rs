@@ -17,6 +17,7 @@ use clip_encoder::{Device, Kind, Tensor};
 use crops::{ClipPreprocess, RgbImage};
 use half::f16;
 
+use super::host_rows;
 use super::stages::{Emit, Flow, source};
 
 /// An image to process: id and file.
@@ -41,10 +42,9 @@ impl Inputs {
         }
     }
 
-    /// Writes the image's inputs into `dst`, a `(per_image, 3, size, size)` tensor of `kind`
-    /// (`Half` for a half-precision model: half the bytes to copy and move to the device). The
-    /// crops are preprocessed straight into a per-thread buffer of that element type (no f32
-    /// pass to convert), reused from image to image, then copied into `dst`.
+    /// Writes the image's inputs into `dst`, a `(per_image, 3, size, size)` CPU tensor of
+    /// `kind` (`Half` for a half-precision model: half the bytes to move to the device),
+    /// preprocessed straight into its memory in that element type.
     fn fill(
         self,
         pre: &ClipPreprocess,
@@ -52,36 +52,26 @@ impl Inputs {
         kind: Kind,
         dst: &mut Tensor,
     ) -> Result<()> {
-        use std::cell::RefCell;
-        thread_local! {
-            static F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-            static F16: RefCell<Vec<f16>> = const { RefCell::new(Vec::new()) };
-        }
-        /// The inputs as `T` in `buf` (resized to fit them), copied into a new tensor.
-        fn tensor<T: crops::Element + tch::kind::Element>(
-            inputs: Inputs,
-            pre: &ClipPreprocess,
-            img: &RgbImage,
-            buf: &RefCell<Vec<T>>,
-        ) -> Result<Tensor> {
-            let mut buf = buf.borrow_mut();
-            buf.resize(inputs.per_image() * pre.len(), T::default());
-            match inputs {
-                Inputs::Whole => {
-                    pre.crop_pixels_into(img, crops::whole(img.width, img.height), &mut buf)?
-                }
-                Inputs::Crops => pre.image_crops_into(img, &mut buf)?,
-            }
-            Ok(Tensor::f_from_slice(&buf)?)
-        }
-        let src = if kind == Kind::Half {
-            F16.with(|b| tensor(self, pre, img, b))?
+        let expected = [self.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
+        anyhow::ensure!(dst.size() == expected, "rows of shape {:?}, not {expected:?}", dst.size());
+        if kind == Kind::Half {
+            host_rows::with_elements_mut::<f16, _>(dst, |out| self.write(pre, img, out))??;
         } else {
-            F32.with(|b| tensor(self, pre, img, b))?
-        };
-        let shape = [self.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
-        dst.f_copy_(&src.f_view(shape)?)?;
+            host_rows::with_elements_mut::<f32, _>(dst, |out| self.write(pre, img, out))??;
+        }
         Ok(())
+    }
+
+    fn write<T: crops::Element>(
+        self,
+        pre: &ClipPreprocess,
+        img: &RgbImage,
+        out: &mut [T],
+    ) -> crops::Result<()> {
+        match self {
+            Inputs::Whole => pre.crop_pixels_into(img, crops::whole(img.width, img.height), out),
+            Inputs::Crops => pre.image_crops_into(img, out),
+        }
     }
 }
 

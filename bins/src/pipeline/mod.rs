@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod encode_captions;
 pub mod encode_images;
+mod host_rows;
 pub mod images;
 pub mod merge;
 pub mod output;
