@@ -34,6 +34,20 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
+# An older h5py on an older HDF5 (h5py 3.8.0 bundles HDF5 1.12.2; wheels up to Python 3.11) in a
+# small venv of its own: the tests check that it reads every file we write as the pinned one does.
+old_venv="$root/.venv-h5py-1.12"
+old_want="h5py==3.8.0 numpy==1.26.4"
+if [ "$(cat "$old_venv/.stamp" 2>/dev/null || true)" != "$old_want" ]; then
+  echo "setup: installing $old_want into $old_venv" >&2
+  rm -rf "$old_venv"
+  "$python" -m venv "$old_venv"
+  # shellcheck disable=SC2086 # two requirement words
+  "$old_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+    --only-binary=:all: $old_want
+  echo "$old_want" >"$old_venv/.stamp"
+fi
+
 torch_dir=$(echo "$venv"/lib/python3*/site-packages/torch)
 if [ ! -f "$torch_dir/lib/libtorch_cpu.so" ]; then
   echo "setup: no libtorch under $torch_dir (is torch installed in $venv?)" >&2
@@ -62,6 +76,8 @@ LIBTORCH = "$torch_dir"
 CMAKE = "$venv/bin/cmake"
 # The Python interpreter the tests use for the h5py/transformers references.
 XCTX_PYTHON = "$venv/bin/python"
+# h5py 3.8.0 on HDF5 1.12.2, for the tests that read our files with an older h5py.
+XCTX_PYTHON_OLD_H5PY = "$old_venv/bin/python"
 # Tests run in parallel threads and spawn Python; a child inherits every HDF5 descriptor open in
 # the test process, and with it the descriptor's flock, so a file another thread just closed
 # would stay locked until the child exits. Cargo-run processes therefore skip HDF5 file locks.

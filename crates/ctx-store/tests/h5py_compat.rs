@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use ctx_store::{
-    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
-    View, ViewEntry, VisCtxReader, VisCtxWriter, schema,
+    CaptionDb, CaptionDbWriter, CaptionLayout, HaavCaptionDbWriter, HaavTxtCtxWriter,
+    HaavVisCtxWriter, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, View, ViewEntry,
+    VisCtxReader, VisCtxWriter, schema,
 };
 use serde_json::{Value, json};
-use test_support::{Rng, run_python, run_python_json};
+use test_support::{Rng, old_h5py_python, run_python, run_python_json, run_python_json_with};
 
 fn tool() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/h5py_tool.py")
@@ -403,5 +404,75 @@ fn random_entries_round_trip_and_match_h5py() {
             let original = write_original_txt(&sub, &entries);
             assert_eq!(without_provenance(dump(&ours)), dump(&original), "{what}");
         }
+    }
+}
+
+/// h5py 3.8.0 on HDF5 1.12.2 (the second venv of `make setup`) sees in every kind of file we
+/// write, in both profiles, exactly what the pinned h5py 3.16 (HDF5 1.14) sees.
+#[test]
+fn older_h5py_on_hdf5_1_12_sees_what_the_pinned_one_sees() {
+    let old = old_h5py_python();
+    let version = std::process::Command::new(&old)
+        .args(["-c", "import h5py; print(h5py.version.version, h5py.version.hdf5_version)"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    assert_eq!(version, "3.8.0 1.12.2", "{}", old.display());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let mut files = Vec::new();
+    let (k, d) = (2, 4);
+    let entries = txt_entries(7, &[3, 531912, 20], k, d);
+    let mut w = TxtCtxWriter::create(path("txt.h5"), &prov(), false).unwrap();
+    w.write_batch(&entries[..1]).unwrap();
+    w.write_batch(&entries[1..]).unwrap();
+    w.finish().unwrap();
+    files.push(path("txt.h5"));
+    let mut w = VisCtxWriter::create(path("vis.h5"), 3, &prov(), false).unwrap();
+    w.write_batch(&[1, 2], &[0.5, -1.0, 2.0, 3.0, 4.0, -5.5]).unwrap();
+    w.finish().unwrap();
+    files.push(path("vis.h5"));
+    let batches = caption_batches(8, &[5, 3], 4, 3);
+    for layout in [CaptionLayout::Original, CaptionLayout::Contiguous] {
+        let p = path(&format!("caption-{layout:?}.h5"));
+        let mut w = CaptionDbWriter::create(&p, layout, 4, 3, &prov(), false).unwrap();
+        for (keys, features, captions) in &batches {
+            w.write_batch(keys, features, captions).unwrap();
+        }
+        w.finish().unwrap();
+        files.push(p);
+    }
+    // HAAV's three files.
+    let mut rng = Rng::new(9);
+    let mut w = HaavVisCtxWriter::create(path("haav-vis.h5"), d, 3, &prov(), false).unwrap();
+    w.write_batch(&[5, 6], 2, &rng.vec_f32(2 * 2 * d), &rng.vec_f32(2 * 3)).unwrap();
+    w.finish().unwrap();
+    files.push(path("haav-vis.h5"));
+    let haav: Vec<TxtEntry> = [11u64, 12]
+        .iter()
+        .map(|&id| TxtEntry {
+            id,
+            whole: view_entry(&mut rng, 1, 8 * k, d),
+            five: view_entry(&mut rng, 5, 2 * k, d),
+            nine: view_entry(&mut rng, 9, k, d),
+        })
+        .collect();
+    let mut w = HaavTxtCtxWriter::create(path("haav-txt.h5"), d, &prov(), false).unwrap();
+    w.write_batch(&haav).unwrap();
+    w.finish().unwrap();
+    files.push(path("haav-txt.h5"));
+    let mut w = HaavCaptionDbWriter::create(path("haav-caption.h5"), 4, 3, &prov(), false).unwrap();
+    for (keys, values, captions) in &batches {
+        w.write_batch(keys, values, captions).unwrap();
+    }
+    w.finish().unwrap();
+    files.push(path("haav-caption.h5"));
+
+    for f in &files {
+        let new = dump(f);
+        let old = run_python_json_with(&old, &tool(), &[&"dump", f]);
+        assert!(new.as_object().is_some_and(|o| o.len() > 2), "{}: {new}", f.display());
+        assert_eq!(old, new, "{}: h5py 3.8.0 / HDF5 1.12.2 against h5py 3.16", f.display());
     }
 }

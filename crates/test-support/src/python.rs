@@ -25,6 +25,18 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// An older h5py on an older HDF5 (h5py 3.8.0 with its bundled HDF5 1.12.2) in its own venv,
+/// `.venv-h5py-1.12/bin/python`, made by `make setup` (`XCTX_PYTHON_OLD_H5PY` overrides): the
+/// tests check that it reads our files as the pinned h5py does.
+pub fn old_h5py_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("XCTX_PYTHON_OLD_H5PY") {
+        return PathBuf::from(p);
+    }
+    let p = workspace_root().join(".venv-h5py-1.12/bin/python");
+    assert!(p.exists(), "{} is missing: run `make setup` first", p.display());
+    p
+}
+
 /// Runs `cmd` with `input` on its stdin (none if `None`), panics with its stderr on failure,
 /// returns its stdout.
 fn output(mut cmd: Command, what: &str, input: Option<&[u8]>) -> String {
@@ -50,7 +62,11 @@ fn output(mut cmd: Command, what: &str, input: Option<&[u8]>) -> String {
 }
 
 fn script_command(script: &Path, args: &[&dyn AsRef<OsStr>]) -> Command {
-    let mut cmd = Command::new(python());
+    script_command_with(&python(), script, args)
+}
+
+fn script_command_with(python: &Path, script: &Path, args: &[&dyn AsRef<OsStr>]) -> Command {
+    let mut cmd = Command::new(python);
     cmd.arg(script);
     for a in args {
         cmd.arg(a);
@@ -73,6 +89,17 @@ pub fn run_python_json(script: &Path, args: &[&dyn AsRef<OsStr>]) -> serde_json:
     let out = run_python(script, args);
     serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("{}: bad JSON ({e}): {out}", script.display()))
+}
+
+/// Like [`run_python_json`], with another interpreter (e.g. [`old_h5py_python`]).
+pub fn run_python_json_with(
+    python: &Path,
+    script: &Path,
+    args: &[&dyn AsRef<OsStr>],
+) -> serde_json::Value {
+    let what = format!("{} {}", python.display(), script.display());
+    let out = output(script_command_with(python, script, args), &what, None);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{what}: bad JSON ({e}): {out}"))
 }
 
 /// Runs `python -c code args...` (for one-off h5py snippets), returns stdout; panics on failure.
