@@ -154,7 +154,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let mut flow = images::encode(flow, enc, outputs)?;
     if let Some((path, (mut w, vis_done))) = vis {
-        // The whole image's pooled output is vis_ctx's: written from the same forward pass.
+        // The whole view's outputs are vis_ctx's (its pooled output; HAAV's: its token grid
+        // and projected embedding), written from the same forward pass.
         flow = flow.stage("write vis", 2, move |input, out| {
             while let Some(e) = input.recv() {
                 w.write(&e, Some(&vis_done))
