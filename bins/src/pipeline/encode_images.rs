@@ -113,14 +113,14 @@ impl VisWriter {
             return Ok(0);
         }
         let ids: Vec<u64> = keep.iter().map(|&i| e.items[i].id).collect();
+        let whole = |t| rows_of(&images::whole_views(t, e.items.len())?, &keep);
         match self {
-            VisWriter::Original(w) => w.write_batch(&ids, &whole_rows(&e.pooled, e, &keep)?)?,
+            VisWriter::Original(w) => w.write_batch(&ids, &whole(&e.pooled)?)?,
             VisWriter::Haav(w) => {
+                // The model stage kept the whole views' grids only.
                 let grid = e.grid.as_ref().context("the model stage kept no grid")?;
                 let tokens = grid.size().get(1).copied().unwrap_or(0) as usize;
-                // Already one row per image.
-                let grid = rows_of(grid, &keep)?;
-                w.write_batch(&ids, tokens, &grid, &whole_rows(&e.embeds, e, &keep)?)?
+                w.write_batch(&ids, tokens, &rows_of(grid, &keep)?, &whole(&e.embeds)?)?
             }
         }
         Ok(ids.len())
@@ -133,15 +133,6 @@ impl VisWriter {
         }
         Ok(())
     }
-}
-
-/// The rows of `t` (one per input) of the whole views of the images `keep`, as f32 values.
-fn whole_rows(t: &clip_encoder::Tensor, e: &images::Encoded, keep: &[usize]) -> Result<Vec<f32>> {
-    let rows = t.size().first().copied().unwrap_or(0);
-    // One row per input; an image's first input is its whole view.
-    let per = (rows / (e.items.len() as i64).max(1)).max(1);
-    anyhow::ensure!(rows == per * e.items.len() as i64, "model rows do not match the batch");
-    rows_of(&t.f_slice(0, 0, rows, per)?, keep)
 }
 
 /// Rows `keep` of `t`, as f32 values.

@@ -135,16 +135,21 @@ fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<
     };
     let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;
-    // An image's first input is its whole view: only those grids are kept.
+    // Only the whole views' grids are kept.
     let grid = match out.grid {
-        Some(g) => {
-            let rows = g.size()[0];
-            let per = (rows / (items.len() as i64).max(1)).max(1);
-            Some(g.f_slice(0, 0, rows, per)?)
-        }
+        Some(g) => Some(whole_views(&g, items.len())?),
         None => None,
     };
     Ok(Encoded { items, pooled: out.pooled, embeds: out.embeds, grid, hold })
+}
+
+/// The rows of `t` (one per input, the batch's `images` in crops' layout) that are whole views:
+/// an image's first input is its whole view.
+pub fn whole_views(t: &Tensor, images: usize) -> Result<Tensor> {
+    let rows = t.size().first().copied().unwrap_or(0);
+    let per = (rows / (images as i64).max(1)).max(1);
+    anyhow::ensure!(rows == per * images as i64, "{rows} model rows for {images} images");
+    Ok(t.f_slice(0, 0, rows, per)?)
 }
 
 /// Waits for a queued batch's results (a one-value copy to the host), then lets its host buffer

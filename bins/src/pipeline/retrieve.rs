@@ -232,12 +232,16 @@ fn hits_rows(h: &retrieval::Hits, rows: std::ops::Range<usize>) -> retrieval::Hi
 }
 
 /// Phrases kept per crop of view `v`: k in the original profile; 8k, 2k and k for the whole
-/// image, five and nine crops in HAAV's.
+/// image, five and nine crops in HAAV's ([`ctx_store::View::haav_factor`]).
 fn per_crop(profile: Profile, v: crops::View, k: usize) -> usize {
-    match (profile, v) {
-        (Profile::Original, _) | (Profile::Haav, crops::View::Nine) => k,
-        (Profile::Haav, crops::View::Five) => 2 * k,
-        (Profile::Haav, crops::View::Whole) => 8 * k,
+    let view = match v {
+        crops::View::Whole => ctx_store::View::Whole,
+        crops::View::Five => ctx_store::View::Five,
+        crops::View::Nine => ctx_store::View::Nine,
+    };
+    match profile {
+        Profile::Original => k,
+        Profile::Haav => view.haav_factor() * k,
     }
 }
 
