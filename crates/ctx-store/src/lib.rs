@@ -56,6 +56,7 @@ mod haav;
 mod kind;
 mod merge;
 mod minih5;
+mod oldh5;
 mod packed;
 mod provenance;
 mod resume;

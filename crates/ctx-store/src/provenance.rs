@@ -31,10 +31,19 @@ impl Provenance {
     /// Writes the provenance attributes and [`schema::KIND`], which says what `kind` of file
     /// this is even while it holds no entry (an empty shard).
     pub(crate) fn write(&self, path: &Path, root: &Group, kind: FileKind) -> Result<()> {
-        h5::write_attr_str(path, root, schema::PROVENANCE_TOOL, &self.tool)?;
-        h5::write_attr_str(path, root, schema::PROVENANCE_VERSION, &self.version)?;
-        h5::write_attr_str(path, root, schema::PROVENANCE_ARGUMENTS, &self.arguments)?;
-        h5::write_attr_str(path, root, schema::KIND, kind.attribute())
+        self.attributes(kind)
+            .iter()
+            .try_for_each(|(name, value)| h5::write_attr_str(path, root, name, value))
+    }
+
+    /// The root attributes [`write`](Self::write) writes, names and values, in its order.
+    pub(crate) fn attributes(&self, kind: FileKind) -> [(&'static str, &str); 4] {
+        [
+            (schema::PROVENANCE_TOOL, &self.tool),
+            (schema::PROVENANCE_VERSION, &self.version),
+            (schema::PROVENANCE_ARGUMENTS, &self.arguments),
+            (schema::KIND, kind.attribute()),
+        ]
     }
 
     /// The provenance of the context file at `path`, of any kind; `None` for files without

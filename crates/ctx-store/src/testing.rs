@@ -14,6 +14,9 @@ pub enum WritePoint {
     RawData(usize),
     /// Every object and float of the batch is written; HDF5's flush of its metadata comes next.
     BeforeFlush,
+    /// A file written without the HDF5 library: the batch's images and the root group's new
+    /// index are written, the superblock that commits them is not.
+    Index,
     /// HDF5's flush of the batch returned: the batch is on disk.
     Flushed,
 }

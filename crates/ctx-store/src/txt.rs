@@ -7,6 +7,7 @@ use hdf5::{File, Group};
 use rayon::prelude::*;
 
 use crate::h5::{self, h5err};
+use crate::oldh5::txt::NativeTxt;
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
 use crate::{Error, FileKind, Provenance, Result, bounds, gzip, resume};
@@ -94,11 +95,23 @@ impl TxtEntry {
 
 /// Writes `txt_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
 ///
+/// The original's files are written in the HDF5 file format itself, as h5py lays them out
+/// (`oldh5`: no HDF5 library call, one sequential append per batch, committed by rewriting the
+/// superblock); HAAV's compressed files, and files of other formats being resumed, through the
+/// HDF5 library.
+///
 /// [`write_batch`]: TxtCtxWriter::write_batch
 pub struct TxtCtxWriter {
-    w: h5::Writer,
-    /// Datasets gzip-compressed in chunks (HAAV's files) instead of contiguous (the original's).
-    compressed: bool,
+    backend: Backend,
+}
+
+enum Backend {
+    Native(NativeTxt),
+    Hdf5 {
+        w: h5::Writer,
+        /// Datasets gzip-compressed in chunks (HAAV's files) instead of contiguous.
+        compressed: bool,
+    },
 }
 
 impl TxtCtxWriter {
@@ -108,11 +121,13 @@ impl TxtCtxWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
-        Self::create_as(path.as_ref(), provenance, overwrite, FileKind::TxtCtx, |_| Ok(()))
+        let attributes = provenance.attributes(FileKind::TxtCtx);
+        let native = NativeTxt::create(path.as_ref(), &attributes, overwrite)?;
+        Ok(Self { backend: Backend::Native(native) })
     }
 
-    /// Creates a file of `kind` (the original's or HAAV's txt_ctx); `root` adds its root
-    /// attributes before the first flush.
+    /// Creates a file of `kind` through the HDF5 library; `root` adds its root attributes
+    /// before the first flush.
     pub(crate) fn create_as(
         path: &Path,
         provenance: &Provenance,
@@ -124,38 +139,58 @@ impl TxtCtxWriter {
         provenance.write(&w.path, w.file(), kind)?;
         root(&w)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, compressed: kind == FileKind::HaavTxtCtx })
+        let compressed = kind == FileKind::HaavTxtCtx;
+        Ok(Self { backend: Backend::Hdf5 { w, compressed } })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of
     /// complete images; an image group missing a view (a crash inside a flush) is removed.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
-        Self::append_as(path.as_ref(), FileKind::TxtCtx)
+        let path = path.as_ref();
+        let complete = {
+            let file = h5::open_read(path)?;
+            let (ids, _) = h5::numeric_members(path, &file)?;
+            let mut done = Vec::with_capacity(ids.len());
+            for id in ids {
+                let name = id.to_string();
+                let g = file.group(&name).map_err(h5err(path, &name))?;
+                if complete_image(&g) {
+                    done.push(id);
+                }
+            }
+            done
+        };
+        match NativeTxt::append(path, &complete)? {
+            Some(native) => Ok((Self { backend: Backend::Native(native) }, complete)),
+            None => Self::append_as(path, FileKind::TxtCtx),
+        }
     }
 
-    /// [`append`](Self::append) to a file of `kind`.
+    /// [`append`](Self::append) through the HDF5 library, to a file of `kind`.
     pub(crate) fn append_as(path: &Path, kind: FileKind) -> Result<(Self, Vec<u64>)> {
         let w = h5::Writer::append(path)?;
-        let complete = resume::complete_image_groups(&w, |g| {
-            View::ALL.iter().all(|v| {
-                g.group(v.name()).is_ok_and(|vg| {
-                    resume::holds(&vg, &[schema::FEATURES, schema::SCORES, schema::TEXTS])
-                })
-            })
-        })?;
-        Ok((Self { w, compressed: kind == FileKind::HaavTxtCtx }, complete))
+        let complete = resume::complete_image_groups(&w, complete_image)?;
+        let compressed = kind == FileKind::HaavTxtCtx;
+        Ok((Self { backend: Backend::Hdf5 { w, compressed } }, complete))
     }
 
-    /// The file being written.
-    pub(crate) fn h5(&self) -> &h5::Writer {
-        &self.w
+    /// The file being written through the HDF5 library (`None` when written without it).
+    pub(crate) fn h5(&self) -> Option<&h5::Writer> {
+        match &self.backend {
+            Backend::Hdf5 { w, .. } => Some(w),
+            Backend::Native(_) => None,
+        }
     }
 
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        self.w.write_batch(|sink| {
+        let (w, compressed) = match &mut self.backend {
+            Backend::Native(native) => return native.write_batch(entries),
+            Backend::Hdf5 { w, compressed } => (&*w, *compressed),
+        };
+        w.write_batch(|sink| {
             entries.iter().enumerate().try_for_each(|(i, e)| {
-                self.write_entry(e, sink)?;
+                write_entry(w, compressed, e, sink)?;
                 testing::at(WritePoint::Entry(i));
                 Ok(())
             })
@@ -164,50 +199,66 @@ impl TxtCtxWriter {
         Ok(())
     }
 
-    fn write_entry<'d>(&self, e: &'d TxtEntry, sink: &h5::RawSink<'_, 'd>) -> Result<()> {
-        let path = &self.w.path;
-        let name = e.id.to_string();
-        let g = self.w.file().create_group(&name).map_err(h5err(path, &name))?;
-        for view in View::ALL {
-            let v = e.view(view);
-            let object = format!("{name}/{view}");
-            if v.crops != view.crops() {
-                return Err(Error::Input {
-                    path: path.clone(),
-                    object,
-                    message: format!("{} crops, expected {}", v.crops, view.crops()),
-                });
-            }
-            let vg = g.create_group(view.name()).map_err(h5err(path, &object))?;
-            let shape = view.shape(v.k);
-            let mut fshape = shape.clone();
-            fshape.push(v.d);
-            let obj = |d: &str| schema::txt_object(e.id, view, d);
-            let (features, scores, texts) = (&v.features, &v.scores, &v.texts);
-            if self.compressed {
-                gzip::write_f32(
-                    path,
-                    &vg,
-                    schema::FEATURES,
-                    &obj(schema::FEATURES),
-                    &fshape,
-                    features,
-                )?;
-                gzip::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
-                gzip::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
-            } else {
-                sink.write_f32(&vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, features)?;
-                sink.write_f32(&vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
-                h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Flushes and closes the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.w.close()
+    pub fn finish(self) -> Result<()> {
+        match self.backend {
+            Backend::Native(native) => native.finish(),
+            Backend::Hdf5 { mut w, .. } => w.close(),
+        }
     }
+}
+
+/// Whether an image group holds every view with its three datasets.
+fn complete_image(g: &Group) -> bool {
+    View::ALL.iter().all(|v| {
+        g.group(v.name())
+            .is_ok_and(|vg| resume::holds(&vg, &[schema::FEATURES, schema::SCORES, schema::TEXTS]))
+    })
+}
+
+fn write_entry<'d>(
+    w: &h5::Writer,
+    compressed: bool,
+    e: &'d TxtEntry,
+    sink: &h5::RawSink<'_, 'd>,
+) -> Result<()> {
+    let path = &w.path;
+    let name = e.id.to_string();
+    let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
+    for view in View::ALL {
+        let v = e.view(view);
+        let object = format!("{name}/{view}");
+        if v.crops != view.crops() {
+            return Err(Error::Input {
+                path: path.clone(),
+                object,
+                message: format!("{} crops, expected {}", v.crops, view.crops()),
+            });
+        }
+        let vg = g.create_group(view.name()).map_err(h5err(path, &object))?;
+        let shape = view.shape(v.k);
+        let mut fshape = shape.clone();
+        fshape.push(v.d);
+        let obj = |d: &str| schema::txt_object(e.id, view, d);
+        let (features, scores, texts) = (&v.features, &v.scores, &v.texts);
+        if compressed {
+            gzip::write_f32(
+                path,
+                &vg,
+                schema::FEATURES,
+                &obj(schema::FEATURES),
+                &fshape,
+                features,
+            )?;
+            gzip::write_f32(path, &vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
+            gzip::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
+        } else {
+            sink.write_f32(&vg, schema::FEATURES, &obj(schema::FEATURES), &fshape, features)?;
+            sink.write_f32(&vg, schema::SCORES, &obj(schema::SCORES), &shape, scores)?;
+            h5::write_strings(path, &vg, schema::TEXTS, &obj(schema::TEXTS), &shape, texts)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads `txt_ctx.hdf5` (ours or the original's).

@@ -29,6 +29,7 @@ pub(crate) fn read_fdim(path: &Path, root: &Group) -> Result<usize> {
 /// per crop, `d = fdim`, and the same k as the file's other images.
 pub struct HaavTxtCtxWriter {
     inner: TxtCtxWriter,
+    path: std::path::PathBuf,
     fdim: usize,
     /// The file's k (texts per crop of `nine`), from its first image.
     k: Option<usize>,
@@ -49,15 +50,16 @@ impl HaavTxtCtxWriter {
             TxtCtxWriter::create_as(path, provenance, overwrite, FileKind::HaavTxtCtx, |w| {
                 h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)
             })?;
-        Ok(Self { inner, fdim, k: None })
+        Ok(Self { inner, path: path.to_owned(), fdim, k: None })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
     /// complete images; an image group missing a view or dataset (a crash inside a flush) is
     /// removed.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
-        let (inner, ids) = TxtCtxWriter::append_as(path.as_ref(), FileKind::HaavTxtCtx)?;
-        let w = inner.h5();
+        let path = path.as_ref();
+        let (inner, ids) = TxtCtxWriter::append_as(path, FileKind::HaavTxtCtx)?;
+        let w = inner.h5().ok_or_else(|| library_only(path))?;
         let fdim = read_fdim(&w.path, w.file())?;
         let k = match ids.first() {
             Some(&id) => {
@@ -67,7 +69,7 @@ impl HaavTxtCtxWriter {
             }
             None => None,
         };
-        Ok((Self { inner, fdim, k }, ids))
+        Ok((Self { inner, path: path.to_owned(), fdim, k }, ids))
     }
 
     /// The feature size (root attribute `fdim`).
@@ -77,7 +79,7 @@ impl HaavTxtCtxWriter {
 
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        let path = &self.inner.h5().path;
+        let path = &self.inner.h5().ok_or_else(|| library_only(&self.path))?.path;
         for e in entries {
             let k = check_entry(path, e, self.fdim)?;
             match self.k {
@@ -97,6 +99,16 @@ impl HaavTxtCtxWriter {
     /// Flushes and closes the file.
     pub fn finish(self) -> Result<()> {
         self.inner.finish()
+    }
+}
+
+/// HAAV's files are written through the HDF5 library (gzip-compressed chunks); a writer without
+/// it would be this crate's mistake, reported rather than panicking.
+fn library_only(path: &Path) -> Error {
+    Error::Schema {
+        path: path.to_owned(),
+        message: "HAAV's txt_ctx is written through the HDF5 library, but this writer is not"
+            .into(),
     }
 }
 

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! KIND is `txt`, `vis`, `caption` (contiguous layout) or `caption-original`. STOP is
-//! `POINT@BATCH`, with POINT one of `entryN`, `rawN`, `before-flush`, `flushed` (the
+//! `POINT@BATCH`, with POINT one of `entryN`, `rawN`, `before-flush`, `index`, `flushed` (the
 //! [`WritePoint`]s) or `between` (after `write_batch` returned): the writer prints
 //! `stopped at POINT in batch BATCH` and sleeps until killed. STOP `flush@BATCH` stops nowhere: it
 //! prints `flushing BATCH` when HDF5's flush of that batch starts and `flushed BATCH` when it
@@ -153,6 +153,7 @@ fn point_name(p: WritePoint) -> String {
         WritePoint::Entry(n) => format!("entry{n}"),
         WritePoint::RawData(n) => format!("raw{n}"),
         WritePoint::BeforeFlush => "before-flush".into(),
+        WritePoint::Index => "index".into(),
         WritePoint::Flushed => "flushed".into(),
     }
 }

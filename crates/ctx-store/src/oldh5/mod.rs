@@ -1,0 +1,23 @@
+//! Writing the original's `txt_ctx.hdf5` in the HDF5 file format itself, without the HDF5
+//! library: the structures h5py writes by default (superblock 0, object headers 1,
+//! symbol-table groups, contiguous datasets, global heap collections for the texts), laid out
+//! image by image as one sequential append per batch.
+//!
+//! A batch is committed by rewriting the superblock (96 bytes at offset 0, one `pwrite`) after
+//! everything it points to is in the file: the images, then the root group's changed
+//! symbol-table nodes, a new B-tree over them, its heap and a new root object header, all after
+//! the end the previous superblock records. A writer killed at any point leaves the file as of
+//! its last commit, readable by HDF5 and resumable. The HDF5 library stays the reader (and the
+//! verifier, in the tests), and writes the files of other formats we append to.
+
+mod encode;
+mod parse;
+mod root;
+pub(crate) mod txt;
+
+/// The undefined address.
+const UNDEF: u64 = u64::MAX;
+/// Group leaf node K (symbol-table nodes hold up to 2K entries): HDF5's default, as h5py writes.
+const LEAF_K: usize = 4;
+/// Group internal node K (B-tree nodes have up to 2K children): HDF5's default.
+const INTERNAL_K: usize = 16;

@@ -1,0 +1,327 @@
+//! `txt_ctx.hdf5` written as h5py writes the original's: per image an old-style group holding
+//! `whole`, `five` and `nine`, each with contiguous `features` and `scores` (float32) and `texts`
+//! (variable-length UTF-8 strings in one global heap collection per image).
+
+use std::io::{IoSlice, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::encode::{self, Addr, Buf, Entry, SUPERBLOCK_SIZE};
+use super::parse;
+use super::root::RootIndex;
+use crate::schema::{self, View};
+use crate::testing::{self, WritePoint};
+use crate::{Error, Result, TxtEntry, h5};
+
+const _: () = assert!(cfg!(target_endian = "little"), "floats are written as they lie in memory");
+
+/// Objects per global heap collection (their indices are 16-bit).
+const COLLECTION_OBJECTS: usize = 65_535;
+
+/// A `txt_ctx.hdf5` being written by this module.
+pub(crate) struct NativeTxt {
+    path: PathBuf,
+    file: std::fs::File,
+    /// End of the committed file: where the next batch goes.
+    eof: u64,
+    index: RootIndex,
+    /// The root object header's messages besides its symbol table: the attributes.
+    root_messages: Vec<(u16, u8, Vec<u8>)>,
+}
+
+impl NativeTxt {
+    /// Creates `path` with string attributes `attributes` at the root.
+    pub(crate) fn create(
+        path: &Path,
+        attributes: &[(&str, &str)],
+        overwrite: bool,
+    ) -> Result<Self> {
+        if path.exists() && !overwrite {
+            return Err(Error::Exists { path: path.to_owned() });
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io(path, "/"))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io(path, "/"))?;
+        lock(path, &file)?;
+        file.set_len(0).map_err(io(path, "/"))?;
+        // The attributes' strings in one collection right after the superblock.
+        let mut b = Buf::default();
+        let values: Vec<&[u8]> = attributes.iter().map(|(_, v)| v.as_bytes()).collect();
+        encode::global_heap(&mut b, values);
+        let gcol = Addr::Abs(SUPERBLOCK_SIZE as u64);
+        let root_messages = attributes
+            .iter()
+            .enumerate()
+            .map(|(i, (name, value))| {
+                let m = encode::str_attribute(name, value.len(), gcol, i as u32 + 1);
+                (m.kind, m.flags, m.body.relocate(0))
+            })
+            .collect();
+        let bytes = b.relocate(SUPERBLOCK_SIZE as u64);
+        file.write_all_at(&bytes, SUPERBLOCK_SIZE as u64).map_err(io(path, "/"))?;
+        let mut w = Self {
+            path: path.to_owned(),
+            file,
+            eof: (SUPERBLOCK_SIZE + bytes.len()) as u64,
+            index: RootIndex::new(),
+            root_messages,
+        };
+        w.commit()?;
+        Ok(w)
+    }
+
+    /// Opens an existing file to add images, if it is in h5py's default format (`None`
+    /// otherwise). `complete` are the ids of its complete images (checked by the caller through
+    /// HDF5); any other member of the root group is dropped from the index, to be written again.
+    pub(crate) fn append(path: &Path, complete: &[u64]) -> Result<Option<Self>> {
+        let file =
+            std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(io(path, "/"))?;
+        lock(path, &file)?;
+        let Some(existing) = parse::read(path, &file)? else {
+            return Ok(None);
+        };
+        let keep: std::collections::HashSet<String> = complete.iter().map(u64::to_string).collect();
+        let members: Vec<_> =
+            existing.members.into_iter().filter(|(name, _)| keep.contains(&**name)).collect();
+        // What a killed writer appended after its last commit is dropped.
+        file.set_len(existing.eof).map_err(io(path, "/"))?;
+        let mut w = Self {
+            path: path.to_owned(),
+            file,
+            eof: existing.eof,
+            index: RootIndex::from_existing(members, existing.heap),
+            root_messages: existing.root_messages,
+        };
+        w.commit()?;
+        Ok(Some(w))
+    }
+
+    /// Writes a batch of images and commits it.
+    pub(crate) fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
+        let mut names = std::collections::HashSet::with_capacity(entries.len());
+        for e in entries {
+            let name = e.id.to_string();
+            if self.index.contains(&name) || !names.insert(name.clone()) {
+                return Err(Error::Input {
+                    path: self.path.clone(),
+                    object: name,
+                    message: "this image is in the file already".into(),
+                });
+            }
+        }
+        let images = entries
+            .par_iter()
+            .map(|e| Image::lay_out(&self.path, e))
+            .collect::<Result<Vec<_>>>()?;
+        let mut bases = Vec::with_capacity(images.len());
+        let mut at = self.eof;
+        for im in &images {
+            bases.push(at);
+            at += im.len();
+        }
+        let metas: Vec<Vec<u8>> = images
+            .par_iter()
+            .zip(&bases)
+            .map(|(im, &base)| im.meta.clone_relocated(base))
+            .collect();
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(self.eof)).map_err(io(&self.path, "/"))?;
+        for (i, (im, meta)) in images.iter().zip(&metas).enumerate() {
+            let mut slices: Vec<IoSlice> = im.floats.iter().map(|s| IoSlice::new(s)).collect();
+            slices.push(IoSlice::new(meta));
+            write_all_vectored(&mut f, &mut slices).map_err(io(&self.path, &im.name))?;
+            testing::at(WritePoint::Entry(i));
+        }
+        for ((im, &base), e) in images.iter().zip(&bases).zip(entries) {
+            self.index.insert(&e.id.to_string(), im.entry.at(base));
+        }
+        self.eof = at;
+        testing::at(WritePoint::BeforeFlush);
+        self.commit()?;
+        tracing::debug!(n = entries.len(), "txt_ctx batch written");
+        Ok(())
+    }
+
+    /// Writes the root group's index after the file's end, then the superblock that points to
+    /// it.
+    fn commit(&mut self) -> Result<()> {
+        let c = self.index.commit(self.eof, &self.root_messages);
+        let path = &self.path;
+        self.file.write_all_at(&c.tail, self.eof).map_err(io(path, "/"))?;
+        if let Some((at, bytes)) = &c.in_place {
+            self.file.write_all_at(bytes, *at).map_err(io(path, "/"))?;
+        }
+        let eof = self.eof + c.tail.len() as u64;
+        testing::at(WritePoint::Index);
+        self.file.write_all_at(&encode::superblock(eof, &c.root), 0).map_err(io(path, "/"))?;
+        self.eof = eof;
+        testing::at(WritePoint::Flushed);
+        Ok(())
+    }
+
+    /// Closes the file (every batch is committed already).
+    pub(crate) fn finish(self) -> Result<()> {
+        self.file.sync_data().map_err(io(&self.path, "/"))
+    }
+}
+
+fn lock(path: &Path, file: &std::fs::File) -> Result<()> {
+    file.try_lock().map_err(|e| Error::Io {
+        path: path.to_owned(),
+        object: "/".into(),
+        source: std::io::Error::other(format!("the file is locked by another process ({e})")),
+    })
+}
+
+fn io<'a>(path: &'a Path, object: &'a str) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |source| Error::Io { path: path.to_owned(), object: object.to_owned(), source }
+}
+
+fn write_all_vectored(f: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    const MAX: usize = 1024; // IOV_MAX
+    while !slices.is_empty() {
+        let n = slices.len().min(MAX);
+        match f.write_vectored(&slices[..n]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One image laid out at a yet unknown address: its floats (written as they are), then `meta`,
+/// every other byte (texts, headers, groups) at the end.
+struct Image<'e> {
+    name: String,
+    floats: Vec<&'e [u8]>,
+    meta: Buf,
+    /// The image group's root entry, addresses relative to the image's start.
+    entry: RelEntry,
+}
+
+#[derive(Clone, Copy)]
+struct RelEntry(Entry);
+
+impl RelEntry {
+    fn at(self, base: u64) -> Entry {
+        let abs = |a: Addr| match a {
+            Addr::Rel(r) => Addr::Abs(base + r),
+            a => a,
+        };
+        let e = self.0;
+        Entry { name: e.name, header: abs(e.header), group: e.group.map(|(t, h)| (abs(t), abs(h))) }
+    }
+}
+
+impl<'e> Image<'e> {
+    fn len(&self) -> u64 {
+        self.meta.here()
+    }
+
+    fn lay_out(path: &Path, e: &'e TxtEntry) -> Result<Self> {
+        let name = e.id.to_string();
+        let mut floats = Vec::with_capacity(6);
+        let mut float_at = 0u64;
+        let mut places = Vec::with_capacity(3);
+        for view in View::ALL {
+            let v = e.view(view);
+            let object = format!("{name}/{view}");
+            if v.crops != view.crops() {
+                return Err(Error::Input {
+                    path: path.to_owned(),
+                    object,
+                    message: format!("{} crops, expected {}", v.crops, view.crops()),
+                });
+            }
+            let shape = view.shape(v.k);
+            let mut fshape = shape.clone();
+            fshape.push(v.d);
+            let obj = |d: &str| schema::txt_object(e.id, view, d);
+            h5::check_len(path, &obj(schema::FEATURES), &fshape, v.features.len())?;
+            h5::check_len(path, &obj(schema::SCORES), &shape, v.scores.len())?;
+            h5::check_len(path, &obj(schema::TEXTS), &shape, v.texts.len())?;
+            if let Some(t) = v.texts.iter().find(|t| t.contains('\0')) {
+                return Err(Error::Input {
+                    path: path.to_owned(),
+                    object: obj(schema::TEXTS),
+                    message: format!("text {t:?} holds a NUL byte, which HDF5 strings cannot"),
+                });
+            }
+            let features: &[u8] = bytemuck::cast_slice(&v.features);
+            let scores: &[u8] = bytemuck::cast_slice(&v.scores);
+            places.push((float_at, float_at + features.len() as u64, shape, fshape));
+            float_at += (features.len() + scores.len()) as u64;
+            floats.extend([features, scores]);
+        }
+        let aligned = float_at.next_multiple_of(8);
+        if aligned > float_at {
+            floats.push(&[0; 8][..(aligned - float_at) as usize]);
+        }
+        let mut b = Buf::at(aligned);
+        // Texts: every view's, in one collection (more for over 65,535 texts).
+        let texts: Vec<&[u8]> =
+            View::ALL.iter().flat_map(|&v| e.view(v).texts.iter().map(|t| t.as_bytes())).collect();
+        let collections: Vec<u64> = texts
+            .chunks(COLLECTION_OBJECTS)
+            .map(|c| encode::global_heap(&mut b, c.iter().copied()))
+            .collect();
+        let mut text_index = 0;
+        let mut views = Vec::with_capacity(3);
+        for (view, (features_at, scores_at, shape, fshape)) in View::ALL.into_iter().zip(places) {
+            let v = e.view(view);
+            let refs_at = b.here();
+            for t in &v.texts {
+                let (c, i) = (text_index / COLLECTION_OBJECTS, text_index % COLLECTION_OBJECTS);
+                encode::vlen_ref(&mut b, t.len(), Addr::Rel(collections[c]), i as u32 + 1);
+                text_index += 1;
+            }
+            let data = |at: u64, bytes: usize| {
+                encode::contiguous(
+                    if bytes == 0 { Addr::Abs(super::UNDEF) } else { Addr::Rel(at) },
+                    bytes as u64,
+                )
+            };
+            let f32_dataset = |b: &mut Buf, at: u64, dims: &[usize]| {
+                let bytes = dims.iter().product::<usize>() * 4;
+                let messages = vec![
+                    encode::dataspace(dims),
+                    encode::f32_type(),
+                    encode::fill_value(false),
+                    data(at, bytes),
+                ];
+                dataset(encode::object_header(b, messages))
+            };
+            let features = f32_dataset(&mut b, features_at, &fshape);
+            let scores = f32_dataset(&mut b, scores_at, &shape);
+            let texts = dataset(encode::object_header(
+                &mut b,
+                vec![
+                    encode::dataspace(&shape),
+                    encode::vlen_str_type(),
+                    encode::fill_value(true),
+                    data(refs_at, v.texts.len() * 16),
+                ],
+            ));
+            let members =
+                [(schema::FEATURES, features), (schema::SCORES, scores), (schema::TEXTS, texts)];
+            views.push((view.name(), encode::small_group(&mut b, &members)));
+        }
+        let entry = encode::small_group(&mut b, &views);
+        Ok(Self { name, floats, meta: b, entry: RelEntry(entry) })
+    }
+}
+
+fn dataset(header: u64) -> Entry {
+    Entry { name: 0, header: Addr::Rel(header), group: None }
+}
