@@ -19,9 +19,10 @@ pub(crate) struct Buf {
 }
 
 impl Buf {
-    /// A buffer whose bytes start `origin` bytes into the region being laid out.
-    pub(crate) fn at(origin: u64) -> Self {
-        Self { origin, ..Self::default() }
+    /// A buffer whose bytes start `origin` bytes into the region being laid out, with room for
+    /// `bytes` bytes.
+    pub(crate) fn with_capacity(origin: u64, bytes: usize) -> Self {
+        Self { bytes: Vec::with_capacity(bytes), relocations: Vec::with_capacity(256), origin }
     }
 
     /// Where the next byte goes, relative to the start of the region.
@@ -65,16 +66,6 @@ impl Buf {
         let start = self.bytes.len();
         self.relocations.extend(other.relocations.iter().map(|r| r + start));
         self.bytes.extend_from_slice(&other.bytes);
-    }
-
-    /// A copy of the bytes, every recorded address moved by `base` (where the region starts in
-    /// the file).
-    pub(crate) fn clone_relocated(&self, base: u64) -> Vec<u8> {
-        let mut bytes = self.bytes.clone();
-        for &r in &self.relocations {
-            add_at(&mut bytes, r, base);
-        }
-        bytes
     }
 
     /// The bytes, every recorded address moved by `base` (where the region starts in the file).
