@@ -326,6 +326,75 @@ fn append_resumes_a_finished_or_interrupted_file() {
     assert_eq!(got.captions[3..], batches[1].2[..]);
 }
 
+/// The root group of a file written without the HDF5 library, thousands of images in scrambled
+/// order (its B-tree three levels deep, leaves split all over): h5py (both versions) lists every
+/// image in its order, and HDF5 can change the file (copy an image group, delete another), after
+/// which ctx-store reads the result.
+#[test]
+fn a_root_group_of_thousands_reads_everywhere_and_takes_hdf5_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("txt.h5");
+    // Distinct ids (an odd multiplier modulo 2^32), in no order.
+    let ids: Vec<u64> = (1..=10_000u64).map(|i| i * 2_654_435_761 % (1 << 32)).collect();
+    let entries = txt_entries(21, &ids, 1, 1);
+    let mut w = TxtCtxWriter::create(&path, &prov(), false).unwrap();
+    for batch in entries.chunks(500) {
+        w.write_batch(batch).unwrap();
+    }
+    w.finish().unwrap();
+    let mut names: Vec<String> = ids.iter().map(u64::to_string).collect();
+    names.sort_unstable(); // HDF5's order: by name, bytewise
+    let first = entries.iter().find(|e| e.id.to_string() == names[0]).unwrap();
+    for python in [test_support::python(), old_h5py_python()] {
+        let got = run_python_json_with(&python, &tool(), &[&"root-keys", &path]);
+        assert_eq!(got["keys"], json!(names), "{}", python.display());
+        assert_eq!(got["texts"], json!(first.whole.texts), "{}", python.display());
+    }
+    let r = TxtCtxReader::open(&path).unwrap();
+    for e in entries.iter().step_by(997) {
+        assert_same_entry(&r.get(e.id).unwrap(), e);
+    }
+    drop(r);
+
+    let (from, new, drop_id) = (entries[7].id, 1u64 << 40, entries[8].id);
+    let edit = run_python_json(
+        &tool(),
+        &[&"root-edit", &path, &from.to_string(), &new.to_string(), &drop_id.to_string()],
+    );
+    assert_eq!(edit["before"], json!(names));
+    let mut after = names.clone();
+    after.retain(|n| *n != drop_id.to_string());
+    after.push(new.to_string());
+    after.sort_unstable();
+    assert_eq!(edit["after"], json!(after));
+    let r = TxtCtxReader::open(&path).unwrap();
+    let mut want: Vec<u64> = ids.iter().copied().filter(|&i| i != drop_id).chain([new]).collect();
+    want.sort_unstable();
+    assert_eq!(r.ids().unwrap(), want);
+    let copied = TxtEntry { id: new, ..entries[7].clone() };
+    assert_same_entry(&r.get(new).unwrap(), &copied);
+    assert_same_entry(&r.get(entries[9].id).unwrap(), &entries[9]);
+}
+
+/// Resuming a file the original wrote (h5py) appends to it without the HDF5 library: h5py then
+/// sees exactly what it sees in a file the original wrote with every image.
+#[test]
+fn appending_to_a_file_h5py_wrote_gives_the_file_h5py_would_have_written() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let entries = txt_entries(9, &[5, 3, 80, 1, 44], 2, 3);
+    let path = write_original_txt(a.path(), &entries[..2]);
+    let (mut w, done) = TxtCtxWriter::append(&path).unwrap();
+    assert_eq!(done, vec![3, 5]);
+    w.write_batch(&entries[2..4]).unwrap();
+    w.write_batch(&entries[4..]).unwrap();
+    w.finish().unwrap();
+    let whole = write_original_txt(b.path(), &entries);
+    assert_eq!(dump(&path), dump(&whole));
+    let r = TxtCtxReader::open(&path).unwrap();
+    assert_eq!(r.ids().unwrap(), vec![1, 3, 5, 44, 80]);
+    assert_same_entry(&r.get(80).unwrap(), &entries[2]);
+}
+
 /// A random phrase: 0 to 40 characters from ASCII, Latin-1, CJK, emoji (four UTF-8 bytes),
 /// combining marks, whitespace and quotes; one in eight is empty.
 fn random_text(rng: &mut Rng) -> String {

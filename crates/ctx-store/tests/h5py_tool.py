@@ -16,6 +16,14 @@ dump FILE
 digest FILE
     Like dump, with each dataset's values replaced by the SHA-256 of their bytes (strings:
     of their UTF-8 bytes, each with its length), for files too large to dump.
+
+root-edit FILE COPY_FROM NEW DROP
+    Lists the root group's members (h5py's iteration order), then, opened for writing, copies
+    group COPY_FROM to NEW and deletes DROP (HDF5 changing the file's B-tree and heaps), and
+    lists them again. Prints {"before": [...], "after": [...]}.
+
+root-keys FILE
+    Prints the root group's members in h5py's iteration order, and the texts of the first.
 """
 import hashlib
 import json
@@ -131,6 +139,24 @@ def dump(path, values=value):
     json.dump(out, sys.stdout, ensure_ascii=False, sort_keys=True)
 
 
+def root_edit(path, copy_from, new, drop):
+    with h5py.File(path, "r") as f:
+        before = list(f.keys())
+    with h5py.File(path, "r+") as f:
+        f.copy(f[copy_from], new)
+        del f[drop]
+    with h5py.File(path, "r") as f:
+        after = list(f.keys())
+    json.dump({"before": before, "after": after}, sys.stdout)
+
+
+def root_keys(path):
+    with h5py.File(path, "r") as f:
+        keys = list(f.keys())
+        texts = [t.decode() for t in f[f"{keys[0]}/whole/texts"][()]] if keys else []
+    json.dump({"keys": keys, "texts": texts}, sys.stdout)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write-original":
         write_original(sys.argv[2], sys.argv[3], sys.argv[4])
@@ -138,5 +164,9 @@ if __name__ == "__main__":
         dump(sys.argv[2])
     elif sys.argv[1] == "digest":
         dump(sys.argv[2], digest_value)
+    elif sys.argv[1] == "root-edit":
+        root_edit(*sys.argv[2:6])
+    elif sys.argv[1] == "root-keys":
+        root_keys(sys.argv[2])
     else:
         raise SystemExit(__doc__)
