@@ -398,6 +398,34 @@ impl TxtCtxReader {
     /// more readers measured slower, contending for the kernel's memory-map lock while they
     /// fault in their buffers), and plans go to them in groups of `PLANS_PER_HANDOVER`.
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        if let Some(all) = self.preload_without_hdf5(ids) {
+            tracing::debug!(n = all.len(), "txt_ctx preloaded without the HDF5 library");
+            return Ok(all);
+        }
+        self.preload_through_hdf5(ids)
+    }
+
+    /// [`preload_ids`](Self::preload_ids) reading the file format itself on every thread, for
+    /// files in h5py's default format (the original's, and ours); `None` for any other file,
+    /// or anything unexpected in it, which the HDF5 library then reads (and reports). Public
+    /// for the tests, which compare both ways of reading.
+    #[doc(hidden)]
+    pub fn preload_without_hdf5(&self, ids: &[u64]) -> Option<Vec<TxtEntry>> {
+        if !self.direct {
+            return None;
+        }
+        let file = crate::oldh5::read::NativeTxtFile::open(&self.path, &self.raw).ok()??;
+        let loaded: Option<Vec<TxtEntry>> =
+            ids.par_iter().map_init(|| file.reader(), |r, &id| r.load(id).ok().flatten()).collect();
+        if loaded.is_none() {
+            tracing::debug!("{:?}: preloading through the HDF5 library", self.path);
+        }
+        loaded
+    }
+
+    /// [`preload_ids`](Self::preload_ids) through the HDF5 library (public for the tests).
+    #[doc(hidden)]
+    pub fn preload_through_hdf5(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
         let readers = rayon::current_num_threads().saturating_sub(1).max(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(readers).build().map_err(|e| {
             Error::Io {

@@ -9,9 +9,13 @@
 //! the end the previous superblock records. A writer killed at any point leaves the file as of
 //! its last commit, readable by HDF5 and resumable. The HDF5 library stays the reader (and the
 //! verifier, in the tests), and writes the files of other formats we append to.
+//!
+//! The same structures are read back without the library to preload a whole `txt_ctx.hdf5`
+//! (ours or h5py's), in parallel (`read`); anything else goes through the library.
 
 mod encode;
 mod parse;
+pub(crate) mod read;
 mod root;
 pub(crate) mod txt;
 

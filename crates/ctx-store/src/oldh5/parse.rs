@@ -22,40 +22,70 @@ pub(crate) struct Existing {
     pub(crate) heap: Vec<u8>,
 }
 
-struct Reader<'a> {
-    path: &'a Path,
+/// Reads small pieces of a file through a block of [`BLOCK`] bytes, so that the metadata of an
+/// image (a dozen objects near each other) costs a few reads, not one per object.
+pub(crate) struct Reader<'a> {
+    pub(crate) path: &'a Path,
     file: &'a std::fs::File,
-    len: u64,
+    pub(crate) len: u64,
+    block: Vec<u8>,
+    block_at: u64,
 }
 
-impl Reader<'_> {
-    fn bytes(&self, at: u64, n: usize, what: &str) -> Result<Vec<u8>> {
-        if at.checked_add(n as u64).is_none_or(|end| end > self.len) {
+/// Bytes read at once for metadata.
+const BLOCK: usize = 64 * 1024;
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(path: &'a Path, file: &'a std::fs::File, len: u64) -> Self {
+        Self { path, file, len, block: Vec::new(), block_at: 0 }
+    }
+
+    /// `n` bytes at `at`, which must lie within the file.
+    pub(crate) fn bytes(&mut self, at: u64, n: usize, what: &str) -> Result<&[u8]> {
+        let Some(end) = at.checked_add(n as u64).filter(|&end| end <= self.len) else {
             return Err(self.corrupt(what, format!("{n} bytes at {at} lie past the file's end")));
+        };
+        let cached = at >= self.block_at && end <= self.block_at + self.block.len() as u64;
+        if !cached {
+            let want = n.max(BLOCK.min((self.len - at) as usize));
+            self.block.resize(want, 0);
+            self.file.read_exact_at(&mut self.block, at).map_err(|source| Error::Io {
+                path: self.path.to_owned(),
+                object: what.to_owned(),
+                source,
+            })?;
+            self.block_at = at;
         }
-        let mut b = vec![0; n];
-        self.file.read_exact_at(&mut b, at).map_err(|source| Error::Io {
+        let from = (at - self.block_at) as usize;
+        Ok(&self.block[from..from + n])
+    }
+
+    /// Reads `out.len()` bytes at `at` straight into `out` (bulk data, not cached).
+    pub(crate) fn read_into(&mut self, at: u64, out: &mut [u8], what: &str) -> Result<()> {
+        if at.checked_add(out.len() as u64).is_none_or(|end| end > self.len) {
+            return Err(self.corrupt(what, format!("{} bytes at {at} lie past the end", out.len())));
+        }
+        self.file.read_exact_at(out, at).map_err(|source| Error::Io {
             path: self.path.to_owned(),
             object: what.to_owned(),
             source,
-        })?;
-        Ok(b)
+        })
     }
 
-    fn corrupt(&self, what: &str, message: String) -> Error {
+    pub(crate) fn corrupt(&self, what: &str, message: String) -> Error {
         Error::Schema { path: self.path.to_owned(), message: format!("{what}: {message}") }
     }
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([b[at], b[at + 1]])
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
@@ -63,11 +93,11 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// format (then the HDF5 library appends).
 pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Existing>> {
     let len = crate::bounds::file_len(path, file)?;
-    let r = Reader { path, file, len };
+    let mut r = Reader::new(path, file, len);
     if len < SUPERBLOCK_SIZE as u64 {
         return Ok(None);
     }
-    let sb = r.bytes(0, SUPERBLOCK_SIZE, "superblock")?;
+    let sb = r.bytes(0, SUPERBLOCK_SIZE, "superblock")?.to_vec();
     let plain = &sb[..8] == b"\x89HDF\r\n\x1a\n"
         && sb[8..16] == [0, 0, 0, 0, 0, 8, 8, 0]
         && usize::from(u16_at(&sb, 16)) == LEAF_K
@@ -85,7 +115,7 @@ pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Existing>
         ));
     }
     let root = u64_at(&sb, 56 + 8);
-    let messages = header_messages(&r, root)?;
+    let messages = header_messages(&mut r, root, "/")?;
     let Some(stab) = messages.iter().find(|m| m.0 == 0x0011) else {
         return Ok(None); // a "new style" root group
     };
@@ -93,17 +123,9 @@ pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Existing>
         return Err(r.corrupt("/", "short symbol table message".into()));
     }
     let (tree, heap_at) = (u64_at(&stab.2, 0), u64_at(&stab.2, 8));
-    let hh = r.bytes(heap_at, 32, "/ (local heap)")?;
-    if &hh[..4] != b"HEAP" {
-        return Err(r.corrupt("/ (local heap)", "no HEAP signature".into()));
-    }
-    let heap_len = u64_at(&hh, 8);
-    if heap_len > len {
-        return Err(r.corrupt("/ (local heap)", format!("size {heap_len}")));
-    }
-    let heap = r.bytes(u64_at(&hh, 24), heap_len as usize, "/ (local heap)")?;
+    let heap = local_heap(&mut r, heap_at, "/")?;
     let mut members = Vec::new();
-    walk(&r, tree, &heap, 0, &mut members)?;
+    walk(&mut r, tree, &heap, 0, &mut members)?;
     let sorted = members.windows(2).all(|w| w[0].0 < w[1].0);
     if !sorted {
         return Err(r.corrupt("/", "root group members out of order".into()));
@@ -113,10 +135,28 @@ pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Existing>
     Ok(Some(Existing { eof, root_messages, members, heap }))
 }
 
+/// The data segment of the local heap at `at`.
+pub(crate) fn local_heap(r: &mut Reader, at: u64, object: &str) -> Result<Vec<u8>> {
+    let what = format!("{object} (local heap)");
+    let hh: [u8; 32] = r.bytes(at, 32, &what)?.try_into().expect("32 bytes");
+    if &hh[..4] != b"HEAP" {
+        return Err(r.corrupt(&what, "no HEAP signature".into()));
+    }
+    let (len, data) = (u64_at(&hh, 8), u64_at(&hh, 24));
+    if len > r.len {
+        return Err(r.corrupt(&what, format!("size {len}")));
+    }
+    Ok(r.bytes(data, len as usize, &what)?.to_vec())
+}
+
+/// A message of an object header: type, flags, body.
+pub(crate) type RawMessage = (u16, u8, Vec<u8>);
+
 /// Every message of a version-1 object header, continuations followed.
-fn header_messages(r: &Reader, at: u64) -> Result<Vec<(u16, u8, Vec<u8>)>> {
-    let what = "/ (object header)";
-    let h = r.bytes(at, 16, what)?;
+pub(crate) fn header_messages(r: &mut Reader, at: u64, object: &str) -> Result<Vec<RawMessage>> {
+    let what = format!("{object} (object header)");
+    let what = what.as_str();
+    let h: [u8; 16] = r.bytes(at, 16, what)?.try_into().expect("16 bytes");
     if h[0] != 1 {
         return Err(r.corrupt(what, format!("object header version {}", h[0])));
     }
@@ -124,18 +164,24 @@ fn header_messages(r: &Reader, at: u64) -> Result<Vec<(u16, u8, Vec<u8>)>> {
     let mut blocks = vec![(at + 16, u64::from(u32_at(&h, 8)))];
     let mut out = Vec::with_capacity(count);
     while let Some((start, size)) = blocks.pop() {
-        let b = r.bytes(start, size as usize, what)?;
+        if size > r.len {
+            return Err(r.corrupt(what, format!("a chunk of {size} bytes")));
+        }
+        let b = r.bytes(start, size as usize, what)?.to_vec();
         let mut o = 0;
+        let mut found = Vec::new();
         while o + 8 <= b.len() {
             let (kind, len, flags) = (u16_at(&b, o), usize::from(u16_at(&b, o + 2)), b[o + 4]);
-            let body =
-                b.get(o + 8..o + 8 + len).ok_or_else(|| r.corrupt(what, "message".into()))?;
+            let Some(body) = b.get(o + 8..o + 8 + len) else {
+                return Err(r.corrupt(what, "a message past its chunk".into()));
+            };
             if kind == 0x0010 && len >= 16 {
-                blocks.push((u64_at(body, 0), u64_at(body, 8)));
+                found.push((u64_at(body, 0), u64_at(body, 8)));
             }
             out.push((kind, flags, body.to_vec()));
             o += 8 + len;
         }
+        blocks.extend(found);
         if out.len() > count {
             return Err(r.corrupt(what, "more messages than the header says".into()));
         }
@@ -148,23 +194,24 @@ fn name_at(r: &Reader, heap: &[u8], offset: u64) -> Result<Box<str>> {
     let end = tail.iter().position(|&c| c == 0);
     end.and_then(|e| std::str::from_utf8(&tail[..e]).ok())
         .map(Into::into)
-        .ok_or_else(|| r.corrupt("/ (local heap)", format!("no name at offset {offset}")))
+        .ok_or_else(|| r.corrupt("(local heap)", format!("no name at offset {offset}")))
 }
 
-fn walk(
-    r: &Reader,
+/// The members of the old-style group whose B-tree is at `at` (names from `heap`), in the
+/// B-tree's order.
+pub(crate) fn walk(
+    r: &mut Reader,
     at: u64,
     heap: &[u8],
     depth: usize,
     out: &mut Vec<(Box<str>, Entry)>,
 ) -> Result<()> {
     if depth > 16 {
-        return Err(r.corrupt("/ (B-tree)", "deeper than 16 levels".into()));
+        return Err(r.corrupt("(B-tree)", "deeper than 16 levels".into()));
     }
-    let what = "/ (B-tree)";
-    let sig = r.bytes(at, 4, what)?;
-    if &sig[..] == b"SNOD" {
-        let b = r.bytes(at, SNOD_SIZE, "/ (symbol table node)")?;
+    let what = "(B-tree)";
+    if r.bytes(at, 4, what)? == b"SNOD" {
+        let b = r.bytes(at, SNOD_SIZE, "(symbol table node)")?.to_vec();
         let n = usize::from(u16_at(&b, 6)).min(2 * LEAF_K);
         for i in 0..n {
             let e = &b[8 + i * ENTRY_SIZE..8 + (i + 1) * ENTRY_SIZE];
@@ -175,13 +222,14 @@ fn walk(
         }
         return Ok(());
     }
-    let b = r.bytes(at, TREE_SIZE, what)?;
+    let b = r.bytes(at, TREE_SIZE, what)?.to_vec();
     if &b[..4] != b"TREE" || b[4] != 0 {
         return Err(r.corrupt(what, format!("no group B-tree node at {at}")));
     }
     let n = usize::from(u16_at(&b, 6)).min(2 * INTERNAL_K);
-    for i in 0..n {
-        walk(r, u64_at(&b, 24 + 16 * i + 8), heap, depth + 1, out)?;
+    let children: Vec<u64> = (0..n).map(|i| u64_at(&b, 24 + 16 * i + 8)).collect();
+    for child in children {
+        walk(r, child, heap, depth + 1, out)?;
     }
     Ok(())
 }

@@ -1,0 +1,267 @@
+//! Preloading `txt_ctx.hdf5` in h5py's default format without the HDF5 library: the root
+//! group's index parsed once, then every image's groups, dataset headers, texts and floats read
+//! on the calling threads in parallel. Anything outside what h5py writes for the original's
+//! datasets (another dtype, a filter, chunks, a newer header version) answers `None`, and the
+//! caller reads the file through the HDF5 library instead, which reports what is wrong.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::parse::{self, Reader, u16_at, u32_at, u64_at};
+use crate::schema::{self, View};
+use crate::{Result, TxtEntry, ViewEntry, bounds};
+
+/// The float32 datatype message h5py writes (little-endian IEEE).
+const F32_TYPE: [u8; 20] =
+    [0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0, 23, 8, 0, 23, 127, 0, 0, 0];
+
+/// A file whose root group this module can read, and where each image's group is.
+pub(crate) struct NativeTxtFile<'f> {
+    path: &'f Path,
+    file: &'f std::fs::File,
+    len: u64,
+    images: HashMap<u64, u64>,
+}
+
+impl<'f> NativeTxtFile<'f> {
+    /// The root index of `file`, or `None` if it is not in h5py's default format.
+    pub(crate) fn open(path: &'f Path, file: &'f std::fs::File) -> Result<Option<Self>> {
+        let Some(existing) = parse::read(path, file)? else { return Ok(None) };
+        let len = bounds::file_len(path, file)?;
+        let images = existing
+            .members
+            .iter()
+            .filter_map(|(name, e)| match e.header {
+                super::encode::Addr::Abs(a) => Some((crate::h5::parse_id(name)?, a)),
+                super::encode::Addr::Rel(_) => None,
+            })
+            .collect();
+        Ok(Some(Self { path, file, len, images }))
+    }
+
+    /// A reader for one thread.
+    pub(crate) fn reader(&self) -> ImageReader<'_> {
+        ImageReader { f: self, r: Reader::new(self.path, self.file, self.len), heaps: Vec::new() }
+    }
+}
+
+/// Reads images of a [`NativeTxtFile`], keeping the last global heap collections it parsed.
+pub(crate) struct ImageReader<'f> {
+    f: &'f NativeTxtFile<'f>,
+    r: Reader<'f>,
+    heaps: Vec<Collection>,
+}
+
+/// A parsed global heap collection: its address, bytes and objects (offset, length) by index.
+struct Collection {
+    at: u64,
+    bytes: Vec<u8>,
+    objects: Vec<Option<(usize, usize)>>,
+}
+
+/// Collections kept per reader (h5py's hold the texts of a few images each).
+const COLLECTIONS_KEPT: usize = 4;
+
+impl ImageReader<'_> {
+    /// Image `id`, or `None` if it is absent or laid out otherwise than h5py's default (the
+    /// caller then asks the HDF5 library, which reports what is wrong).
+    pub(crate) fn load(&mut self, id: u64) -> Result<Option<TxtEntry>> {
+        let Some(&at) = self.f.images.get(&id) else { return Ok(None) };
+        let object = id.to_string();
+        let Some(members) = self.group(at, &object)? else { return Ok(None) };
+        let mut views = [None, None, None];
+        for (name, header) in members {
+            let Some(view) = View::from_name(&name) else { return Ok(None) };
+            let object = format!("{id}/{view}");
+            let i = View::ALL.iter().position(|v| *v == view).expect("a view");
+            views[i] = self.view(header, view, &object)?;
+        }
+        let [Some(whole), Some(five), Some(nine)] = views else { return Ok(None) };
+        Ok(Some(TxtEntry { id, whole, five, nine }))
+    }
+
+    /// The members (name, object header) of the old-style group whose header is at `at`.
+    fn group(&mut self, at: u64, object: &str) -> Result<Option<Vec<(Box<str>, u64)>>> {
+        let messages = parse::header_messages(&mut self.r, at, object)?;
+        let Some(stab) = messages.iter().find(|m| m.0 == 0x0011 && m.2.len() >= 16) else {
+            return Ok(None);
+        };
+        let (tree, heap) = (u64_at(&stab.2, 0), u64_at(&stab.2, 8));
+        let heap = parse::local_heap(&mut self.r, heap, object)?;
+        let mut members = Vec::with_capacity(3);
+        parse::walk(&mut self.r, tree, &heap, 0, &mut members)?;
+        Ok(Some(
+            members
+                .into_iter()
+                .filter_map(|(name, e)| match e.header {
+                    super::encode::Addr::Abs(a) => Some((name, a)),
+                    super::encode::Addr::Rel(_) => None,
+                })
+                .collect(),
+        ))
+    }
+
+    fn view(&mut self, at: u64, view: View, object: &str) -> Result<Option<ViewEntry>> {
+        let Some(members) = self.group(at, object)? else { return Ok(None) };
+        let (mut features, mut scores, mut texts) = (None, None, None);
+        for (name, header) in members {
+            let d = self.dataset(header, &format!("{object}/{name}"))?;
+            match &*name {
+                schema::FEATURES => features = d,
+                schema::SCORES => scores = d,
+                schema::TEXTS => texts = d,
+                _ => {}
+            }
+        }
+        let (Some(features), Some(scores), Some(texts)) = (features, scores, texts) else {
+            return Ok(None);
+        };
+        // Shapes: features (k, d) | (crops, k, d); scores and texts (k,) | (crops, k).
+        let crops = view.crops();
+        let lead: &[usize] = if view == View::Whole { &[] } else { &[crops] };
+        let (fd, sd) = (&features.dims, &scores.dims);
+        if fd.len() != lead.len() + 2 || fd[..lead.len()] != *lead || *sd != fd[..fd.len() - 1] {
+            return Ok(None);
+        }
+        if texts.dims != *sd || !features.float || !scores.float || !texts.text {
+            return Ok(None);
+        }
+        let (k, d) = (fd[fd.len() - 2], fd[fd.len() - 1]);
+        let Some((n, values)) = crops.checked_mul(k).and_then(|n| Some((n, n.checked_mul(d)?)))
+        else {
+            return Ok(None);
+        };
+        let (Some(features), Some(scores)) =
+            (self.floats(&features, values, object)?, self.floats(&scores, n, object)?)
+        else {
+            return Ok(None);
+        };
+        let Some(texts) = self.texts(&texts, n, object)? else { return Ok(None) };
+        Ok(Some(ViewEntry { crops, k, d, features, scores, texts }))
+    }
+
+    /// A dataset's shape, type and contiguous storage, if it is of a kind this module reads.
+    fn dataset(&mut self, at: u64, object: &str) -> Result<Option<Dataset>> {
+        let messages = parse::header_messages(&mut self.r, at, object)?;
+        let (mut dims, mut float, mut text, mut data) = (None, false, false, None);
+        for (kind, _, body) in &messages {
+            match kind {
+                0x0000 | 0x0005 | 0x0004 | 0x000e | 0x0012 | 0x000c | 0x0010 => {}
+                0x0001 => dims = dataspace(body),
+                0x0003 => {
+                    float = body.len() >= 20 && body[..20] == F32_TYPE;
+                    // Variable-length (class 9) string (type 1), 16 bytes per element.
+                    text = body.len() >= 8
+                        && body[0] == 0x19
+                        && body[1] & 0x0f == 1
+                        && u32_at(body, 4) == 16;
+                }
+                0x0008 => {
+                    if body.len() < 18 || body[0] != 3 || body[1] != 1 {
+                        return Ok(None); // not contiguous
+                    }
+                    data = Some((u64_at(body, 2), u64_at(body, 10)));
+                }
+                _ => return Ok(None), // a filter, or anything else
+            }
+        }
+        let (Some(dims), Some((at, size))) = (dims, data) else { return Ok(None) };
+        Ok(Some(Dataset { dims, float, text, at, size }))
+    }
+
+    fn floats(&mut self, d: &Dataset, n: usize, object: &str) -> Result<Option<Vec<f32>>> {
+        let bytes = n.checked_mul(4);
+        if bytes.is_none_or(|b| b as u64 != d.size || (b > 0 && d.size > self.r.len)) {
+            return Ok(None);
+        }
+        let mut v = vec![0f32; n];
+        if n > 0 {
+            self.r.read_into(d.at, bytemuck::cast_slice_mut(&mut v), object)?;
+        }
+        Ok(Some(v))
+    }
+
+    fn texts(&mut self, d: &Dataset, n: usize, object: &str) -> Result<Option<Vec<String>>> {
+        if n.checked_mul(16).is_none_or(|b| b as u64 != d.size) || d.size > self.r.len {
+            return Ok(None);
+        }
+        let refs = if n == 0 { Vec::new() } else { self.r.bytes(d.at, n * 16, object)?.to_vec() };
+        let mut out = Vec::with_capacity(n);
+        for r in refs.chunks_exact(16) {
+            let (len, at, index) = (u32_at(r, 0) as usize, u64_at(r, 4), u32_at(r, 12) as usize);
+            let Some(c) = self.collection(at, object)? else { return Ok(None) };
+            let Some((from, size)) = c.objects.get(index).copied().flatten() else {
+                return Ok(None);
+            };
+            if size < len {
+                return Ok(None);
+            }
+            match std::str::from_utf8(&c.bytes[from..from + len]) {
+                Ok(s) => out.push(s.to_owned()),
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The collection at `at`, parsed (kept among the last few).
+    fn collection(&mut self, at: u64, object: &str) -> Result<Option<&Collection>> {
+        if let Some(i) = self.heaps.iter().position(|c| c.at == at) {
+            return Ok(Some(&self.heaps[i]));
+        }
+        let head = self.r.bytes(at, 16, object)?;
+        if &head[..4] != b"GCOL" {
+            return Ok(None);
+        }
+        let size = u64_at(head, 8);
+        if size < 16 || size > self.r.len {
+            return Ok(None);
+        }
+        let bytes = self.r.bytes(at, size as usize, object)?.to_vec();
+        let mut objects = vec![None];
+        let mut o = 16;
+        while o + 16 <= bytes.len() {
+            let (index, len) = (usize::from(u16_at(&bytes, o)), u64_at(&bytes, o + 8) as usize);
+            if index == 0 {
+                break; // free space: the rest
+            }
+            let data = o + 16;
+            if data.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                return Ok(None);
+            }
+            if objects.len() <= index {
+                objects.resize(index + 1, None);
+            }
+            objects[index] = Some((data, len));
+            o = data + len.next_multiple_of(8);
+        }
+        if self.heaps.len() == COLLECTIONS_KEPT {
+            self.heaps.remove(0);
+        }
+        self.heaps.push(Collection { at, bytes, objects });
+        Ok(self.heaps.last())
+    }
+}
+
+/// What [`ImageReader::dataset`] needs of a dataset header.
+struct Dataset {
+    dims: Vec<usize>,
+    float: bool,
+    text: bool,
+    at: u64,
+    size: u64,
+}
+
+/// The dimensions of a dataspace message (version 1 or 2), if simple and at most 3-d.
+fn dataspace(body: &[u8]) -> Option<Vec<usize>> {
+    let (version, rank) = (*body.first()?, usize::from(*body.get(1)?));
+    let start = match version {
+        1 => 8,
+        2 if body.get(3) == Some(&1) => 4, // simple
+        _ => return None,
+    };
+    if rank > 3 || body.len() < start + 8 * rank {
+        return None;
+    }
+    (0..rank).map(|i| usize::try_from(u64_at(body, start + 8 * i)).ok()).collect()
+}
