@@ -89,8 +89,13 @@ if [ "$FULL" -gt 0 ]; then
   h5f=$("$py" "$ref" write "$dir/full-ref.h5" "$FULL" "$K" "$FULL_D"); echo "h5py    $h5f"
   rm -f "$dir/full-ref.h5"
   ourf=$("$bench" write "$dir/full-ours.h5" "$FULL" "$K" "$FULL_D"); echo "ctx-store $ourf"
-  ratio "write $FULL txt_ctx images, d=$FULL_D" seconds "$ourf" "$h5f"
+  floorfw=$("$bench" floor-write "$dir/full-floor.bin" "$FULL" "$K" "$FULL_D"); echo "floor   $floorfw"
+  rm -f "$dir/full-floor.bin"
+  ratio "write $FULL txt_ctx images, d=$FULL_D" seconds "$ourf" "$h5f" "$floorfw"
+  ls -l "$dir/full-ours.h5"
   cat "$dir/full-ours.h5" >/dev/null
   ourfp=$("$bench" preload "$dir/full-ours.h5"); echo "ctx-store $ourfp"
+  floorfp=$("$bench" floor-read "$dir/full-ours.h5" "$FULL" "$K" "$FULL_D"); echo "floor   $floorfp"
+  "$py" -c 'import json,sys; a,f=(json.loads(x)["seconds"] for x in sys.argv[1:3]); print(f"preload {sys.argv[3]} images, d={sys.argv[4]}, our file: {a:.2f} s, floor {f:.2f} s ({a / f:.2f}x it)")' "$ourfp" "$floorfp" "$FULL" "$FULL_D"
   rm -f "$dir/full-ours.h5"
 fi

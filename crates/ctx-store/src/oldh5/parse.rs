@@ -60,10 +60,23 @@ impl<'a> Reader<'a> {
         Ok(&self.block[from..from + n])
     }
 
-    /// Reads `out.len()` bytes at `at` straight into `out` (bulk data, not cached).
+    /// Reads `out.len()` bytes at `at` into `out` (bulk data): what the block holds of their
+    /// start is copied from it (in h5py's files a dataset's data follow its header, which the
+    /// block was read for), the rest read straight into `out`.
     pub(crate) fn read_into(&mut self, at: u64, out: &mut [u8], what: &str) -> Result<()> {
         if at.checked_add(out.len() as u64).is_none_or(|end| end > self.len) {
             return Err(self.corrupt(what, format!("{} bytes at {at} lie past the end", out.len())));
+        }
+        let block_end = self.block_at + self.block.len() as u64;
+        let (mut at, mut out) = (at, out);
+        if at >= self.block_at && at < block_end {
+            let n = ((block_end - at) as usize).min(out.len());
+            let from = (at - self.block_at) as usize;
+            out[..n].copy_from_slice(&self.block[from..from + n]);
+            (at, out) = (at + n as u64, &mut out[n..]);
+        }
+        if out.is_empty() {
+            return Ok(());
         }
         self.file.read_exact_at(out, at).map_err(|source| Error::Io {
             path: self.path.to_owned(),
