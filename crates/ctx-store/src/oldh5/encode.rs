@@ -107,8 +107,6 @@ pub(crate) const ENTRY_SIZE: usize = 40;
 pub(crate) const SNOD_SIZE: usize = 8 + 2 * LEAF_K * ENTRY_SIZE;
 /// A group B-tree node: header, 2K children and 2K+1 keys (heap offsets).
 pub(crate) const TREE_SIZE: usize = 24 + 2 * INTERNAL_K * 8 + (2 * INTERNAL_K + 1) * 8;
-/// A local heap's header.
-pub(crate) const HEAP_HEADER_SIZE: usize = 32;
 /// The smallest global heap collection HDF5 reads (`H5HG_MINSIZE`).
 const GCOL_MIN: usize = 4096;
 /// A local heap without a free list (`H5HL_FREE_NULL`).

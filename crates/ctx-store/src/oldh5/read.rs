@@ -81,7 +81,7 @@ impl ImageReader<'_> {
     }
 
     /// The members (name, object header) of the old-style group whose header is at `at`.
-    fn group(&mut self, at: u64, object: &str) -> Result<Option<Vec<(Box<str>, u64)>>> {
+    fn group(&mut self, at: u64, object: &str) -> Result<Option<Members>> {
         let messages = parse::header_messages(&mut self.r, at, object)?;
         let Some(stab) = messages.iter().find(|m| m.0 == 0x0011 && m.2.len() >= 16) else {
             return Ok(None);
@@ -242,6 +242,9 @@ impl ImageReader<'_> {
         Ok(self.heaps.last())
     }
 }
+
+/// A group's members: names and object header addresses.
+type Members = Vec<(Box<str>, u64)>;
 
 /// What [`ImageReader::dataset`] needs of a dataset header.
 struct Dataset {

@@ -4,9 +4,7 @@
 
 use super::INTERNAL_K;
 use super::LEAF_K;
-use super::encode::{
-    self, Addr, Buf, Entry, HEAP_HEADER_SIZE, HeapData, Message, SNOD_SIZE, TREE_SIZE,
-};
+use super::encode::{self, Addr, Buf, Entry, HeapData, Message, TREE_SIZE};
 
 /// A symbol-table node's worth of sorted members, and where it lies in the file (none: changed
 /// since the last commit).
@@ -164,7 +162,6 @@ impl RootIndex {
             header: Addr::Abs(header),
             group: Some((Addr::Abs(root_tree), Addr::Abs(heap))),
         };
-        debug_assert!(HEAP_HEADER_SIZE == 32 && SNOD_SIZE > 0);
         Commit { tail: out.relocate(base), in_place, root }
     }
 }
