@@ -1,28 +1,42 @@
 //! Resuming a writer: which image groups of a file are complete.
 
+use std::path::Path;
+
 use hdf5::Group;
 
 use crate::Result;
 use crate::h5::{self, h5err};
 
-/// The ids of the image groups at the root of `w`'s file that `complete` accepts, ascending.
-/// The others, left partly written by a writer killed inside a flush, are removed so that the
-/// resumed run writes them again.
+/// The ids of the image groups at the root of `file` that `complete` accepts, ascending.
+pub(crate) fn complete_ids(
+    path: &Path,
+    file: &Group,
+    complete: impl Fn(&Group) -> bool,
+) -> Result<Vec<u64>> {
+    let (ids, _) = h5::numeric_members(path, file)?;
+    let mut done = Vec::with_capacity(ids.len());
+    for id in ids {
+        let name = id.to_string();
+        let g = file.group(&name).map_err(h5err(path, &name))?;
+        if complete(&g) {
+            done.push(id);
+        }
+    }
+    Ok(done)
+}
+
+/// [`complete_ids`] of `w`'s file; the other image groups, left partly written by a writer
+/// killed inside a flush, are removed so that the resumed run writes them again.
 pub(crate) fn complete_image_groups(
     w: &h5::Writer,
     complete: impl Fn(&Group) -> bool,
 ) -> Result<Vec<u64>> {
+    let done = complete_ids(&w.path, w.file(), complete)?;
     let (ids, _) = h5::numeric_members(&w.path, w.file())?;
-    let mut done = Vec::with_capacity(ids.len());
-    for id in ids {
+    for id in ids.into_iter().filter(|id| done.binary_search(id).is_err()) {
+        tracing::warn!("{:?}: removing incomplete image {id}", w.path);
         let name = id.to_string();
-        let g = w.file().group(&name).map_err(h5err(&w.path, &name))?;
-        if complete(&g) {
-            done.push(id);
-        } else {
-            tracing::warn!("{:?}: removing incomplete image {id}", w.path);
-            w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
-        }
+        w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
     }
     Ok(done)
 }

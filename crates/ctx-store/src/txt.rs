@@ -147,19 +147,9 @@ impl TxtCtxWriter {
     /// complete images; an image group missing a view (a crash inside a flush) is removed.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
         let path = path.as_ref();
-        let complete = {
-            let file = h5::open_read(path)?;
-            let (ids, _) = h5::numeric_members(path, &file)?;
-            let mut done = Vec::with_capacity(ids.len());
-            for id in ids {
-                let name = id.to_string();
-                let g = file.group(&name).map_err(h5err(path, &name))?;
-                if complete_image(&g) {
-                    done.push(id);
-                }
-            }
-            done
-        };
+        let file = h5::open_read(path)?;
+        let complete = resume::complete_ids(path, &file, complete_image)?;
+        drop(file); // its lock, before the writer takes its own
         match NativeTxt::append(path, &complete)? {
             Some(native) => Ok((Self { backend: Backend::Native(native) }, complete)),
             None => Self::append_as(path, FileKind::TxtCtx),

@@ -90,6 +90,16 @@ pub(crate) enum Addr {
     Abs(u64),
 }
 
+impl Addr {
+    /// The address, if absolute.
+    pub(crate) fn abs(self) -> Option<u64> {
+        match self {
+            Addr::Abs(a) => Some(a),
+            Addr::Rel(_) => None,
+        }
+    }
+}
+
 impl Buf {
     pub(crate) fn put_addr(&mut self, a: Addr) {
         match a {

@@ -31,10 +31,7 @@ impl<'f> NativeTxtFile<'f> {
         let images = existing
             .members
             .iter()
-            .filter_map(|(name, e)| match e.header {
-                super::encode::Addr::Abs(a) => Some((crate::h5::parse_id(name)?, a)),
-                super::encode::Addr::Rel(_) => None,
-            })
+            .filter_map(|(name, e)| Some((crate::h5::parse_id(name)?, e.header.abs()?)))
             .collect();
         Ok(Some(Self { path, file, len, images }))
     }
@@ -91,13 +88,7 @@ impl ImageReader<'_> {
         let mut members = Vec::with_capacity(3);
         parse::walk(&mut self.r, tree, &heap, 0, &mut members)?;
         Ok(Some(
-            members
-                .into_iter()
-                .filter_map(|(name, e)| match e.header {
-                    super::encode::Addr::Abs(a) => Some((name, a)),
-                    super::encode::Addr::Rel(_) => None,
-                })
-                .collect(),
+            members.into_iter().filter_map(|(name, e)| Some((name, e.header.abs()?))).collect(),
         ))
     }
 
