@@ -329,8 +329,12 @@ fn shard_defaults_from_slurm_array_variables() {
 fn cuda_steps_equal_cpu_steps() {
     let s = Sample::new();
     let cpu = full_run(&s, "cpu");
-    let runs: [(&str, &[&str], f64, f64); 2] =
-        [("cuda", &[], 0.99999, 1e-5), ("cuda-half", &["--half"], 0.999, 1e-2)];
+    // The first two normalise on the device (the default there), the last on the CPU.
+    let runs: [(&str, &[&str], f64, f64); 3] = [
+        ("cuda", &[], 0.99999, 1e-5),
+        ("cuda-half", &["--half"], 0.999, 1e-2),
+        ("cuda-half-host", &["--half", "--normalise", "host"], 0.999, 1e-2),
+    ];
     for (label, extra, vis_min, key_tol) in runs {
         let dir = s.out(label);
         let db = dir.join("caption_db.hdf5");
@@ -405,6 +409,13 @@ fn one_pass_vis_out_equals_encode_images_resumes_and_shards() {
         assert!(c >= 0.999999, "image {}: cosine {c}", a.ids[i]);
     }
     assert_eq!(schema(&vis), schema(&whole.join("vis_ctx.hdf5")));
+    // Normalised by the model's device from 8-bit levels (`--normalise device`, the default on
+    // CUDA; here on the CPU's libtorch): the same files.
+    let (args, t, v) = one_pass("levels", &["--normalise", "device"]);
+    ok("retrieve-captions", &args);
+    assert_eq!(content(&t), content(&txt), "--normalise device: txt");
+    assert_eq!(content(&v), content(&vis), "--normalise device: vis");
+
     // encode-images takes the file as its own: nothing left to do.
     let before = content(&vis);
     ok("encode-images", &s.args("encode-images", &vis, &db));

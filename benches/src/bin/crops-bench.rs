@@ -1,9 +1,10 @@
 //! Driver of `benches/crops_vs_python.sh`: decode + 15 crops + CLIP preprocessing of every JPEG
 //! in a directory with `crops`, on a rayon pool of THREADS, into f32 (as a full-precision model
-//! takes them) or f16 (a half-precision one), and the decode-only floor.
+//! takes them), f16 (a half-precision one) or u8 (levels a CUDA model normalises on its device),
+//! and the decode-only floor.
 //!
 //! ```text
-//! crops-bench DIR THREADS [decode-only | f16]
+//! crops-bench DIR THREADS [decode-only | f16 | u8]
 //! ```
 
 use std::io::Write;
@@ -17,6 +18,7 @@ fn main() -> anyhow::Result<()> {
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
     let half = args.get(3).is_some_and(|a| a == "f16");
+    let levels = args.get(3).is_some_and(|a| a == "u8");
     let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     let p = crops::ClipPreprocess::default();
     let start = Instant::now();
@@ -28,14 +30,17 @@ fn main() -> anyhow::Result<()> {
         })
     } else if half {
         xctx_benches::crops_loop::<crops::f16>(&paths, threads, &p)?
+    } else if levels {
+        xctx_benches::crops_loop::<u8>(&paths, threads, &p)?
     } else {
         xctx_benches::crops_loop::<f32>(&paths, threads, &p)?
     };
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
-    let op = match (decode_only, half) {
-        (true, _) => "decode",
-        (_, true) => "decode+15 crops+preprocess (f16)",
+    let op = match (decode_only, half, levels) {
+        (true, ..) => "decode",
+        (_, true, _) => "decode+15 crops+preprocess (f16)",
+        (.., true) => "decode+15 crops+preprocess (u8 levels)",
         _ => "decode+15 crops+preprocess",
     };
     writeln!(

@@ -11,6 +11,7 @@
 //!                                                 # features D wide; LAYOUT contiguous|original
 //! io-bench caption-load FILE [serial]     # CaptionDb::open + load (serial: load_serial)
 //! io-bench caption-floor FILE             # the file's float bytes, read in parallel
+//! io-bench vis-write OUT N D [BATCH]      # VisCtxWriter, N images of D floats in batches (64)
 //! ```
 //!
 //! The two floors bound what any writer or preloader of the same data can reach on the machine:
@@ -109,11 +110,35 @@ fn main() -> anyhow::Result<()> {
                                           "bytes": bytes});
             writeln!(out, "{json}")?;
         }
+        Some("vis-write") => {
+            let path = &args[2];
+            let (n, d): (usize, usize) = (arg(&args, 3, "N")?, arg(&args, 4, "D")?);
+            let batch: usize = args.get(5).map_or(Ok(64), |_| arg(&args, 5, "BATCH"))?;
+            let features = test_support::Rng::new(5).vec_f32(batch * d);
+            let start = Instant::now();
+            let prov = Provenance::new("io-bench", "{}");
+            let mut w = ctx_store::VisCtxWriter::create(path, d, &prov, true)?;
+            let mut first = 0;
+            while first < n {
+                let len = batch.min(n - first);
+                let ids: Vec<u64> = (first as u64..(first + len) as u64).collect();
+                w.write_batch(&ids, &features[..len * d])?;
+                first += len;
+            }
+            w.finish()?;
+            let secs = start.elapsed().as_secs_f64();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"op": "vis-write", "images": n, "d": d,
+                                                    "seconds": secs})
+            )?;
+        }
         Some(op) if op.starts_with("caption-") => caption(op, &args, &mut out)?,
         _ => bail!(
             "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
              [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] | \
-             caption-load FILE [serial] | caption-floor FILE"
+             caption-load FILE [serial] | caption-floor FILE | vis-write OUT N D [BATCH]"
         ),
     }
     Ok(())

@@ -43,7 +43,8 @@ impl Inputs {
     }
 
     /// Writes the image's inputs into `dst`, a `(per_image, 3, size, size)` CPU tensor of
-    /// `kind` (`Half` for a half-precision model: half the bytes to move to the device),
+    /// `kind` (`Half` for a half-precision model: half the bytes to move to the device;
+    /// `Uint8`: the levels before normalisation, which the model's device normalises),
     /// preprocessed straight into its memory in that element type.
     fn fill(
         self,
@@ -54,10 +55,14 @@ impl Inputs {
     ) -> Result<()> {
         let expected = [self.per_image() as i64, 3, i64::from(pre.size), i64::from(pre.size)];
         anyhow::ensure!(dst.size() == expected, "rows of shape {:?}, not {expected:?}", dst.size());
-        if kind == Kind::Half {
-            host_rows::with_elements_mut::<f16, _>(dst, |out| self.write(pre, img, out))??;
-        } else {
-            host_rows::with_elements_mut::<f32, _>(dst, |out| self.write(pre, img, out))??;
+        match kind {
+            Kind::Half => {
+                host_rows::with_elements_mut::<f16, _>(dst, |out| self.write(pre, img, out))??
+            }
+            Kind::Uint8 => {
+                host_rows::with_elements_mut::<u8, _>(dst, |out| self.write(pre, img, out))??
+            }
+            _ => host_rows::with_elements_mut::<f32, _>(dst, |out| self.write(pre, img, out))??,
         }
         Ok(())
     }
@@ -110,7 +115,7 @@ pub struct Options {
     pub ahead: usize,
     pub pre: ClipPreprocess,
     pub inputs: Inputs,
-    /// The tensors' kind (the model's).
+    /// The tensors' kind: the model's, or `Uint8` for levels the device normalises.
     pub kind: Kind,
     /// Pin the batch buffers for this CUDA device (asynchronous copies to it).
     pub pin: Option<Device>,
@@ -457,6 +462,32 @@ mod tests {
             assert_eq!(rows, 11);
             assert_eq!(r.stages[0].items, 3);
         }
+    }
+
+    /// In 8-bit levels (for a device that normalises them): each image's levels as crops
+    /// writes them.
+    #[test]
+    fn level_batches_hold_crops_levels() {
+        let (_d, items) = photos(5, &[]);
+        let opts = Options { kind: Kind::Uint8, ..options(2, 2, Inputs::Crops) };
+        let pre = opts.pre.clone();
+        let flow = batches(items, opts).unwrap();
+        let mut images = 0;
+        while let Some(b) = flow.recv() {
+            let px = b.pixels.as_ref().unwrap();
+            assert_eq!(px.kind(), Kind::Uint8);
+            let per = crops::INPUTS_PER_IMAGE;
+            for (j, it) in b.items.iter().enumerate() {
+                let img = crops::decode(&it.path).unwrap();
+                let mut want = vec![0u8; per * pre.len()];
+                pre.image_crops_into(&img, &mut want).unwrap();
+                let rows = px.narrow(0, (j * per) as i64, per as i64).flatten(0, -1);
+                assert!(Vec::<u8>::try_from(rows).unwrap() == want, "image {}", it.id);
+                images += 1;
+            }
+        }
+        flow.finish().unwrap();
+        assert_eq!(images, 5);
     }
 
     #[test]

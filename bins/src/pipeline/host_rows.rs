@@ -28,7 +28,7 @@ pub(super) fn with_elements_mut<T: tch::kind::Element, R>(
     let ptr = t.data_ptr().cast::<T>();
     ensure!(!ptr.is_null() && ptr.is_aligned(), "a tensor whose elements are not aligned");
     // SAFETY: `t` is a contiguous CPU tensor of `n` elements of `T`'s kind, so `ptr` points to
-    // `n` initialised, aligned `T`s in host memory (every bit pattern is a valid f32 or f16).
+    // `n` initialised, aligned `T`s in host memory (every bit pattern is a valid f32, f16 or u8).
     // The storage lives at least as long as `t`, which is borrowed mutably for the whole call,
     // and the caller guarantees that no other view of those elements is used meanwhile (see
     // above), so the slice is the only access to them while it exists.

@@ -65,7 +65,7 @@ pub fn decoded(
         ahead: 2,
         pre: common.preprocess(enc),
         inputs,
-        kind: enc.kind(),
+        kind: common.pixel_kind(enc),
         pin,
     };
     let (on_error, failures, pb) = (common.on_error, Arc::clone(failures), pb.clone());
@@ -124,14 +124,12 @@ pub fn encode(
     })
 }
 
-/// Queues one batch on the model's device.
+/// Queues one batch on the model's device (8-bit levels are normalised there).
 fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
         Device::Cpu => px.shallow_clone(),
-        d => {
-            px.f_to_device_(d, enc.kind(), true, false).context("copying a batch to the device")?
-        }
+        d => px.f_to_device_(d, px.kind(), true, false).context("copying a batch to the device")?,
     };
     let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;

@@ -32,6 +32,18 @@ pub enum OnError {
     Skip,
 }
 
+/// Where CLIP's normalisation of the image inputs runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NormaliseOn {
+    /// On the model's device for a CUDA model, else on the CPU.
+    Auto,
+    /// On the model's device: the decoders send 8-bit levels (a quarter of f32's bytes, half of
+    /// f16's) and the device looks up their normalised values, the same values the CPU computes.
+    Device,
+    /// On the CPU: the decoders write normalised values in the model's precision.
+    Host,
+}
+
 /// Flags shared by the three steps.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
@@ -52,6 +64,9 @@ pub struct Common {
     /// CPU threads decoding and cropping images [default: all cores].
     #[arg(long)]
     pub num_workers: Option<usize>,
+    /// Where the image inputs are normalised (the values are the same either way).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub normalise: NormaliseOn,
     /// Process slice I of N (0-based) into its own file `<out stem>.shard-I-of-N.hdf5`; join the
     /// shards with ctx-merge. Defaults from Slurm's SLURM_ARRAY_TASK_ID/COUNT when set.
     #[arg(long, value_parser = Shard::parse)]
@@ -83,6 +98,15 @@ impl Common {
             Profile::Haav => crops::CenterCrop::Torchvision,
         };
         crops::ClipPreprocess { crop, ..enc.preprocess().clone() }
+    }
+
+    /// The element type the decoders write the image inputs in for `enc`: 8-bit levels where
+    /// the model's device normalises them ([`NormaliseOn`]), else the model's kind.
+    pub fn pixel_kind(&self, enc: &ClipEncoder) -> clip_encoder::Kind {
+        match (self.normalise, enc.device()) {
+            (NormaliseOn::Host, _) | (NormaliseOn::Auto, Device::Cpu) => enc.kind(),
+            _ => clip_encoder::Kind::Uint8,
+        }
     }
 
     /// The shard: the flag, else Slurm's array variables, else none.

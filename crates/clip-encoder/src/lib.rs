@@ -30,6 +30,7 @@ mod ftfy;
 #[rustfmt::skip]
 mod ftfy_tables;
 mod html;
+mod levels;
 mod limits;
 mod model;
 mod preprocessor;
@@ -108,6 +109,8 @@ pub struct ClipEncoder {
     device: Device,
     kind: Kind,
     dir: PathBuf,
+    /// The table that normalises 8-bit levels on the device.
+    levels: levels::Levels,
 }
 
 impl ClipEncoder {
@@ -139,6 +142,8 @@ impl ClipEncoder {
         let mut w = weights::Weights::load(&weights, opts.device, kind)?;
         let model = model::Clip::new(&mut w, &config);
         w.finish()?;
+        let levels = levels::Levels::new(&preprocess, opts.device, kind)
+            .map_err(|source| Error::Weights { path: weights.clone(), source })?;
         tracing::info!(
             checkpoint = %dir.display(),
             device = %device_name(opts.device),
@@ -158,6 +163,7 @@ impl ClipEncoder {
             device: opts.device,
             kind,
             dir: dir.into(),
+            levels,
         })
     }
 
@@ -215,7 +221,9 @@ impl ClipEncoder {
         self.encode_image_tensor_with(&t, outputs)
     }
 
-    /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device). A tensor of another
+    /// Encodes a `(B, C, H, W)` tensor of preprocessed images (any device): normalised values
+    /// (any float kind), or 8-bit levels (uint8, crops' `u8` output), which are normalised on the
+    /// model's device with [`normalise_levels`](Self::normalise_levels). A tensor of another
     /// shape is [`Error::Input`]; a batch the device has no memory for is
     /// [`Error::OutOfMemory`].
     pub fn encode_image_tensor(&self, pixels: &Tensor) -> Result<ImageOutput> {
@@ -241,7 +249,10 @@ impl ClipEncoder {
         };
         let _guard = tch::no_grad_guard();
         let run = || -> Result<ImageOutput, tch::TchError> {
-            let x = pixels.f_to_device(self.device)?.f_to_kind(self.kind)?;
+            let x = match pixels.kind() {
+                Kind::Uint8 => self.levels.apply(pixels)?,
+                _ => pixels.f_to_device(self.device)?.f_to_kind(self.kind)?,
+            };
             let (grid, pooled) = self.model.vision.forward(&x)?;
             let embeds = self.model.project_image(&pooled)?;
             let grid = match outputs {
@@ -255,6 +266,21 @@ impl ClipEncoder {
             })
         };
         run().map_err(|e| Error::forward("vision", rows, self.device, e))
+    }
+
+    /// CLIP's normalisation of 8-bit levels (a uint8 tensor of crops' `u8` output, any shape
+    /// with the channels at dimension 1, any device) on the model's device, in the model's kind,
+    /// by a table of the checkpoint's mean and std: the values equal crops' f32 output (f16 for
+    /// a half-precision model) bit for bit.
+    pub fn normalise_levels(&self, levels: &Tensor) -> Result<Tensor> {
+        let size = levels.size();
+        if levels.kind() != Kind::Uint8 || size.len() < 2 || size[1] != 3 {
+            return Err(Error::Input(format!(
+                "levels of kind {:?} and shape {size:?}, expected uint8 (B, 3, ...)",
+                levels.kind()
+            )));
+        }
+        self.levels.apply(levels).map_err(|e| Error::forward("vision", size[0], self.device, e))
     }
 
     /// Tokenizes and encodes phrases as the original did.

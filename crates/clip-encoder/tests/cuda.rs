@@ -100,3 +100,44 @@ fn device_flag_finds_the_gpu() {
     let err = parse_device(&format!("cuda:{n}")).unwrap_err().to_string();
     assert!(err.contains(&format!("only {n} CUDA device")), "{err}");
 }
+
+/// 8-bit levels copied to the device and normalised there equal crops' values on the host, and
+/// give the model the same outputs as the normalised values (fp32 and fp16).
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn levels_normalised_on_the_device_equal_the_hosts_values() {
+    use crops::{INPUTS_PER_IMAGE, RgbImage, f16};
+    let ckpt = tiny_clip("a");
+    let mut rng = Rng::new(5);
+    let img = RgbImage {
+        width: 83,
+        height: 64,
+        data: (0..83 * 64 * 3).map(|_| rng.below(256) as u8).collect(),
+    };
+    for half in [false, true] {
+        let enc = ClipEncoder::load(&ckpt, &LoadOptions { device: cuda(), half }).unwrap();
+        let pre = enc.preprocess();
+        let s = i64::from(pre.size);
+        let n = INPUTS_PER_IMAGE * pre.len();
+        let shape = [INPUTS_PER_IMAGE as i64, 3, s, s];
+        let mut levels = vec![0u8; n];
+        pre.image_crops_into(&img, &mut levels).unwrap();
+        let levels = tch::Tensor::from_slice(&levels).view(shape);
+        let host = if half {
+            let mut v = vec![f16::ZERO; n];
+            pre.image_crops_into(&img, &mut v).unwrap();
+            tch::Tensor::from_slice(&v).view(shape)
+        } else {
+            let mut v = vec![0f32; n];
+            pre.image_crops_into(&img, &mut v).unwrap();
+            tch::Tensor::from_slice(&v).view(shape)
+        };
+        let on_device = enc.normalise_levels(&levels.to_device(cuda())).unwrap();
+        assert_eq!(on_device.device(), cuda());
+        let same = on_device.to_device(Device::Cpu).equal(&host);
+        assert!(same, "half {half}: the device's normalised levels differ from the host's");
+        let a = to_vec_f32(&enc.encode_image_tensor(&levels.to_device(cuda())).unwrap().pooled);
+        let b = to_vec_f32(&enc.encode_image_tensor(&host).unwrap().pooled);
+        assert_eq!(a.unwrap(), b.unwrap(), "half {half}: pooled outputs differ");
+    }
+}

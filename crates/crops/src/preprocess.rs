@@ -21,13 +21,31 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
     SCRATCH.with(|s| f(&mut s.borrow_mut()))
 }
 
-/// A type the preprocessed values can be written as: `f32`, or `half::f16` for a
-/// half-precision model (the f32 value rounded to nearest even, as `half` converts it).
+/// A type the preprocessed values can be written as: `f32`, `half::f16` for a half-precision
+/// model (the f32 value rounded to nearest even, as `half` converts it), or `u8`: the 8-bit
+/// level of each value before CLIP's normalisation, for normalising elsewhere (on the model's
+/// device) with [`ClipPreprocess::levels`], which gives the f32 path's values exactly.
 pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
+    /// Whether this type takes the levels (`v` in 0..=255) rather than the normalised values.
+    #[doc(hidden)]
+    const LEVELS: bool = false;
+
     /// Writes the values of `row` (runs of 8) into `dst`, converted, through `staged` if the
     /// conversion needs it.
     #[doc(hidden)]
     fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, staged: &mut Vec<f32>);
+}
+
+impl Element for u8 {
+    const LEVELS: bool = true;
+
+    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, _: &mut Vec<f32>) {
+        // Each value is an integer in 0..=255 (the resize's clipped output).
+        let levels = row.flat_map(|v| v.fast_trunc_int().to_array());
+        for (d, v) in dst.iter_mut().zip(levels) {
+            *d = v as u8;
+        }
+    }
 }
 
 impl Element for f32 {
@@ -58,6 +76,7 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for half::f16 {}
+    impl Sealed for u8 {}
 }
 
 /// CLIP's `(v / 255 - mean) / std` in f32 of 8-bit values `v`, eight at a time, with the bits of
@@ -115,9 +134,13 @@ struct Planes<'a, T> {
 impl<T: Element> Sink for Planes<'_, T> {
     fn row(&mut self, c: usize, y: usize, row: &[f32x8]) {
         let at = (c * self.size + y) * self.size;
-        let norm = self.norm;
-        let values = row.iter().map(|v| norm.apply(c, *v));
-        T::write(&mut self.out[at..at + self.size], values, &mut self.staged);
+        let dst = &mut self.out[at..at + self.size];
+        if T::LEVELS {
+            T::write(dst, row.iter().copied(), &mut self.staged);
+        } else {
+            let norm = self.norm;
+            T::write(dst, row.iter().map(|v| norm.apply(c, *v)), &mut self.staged);
+        }
     }
 }
 
@@ -179,6 +202,23 @@ impl ClipPreprocess {
     /// Values per preprocessed crop: `3 * size * size`.
     pub fn len(&self) -> usize {
         3 * self.size as usize * self.size as usize
+    }
+
+    /// The normalised value of each 8-bit level of each channel: `levels()[c][v]` has the bits
+    /// that the f32 output holds wherever channel `c`'s resized pixel is `v`. So the `u8`
+    /// output looked up in this table equals the f32 output, and in the table converted to f16
+    /// (`half`'s rounding) the f16 output: the lookup can run on the model's device, after a
+    /// copy of a quarter (or half) of the bytes.
+    pub fn levels(&self) -> [[f32; 256]; 3] {
+        let norm = Normalise::new(self.mean, self.std);
+        std::array::from_fn(|c| {
+            let mut t = [0f32; 256];
+            for (i, run) in t.chunks_exact_mut(8).enumerate() {
+                let v = f32x8::from(std::array::from_fn::<f32, 8, _>(|j| (i * 8 + j) as f32));
+                run.copy_from_slice(norm.apply(c, v).as_array());
+            }
+            t
+        })
     }
 
     /// Whether [`len`](Self::len) is zero.
@@ -279,7 +319,8 @@ impl ClipPreprocess {
     }
 
     /// [`image_crops`](Self::image_crops) into `out` (`INPUTS_PER_IMAGE * len()` values, each
-    /// view's inputs at its [`View::rows`](crate::View::rows)), as f32 or f16: each crop is
+    /// view's inputs at its [`View::rows`](crate::View::rows)), as f32, f16 or levels (`u8`, see
+    /// [`levels`](Self::levels)): each crop is
     /// resized straight from the decoded image into its rows, in per-thread buffers reused from
     /// image to image. An image too small for its crops (under 3 pixels a side) is an error,
     /// with `out` partly written.
@@ -306,5 +347,65 @@ impl ClipPreprocess {
     pub fn files(&self, paths: &[std::path::PathBuf]) -> Vec<Result<Vec<f32>>> {
         use rayon::prelude::*;
         paths.par_iter().map(|p| self.image_crops(&crate::decode(p)?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An image whose levels cover 0..=255 in every channel, with edges the resize rounds.
+    fn photo(w: u32, h: u32) -> RgbImage {
+        let data = (0..w * h * 3).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        RgbImage { width: w, height: h, data }
+    }
+
+    #[test]
+    fn levels_looked_up_in_the_table_give_the_f32_and_f16_outputs() {
+        for (pre, img) in [
+            (ClipPreprocess::default(), photo(64, 48)),
+            (ClipPreprocess { size: 17, ..ClipPreprocess::default() }, photo(31, 77)),
+            (
+                ClipPreprocess {
+                    size: 9,
+                    mean: [0.5, 0.25, 0.1],
+                    std: [0.3, 0.7, 0.11],
+                    crop: CenterCrop::Torchvision,
+                },
+                photo(40, 30),
+            ),
+        ] {
+            let n = INPUTS_PER_IMAGE * pre.len();
+            let (mut levels, mut f32s, mut f16s) =
+                (vec![0u8; n], vec![0f32; n], vec![f16::ZERO; n]);
+            pre.image_crops_into(&img, &mut levels).unwrap();
+            pre.image_crops_into(&img, &mut f32s).unwrap();
+            pre.image_crops_into(&img, &mut f16s).unwrap();
+            let table = pre.levels();
+            let plane = (pre.size * pre.size) as usize;
+            let looked_up: Vec<f32> = levels
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| table[i / plane % 3][usize::from(v)])
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&looked_up), bits(&f32s), "size {}", pre.size);
+            let halves: Vec<f16> = looked_up.iter().map(|&v| f16::from_f32(v)).collect();
+            assert!(halves == f16s, "size {}: f16 differs", pre.size);
+            // The levels used span the range (the test would pass trivially on a flat image).
+            let distinct = levels.iter().collect::<std::collections::HashSet<_>>().len();
+            assert!(distinct > 200, "only {distinct} levels");
+        }
+    }
+
+    #[test]
+    fn the_table_holds_the_dividing_forms_bits() {
+        let pre = ClipPreprocess::default();
+        for (c, row) in pre.levels().iter().enumerate() {
+            for (v, &got) in row.iter().enumerate() {
+                let want = (v as f32 / 255.0 - pre.mean[c]) / pre.std[c];
+                assert_eq!(got.to_bits(), want.to_bits(), "channel {c}, level {v}");
+            }
+        }
     }
 }

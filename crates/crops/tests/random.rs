@@ -2,7 +2,7 @@
 //! 1x1 to 699x699 pixels, a random crop box in each, then either Pillow's bicubic resize of the
 //! crop to a random size or CLIP's preprocessing of the crop at a random size (half of them with
 //! torchvision's centre-crop rounding, HAAV's). Every byte, and every normalised f32, must equal
-//! Pillow's (and numpy's f32 arithmetic).
+//! Pillow's (and numpy's f32 arithmetic), and so must the `u8` levels and their table lookup.
 
 use std::path::Path;
 
@@ -78,6 +78,19 @@ fn random_sizes_and_crop_boxes_equal_pillow() {
                 let want_f16: Vec<half::f16> =
                     want_f32.iter().map(|&v| half::f16::from_f32(f32::from_bits(v))).collect();
                 assert!(got_f16 == want_f16, "{what}, CLIP size {size}: f16 values differ");
+                // Levels: Pillow's bytes in CHW order, and looked up in the table, the f32 values.
+                let mut levels = vec![0u8; n];
+                p.crop_pixels_into(&img, b, &mut levels).unwrap();
+                let chw: Vec<u8> =
+                    (0..3).flat_map(|c| want[c..n].iter().step_by(3)).copied().collect();
+                assert!(levels == chw, "{what}, CLIP size {size}: levels differ from Pillow's");
+                let table = p.levels();
+                let looked_up: Vec<u32> = levels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| table[i / (size * size)][usize::from(v)].to_bits())
+                    .collect();
+                assert!(looked_up == want_f32, "{what}, CLIP size {size}: table values differ");
                 preprocessed += 1;
             }
         }
