@@ -18,13 +18,15 @@ one=$($new "$dir" 1); echo "crops $one"
 [ -z "$old" ] || { o2=$("$old" "$dir" 2); echo "old $o2"; }
 two=$($new "$dir" 2); echo "crops $two"
 half=$($new "$dir" 1 f16); echo "crops $half"
+levels=$($new "$dir" 1 u8); echo "crops $levels"
 dec=$($new "$dir" 1 decode-only); echo "crops $dec"
-.venv/bin/python - "$py" "$one" "$two" "$half" "$dec" "${o1:-}" "${o2:-}" <<'PY'
+.venv/bin/python - "$py" "$one" "$two" "$half" "$dec" "$levels" "${o1:-}" "${o2:-}" <<'PY'
 import json, sys
-py, one, two, half, dec = (json.loads(a) for a in sys.argv[1:6])
-o1, o2 = (json.loads(a) if a else None for a in sys.argv[6:8])
+py, one, two, half, dec, levels = (json.loads(a) for a in sys.argv[1:7])
+o1, o2 = (json.loads(a) if a else None for a in sys.argv[7:9])
 r = lambda d: d["images_per_s"]
-print(f"per core: crops {r(one):.1f} images/s (f16 {r(half):.1f}) vs python {r(py):.1f}: {r(one) / r(py):.2f}x")
+print(f"per core: crops {r(one):.1f} images/s (f16 {r(half):.1f}, u8 levels {r(levels):.1f}) "
+      f"vs python {r(py):.1f}: {r(one) / r(py):.2f}x")
 print(f"2 threads: {r(two):.1f} images/s ({r(two) / r(one):.2f}x one thread); decode-only floor (1 core): "
       f"{r(dec):.1f} images/s (decode is {r(one) / r(dec) * 100:.0f}% of the full per-image time)")
 if o1:

@@ -39,11 +39,17 @@ pub trait Element: Copy + Default + Send + Sync + 'static + sealed::Sealed {
 impl Element for u8 {
     const LEVELS: bool = true;
 
-    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, _: &mut Vec<f32>) {
-        // Each value is an integer in 0..=255 (the resize's clipped output).
-        let levels = row.flat_map(|v| v.fast_trunc_int().to_array());
-        for (d, v) in dst.iter_mut().zip(levels) {
-            *d = v as u8;
+    fn write(dst: &mut [Self], row: impl Iterator<Item = f32x8>, staged: &mut Vec<f32>) {
+        // Each value is an integer in 0..=255 (the resize's clipped output). Staged as i32 bit
+        // patterns and narrowed as one slice, which compiles to packed shuffles (eight lanes at
+        // a time, or a saturating float cast, compiled to a value at a time).
+        staged.clear();
+        for v in row {
+            let ints: f32x8 = wide::bytemuck::cast(v.fast_trunc_int());
+            staged.extend_from_slice(ints.as_array());
+        }
+        for (d, &v) in dst.iter_mut().zip(&staged[..]) {
+            *d = v.to_bits() as u8;
         }
     }
 }
