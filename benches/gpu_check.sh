@@ -94,7 +94,16 @@ step retrieve-captions-vis-out 240 "$bin/retrieve-captions" --dataset-root "$dat
   --device "$dev" $half --batch-size 64 --overwrite -v
 [ -n "${dmon_pid:-}" ] && kill "$dmon_pid" 2>/dev/null
 [ -f "$dmon" ] && cp "$dmon" "$log.dmon" && echo "GPU SM busy % (mean over samples > 0): $(awk '$1 ~ /^[0-9]+$/ && $2 > 0 { s += $2; n++ } END { if (n) printf "%.1f", s / n }' "$dmon")" | tee -a "$log"
-step pipeline-bench 240 "$bin/pipeline-bench" "$data/coco/train2014" "$(nproc)" 64
+# The same one pass with the inputs normalised on the CPU (f16 pixels copied) instead of on the
+# device (u8 levels copied, the default on CUDA): the values are the same, the rates compared.
+step retrieve-captions-vis-out-host-normalise 240 "$bin/retrieve-captions" --dataset-root "$data/coco" \
+  --model "$ckpt" --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx_host.hdf5" --vis-out "$o/vis_ctx_host.hdf5" \
+  --device "$dev" $half --batch-size 64 --overwrite -v --normalise host
+step pipeline-bench 240 "$bin/pipeline-bench" "$data/coco/train2014" "$(nproc)" 64 u8
+# crops per core and on every core (issue 17: N threads >= 0.8 x N x one thread's), in f16 and u8.
+for t in 1 "$(nproc)"; do
+  for e in f16 u8; do step "crops-bench-$t-$e" 120 "$bin/crops-bench" "$data/coco/train2014" "$t" "$e"; done
+done
 # Projection for all of COCO (123,287 images) from the one-pass loop rate, printed by
 # benches/project_coco.py from this log.
 "$py" benches/project_coco.py "$log" | tee -a "$log"

@@ -8,7 +8,7 @@ cd "$root"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 rm -rf .gpu && mkdir -p .gpu/bin
 cargo build --release -q -p xctx-bins -p xctx-benches --bins
-for b in encode-images encode-captions retrieve-captions ctx-inspect xctx-doctor clip-bench retrieval-bench pipeline-bench; do
+for b in encode-images encode-captions retrieve-captions ctx-inspect xctx-doctor clip-bench retrieval-bench pipeline-bench crops-bench; do
   cp "target/release/$b" .gpu/bin/
 done
 # The CUDA tests (ignored without a GPU), as cargo builds them for `make test`.

@@ -4,8 +4,11 @@
 //! fixed hits, so that what is timed is the decoding and what the stages add to it.
 //!
 //! ```text
-//! pipeline-bench DIR THREADS [BATCH]
+//! pipeline-bench DIR THREADS [BATCH] [f32 | f16 | u8]
 //! ```
+//!
+//! The last argument is the element type both write (f32 by default: a CPU model's; a CUDA
+//! model takes u8 levels, normalised on the device).
 //!
 //! The two alternate `REPEAT` times (default 3). Prints one JSON line: images/s of both in each
 //! round, their ratio and its median (the target: at least 0.9), and the last round's clocks of
@@ -22,9 +25,15 @@ use xctx_bins::pipeline::stages::Report;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH]")?;
+    let dir = args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH] [f32|f16|u8]")?;
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let batch: usize = args.get(3).map_or(Ok(32), |b| b.parse())?;
+    let kind = match args.get(4).map(String::as_str) {
+        None | Some("f32") => Kind::Float,
+        Some("f16") => Kind::Half,
+        Some("u8") => Kind::Uint8,
+        Some(other) => anyhow::bail!("element type {other:?}: expected f32, f16 or u8"),
+    };
     let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     anyhow::ensure!(!paths.is_empty(), "no .jpg files in {dir}");
     let pre = crops::ClipPreprocess::default();
@@ -35,13 +44,17 @@ fn main() -> anyhow::Result<()> {
     let (mut rounds, mut report) = (Vec::new(), None);
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let ok = xctx_benches::crops_loop::<f32>(&paths, threads, &pre)?;
+        let ok = match kind {
+            Kind::Half => xctx_benches::crops_loop::<crops::f16>(&paths, threads, &pre)?,
+            Kind::Uint8 => xctx_benches::crops_loop::<u8>(&paths, threads, &pre)?,
+            _ => xctx_benches::crops_loop::<f32>(&paths, threads, &pre)?,
+        };
         let loop_s = t.elapsed().as_secs_f64();
         anyhow::ensure!(ok == paths.len(), "{} images failed", paths.len() - ok);
         let items: Vec<Item> =
             paths.iter().enumerate().map(|(i, p)| Item { id: i as u64, path: p.clone() }).collect();
         let t = Instant::now();
-        let (images, r) = pipeline(items, threads, batch, pre.clone())?;
+        let (images, r) = pipeline(items, threads, batch, pre.clone(), kind)?;
         let pipeline_s = t.elapsed().as_secs_f64();
         anyhow::ensure!(
             images == paths.len(),
@@ -75,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         std::io::stdout(),
         "{}",
         serde_json::json!({"threads": threads, "images": paths.len(), "batch": batch,
+            "element": format!("{kind:?}"),
             "rounds": rounds, "median_ratio": median, "last_round_stages": stages})
     )?;
     Ok(())
@@ -86,6 +100,7 @@ fn pipeline(
     threads: usize,
     batch: usize,
     pre: crops::ClipPreprocess,
+    kind: Kind,
 ) -> anyhow::Result<(usize, Report)> {
     let failed = Arc::new(Mutex::new(0usize));
     let f = Arc::clone(&failed);
@@ -95,7 +110,7 @@ fn pipeline(
         ahead: 2,
         pre,
         inputs: Inputs::Crops,
-        kind: Kind::Float,
+        kind,
         pin: None,
     };
     let flow = decode::batches(items, opts)?
