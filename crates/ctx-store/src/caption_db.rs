@@ -15,6 +15,7 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, File, Group};
 use ndarray::{ArrayView1, ArrayView2};
 
+use crate::gzip::H5PY_GZIP_LEVEL;
 use crate::h5::{self, h5err};
 use crate::testing::{self, WritePoint};
 use crate::{Error, FileKind, Provenance, Result, bounds, schema};
@@ -42,8 +43,6 @@ impl std::fmt::Display for CaptionLayout {
 
 /// Rows per chunk of the contiguous layout (4 MiB of 512-d float32 per chunk).
 const CHUNK_ROWS: usize = 2048;
-/// gzip level of h5py's `compression="gzip"`.
-const H5PY_GZIP_LEVEL: u8 = 4;
 
 /// Writes `caption_db.hdf5` batch by batch.
 pub struct CaptionDbWriter {
@@ -164,11 +163,11 @@ impl CaptionDbWriter {
                     )?;
                     testing::at(WritePoint::Entry(1));
                 } else {
-                    let rows = |name, data, width| packed::F32Rows {
-                        name,
+                    let rows = |name: &str, data, width| packed::F32Array {
+                        name: name.to_owned(),
                         object: obj(name),
                         data,
-                        width,
+                        shape: vec![n, width],
                     };
                     let floats = [
                         rows(schema::KEYS, keys, self.key_dim),

@@ -12,7 +12,7 @@ use crate::h5::{self, h5err};
 use crate::{Error, Result};
 
 /// Deflate level of h5py's `compression="gzip"` without `compression_opts`.
-const H5PY_GZIP_LEVEL: u8 = 4;
+pub(crate) const H5PY_GZIP_LEVEL: u8 = 4;
 
 /// The size h5py's `guess_chunk` counts per element: numpy's `itemsize` (8 for the object
 /// dtype of variable-length strings).

@@ -1,31 +1,54 @@
-//! The bytes of a small HDF5 file holding 2-d float32 datasets whose chunks are already
+//! The bytes of a small HDF5 file holding float32 datasets (any rank) whose chunks are already
 //! deflate-compressed: what `packed` hands to HDF5's object copy (H5Ocopy), which copies
 //! compressed chunks as they are. Only what such a file needs, in the versions HDF5 1.8 and
 //! later write (superblock 2, object header 2, a compact root group, data layout 3 with a
 //! version-1 B-tree of chunks, filter pipeline 2), from the HDF5 file format specification; HDF5
 //! itself reads the result (the tests, and every copy).
 
-/// A 2-d little-endian float32 dataset stored in deflate-compressed chunks.
+/// A little-endian float32 dataset stored in deflate-compressed chunks.
 pub(crate) struct ChunkedF32 {
     /// Link name in the root group.
     pub(crate) name: String,
-    /// Rows and columns.
-    pub(crate) shape: [usize; 2],
-    /// Chunk rows and columns.
-    pub(crate) chunk: [usize; 2],
+    /// The size of each axis (at least one axis).
+    pub(crate) shape: Vec<usize>,
+    /// The chunk's size on each axis.
+    pub(crate) chunk: Vec<usize>,
     /// Deflate level recorded in the filter pipeline.
     pub(crate) level: u8,
     /// Each chunk's zlib stream, chunks in row-major order of their positions.
     pub(crate) chunks: Vec<Vec<u8>>,
 }
 
+impl ChunkedF32 {
+    /// Chunks along each axis.
+    pub(crate) fn grid(&self) -> Vec<usize> {
+        self.shape.iter().zip(&self.chunk).map(|(&n, &c)| n.div_ceil(c)).collect()
+    }
+}
+
+/// The position of chunk `i` (row-major) in a grid of `grid` chunks per axis.
+pub(crate) fn chunk_position(grid: &[usize], mut i: usize) -> Vec<usize> {
+    let mut at = vec![0; grid.len()];
+    for (a, &g) in at.iter_mut().zip(grid).rev() {
+        *a = i % g;
+        i /= g;
+    }
+    at
+}
+
 const UNDEF: u64 = u64::MAX;
 /// Entries per B-tree node: twice HDF5's default K of 32 for chunk indexes (a file with
 /// superblock 2 and no extension uses the default).
 const BTREE_ENTRIES: usize = 64;
-/// Key of the chunk B-tree: chunk size, filter mask, an offset per axis plus the element axis.
-const KEY_SIZE: usize = 4 + 4 + 8 * 3;
-const NODE_SIZE: usize = 24 + (BTREE_ENTRIES + 1) * KEY_SIZE + BTREE_ENTRIES * 8;
+/// Key of the chunk B-tree of a dataset of `rank` axes: chunk size, filter mask, an offset per
+/// axis plus the element axis.
+const fn key_size(rank: usize) -> usize {
+    4 + 4 + 8 * (rank + 1)
+}
+
+const fn node_size(rank: usize) -> usize {
+    24 + (BTREE_ENTRIES + 1) * key_size(rank) + BTREE_ENTRIES * 8
+}
 const SUPERBLOCK_SIZE: usize = 48;
 
 /// The whole file: superblock, root group, the datasets' headers, B-trees and chunks.
@@ -110,8 +133,9 @@ fn root_messages(datasets: &[ChunkedF32], addrs: &[u64]) -> Vec<Message> {
 }
 
 fn dataset_messages(d: &ChunkedF32, btree: u64) -> Vec<Message> {
-    let mut space = vec![2, 2, 0, 1]; // version, rank, flags (no max dims), simple
-    for n in d.shape {
+    // Version, rank, flags (no max dims), simple.
+    let mut space = vec![2, d.shape.len() as u8, 0, 1];
+    for &n in &d.shape {
         space.extend((n as u64).to_le_bytes());
     }
     // IEEE float32, little-endian: class 1 version 1; implied mantissa msb, sign at bit 31.
@@ -123,9 +147,9 @@ fn dataset_messages(d: &ChunkedF32, btree: u64) -> Vec<Message> {
     dtype.extend(127u32.to_le_bytes()); // exponent bias
     // Fill value 3: allocation incremental (3), written if set (2), default value.
     let fill = vec![3, 3 | (2 << 2)];
-    let mut layout = vec![3, 2, 3]; // version, chunked, axes + the element axis
+    let mut layout = vec![3, 2, d.shape.len() as u8 + 1]; // version, chunked, axes + elements
     layout.extend(btree.to_le_bytes());
-    for n in d.chunk {
+    for &n in &d.chunk {
         layout.extend((n as u32).to_le_bytes());
     }
     layout.extend(4u32.to_le_bytes());
@@ -155,13 +179,14 @@ struct Tree {
 
 impl Tree {
     fn lay_out(d: &ChunkedF32, start: u64) -> Tree {
+        let node = node_size(d.shape.len());
         let mut at = start;
         let mut levels = Vec::new();
         let mut count = d.chunks.len().max(1);
         loop {
             let nodes = count.div_ceil(BTREE_ENTRIES);
-            levels.push((0..nodes).map(|i| at + (i * NODE_SIZE) as u64).collect::<Vec<_>>());
-            at += (nodes * NODE_SIZE) as u64;
+            levels.push((0..nodes).map(|i| at + (i * node) as u64).collect::<Vec<_>>());
+            at += (nodes * node) as u64;
             if nodes == 1 {
                 break;
             }
@@ -180,19 +205,20 @@ impl Tree {
     /// past the last chunk gives the right bound HDF5 writes (the last chunk's scaled offsets
     /// plus one on every axis).
     fn key(d: &ChunkedF32, i: usize) -> Vec<u8> {
-        let across = d.shape[1].div_ceil(d.chunk[1]);
-        let (scaled, size) = match d.chunks.get(i) {
-            Some(c) => ([(i / across) as u64, (i % across) as u64, 0], c.len() as u32),
+        let grid = d.grid();
+        // Scaled offsets on every axis, the element axis last.
+        let (scaled, size): (Vec<usize>, u32) = match d.chunks.get(i) {
+            Some(c) => (chunk_position(&grid, i).into_iter().chain([0]).collect(), c.len() as u32),
             None => {
-                let last = d.chunks.len() - 1;
-                ([(last / across) as u64 + 1, (last % across) as u64 + 1, 1], 0)
+                let last = chunk_position(&grid, d.chunks.len() - 1);
+                (last.into_iter().chain([0]).map(|s| s + 1).collect(), 0)
             }
         };
-        let mut k = Vec::with_capacity(KEY_SIZE);
+        let mut k = Vec::with_capacity(key_size(d.shape.len()));
         k.extend(size.to_le_bytes());
         k.extend(0u32.to_le_bytes());
-        for (s, n) in scaled.iter().zip([d.chunk[0] as u64, d.chunk[1] as u64, 4]) {
-            k.extend((s * n).to_le_bytes());
+        for (s, n) in scaled.iter().zip(d.chunk.iter().chain([&4])) {
+            k.extend(((s * n) as u64).to_le_bytes());
         }
         k
     }
@@ -220,7 +246,7 @@ impl Tree {
                 }
                 let after = first_chunk.get(hi).copied().unwrap_or(d.chunks.len());
                 out.extend(Self::key(d, after));
-                out.resize(start + NODE_SIZE, 0);
+                out.resize(start + node_size(d.shape.len()), 0);
                 debug_assert_eq!(start as u64, *addr);
                 next_first.push(first_chunk[lo]);
             }

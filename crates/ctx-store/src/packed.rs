@@ -15,12 +15,13 @@ use crate::h5::h5err;
 use crate::minih5::{self, ChunkedF32};
 use crate::{Error, Result};
 
-/// A float32 dataset to write: name and object (for errors), rows of `width` values.
-pub(crate) struct F32Rows<'d> {
-    pub(crate) name: &'d str,
+/// A float32 dataset to write: name (its link name in the scratch file, and by default in the
+/// output: no `/`) and object (for errors), its values in row-major order and its shape.
+pub(crate) struct F32Array<'d> {
+    pub(crate) name: String,
     pub(crate) object: String,
     pub(crate) data: &'d [f32],
-    pub(crate) width: usize,
+    pub(crate) shape: Vec<usize>,
 }
 
 /// The scratch file of one output, removed when dropped.
@@ -29,6 +30,25 @@ pub(crate) struct Packer {
     path: PathBuf,
     scratch: PathBuf,
     level: u8,
+}
+
+/// Compressed datasets in the scratch file, open, ready to be copied into the output.
+pub(crate) struct Staged<'p> {
+    packer: &'p Packer,
+    file: hdf5::File,
+}
+
+impl Staged<'_> {
+    /// Copies staged dataset `name` into `group` as `to` (`object` names it in errors).
+    pub(crate) fn copy_to(&self, name: &str, group: &Group, to: &str, object: &str) -> Result<()> {
+        let src = self.file.dataset(name).map_err(h5err(&self.packer.scratch, name))?;
+        src.copy_to(group, to).map_err(h5err(&self.packer.path, object))
+    }
+
+    /// Closes the scratch file.
+    pub(crate) fn close(self) -> Result<()> {
+        self.file.close().map_err(h5err(&self.packer.scratch, "/"))
+    }
 }
 
 impl Packer {
@@ -44,11 +64,22 @@ impl Packer {
     pub(crate) fn write(
         &self,
         group: &Group,
-        datasets: &[F32Rows<'_>],
+        datasets: &[F32Array<'_>],
         mut after: impl FnMut(usize),
     ) -> Result<()> {
+        let staged = self.stage(datasets)?;
+        for (i, d) in datasets.iter().enumerate() {
+            staged.copy_to(&d.name, group, &d.name, &d.object)?;
+            after(i);
+        }
+        staged.close()
+    }
+
+    /// Compresses every chunk of every dataset of `datasets` on rayon's threads (their names
+    /// must differ) and writes them into the scratch file, opened for [`Staged::copy_to`].
+    pub(crate) fn stage(&self, datasets: &[F32Array<'_>]) -> Result<Staged<'_>> {
         let packed: Vec<ChunkedF32> =
-            datasets.iter().map(|d| self.compress(d)).collect::<Result<_>>()?;
+            datasets.par_iter().map(|d| self.compress(d)).collect::<Result<_>>()?;
         let bytes = minih5::file_bytes(&packed);
         let io = |source| Error::Io {
             path: self.path.clone(),
@@ -56,57 +87,38 @@ impl Packer {
             source,
         };
         std::fs::write(&self.scratch, &bytes).map_err(io)?;
-        let scratch = hdf5::File::open(&self.scratch).map_err(h5err(&self.scratch, "/"))?;
-        for (i, d) in datasets.iter().enumerate() {
-            let src = scratch.dataset(d.name).map_err(h5err(&self.scratch, d.name))?;
-            src.copy_to(group, d.name).map_err(h5err(&self.path, &d.object))?;
-            after(i);
-        }
-        scratch.close().map_err(h5err(&self.scratch, "/"))
+        let file = hdf5::File::open(&self.scratch).map_err(h5err(&self.scratch, "/"))?;
+        Ok(Staged { packer: self, file })
     }
 
-    /// The dataset's chunks, compressed on rayon's threads.
-    fn compress(&self, d: &F32Rows<'_>) -> Result<ChunkedF32> {
-        let rows = d.data.len() / d.width.max(1);
-        if rows == 0 || d.width == 0 || rows * d.width != d.data.len() {
+    /// The dataset's chunks (h5py's `guess_chunk`), compressed on rayon's threads.
+    fn compress(&self, d: &F32Array<'_>) -> Result<ChunkedF32> {
+        let values: usize = d.shape.iter().product();
+        if values == 0 || values != d.data.len() {
             return Err(Error::Input {
                 path: self.path.clone(),
                 object: d.object.clone(),
                 message: format!(
-                    "{} values do not make rows of {} (gzip datasets cannot be empty)",
+                    "{} values for shape {:?} (gzip datasets cannot be empty)",
                     d.data.len(),
-                    d.width
+                    d.shape
                 ),
             });
         }
-        let shape = [rows, d.width];
-        let c = crate::caption_db::guess_chunk(&shape, 4);
-        let chunk = [c[0], c[1]];
-        let across = d.width.div_ceil(chunk[1]);
-        let count = rows.div_ceil(chunk[0]) * across;
+        let shape = d.shape.clone();
+        let chunk = crate::caption_db::guess_chunk(&shape, 4);
+        let grid: Vec<usize> = shape.iter().zip(&chunk).map(|(&n, &c)| n.div_ceil(c)).collect();
+        let count: usize = grid.iter().product();
+        let per_chunk: usize = chunk.iter().product();
         let level = self.level;
         // One compressor and one chunk buffer per task, reset for each chunk (a new zlib state
         // is a few hundred KiB to clear).
-        let init = || {
-            (
-                Compress::new(Compression::new(u32::from(level)), true),
-                vec![0f32; chunk[0] * chunk[1]],
-            )
-        };
+        let init =
+            || (Compress::new(Compression::new(u32::from(level)), true), vec![0f32; per_chunk]);
         let chunks = (0..count)
             .into_par_iter()
             .map_init(init, |(z, values), i| {
-                let (r0, c0) = ((i / across) * chunk[0], (i % across) * chunk[1]);
-                // The chunk's values, row-major, zero beyond the edges (HDF5's fill value).
-                let cols = chunk[1].min(d.width - c0);
-                let full_rows = chunk[0].min(rows - r0);
-                if cols < chunk[1] || full_rows < chunk[0] {
-                    values.fill(0.0);
-                }
-                for r in 0..full_rows {
-                    let src = &d.data[(r0 + r) * d.width + c0..][..cols];
-                    values[r * chunk[1]..][..cols].copy_from_slice(src);
-                }
+                gather(d.data, &shape, &chunk, &minih5::chunk_position(&grid, i), values);
                 z.reset();
                 deflate(z, bytemuck::cast_slice(values)).map_err(|e| Error::Io {
                     path: self.path.clone(),
@@ -115,7 +127,44 @@ impl Packer {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(ChunkedF32 { name: d.name.to_owned(), shape, chunk, level, chunks })
+        Ok(ChunkedF32 { name: d.name.clone(), shape, chunk, level, chunks })
+    }
+}
+
+/// The values of the chunk at `position` (in chunks) of `data` (row-major, `shape`) into
+/// `out` (row-major, `chunk`), zero beyond the dataset's edges (HDF5's fill value).
+fn gather(data: &[f32], shape: &[usize], chunk: &[usize], position: &[usize], out: &mut [f32]) {
+    let rank = shape.len();
+    let first: Vec<usize> = position.iter().zip(chunk).map(|(&p, &c)| p * c).collect();
+    // The part of the chunk inside the dataset.
+    let inside: Vec<usize> = (0..rank).map(|a| chunk[a].min(shape[a] - first[a])).collect();
+    if inside != chunk {
+        out.fill(0.0);
+    }
+    // Runs along the last axis, for every index of the other axes inside the dataset.
+    let last = rank - 1;
+    let mut at = vec![0usize; last];
+    loop {
+        let (mut src, mut dst) = (0, 0);
+        for a in 0..rank {
+            let i = if a < last { at[a] } else { 0 };
+            src = src * shape[a] + first[a] + i;
+            dst = dst * chunk[a] + i;
+        }
+        out[dst..dst + inside[last]].copy_from_slice(&data[src..src + inside[last]]);
+        // The next index of the other axes (odometer, last of them fastest).
+        let mut a = last;
+        loop {
+            if a == 0 {
+                return;
+            }
+            a -= 1;
+            at[a] += 1;
+            if at[a] < inside[a] {
+                break;
+            }
+            at[a] = 0;
+        }
     }
 }
 
@@ -140,5 +189,73 @@ fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2
             return Ok(out);
         }
         out.reserve(out.capacity().max(64));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Datasets of 1 to 3 axes, with partial chunks on every axis, copied into a file by HDF5
+    /// from the scratch file: the values, h5py's chunk shape and gzip at the level read back.
+    #[test]
+    fn datasets_of_any_rank_read_back_through_hdf5() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.h5");
+        let shapes: [&[usize]; 5] = [&[512], &[1, 128, 768], &[5, 32, 768], &[9, 16, 7], &[50, 77]];
+        let data: Vec<Vec<f32>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(s, shape)| {
+                let n: usize = shape.iter().product();
+                (0..n).map(|i| (i * 31 + s * 7) as f32 * 0.25 - 100.0).collect()
+            })
+            .collect();
+        let arrays: Vec<F32Array<'_>> = shapes
+            .iter()
+            .zip(&data)
+            .enumerate()
+            .map(|(i, (shape, data))| F32Array {
+                name: format!("d{i}"),
+                object: format!("/d{i}"),
+                data,
+                shape: shape.to_vec(),
+            })
+            .collect();
+        let file = hdf5::File::create(&out).unwrap();
+        let packer = Packer::new(&out, 4);
+        let mut done = Vec::new();
+        packer.write(&file, &arrays, |i| done.push(i)).unwrap();
+        assert_eq!(done, [0, 1, 2, 3, 4]);
+        let staged = packer.stage(&arrays[1..2]).unwrap();
+        let g = file.create_group("g").unwrap();
+        staged.copy_to("d1", &g, "renamed", "/g/renamed").unwrap();
+        staged.close().unwrap();
+        file.close().unwrap();
+        drop(packer);
+        assert!(!dir.path().join(".out.h5.xctx-chunks").exists(), "scratch file left");
+
+        let file = hdf5::File::open(&out).unwrap();
+        for (i, (shape, want)) in shapes.iter().zip(&data).enumerate() {
+            let ds = file.dataset(&format!("d{i}")).unwrap();
+            assert_eq!(ds.shape(), shape.to_vec(), "d{i}");
+            assert_eq!(ds.chunk(), Some(crate::caption_db::guess_chunk(shape, 4)), "d{i}");
+            assert_eq!(ds.filters(), vec![hdf5::filters::Filter::Deflate(4)], "d{i}");
+            let got: Vec<f32> = ds.read_raw().unwrap();
+            assert!(&got == want, "d{i}: values differ");
+        }
+        let got: Vec<f32> = file.dataset("g/renamed").unwrap().read_raw().unwrap();
+        assert!(got == data[1]);
+    }
+
+    #[test]
+    fn an_empty_or_mis_sized_dataset_is_an_input_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let packer = Packer::new(&dir.path().join("x.h5"), 4);
+        for (data, shape) in [(&[][..], vec![0, 3]), (&[1.0, 2.0][..], vec![3])] {
+            let a = F32Array { name: "a".into(), object: "/a".into(), data, shape };
+            let err = packer.stage(&[a]).err().expect("refused").to_string();
+            assert!(err.contains("/a") && err.contains("values for shape"), "{err}");
+        }
     }
 }

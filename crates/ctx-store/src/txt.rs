@@ -10,7 +10,7 @@ use crate::h5::{self, h5err};
 use crate::oldh5::txt::NativeTxt;
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, gzip, resume};
+use crate::{Error, FileKind, Provenance, Result, bounds, gzip, packed, resume};
 
 /// The retrieval results of one view of one image: `crops` rows of `k` texts each.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,8 +110,25 @@ enum Backend {
     Hdf5 {
         w: h5::Writer,
         /// Datasets gzip-compressed in chunks (HAAV's files) instead of contiguous.
-        compressed: bool,
+        compressed: Option<Compressed>,
     },
+}
+
+/// How HAAV's gzip datasets are written: their float chunks compressed on rayon's threads and
+/// copied in by HDF5 (`packed`), or with `serial` compressed by HDF5 on the calling thread (the
+/// previous path: the same file, for comparisons).
+struct Compressed {
+    packer: packed::Packer,
+    serial: bool,
+}
+
+impl Compressed {
+    fn of(kind: FileKind, path: &Path) -> Option<Self> {
+        (kind == FileKind::HaavTxtCtx).then(|| Self {
+            packer: packed::Packer::new(path, gzip::H5PY_GZIP_LEVEL),
+            serial: false,
+        })
+    }
 }
 
 impl TxtCtxWriter {
@@ -139,7 +156,7 @@ impl TxtCtxWriter {
         provenance.write(&w.path, w.file(), kind)?;
         root(&w)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        let compressed = kind == FileKind::HaavTxtCtx;
+        let compressed = Compressed::of(kind, &w.path);
         Ok(Self { backend: Backend::Hdf5 { w, compressed } })
     }
 
@@ -160,7 +177,7 @@ impl TxtCtxWriter {
     pub(crate) fn append_as(path: &Path, kind: FileKind) -> Result<(Self, Vec<u64>)> {
         let w = h5::Writer::append(path)?;
         let complete = resume::complete_image_groups(&w, complete_image)?;
-        let compressed = kind == FileKind::HaavTxtCtx;
+        let compressed = Compressed::of(kind, &w.path);
         Ok((Self { backend: Backend::Hdf5 { w, compressed } }, complete))
     }
 
@@ -172,18 +189,27 @@ impl TxtCtxWriter {
         }
     }
 
+    /// With `serial`, HAAV's float chunks are compressed by HDF5 on the calling thread, as
+    /// before the parallel writer (no effect on other files).
+    pub(crate) fn set_serial_compression(&mut self, serial: bool) {
+        if let Backend::Hdf5 { compressed: Some(c), .. } = &mut self.backend {
+            c.serial = serial;
+        }
+    }
+
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
         let (w, compressed) = match &mut self.backend {
             Backend::Native(native) => return native.write_batch(entries),
-            Backend::Hdf5 { w, compressed } => (&*w, *compressed),
+            Backend::Hdf5 { w, compressed } => (&*w, compressed.as_ref()),
         };
-        w.write_batch(|sink| {
-            entries.iter().enumerate().try_for_each(|(i, e)| {
-                write_entry(w, compressed, e, sink)?;
+        w.write_batch(|sink| match compressed {
+            Some(c) if !c.serial => write_packed(w, &c.packer, entries),
+            _ => entries.iter().enumerate().try_for_each(|(i, e)| {
+                write_entry(w, compressed.is_some(), e, sink)?;
                 testing::at(WritePoint::Entry(i));
                 Ok(())
-            })
+            }),
         })?;
         tracing::debug!(n = entries.len(), "txt_ctx batch written");
         Ok(())
@@ -206,6 +232,59 @@ fn complete_image(g: &Group) -> bool {
     })
 }
 
+/// A view's crops against the schema's (the writers' first check of an entry).
+fn check_crops(path: &Path, id: u64, view: View, v: &ViewEntry) -> Result<()> {
+    if v.crops != view.crops() {
+        return Err(Error::Input {
+            path: path.to_owned(),
+            object: format!("{id}/{view}"),
+            message: format!("{} crops, expected {}", v.crops, view.crops()),
+        });
+    }
+    Ok(())
+}
+
+/// A batch of gzip-compressed entries (HAAV's): every float chunk of the batch compressed on
+/// rayon's threads into the scratch file, then each image's groups made and its datasets
+/// copied in (features, scores) or written (texts), in the order of [`write_entry`].
+fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -> Result<()> {
+    let path = &w.path;
+    let mut arrays = Vec::with_capacity(entries.len() * 6);
+    for (i, e) in entries.iter().enumerate() {
+        for view in View::ALL {
+            let v = e.view(view);
+            check_crops(path, e.id, view, v)?;
+            let shape = view.shape(v.k);
+            let fshape = [shape.as_slice(), &[v.d]].concat();
+            for (name, data, shape) in
+                [(schema::FEATURES, &v.features, fshape), (schema::SCORES, &v.scores, shape)]
+            {
+                let object = schema::txt_object(e.id, view, name);
+                h5::check_len(path, &object, &shape, data.len())?;
+                let name = format!("{i}.{view}.{name}");
+                arrays.push(packed::F32Array { name, object, data, shape });
+            }
+        }
+    }
+    let staged = packer.stage(&arrays)?;
+    for (i, e) in entries.iter().enumerate() {
+        let name = e.id.to_string();
+        let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
+        for view in View::ALL {
+            let v = e.view(view);
+            let vg = g.create_group(view.name()).map_err(h5err(path, &format!("{name}/{view}")))?;
+            for d in [schema::FEATURES, schema::SCORES] {
+                let object = schema::txt_object(e.id, view, d);
+                staged.copy_to(&format!("{i}.{view}.{d}"), &vg, d, &object)?;
+            }
+            let object = schema::txt_object(e.id, view, schema::TEXTS);
+            gzip::write_strings(path, &vg, schema::TEXTS, &object, &view.shape(v.k), &v.texts)?;
+        }
+        testing::at(WritePoint::Entry(i));
+    }
+    staged.close()
+}
+
 fn write_entry<'d>(
     w: &h5::Writer,
     compressed: bool,
@@ -218,13 +297,7 @@ fn write_entry<'d>(
     for view in View::ALL {
         let v = e.view(view);
         let object = format!("{name}/{view}");
-        if v.crops != view.crops() {
-            return Err(Error::Input {
-                path: path.clone(),
-                object,
-                message: format!("{} crops, expected {}", v.crops, view.crops()),
-            });
-        }
+        check_crops(path, e.id, view, v)?;
         let vg = g.create_group(view.name()).map_err(h5err(path, &object))?;
         let shape = view.shape(v.k);
         let mut fshape = shape.clone();

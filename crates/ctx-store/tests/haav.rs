@@ -393,6 +393,66 @@ fn h5py_sees_haavs_schema_in_our_files() {
     assert_eq!(d["9/nine/texts"]["string"], json!(["utf-8", null]));
 }
 
+/// At ViT-B/32's sizes (a 50 x 768 grid, 512 pooled; d = 768 and k = 16, so `whole` holds
+/// 128 x 768 features) every dataset spans several chunks, partial at the edges: the writers that
+/// compress chunks on rayon's threads and copy them in, and the serial ones (HDF5 compressing),
+/// give the file h5py writes with HAAV's calls, as h5py sees it (values by digest).
+#[test]
+fn chunks_compressed_in_parallel_give_haavs_files_at_real_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = |p: &Path| {
+        let h5py_tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/h5py_tool.py");
+        run_python_json(&h5py_tool, &[&"digest", &p])
+    };
+    let vis = vis_data(11, &[531912, 9, 42], 50, 768, 512);
+    let entries = txt_entries(12, &[9, 531912, 42], 16, 768);
+    let want_vis = digest(&write_haav(dir.path(), "vis", "haav-vis.h5", &vis.spec(2)));
+    let want_txt =
+        digest(&write_haav(dir.path(), "txt", "haav-txt.h5", &txt_spec(&entries, 768, 2)));
+    assert!(
+        want_txt["531912/whole/features"]["chunks"] != json!([1, 128, 768]),
+        "one chunk per dataset: not the case this test is for"
+    );
+    for serial in [false, true] {
+        let what = if serial { "serial" } else { "parallel" };
+        let v = dir.path().join(format!("vis-{what}.h5"));
+        let mut w = HaavVisCtxWriter::create(&v, 768, 512, &prov(), false).unwrap();
+        w.set_serial_compression(serial);
+        vis.write_batches(&mut w, &vis.batches(2));
+        w.finish().unwrap();
+        let t = dir.path().join(format!("txt-{what}.h5"));
+        let mut w = HaavTxtCtxWriter::create(&t, 768, &prov(), false).unwrap();
+        w.set_serial_compression(serial);
+        for b in entries.chunks(2) {
+            w.write_batch(b).unwrap();
+        }
+        w.finish().unwrap();
+        let got = without_xctx(digest(&v), schema::KIND_HAAV_VIS);
+        assert_eq!(got, want_vis, "{what} vis_ctx");
+        let got = without_xctx(digest(&t), schema::KIND_HAAV_TXT);
+        assert_eq!(got, want_txt, "{what} txt_ctx");
+    }
+    let left: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(!left.iter().any(|n| n.to_string_lossy().contains("xctx-chunks")), "{left:?}");
+    // And the files read back to the data written.
+    let r = HaavTxtCtxReader::open(dir.path().join("txt-parallel.h5")).unwrap();
+    let mut got = r.preload().unwrap();
+    got.sort_by_key(|e| e.id);
+    let mut want = entries.clone();
+    want.sort_by_key(|e| e.id);
+    for (g, w) in got.iter().zip(&want) {
+        assert_same_entry(g, w);
+    }
+    let r = HaavVisCtxReader::open(dir.path().join("vis-parallel.h5")).unwrap();
+    let all = r.preload().unwrap();
+    for (i, id) in all.ids.iter().enumerate() {
+        let j = vis.ids.iter().position(|x| x == id).unwrap();
+        assert_eq!(bits(all.grid_row(i)), bits(vis.grid_of(j)), "grid of {id}");
+        assert_eq!(bits(all.pooled_row(i)), bits(vis.pooled_of(j)), "pooled of {id}");
+    }
+}
+
 /// What HAAV's `TxtCtxField(k).process` and `VisCtxField.process` return for `ids`, computed
 /// from the data written: the first 8k / 2k / k texts of every crop, crop positions, ranks.
 fn expected_fields(f: &Files, k: usize, ids: &[u64]) -> Value {

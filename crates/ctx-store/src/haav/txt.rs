@@ -96,6 +96,13 @@ impl HaavTxtCtxWriter {
         self.inner.write_batch(entries)
     }
 
+    /// With `serial`, the float chunks are compressed by HDF5 on the calling thread, as before
+    /// the parallel writer: the same file, for benchmarks and tests.
+    #[doc(hidden)]
+    pub fn set_serial_compression(&mut self, serial: bool) {
+        self.inner.set_serial_compression(serial);
+    }
+
     /// Flushes and closes the file.
     pub fn finish(self) -> Result<()> {
         self.inner.finish()

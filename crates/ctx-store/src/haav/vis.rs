@@ -8,7 +8,7 @@ use hdf5::{File, Group};
 
 use crate::h5::{self, h5err};
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, gzip, resume, schema};
+use crate::{Error, FileKind, Provenance, Result, bounds, gzip, packed, resume, schema};
 
 const FDIM_GRID_OBJECT: &str = "/@fdim_grid";
 const FDIM_POOLED_OBJECT: &str = "/@fdim_pooled";
@@ -41,6 +41,10 @@ pub struct HaavVisCtxWriter {
     fdim_pooled: usize,
     /// Tokens per image of the file's images (HAAV's training code stacks them).
     tokens: Option<usize>,
+    /// Compresses a batch's chunks on rayon's threads (`packed`).
+    packer: packed::Packer,
+    /// Compress through HDF5 on the calling thread instead (the previous path).
+    serial: bool,
 }
 
 impl HaavVisCtxWriter {
@@ -63,7 +67,8 @@ impl HaavVisCtxWriter {
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_GRID, grid)?;
         provenance.write(&w.path, w.file(), FileKind::HaavVisCtx)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, fdim_grid, fdim_pooled, tokens: None })
+        let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
+        Ok(Self { w, fdim_grid, fdim_pooled, tokens: None, packer, serial: false })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
@@ -82,7 +87,8 @@ impl HaavVisCtxWriter {
             }
             None => None,
         };
-        Ok((Self { w, fdim_grid, fdim_pooled, tokens }, ids))
+        let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
+        Ok((Self { w, fdim_grid, fdim_pooled, tokens, packer, serial: false }, ids))
     }
 
     /// The width of `grid_features`.
@@ -122,22 +128,36 @@ impl HaavVisCtxWriter {
         )?;
         h5::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
         let root = self.w.file();
-        for (i, &id) in ids.iter().enumerate() {
+        let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
+        // Each image's two datasets, in the order HAAV's script writes them.
+        let arrays: Vec<packed::F32Array<'_>> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &id)| {
+                let p = &pooled[i * psize..(i + 1) * psize];
+                let g = &grid[i * gsize..(i + 1) * gsize];
+                [
+                    (format!("{i}.{pname}"), pooled_object(id), p, vec![psize]),
+                    (format!("{i}.{gname}"), grid_object(id), g, vec![tokens, self.fdim_grid]),
+                ]
+            })
+            .map(|(name, object, data, shape)| packed::F32Array { name, object, data, shape })
+            .collect();
+        let staged =
+            if self.serial || ids.is_empty() { None } else { Some(self.packer.stage(&arrays)?) };
+        for (i, (&id, pair)) in ids.iter().zip(arrays.chunks_exact(2)).enumerate() {
             let name = id.to_string();
             let g = root.create_group(&name).map_err(h5err(&path, &name))?;
-            let p = &pooled[i * psize..(i + 1) * psize];
-            let grid_rows = &grid[i * gsize..(i + 1) * gsize];
-            let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
-            gzip::write_f32(&path, &g, pname, &pooled_object(id), &[psize], p)?;
-            gzip::write_f32(
-                &path,
-                &g,
-                gname,
-                &grid_object(id),
-                &[tokens, self.fdim_grid],
-                grid_rows,
-            )?;
+            for (a, to) in pair.iter().zip([pname, gname]) {
+                match &staged {
+                    Some(s) => s.copy_to(&a.name, &g, to, &a.object)?,
+                    None => gzip::write_f32(&path, &g, to, &a.object, &a.shape, a.data)?,
+                }
+            }
             testing::at(WritePoint::Entry(i));
+        }
+        if let Some(s) = staged {
+            s.close()?;
         }
         self.w.end_batch()?;
         if !ids.is_empty() {
@@ -145,6 +165,13 @@ impl HaavVisCtxWriter {
         }
         tracing::debug!(n = ids.len(), "HAAV vis_ctx batch written");
         Ok(())
+    }
+
+    /// With `serial`, the chunks are compressed by HDF5 on the calling thread, as before the
+    /// parallel writer: the same file, for benchmarks and tests.
+    #[doc(hidden)]
+    pub fn set_serial_compression(&mut self, serial: bool) {
+        self.serial = serial;
     }
 
     /// Flushes and closes the file.
