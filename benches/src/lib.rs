@@ -45,6 +45,19 @@ pub fn txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
         .collect()
 }
 
+/// [`txt_pool`] in HAAV's layout: 8k, 2k and k texts per crop of whole, five and nine.
+pub fn haav_txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
+    let mut rng = Rng::new(8);
+    (0..pool as u64)
+        .map(|id| TxtEntry {
+            id,
+            whole: view(&mut rng, 1, 8 * k, d),
+            five: view(&mut rng, 5, 2 * k, d),
+            nine: view(&mut rng, 9, k, d),
+        })
+        .collect()
+}
+
 /// Bytes of payload an entry holds in memory (features, scores, text bytes).
 pub fn payload_bytes(e: &TxtEntry) -> usize {
     [&e.whole, &e.five, &e.nine]

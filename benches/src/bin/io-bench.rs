@@ -12,6 +12,9 @@
 //! io-bench caption-load FILE [serial]     # CaptionDb::open + load (serial: load_serial)
 //! io-bench caption-floor FILE             # the file's float bytes, read in parallel
 //! io-bench vis-write OUT N D [BATCH]      # VisCtxWriter, N images of D floats in batches (64)
+//! io-bench haav-txt-write OUT N K D [serial]   # HaavTxtCtxWriter, batches of 64 images
+//! io-bench haav-vis-write OUT N TOKENS GRID POOLED [serial]  # HaavVisCtxWriter, batches of 64
+//!                                         # (serial: chunks compressed by HDF5, one thread)
 //! ```
 //!
 //! The two floors bound what any writer or preloader of the same data can reach on the machine:
@@ -134,13 +137,67 @@ fn main() -> anyhow::Result<()> {
                                                     "seconds": secs})
             )?;
         }
+        Some(op) if op.starts_with("haav-") => haav(op, &args, &mut out)?,
         Some(op) if op.starts_with("caption-") => caption(op, &args, &mut out)?,
         _ => bail!(
             "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
              [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] | \
-             caption-load FILE [serial] | caption-floor FILE | vis-write OUT N D [BATCH]"
+             caption-load FILE [serial] | caption-floor FILE | vis-write OUT N D [BATCH] | \
+             haav-txt-write OUT N K D [serial] | haav-vis-write OUT N TOKENS GRID POOLED [serial]"
         ),
     }
+    Ok(())
+}
+
+/// HAAV's writers (`haav-*`): N images in batches of 64 (retrieve-captions' and encode-images'
+/// default), from a pool of 64 distinct images renumbered for each batch.
+fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
+    const BATCH: usize = 64;
+    let serial = args.iter().any(|a| a == "serial");
+    let path = &args[2];
+    let n: usize = arg(args, 3, "N")?;
+    let prov = Provenance::new("io-bench", "{}");
+    let start;
+    match op {
+        "haav-txt-write" => {
+            let (k, d): (usize, usize) = (arg(args, 4, "K")?, arg(args, 5, "D")?);
+            let mut entries = xctx_benches::haav_txt_pool(BATCH, k, d);
+            start = Instant::now();
+            let mut w = ctx_store::HaavTxtCtxWriter::create(path, d, &prov, true)?;
+            w.set_serial_compression(serial);
+            for first in (0..n).step_by(BATCH) {
+                let len = BATCH.min(n - first);
+                for (i, e) in entries[..len].iter_mut().enumerate() {
+                    e.id = (first + i) as u64;
+                }
+                w.write_batch(&entries[..len])?;
+            }
+            w.finish()?;
+        }
+        "haav-vis-write" => {
+            let (tokens, grid_d, pooled_d): (usize, usize, usize) =
+                (arg(args, 4, "TOKENS")?, arg(args, 5, "GRID")?, arg(args, 6, "POOLED")?);
+            let mut rng = test_support::Rng::new(9);
+            let (grid, pooled) =
+                (rng.vec_f32(BATCH * tokens * grid_d), rng.vec_f32(BATCH * pooled_d));
+            start = Instant::now();
+            let mut w = ctx_store::HaavVisCtxWriter::create(path, grid_d, pooled_d, &prov, true)?;
+            w.set_serial_compression(serial);
+            for first in (0..n).step_by(BATCH) {
+                let len = BATCH.min(n - first);
+                let ids: Vec<u64> = (first as u64..(first + len) as u64).collect();
+                let (g, p) = (&grid[..len * tokens * grid_d], &pooled[..len * pooled_d]);
+                w.write_batch(&ids, tokens, g, p)?;
+            }
+            w.finish()?;
+        }
+        _ => bail!("unknown {op}"),
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let bytes = std::fs::metadata(path)?.len();
+    let json = serde_json::json!({"op": op, "serial": serial, "images": n, "seconds": secs,
+                                  "file_bytes": bytes});
+    writeln!(out, "{json}")?;
     Ok(())
 }
 

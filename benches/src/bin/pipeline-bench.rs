@@ -104,15 +104,8 @@ fn pipeline(
 ) -> anyhow::Result<(usize, Report)> {
     let failed = Arc::new(Mutex::new(0usize));
     let f = Arc::clone(&failed);
-    let opts = Options {
-        batch,
-        workers: threads,
-        ahead: 2,
-        pre,
-        inputs: Inputs::Crops,
-        kind,
-        pin: None,
-    };
+    let opts =
+        Options { batch, workers: threads, ahead: 2, pre, inputs: Inputs::Crops, kind, pin: None };
     let flow = decode::batches(items, opts)?
         .stage("check", 1, move |input, out| {
             while let Some(b) = input.recv() {
