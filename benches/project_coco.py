@@ -1,13 +1,17 @@
-"""Projects the whole context for all of COCO from a benches/gpu_check.sh log.
+"""Projects the whole context for all of COCO from a benches/gpu_check.sh log, and lists the
+issues' targets against what the log measured.
 
 Reads the one-pass run (`retrieve-captions --vis-out`, section retrieve-captions-vis-out): its
 loop rate (the `images_per_s` that `-v` logs at the end of the flow) and its start-up (wall time
 minus the loop), and the encode-captions section's wall time scaled to 2 M phrases; prints the
-projection for COCO's 123,287 images next to the 90 s goal.
+projection for COCO's 123,287 images next to the 90 s goal. Then one line per target: the loop
+rate, GPU busy, each stage's capacity (images per second of busy time), the same run normalised
+on the host, the stand-in pipeline against its crops loop, crops per core and across the cores.
 
     python benches/project_coco.py LOG
 """
 
+import json
 import re
 import sys
 
@@ -45,6 +49,66 @@ def main() -> None:
     print(f"projection for COCO: encode-captions {captions_s:.1f} s (from {phrases:.0f} phrases), "
           f"retrieve-captions --vis-out start-up {start_s:.1f} s + {COCO_IMAGES} images at "
           f"{rate:.0f}/s = {images_s:.1f} s; total {total:.1f} s (goal 90 s)")
+    targets(log, text, rate, total)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def json_line(log: str, name: str):
+    """The last JSON line of section `name`, or None when the section is missing or failed."""
+    try:
+        text, rc, _ = section(log, name)
+    except SystemExit:
+        return None
+    lines = [l for l in text.splitlines() if l.startswith("{")]
+    return json.loads(lines[-1]) if rc == 0 and lines else None
+
+
+def targets(log: str, one_pass: str, rate: float, total: float) -> None:
+    print("targets (issue 16: streaming pipeline; issue 17: crops):")
+    print(f"  retrieve-captions --vis-out loop: {rate:.0f} images/s (>= 2,000: {verdict(rate >= 2000)})")
+    m = re.search(r"GPU SM busy % \(mean over samples > 0\): ([0-9.]+)", log)
+    if m:
+        busy = float(m.group(1))
+        print(f"  GPU SM busy during the one pass: {busy:.1f}% (>= 85%: {verdict(busy >= 85)})")
+    else:
+        print("  GPU SM busy: not sampled (no nvidia-smi)")
+    print(f"  all of COCO: {total:.1f} s projected (<= 90 s: {verdict(total <= 90)})")
+    written = field(one_pass, "written")
+    stages = re.findall(r': stage stage="([^"]+)" busy_s=([0-9.eE+-]+)', one_pass)
+    for name, busy in stages:
+        cap = written / max(float(busy), 1e-9)
+        print(f"  stage {name}: busy {float(busy):.2f} s, {cap:.0f} images/s of busy time "
+              f"(keeps up with 2,000/s: {'yes' if cap >= 2000 else 'no'})")
+    try:
+        host, hrc, _ = section(log, "retrieve-captions-vis-out-host-normalise")
+        if hrc == 0:
+            hrate = field(host, "images_per_s")
+            print(f"  normalised on the device / on the host: {rate:.0f} / {hrate:.0f} images/s "
+                  f"= {rate / hrate:.2f}x")
+    except SystemExit:
+        pass
+    p = json_line(log, "pipeline-bench")
+    if p:
+        r = p["median_ratio"]
+        print(f"  stand-in pipeline / crops loop at {p['threads']} threads ({p.get('element', 'f32')}): "
+              f"median {r:.3f} (>= 0.9: {verdict(r >= 0.9)})")
+    runs = {}
+    for name in re.findall(r"^=== (crops-bench-\d+-\w+): rc=0", log, re.M):
+        j = json_line(log, name)
+        if j:
+            runs[(j["threads"], name.rsplit("-", 1)[1])] = j["images_per_s"]
+    for elem in ("f16", "u8"):
+        one = runs.get((1, elem))
+        many = [(t, v) for (t, e), v in runs.items() if e == elem and t > 1]
+        if one:
+            print(f"  crops {elem}: {one:.1f} images/s on one thread")
+        for t, v in many:
+            if one:
+                print(f"  crops {elem} on {t} threads: {v:.1f} images/s = {v / one:.2f}x one thread "
+                      f"(>= {0.8 * t:.1f}x: {verdict(v / one >= 0.8 * t)})")
 
 
 if __name__ == "__main__":
