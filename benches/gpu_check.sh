@@ -99,6 +99,11 @@ step retrieve-captions-vis-out 240 "$bin/retrieve-captions" --dataset-root "$dat
 step retrieve-captions-vis-out-host-normalise 240 "$bin/retrieve-captions" --dataset-root "$data/coco" \
   --model "$ckpt" --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx_host.hdf5" --vis-out "$o/vis_ctx_host.hdf5" \
   --device "$dev" $half --batch-size 64 --overwrite -v --normalise host
+# The searches' time over the bare products of the same searches, in the pipeline (issue 16:
+# at most 1.3x), in a run of its own (the measurement adds the products' time to the loop).
+step retrieve-captions-measure-search 240 "$bin/retrieve-captions" --dataset-root "$data/coco" \
+  --model "$ckpt" --caption-db "$o/caption_db.hdf5" --out "$o/txt_ctx_measured.hdf5" \
+  --device "$dev" $half --batch-size 64 --overwrite --measure-search
 step pipeline-bench 240 "$bin/pipeline-bench" "$data/coco/train2014" "$(nproc)" 64 u8
 # crops per core and on every core (issue 17: N threads >= 0.8 x N x one thread's), in f16 and u8.
 for t in 1 "$(nproc)"; do

@@ -90,6 +90,15 @@ def targets(log: str, one_pass: str, rate: float, total: float) -> None:
                   f"= {rate / hrate:.2f}x")
     except SystemExit:
         pass
+    try:
+        m, mrc, _ = section(log, "retrieve-captions-measure-search")
+        if mrc == 0:
+            over = field(m, "over_bare")
+            print(f"  searches over the bare products of the same searches: {over:.2f}x "
+                  f"({field(m, 'calls'):.0f} calls, {field(m, 'queries'):.0f} queries; "
+                  f"<= 1.3x: {verdict(over <= 1.3)})")
+    except SystemExit:
+        pass
     p = json_line(log, "pipeline-bench")
     if p:
         r = p["median_ratio"]

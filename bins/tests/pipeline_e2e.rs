@@ -514,3 +514,37 @@ fn sigterm_stops_between_batches_and_the_run_continues() {
         assert_eq!(content(&out), content(&whole.join(file)), "{step} after the stop, resumed");
     }
 }
+
+/// `--measure-search` logs the searches' time over the bare products of the same searches,
+/// with every query of the run counted, and leaves the file as a run without it.
+#[test]
+fn measure_search_logs_the_searches_over_their_bare_products() {
+    let s = Sample::new();
+    let dir = full_run(&s, "plain");
+    let db = dir.join("caption_db.hdf5");
+    let txt = s.out("measured/txt_ctx.hdf5");
+    let mut args = s.args("retrieve-captions", &txt, &db);
+    args.retain(|a| a != "--quiet");
+    args.push("--measure-search".into());
+    let o = run("retrieve-captions", &args, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("searches over their bare products"))
+        .unwrap_or_else(|| panic!("no measurement logged: {err}"));
+    let value = |key: &str| -> f64 {
+        let at = line.find(&format!(" {key}=")).unwrap_or_else(|| panic!("{key} in {line}"));
+        let rest = &line[at + key.len() + 2..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let images = TxtCtxReader::open(&txt).unwrap().ids().unwrap().len();
+    assert!(images > 0);
+    assert_eq!(value("queries") as usize, images * crops::INPUTS_PER_IMAGE, "{line}");
+    assert!(value("calls") >= 1.0);
+    for key in ["search_s", "bare_products_s", "over_bare"] {
+        let v = value(key);
+        assert!(v.is_finite() && v > 0.0, "{key} = {v}: {line}");
+    }
+    assert_eq!(content(&txt), content(&dir.join("txt_ctx.hdf5")));
+}

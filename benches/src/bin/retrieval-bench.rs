@@ -71,7 +71,7 @@ fn main() -> Result<()> {
         hits = Some(index.search_tensor(&q, k)?);
         searches.push(t.elapsed().as_secs_f64());
         for ((_, a, b), runs) in low.iter().zip(&mut bare) {
-            runs.push(bare_products(&index, a, b));
+            runs.push(retrieval::bare_products(a, b, index.query_batch(), index.key_chunk())?);
         }
     }
     let hits = hits.expect("one run");
@@ -99,27 +99,6 @@ fn main() -> Result<()> {
         println!("{line}");
     }
     Ok(())
-}
-
-/// Seconds for the products `a x b^T` of the index's query batches and key chunks, each written
-/// into one reused buffer (measured no slower than a fresh buffer per product, and faster with
-/// large chunks), synchronised at the end.
-fn bare_products(index: &Index, a: &Tensor, b: &Tensor) -> f64 {
-    let _ = a.narrow(0, 0, 64).mm(&b.tr()); // warm-up
-    let (nq, nk) = (a.size()[0], b.size()[0]);
-    let (qb, kc) = (index.query_batch() as i64, index.key_chunk() as i64);
-    let out = Tensor::empty([qb.min(nq) * kc.min(nk)], (a.kind(), a.device()));
-    let t = Instant::now();
-    for start in (0..nq).step_by(qb as usize) {
-        let rows = qb.min(nq - start);
-        for kstart in (0..nk).step_by(kc as usize) {
-            let c = kc.min(nk - kstart);
-            let s = out.narrow(0, 0, rows * c).view([rows, c]);
-            let _ = a.narrow(0, start, rows).mm_out(&s, &b.narrow(0, kstart, c).tr());
-        }
-    }
-    let _ = out.double_value(&[0]);
-    t.elapsed().as_secs_f64()
 }
 
 fn median(runs: &mut [f64]) -> f64 {
@@ -214,7 +193,7 @@ fn synthetic(n: i64, q: i64, k: usize, device: tch::Device) -> Result<()> {
     };
     let (a, b) = (queries.to_kind(low), keys.to_kind(low));
     sync(device);
-    let bare_s = bare_products(&index, &a, &b);
+    let bare_s = retrieval::bare_products(&a, &b, index.query_batch(), index.key_chunk())?;
     let flops = 2.0 * (q as f64) * (n as f64) * 512.0;
 
     // The card's dense rate in the same precision: 8192^3 products.

@@ -57,6 +57,12 @@ pub struct Args {
     /// context (an image is done when both files hold it); sharded like --out.
     #[arg(long)]
     pub vis_out: Option<PathBuf>,
+    /// After the last search, time the bare products of the same searches (random queries of
+    /// each search's size against every key, in the index's types and chunks) and log the
+    /// searches' time over them: what top-k, re-scoring and copies add. Costs about the
+    /// products' time again, inside the run's loop.
+    #[arg(long)]
+    pub measure_search: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -168,9 +174,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })?;
     }
     let (k, gather) = (args.k, index.gather(batch * INPUTS_PER_IMAGE));
+    let measure = args.measure_search;
     let flow = flow.stage("search", gather, move |input, out| {
         // Queries of the batches waiting here are searched together (larger products use the
         // device better); the hits go on batch by batch.
+        let mut timed = SearchClock::default();
         while let Some(first) = input.recv() {
             let mut group = vec![first];
             let mut rows = group[0].embeds.size()[0] as usize;
@@ -184,7 +192,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
-            let hits = index.search_views(&Tensor::f_cat(&all, 0)?, |v| per_crop(profile, v, k))?;
+            let t = Instant::now();
+            let (hits, calls) =
+                index.search_views(&Tensor::f_cat(&all, 0)?, |v| per_crop(profile, v, k))?;
+            timed.seconds += t.elapsed().as_secs_f64();
+            timed.calls.extend(calls);
             let mut row = 0;
             for e in group {
                 let n = e.embeds.size()[0] as usize;
@@ -194,6 +206,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     return Ok(());
                 }
             }
+        }
+        if measure {
+            timed.report(&index)?;
         }
         Ok(())
     })?;
@@ -213,6 +228,38 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let written = images::consume(flow, &pb, "retrieve-captions")?;
     super::check_stopped("retrieve-captions", written)?;
     images::conclude("retrieve-captions", &pb, written, already, &failures, started, out)
+}
+
+/// The searches of a run: rows of each call to the index, and their time (results on the
+/// host).
+#[derive(Default)]
+struct SearchClock {
+    calls: Vec<usize>,
+    seconds: f64,
+}
+
+impl SearchClock {
+    /// Times the bare products of the same calls and logs the searches' time over them.
+    fn report(&self, index: &Search) -> Result<()> {
+        let Search::Exact(index) = index else {
+            tracing::warn!("--measure-search: the IVF search has no bare products to compare with");
+            return Ok(());
+        };
+        let mut bare = 0.0;
+        for &rows in &self.calls {
+            bare += index.bare_products_seconds(rows)?;
+        }
+        let queries: usize = self.calls.iter().sum();
+        tracing::info!(
+            calls = self.calls.len(),
+            queries,
+            search_s = self.seconds,
+            bare_products_s = bare,
+            over_bare = self.seconds / bare.max(1e-12),
+            "searches over their bare products"
+        );
+        Ok(())
+    }
 }
 
 /// Whether two paths name one file (the second may not exist yet).
@@ -431,17 +478,20 @@ impl Search {
     /// each row for the top `keep(view)` of its view: one search when every view keeps as many,
     /// else one per view. The hits have the longest list's stride; a shorter view's rows hold
     /// their hits first (the rest unused).
+    ///
+    /// Also returns the rows of each search made.
     fn search_views(
         &self,
         queries: &Tensor,
         keep: impl Fn(crops::View) -> usize,
-    ) -> Result<retrieval::Hits> {
+    ) -> Result<(retrieval::Hits, Vec<usize>)> {
         let ks = crops::VIEWS.map(&keep);
         let longest = ks.iter().copied().max().unwrap_or(0);
-        if ks.iter().all(|&v| v == longest) {
-            return self.search(queries, longest);
-        }
         let rows = queries.size()[0] as usize;
+        if ks.iter().all(|&v| v == longest) {
+            return Ok((self.search(queries, longest)?, vec![rows]));
+        }
+        let mut calls = Vec::with_capacity(3);
         let mut out = retrieval::Hits {
             k: longest,
             scores: vec![f32::NEG_INFINITY; rows * longest],
@@ -455,6 +505,7 @@ impl Search {
                 .collect();
             let index = Tensor::f_from_slice(&of_view)?.f_to_device(queries.device())?;
             let h = self.search(&queries.f_index_select(0, &index)?, k)?;
+            calls.push(of_view.len());
             anyhow::ensure!(h.k <= longest, "{} hits per query, asked for {k}", h.k);
             for (j, &r) in of_view.iter().enumerate() {
                 let (to, from) = (r as usize * longest, j * h.k);
@@ -463,7 +514,7 @@ impl Search {
             }
             out.rescored += h.rescored;
         }
-        Ok(out)
+        Ok((out, calls))
     }
 
     /// The most queries one search gathers: on a GPU, enough for products that fill it; on

@@ -236,6 +236,14 @@ impl Index {
         }
     }
 
+    /// The keys a search's products read: the screening keys, else the f32 keys.
+    pub(crate) fn product_keys(&self) -> Result<Tensor> {
+        match &self.low {
+            Some(t) => Ok(t.shallow_clone()),
+            None => Ok(self.keys()?.shallow_clone()),
+        }
+    }
+
     /// The keys as CPU re-scoring reads them.
     fn host_keys(&self) -> Result<HostKeys<'_>> {
         Ok(match &self.keys {

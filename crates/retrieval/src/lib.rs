@@ -36,6 +36,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bare;
 mod error;
 mod host;
 mod index;
@@ -44,6 +45,7 @@ mod kmeans;
 mod screening;
 mod topk;
 
+pub use bare::bare_products;
 pub use error::{Error, Result};
 pub use index::{Hits, Index, IndexOptions, Precision};
 pub use ivf::{IvfIndex, IvfOptions, original_nlist, original_nprobe};
