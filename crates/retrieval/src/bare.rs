@@ -43,3 +43,21 @@ impl Index {
         bare_products(&q, &keys, self.query_batch(), self.key_chunk())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{IndexOptions, Precision};
+
+    #[test]
+    fn bare_products_take_time_for_every_precision_and_none_for_no_query() {
+        let keys: Vec<f32> = (0..300 * 16).map(|i| ((i * 37) % 101) as f32 / 101.0).collect();
+        for precision in [Precision::Fast, Precision::F32] {
+            let opts = IndexOptions { precision, ..IndexOptions::default() };
+            let index = Index::from_slice(&keys, 16, &opts).unwrap();
+            let s = index.bare_products_seconds(70).unwrap();
+            assert!(s.is_finite() && s > 0.0, "{precision:?}: {s}");
+            assert_eq!(index.bare_products_seconds(0).unwrap(), 0.0);
+        }
+    }
+}
