@@ -266,6 +266,9 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
             }
         }
     }
+    if arrays.is_empty() {
+        return Ok(());
+    }
     let staged = packer.stage(&arrays)?;
     for (i, e) in entries.iter().enumerate() {
         let name = e.id.to_string();
