@@ -5,6 +5,8 @@
 //! version-1 B-tree of chunks, filter pipeline 2), from the HDF5 file format specification; HDF5
 //! itself reads the result (the tests, and every copy).
 
+use std::io::Write;
+
 /// A little-endian float32 dataset stored in deflate-compressed chunks.
 pub(crate) struct ChunkedF32 {
     /// Link name in the root group.
@@ -51,8 +53,10 @@ const fn node_size(rank: usize) -> usize {
 }
 const SUPERBLOCK_SIZE: usize = 48;
 
-/// The whole file: superblock, root group, the datasets' headers, B-trees and chunks.
-pub(crate) fn file_bytes(datasets: &[ChunkedF32]) -> Vec<u8> {
+/// Writes the whole file to `out`: superblock, root group, the datasets' headers, then per
+/// dataset its B-tree nodes and chunks. The chunks go to `out` as they are (no copy of the
+/// file is assembled in memory).
+pub(crate) fn write_file(out: &mut impl Write, datasets: &[ChunkedF32]) -> std::io::Result<()> {
     // Sizes first, to place everything: root header, dataset headers, then per dataset its
     // B-tree nodes and chunks.
     let root_len = object_header(&root_messages(datasets, &vec![0; datasets.len()])).len();
@@ -70,17 +74,15 @@ pub(crate) fn file_bytes(datasets: &[ChunkedF32]) -> Vec<u8> {
         at = tree.end;
         trees.push(tree);
     }
-    let mut out = Vec::with_capacity(at as usize);
-    out.extend(superblock(at, SUPERBLOCK_SIZE as u64));
-    out.extend(object_header(&root_messages(datasets, &header_addrs)));
+    out.write_all(&superblock(at, SUPERBLOCK_SIZE as u64))?;
+    out.write_all(&object_header(&root_messages(datasets, &header_addrs)))?;
     for (d, tree) in datasets.iter().zip(&trees) {
-        out.extend(object_header(&dataset_messages(d, tree.root)));
+        out.write_all(&object_header(&dataset_messages(d, tree.root)))?;
     }
     for (d, tree) in datasets.iter().zip(&trees) {
-        tree.write(d, &mut out);
+        tree.write(d, out)?;
     }
-    debug_assert_eq!(out.len() as u64, at);
-    out
+    Ok(())
 }
 
 fn superblock(eof: u64, root: u64) -> Vec<u8> {
@@ -223,17 +225,18 @@ impl Tree {
         k
     }
 
-    fn write(&self, d: &ChunkedF32, out: &mut Vec<u8>) {
+    fn write(&self, d: &ChunkedF32, w: &mut impl Write) -> std::io::Result<()> {
         // Children of each level's nodes: chunk indexes at the leaves, then node indexes; a
         // node's keys are its children's first keys and, last, the key after its last child.
         let mut first_chunk: Vec<usize> = (0..d.chunks.len()).collect();
         let mut child_addrs = self.chunk_addrs.clone();
+        let mut out = Vec::with_capacity(node_size(d.shape.len()));
         for (level, nodes) in self.levels.iter().enumerate() {
             let mut next_first = Vec::with_capacity(nodes.len());
-            for (n, addr) in nodes.iter().enumerate() {
+            for (n, _addr) in nodes.iter().enumerate() {
                 let lo = n * BTREE_ENTRIES;
                 let hi = (lo + BTREE_ENTRIES).min(child_addrs.len());
-                let start = out.len();
+                out.clear();
                 out.extend(b"TREE");
                 out.extend([1, level as u8]);
                 out.extend(((hi - lo) as u16).to_le_bytes());
@@ -246,16 +249,17 @@ impl Tree {
                 }
                 let after = first_chunk.get(hi).copied().unwrap_or(d.chunks.len());
                 out.extend(Self::key(d, after));
-                out.resize(start + node_size(d.shape.len()), 0);
-                debug_assert_eq!(start as u64, *addr);
+                out.resize(node_size(d.shape.len()), 0);
+                w.write_all(&out)?;
                 next_first.push(first_chunk[lo]);
             }
             first_chunk = next_first;
             child_addrs = nodes.clone();
         }
         for c in &d.chunks {
-            out.extend(c);
+            w.write_all(c)?;
         }
+        Ok(())
     }
 }
 

@@ -80,13 +80,17 @@ impl Packer {
     pub(crate) fn stage(&self, datasets: &[F32Array<'_>]) -> Result<Staged<'_>> {
         let packed: Vec<ChunkedF32> =
             datasets.par_iter().map(|d| self.compress(d)).collect::<Result<_>>()?;
-        let bytes = minih5::file_bytes(&packed);
         let io = |source| Error::Io {
             path: self.path.clone(),
             object: format!("(scratch file {})", self.scratch.display()),
             source,
         };
-        std::fs::write(&self.scratch, &bytes).map_err(io)?;
+        // Written piece by piece: chunks larger than the buffer go to the file from where they
+        // are (assembling the file in memory first cost as much as the writing).
+        let file = std::fs::File::create(&self.scratch).map_err(io)?;
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, file);
+        minih5::write_file(&mut w, &packed).map_err(io)?;
+        w.into_inner().map_err(|e| io(e.into_error()))?;
         let file = hdf5::File::open(&self.scratch).map_err(h5err(&self.scratch, "/"))?;
         Ok(Staged { packer: self, file })
     }
