@@ -157,12 +157,12 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
     let path = &args[2];
     let n: usize = arg(args, 3, "N")?;
     let prov = Provenance::new("io-bench", "{}");
-    let start;
+    let (start, cpu_before);
     match op {
         "haav-txt-write" => {
             let (k, d): (usize, usize) = (arg(args, 4, "K")?, arg(args, 5, "D")?);
             let mut entries = xctx_benches::haav_txt_pool(BATCH, k, d);
-            start = Instant::now();
+            (start, cpu_before) = (Instant::now(), thread_cpu_seconds());
             let mut w = ctx_store::HaavTxtCtxWriter::create(path, d, &prov, true)?;
             w.set_serial_compression(serial);
             for first in (0..n).step_by(BATCH) {
@@ -180,7 +180,7 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
             let mut rng = test_support::Rng::new(9);
             let (grid, pooled) =
                 (rng.vec_f32(BATCH * tokens * grid_d), rng.vec_f32(BATCH * pooled_d));
-            start = Instant::now();
+            (start, cpu_before) = (Instant::now(), thread_cpu_seconds());
             let mut w = ctx_store::HaavVisCtxWriter::create(path, grid_d, pooled_d, &prov, true)?;
             w.set_serial_compression(serial);
             for first in (0..n).step_by(BATCH) {
@@ -194,11 +194,24 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
         _ => bail!("unknown {op}"),
     }
     let secs = start.elapsed().as_secs_f64();
+    let calling = thread_cpu_seconds() - cpu_before;
     let bytes = std::fs::metadata(path)?.len();
     let json = serde_json::json!({"op": op, "serial": serial, "images": n, "seconds": secs,
-                                  "file_bytes": bytes});
+                                  "calling_thread_cpu_s": calling, "file_bytes": bytes});
     writeln!(out, "{json}")?;
     Ok(())
+}
+
+/// CPU time of the calling thread so far (user + system, from `/proc/thread-self/stat`, in
+/// the kernel's 10 ms ticks); 0 where that file cannot be read.
+fn thread_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) closed by the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0
 }
 
 /// The caption database's measurements (`caption-*`).
