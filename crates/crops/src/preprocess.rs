@@ -326,10 +326,9 @@ impl ClipPreprocess {
 
     /// [`image_crops`](Self::image_crops) into `out` (`INPUTS_PER_IMAGE * len()` values, each
     /// view's inputs at its [`View::rows`](crate::View::rows)), as f32, f16 or levels (`u8`, see
-    /// [`levels`](Self::levels)): each crop is
-    /// resized straight from the decoded image into its rows, in per-thread buffers reused from
-    /// image to image. An image too small for its crops (under 3 pixels a side) is an error,
-    /// with `out` partly written.
+    /// [`levels`](Self::levels)): each crop is resized straight from the decoded image into its
+    /// rows, in per-thread buffers reused from image to image. An image too small for its crops
+    /// (under 3 pixels a side) is an error, with `out` partly written.
     pub fn image_crops_into<T: Element>(&self, img: &RgbImage, out: &mut [T]) -> Result<()> {
         let n = self.len();
         assert_eq!(out.len(), INPUTS_PER_IMAGE * n, "output of {INPUTS_PER_IMAGE} x {n}");
