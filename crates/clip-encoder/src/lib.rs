@@ -268,15 +268,15 @@ impl ClipEncoder {
         run().map_err(|e| Error::forward("vision", rows, self.device, e))
     }
 
-    /// CLIP's normalisation of 8-bit levels (a uint8 tensor of crops' `u8` output, any shape
-    /// with the channels at dimension 1, any device) on the model's device, in the model's kind,
-    /// by a table of the checkpoint's mean and std: the values equal crops' f32 output (f16 for
-    /// a half-precision model) bit for bit.
+    /// CLIP's normalisation of 8-bit levels (a `(B, 3, H, W)` uint8 tensor of crops' `u8`
+    /// output, any device) on the model's device, in the model's kind, by a table of the
+    /// checkpoint's mean and std: the values equal crops' f32 output (f16 for a half-precision
+    /// model) bit for bit.
     pub fn normalise_levels(&self, levels: &Tensor) -> Result<Tensor> {
         let size = levels.size();
-        if levels.kind() != Kind::Uint8 || size.len() < 2 || size[1] != 3 {
+        if levels.kind() != Kind::Uint8 || size.len() != 4 || size[1] != 3 {
             return Err(Error::Input(format!(
-                "levels of kind {:?} and shape {size:?}, expected uint8 (B, 3, ...)",
+                "levels of kind {:?} and shape {size:?}, expected uint8 (B, 3, H, W)",
                 levels.kind()
             )));
         }

@@ -69,4 +69,7 @@ fn other_tensors_are_refused_as_levels() {
     assert!(err.contains("expected uint8"), "{err}");
     let four = Tensor::zeros([2, 4, 4, 4], (Kind::Uint8, Device::Cpu));
     assert!(enc.normalise_levels(&four).is_err());
+    // Not (B, 3, H, W): the channel offsets would broadcast into another shape.
+    let flat = Tensor::zeros([2, 3], (Kind::Uint8, Device::Cpu));
+    assert!(enc.normalise_levels(&flat).is_err());
 }
