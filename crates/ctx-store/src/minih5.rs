@@ -21,11 +21,9 @@ pub(crate) struct ChunkedF32 {
     pub(crate) chunks: Vec<Vec<u8>>,
 }
 
-impl ChunkedF32 {
-    /// Chunks along each axis.
-    pub(crate) fn grid(&self) -> Vec<usize> {
-        self.shape.iter().zip(&self.chunk).map(|(&n, &c)| n.div_ceil(c)).collect()
-    }
+/// Chunks along each axis of a dataset of `shape` in chunks of `chunk`.
+pub(crate) fn grid(shape: &[usize], chunk: &[usize]) -> Vec<usize> {
+    shape.iter().zip(chunk).map(|(&n, &c)| n.div_ceil(c)).collect()
 }
 
 /// The position of chunk `i` (row-major) in a grid of `grid` chunks per axis.
@@ -207,7 +205,7 @@ impl Tree {
     /// past the last chunk gives the right bound HDF5 writes (the last chunk's scaled offsets
     /// plus one on every axis).
     fn key(d: &ChunkedF32, i: usize) -> Vec<u8> {
-        let grid = d.grid();
+        let grid = grid(&d.shape, &d.chunk);
         // Scaled offsets on every axis, the element axis last.
         let (scaled, size): (Vec<usize>, u32) = match d.chunks.get(i) {
             Some(c) => (chunk_position(&grid, i).into_iter().chain([0]).collect(), c.len() as u32),

@@ -111,7 +111,7 @@ impl Packer {
         }
         let shape = d.shape.clone();
         let chunk = crate::caption_db::guess_chunk(&shape, 4);
-        let grid: Vec<usize> = shape.iter().zip(&chunk).map(|(&n, &c)| n.div_ceil(c)).collect();
+        let grid = minih5::grid(&shape, &chunk);
         let count: usize = grid.iter().product();
         let per_chunk: usize = chunk.iter().product();
         let level = self.level;
