@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use hdf5::Group;
 use hdf5::types::VarLenUnicode;
+use hdf5::{Dataset, Group};
 
 use crate::caption_db::guess_chunk;
 use crate::h5::{self, h5err};
@@ -32,6 +32,31 @@ fn check_shape(path: &Path, object: &str, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// h5py's chunk shape for a float32 dataset of `shape`.
+pub(crate) fn f32_chunk(shape: &[usize]) -> Vec<usize> {
+    guess_chunk(shape, F32_ITEMSIZE)
+}
+
+/// Creates an empty gzip-compressed float32 dataset `name` of `shape` under `group`, deflate at
+/// `level`, as h5py's `create_dataset` does before it writes the values.
+pub(crate) fn create_f32(
+    path: &Path,
+    group: &Group,
+    name: &str,
+    object: &str,
+    shape: &[usize],
+    level: u8,
+) -> Result<Dataset> {
+    check_shape(path, object, shape)?;
+    group
+        .new_dataset::<f32>()
+        .shape(shape)
+        .chunk(f32_chunk(shape))
+        .deflate(level)
+        .create(name)
+        .map_err(h5err(path, object))
+}
+
 /// Writes a gzip-compressed float32 dataset `name` of `shape` under `group`.
 pub(crate) fn write_f32(
     path: &Path,
@@ -42,14 +67,7 @@ pub(crate) fn write_f32(
     data: &[f32],
 ) -> Result<()> {
     h5::check_len(path, object, shape, data.len())?;
-    check_shape(path, object, shape)?;
-    let ds = group
-        .new_dataset::<f32>()
-        .shape(shape)
-        .chunk(guess_chunk(shape, F32_ITEMSIZE))
-        .deflate(H5PY_GZIP_LEVEL)
-        .create(name)
-        .map_err(h5err(path, object))?;
+    let ds = create_f32(path, group, name, object, shape, H5PY_GZIP_LEVEL)?;
     ds.write_raw(data).map_err(h5err(path, object))
 }
 

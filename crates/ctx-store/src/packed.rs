@@ -1,22 +1,23 @@
 //! Gzip-compressed float32 datasets, as h5py's `create_dataset(..., compression="gzip")` lays
 //! them out (chunks of h5py's `guess_chunk`, deflate level 4), with the chunks compressed on
-//! rayon's threads instead of HDF5's one: the compressed chunks go into a small HDF5 file of
-//! their own (`minih5`), next to the output, and HDF5's object copy (H5Ocopy, which copies
-//! compressed chunks as they are) puts each dataset into the output. HDF5 does every write to
-//! the output, so its flushes keep the crash behaviour of the serial writer.
+//! rayon's threads instead of HDF5's one: HDF5 creates each dataset as the serial writer does
+//! and stores the compressed chunks as they are (direct chunk write, `direct_chunk`). HDF5 does
+//! every write to the output, so its flushes keep the crash behaviour of the serial writer.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 use hdf5::Group;
 use rayon::prelude::*;
 
+use crate::direct_chunk;
+use crate::gzip;
 use crate::h5::h5err;
-use crate::minih5::{self, ChunkedF32};
 use crate::{Error, Result};
 
-/// A float32 dataset to write: name (its link name in the scratch file, and by default in the
-/// output: no `/`) and object (for errors), its values in row-major order and its shape.
+/// A float32 dataset to write: name (its key among the staged datasets) and object (for
+/// errors), its values in row-major order and its shape.
 pub(crate) struct F32Array<'d> {
     pub(crate) name: String,
     pub(crate) object: String,
@@ -24,43 +25,61 @@ pub(crate) struct F32Array<'d> {
     pub(crate) shape: Vec<usize>,
 }
 
-/// The scratch file of one output, removed when dropped.
+/// A float32 dataset whose chunks are compressed, ready to be written.
+struct ChunkedF32 {
+    /// The size of each axis (at least one axis).
+    shape: Vec<usize>,
+    /// The chunk's size on each axis.
+    chunk: Vec<usize>,
+    /// Each chunk's zlib stream, chunks in row-major order of their positions.
+    chunks: Vec<Vec<u8>>,
+}
+
+/// Compresses the datasets of one output.
 pub(crate) struct Packer {
     /// The output, for errors.
     path: PathBuf,
-    scratch: PathBuf,
     level: u8,
 }
 
-/// Compressed datasets in the scratch file, open, ready to be copied into the output.
+/// Compressed datasets, by name, ready to be written into the output.
 pub(crate) struct Staged<'p> {
     packer: &'p Packer,
-    file: hdf5::File,
+    by_name: HashMap<String, ChunkedF32>,
 }
 
 impl Staged<'_> {
-    /// Copies staged dataset `name` into `group` as `to` (`object` names it in errors).
-    pub(crate) fn copy_to(&self, name: &str, group: &Group, to: &str, object: &str) -> Result<()> {
-        let src = self.file.dataset(name).map_err(h5err(&self.packer.scratch, name))?;
-        src.copy_to(group, to).map_err(h5err(&self.packer.path, object))
-    }
-
-    /// Closes the scratch file.
-    pub(crate) fn close(self) -> Result<()> {
-        self.file.close().map_err(h5err(&self.packer.scratch, "/"))
+    /// Writes staged dataset `name` into `group` as `to` (`object` names it in errors): HDF5
+    /// creates it as [`gzip::create_f32`] does and stores its compressed chunks.
+    pub(crate) fn write_to(&self, name: &str, group: &Group, to: &str, object: &str) -> Result<()> {
+        let path = &self.packer.path;
+        let d = self.by_name.get(name).ok_or_else(|| Error::Input {
+            path: path.clone(),
+            object: object.to_owned(),
+            message: format!("no staged dataset {name:?}"),
+        })?;
+        let ds = gzip::create_f32(path, group, to, object, &d.shape, self.packer.level)?;
+        let grid = grid(&d.shape, &d.chunk);
+        for (i, bytes) in d.chunks.iter().enumerate() {
+            let offset: Vec<u64> = chunk_position(&grid, i)
+                .iter()
+                .zip(&d.chunk)
+                .map(|(&p, &c)| (p * c) as u64)
+                .collect();
+            direct_chunk::write_chunk(&ds, &offset, bytes).map_err(h5err(path, object))?;
+        }
+        Ok(())
     }
 }
 
 impl Packer {
-    /// A packer for `path`, compressing at `level`; its scratch file sits beside `path`.
+    /// A packer for `path` (named in errors), compressing at `level`.
     pub(crate) fn new(path: &Path, level: u8) -> Self {
-        let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy());
-        let scratch = path.with_file_name(format!(".{name}.xctx-chunks"));
-        Self { path: path.to_owned(), scratch, level }
+        Self { path: path.to_owned(), level }
     }
 
-    /// Compresses every chunk of `datasets` in parallel, then has HDF5 copy each into `group`
-    /// under its name, calling `after(i)` once dataset `i` is in.
+    /// Compresses every chunk of `datasets` in parallel, then writes each into `group` under
+    /// its name, calling `after(i)` once dataset `i` is in.
     pub(crate) fn write(
         &self,
         group: &Group,
@@ -69,30 +88,19 @@ impl Packer {
     ) -> Result<()> {
         let staged = self.stage(datasets)?;
         for (i, d) in datasets.iter().enumerate() {
-            staged.copy_to(&d.name, group, &d.name, &d.object)?;
+            staged.write_to(&d.name, group, &d.name, &d.object)?;
             after(i);
         }
-        staged.close()
+        Ok(())
     }
 
     /// Compresses every chunk of every dataset of `datasets` on rayon's threads (their names
-    /// must differ) and writes them into the scratch file, opened for [`Staged::copy_to`].
+    /// must differ), for [`Staged::write_to`].
     pub(crate) fn stage(&self, datasets: &[F32Array<'_>]) -> Result<Staged<'_>> {
         let packed: Vec<ChunkedF32> =
             datasets.par_iter().map(|d| self.compress(d)).collect::<Result<_>>()?;
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            object: format!("(scratch file {})", self.scratch.display()),
-            source,
-        };
-        // Written piece by piece: chunks larger than the buffer go to the file from where they
-        // are (assembling the file in memory first cost as much as the writing).
-        let file = std::fs::File::create(&self.scratch).map_err(io)?;
-        let mut w = std::io::BufWriter::with_capacity(64 << 10, file);
-        minih5::write_file(&mut w, &packed).map_err(io)?;
-        w.into_inner().map_err(|e| io(e.into_error()))?;
-        let file = hdf5::File::open(&self.scratch).map_err(h5err(&self.scratch, "/"))?;
-        Ok(Staged { packer: self, file })
+        let by_name = datasets.iter().map(|d| d.name.clone()).zip(packed).collect();
+        Ok(Staged { packer: self, by_name })
     }
 
     /// The dataset's chunks (h5py's `guess_chunk`), compressed on rayon's threads.
@@ -110,8 +118,8 @@ impl Packer {
             });
         }
         let shape = d.shape.clone();
-        let chunk = crate::caption_db::guess_chunk(&shape, 4);
-        let grid = minih5::grid(&shape, &chunk);
+        let chunk = gzip::f32_chunk(&shape);
+        let grid = grid(&shape, &chunk);
         let count: usize = grid.iter().product();
         let per_chunk: usize = chunk.iter().product();
         let level = self.level;
@@ -122,7 +130,7 @@ impl Packer {
         let chunks = (0..count)
             .into_par_iter()
             .map_init(init, |(z, values), i| {
-                gather(d.data, &shape, &chunk, &minih5::chunk_position(&grid, i), values);
+                gather(d.data, &shape, &chunk, &chunk_position(&grid, i), values);
                 z.reset();
                 deflate(z, bytemuck::cast_slice(values)).map_err(|e| Error::Io {
                     path: self.path.clone(),
@@ -131,8 +139,23 @@ impl Packer {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(ChunkedF32 { name: d.name.clone(), shape, chunk, level, chunks })
+        Ok(ChunkedF32 { shape, chunk, chunks })
     }
+}
+
+/// Chunks along each axis of a dataset of `shape` in chunks of `chunk`.
+fn grid(shape: &[usize], chunk: &[usize]) -> Vec<usize> {
+    shape.iter().zip(chunk).map(|(&n, &c)| n.div_ceil(c)).collect()
+}
+
+/// The position of chunk `i` (row-major) in a grid of `grid` chunks per axis.
+fn chunk_position(grid: &[usize], mut i: usize) -> Vec<usize> {
+    let mut at = vec![0; grid.len()];
+    for (a, &g) in at.iter_mut().zip(grid).rev() {
+        *a = i % g;
+        i /= g;
+    }
+    at
 }
 
 /// The values of the chunk at `position` (in chunks) of `data` (row-major, `shape`) into
@@ -172,17 +195,6 @@ fn gather(data: &[f32], shape: &[usize], chunk: &[usize], position: &[usize], ou
     }
 }
 
-impl Drop for Packer {
-    fn drop(&mut self) {
-        match std::fs::remove_file(&self.scratch) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!("removing {:?}: {e}", self.scratch);
-            }
-            _ => {}
-        }
-    }
-}
-
 /// `data` as one zlib stream (what HDF5's deflate filter stores), by `z` (fresh or reset).
 fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2::CompressError> {
     // zlib's compressBound, plus room for the header and check value.
@@ -200,8 +212,8 @@ fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2
 mod tests {
     use super::*;
 
-    /// Datasets of 1 to 3 axes, with partial chunks on every axis, copied into a file by HDF5
-    /// from the scratch file: the values, h5py's chunk shape and gzip at the level read back.
+    /// Datasets of 1 to 3 axes, with partial chunks on every axis, written by direct chunk
+    /// writes: the values, h5py's chunk shape and gzip at the level read back through HDF5.
     #[test]
     fn datasets_of_any_rank_read_back_through_hdf5() {
         let dir = tempfile::tempdir().unwrap();
@@ -233,11 +245,13 @@ mod tests {
         assert_eq!(done, [0, 1, 2, 3, 4]);
         let staged = packer.stage(&arrays[1..2]).unwrap();
         let g = file.create_group("g").unwrap();
-        staged.copy_to("d1", &g, "renamed", "/g/renamed").unwrap();
-        staged.close().unwrap();
+        staged.write_to("d1", &g, "renamed", "/g/renamed").unwrap();
+        let err = staged.write_to("d9", &g, "x", "/g/x").expect_err("refused").to_string();
+        assert!(err.contains("/g/x") && err.contains("no staged dataset"), "{err}");
         file.close().unwrap();
         drop(packer);
-        assert!(!dir.path().join(".out.h5.xctx-chunks").exists(), "scratch file left");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "files beside the output: {left:?}");
 
         let file = hdf5::File::open(&out).unwrap();
         for (i, (shape, want)) in shapes.iter().zip(&data).enumerate() {

@@ -245,8 +245,8 @@ fn check_crops(path: &Path, id: u64, view: View, v: &ViewEntry) -> Result<()> {
 }
 
 /// A batch of gzip-compressed entries (HAAV's): every float chunk of the batch compressed on
-/// rayon's threads into the scratch file, then each image's groups made and its datasets
-/// copied in (features, scores) or written (texts), in the order of [`write_entry`].
+/// rayon's threads, then each image's groups made and its datasets written: features and scores
+/// as their compressed chunks, texts through HDF5, in the order of [`write_entry`].
 fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -> Result<()> {
     let path = &w.path;
     let mut arrays = Vec::with_capacity(entries.len() * 6);
@@ -278,14 +278,14 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
             let vg = g.create_group(view.name()).map_err(h5err(path, &format!("{name}/{view}")))?;
             for d in [schema::FEATURES, schema::SCORES] {
                 let object = schema::txt_object(e.id, view, d);
-                staged.copy_to(&format!("{i}.{view}.{d}"), &vg, d, &object)?;
+                staged.write_to(&format!("{i}.{view}.{d}"), &vg, d, &object)?;
             }
             let object = schema::txt_object(e.id, view, schema::TEXTS);
             gzip::write_strings(path, &vg, schema::TEXTS, &object, &view.shape(v.k), &v.texts)?;
         }
         testing::at(WritePoint::Entry(i));
     }
-    staged.close()
+    Ok(())
 }
 
 fn write_entry<'d>(

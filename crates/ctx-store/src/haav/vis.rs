@@ -150,14 +150,11 @@ impl HaavVisCtxWriter {
             let g = root.create_group(&name).map_err(h5err(&path, &name))?;
             for (a, to) in pair.iter().zip([pname, gname]) {
                 match &staged {
-                    Some(s) => s.copy_to(&a.name, &g, to, &a.object)?,
+                    Some(s) => s.write_to(&a.name, &g, to, &a.object)?,
                     None => gzip::write_f32(&path, &g, to, &a.object, &a.shape, a.data)?,
                 }
             }
             testing::at(WritePoint::Entry(i));
-        }
-        if let Some(s) = staged {
-            s.close()?;
         }
         self.w.end_batch()?;
         if !ids.is_empty() {
