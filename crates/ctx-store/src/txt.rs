@@ -115,8 +115,8 @@ enum Backend {
 }
 
 /// How HAAV's gzip datasets are written: their float chunks compressed on rayon's threads and
-/// copied in by HDF5 (`packed`), or with `serial` compressed by HDF5 on the calling thread (the
-/// previous path: the same file, for comparisons).
+/// stored as they are by HDF5 (`packed`), or with `serial` compressed by HDF5 on the calling
+/// thread (the previous path: the same file, for comparisons).
 struct Compressed {
     packer: packed::Packer,
     serial: bool,
