@@ -4,7 +4,6 @@
 //! and stores the compressed chunks as they are (direct chunk write, `direct_chunk`). HDF5 does
 //! every write to the output, so its flushes keep the crash behaviour of the serial writer.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
@@ -16,7 +15,7 @@ use crate::gzip;
 use crate::h5::h5err;
 use crate::{Error, Result};
 
-/// A float32 dataset to write: name (its key among the staged datasets) and object (for
+/// A float32 dataset to write: name (its link name for [`Packer::write`]) and object (for
 /// errors), its values in row-major order and its shape.
 pub(crate) struct F32Array<'d> {
     pub(crate) name: String,
@@ -42,21 +41,22 @@ pub(crate) struct Packer {
     level: u8,
 }
 
-/// Compressed datasets, by name, ready to be written into the output.
+/// Compressed datasets, in the order they were staged, ready to be written into the output.
 pub(crate) struct Staged<'p> {
     packer: &'p Packer,
-    by_name: HashMap<String, ChunkedF32>,
+    packed: Vec<ChunkedF32>,
 }
 
 impl Staged<'_> {
-    /// Writes staged dataset `name` into `group` as `to` (`object` names it in errors): HDF5
-    /// creates it as [`gzip::create_f32`] does and stores its compressed chunks.
-    pub(crate) fn write_to(&self, name: &str, group: &Group, to: &str, object: &str) -> Result<()> {
+    /// Writes staged dataset `i` (its index among those staged) into `group` as `to` (`object`
+    /// names it in errors): HDF5 creates it as [`gzip::create_f32`] does and stores its
+    /// compressed chunks.
+    pub(crate) fn write_to(&self, i: usize, group: &Group, to: &str, object: &str) -> Result<()> {
         let path = &self.packer.path;
-        let d = self.by_name.get(name).ok_or_else(|| Error::Input {
+        let d = self.packed.get(i).ok_or_else(|| Error::Input {
             path: path.clone(),
             object: object.to_owned(),
-            message: format!("no staged dataset {name:?}"),
+            message: format!("no staged dataset {i} (of {})", self.packed.len()),
         })?;
         let ds = gzip::create_f32(path, group, to, object, &d.shape, self.packer.level)?;
         let grid = grid(&d.shape, &d.chunk);
@@ -88,19 +88,18 @@ impl Packer {
     ) -> Result<()> {
         let staged = self.stage(datasets)?;
         for (i, d) in datasets.iter().enumerate() {
-            staged.write_to(&d.name, group, &d.name, &d.object)?;
+            staged.write_to(i, group, &d.name, &d.object)?;
             after(i);
         }
         Ok(())
     }
 
-    /// Compresses every chunk of every dataset of `datasets` on rayon's threads (their names
-    /// must differ), for [`Staged::write_to`].
+    /// Compresses every chunk of every dataset of `datasets` on rayon's threads, for
+    /// [`Staged::write_to`].
     pub(crate) fn stage(&self, datasets: &[F32Array<'_>]) -> Result<Staged<'_>> {
         let packed: Vec<ChunkedF32> =
             datasets.par_iter().map(|d| self.compress(d)).collect::<Result<_>>()?;
-        let by_name = datasets.iter().map(|d| d.name.clone()).zip(packed).collect();
-        Ok(Staged { packer: self, by_name })
+        Ok(Staged { packer: self, packed })
     }
 
     /// The dataset's chunks (h5py's `guess_chunk`), compressed on rayon's threads.
@@ -245,8 +244,8 @@ mod tests {
         assert_eq!(done, [0, 1, 2, 3, 4]);
         let staged = packer.stage(&arrays[1..2]).unwrap();
         let g = file.create_group("g").unwrap();
-        staged.write_to("d1", &g, "renamed", "/g/renamed").unwrap();
-        let err = staged.write_to("d9", &g, "x", "/g/x").expect_err("refused").to_string();
+        staged.write_to(0, &g, "renamed", "/g/renamed").unwrap();
+        let err = staged.write_to(1, &g, "x", "/g/x").expect_err("refused").to_string();
         assert!(err.contains("/g/x") && err.contains("no staged dataset"), "{err}");
         file.close().unwrap();
         drop(packer);

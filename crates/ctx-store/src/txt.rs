@@ -250,7 +250,7 @@ fn check_crops(path: &Path, id: u64, view: View, v: &ViewEntry) -> Result<()> {
 fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -> Result<()> {
     let path = &w.path;
     let mut arrays = Vec::with_capacity(entries.len() * 6);
-    for (i, e) in entries.iter().enumerate() {
+    for e in entries {
         for view in View::ALL {
             let v = e.view(view);
             check_crops(path, e.id, view, v)?;
@@ -261,7 +261,7 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
             {
                 let object = schema::txt_object(e.id, view, name);
                 h5::check_len(path, &object, &shape, data.len())?;
-                let name = format!("{i}.{view}.{name}");
+                let name = name.to_owned();
                 arrays.push(packed::F32Array { name, object, data, shape });
             }
         }
@@ -270,15 +270,16 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
         return Ok(());
     }
     let staged = packer.stage(&arrays)?;
+    // Each view's features and scores, in the order they were staged.
+    let mut next = arrays.iter().enumerate();
     for (i, e) in entries.iter().enumerate() {
         let name = e.id.to_string();
         let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
         for view in View::ALL {
             let v = e.view(view);
             let vg = g.create_group(view.name()).map_err(h5err(path, &format!("{name}/{view}")))?;
-            for d in [schema::FEATURES, schema::SCORES] {
-                let object = schema::txt_object(e.id, view, d);
-                staged.write_to(&format!("{i}.{view}.{d}"), &vg, d, &object)?;
+            for (at, a) in next.by_ref().take(2) {
+                staged.write_to(at, &vg, &a.name, &a.object)?;
             }
             let object = schema::txt_object(e.id, view, schema::TEXTS);
             gzip::write_strings(path, &vg, schema::TEXTS, &object, &view.shape(v.k), &v.texts)?;

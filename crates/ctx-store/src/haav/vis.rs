@@ -137,8 +137,8 @@ impl HaavVisCtxWriter {
                 let p = &pooled[i * psize..(i + 1) * psize];
                 let g = &grid[i * gsize..(i + 1) * gsize];
                 [
-                    (format!("{i}.{pname}"), pooled_object(id), p, vec![psize]),
-                    (format!("{i}.{gname}"), grid_object(id), g, vec![tokens, self.fdim_grid]),
+                    (pname.to_owned(), pooled_object(id), p, vec![psize]),
+                    (gname.to_owned(), grid_object(id), g, vec![tokens, self.fdim_grid]),
                 ]
             })
             .map(|(name, object, data, shape)| packed::F32Array { name, object, data, shape })
@@ -148,10 +148,10 @@ impl HaavVisCtxWriter {
         for (i, (&id, pair)) in ids.iter().zip(arrays.chunks_exact(2)).enumerate() {
             let name = id.to_string();
             let g = root.create_group(&name).map_err(h5err(&path, &name))?;
-            for (a, to) in pair.iter().zip([pname, gname]) {
+            for (j, a) in pair.iter().enumerate() {
                 match &staged {
-                    Some(s) => s.write_to(&a.name, &g, to, &a.object)?,
-                    None => gzip::write_f32(&path, &g, to, &a.object, &a.shape, a.data)?,
+                    Some(s) => s.write_to(2 * i + j, &g, &a.name, &a.object)?,
+                    None => gzip::write_f32(&path, &g, &a.name, &a.object, &a.shape, a.data)?,
                 }
             }
             testing::at(WritePoint::Entry(i));
