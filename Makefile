@@ -1,8 +1,12 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
-.PHONY: setup test demo lint build bench-io
+.PHONY: setup setup-test test demo lint doc build bench-io check-requirements
 
 setup:
 	@./scripts/setup.sh
+
+# `make test`'s set-up adds the old-h5py venv its compatibility tests read files with.
+setup-test:
+	@./scripts/setup.sh --with-old-h5py
 
 build: setup
 	cargo build --release --workspace
@@ -11,7 +15,11 @@ lint: setup
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-test: lint
+# The API docs, with broken intra-doc links as errors.
+doc: setup
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+test: lint doc setup-test
 	cargo test --workspace --all-features
 	# Benches are linked in the dev profile, on the artifacts the tests just built: a release
 	# build of every dependency would take another 3 GB of disk for a check of the same code.
@@ -23,3 +31,8 @@ demo: setup
 # Side-by-side ctx-store vs h5py benchmark (docs/benchmarks.md); IMAGES=20000 by default.
 bench-io: setup
 	./benches/ctx_store_vs_h5py.sh
+
+# requirements.txt (and the old-h5py pins) resolve to wheels on Python 3.10 to 3.13: pip's
+# dry run against PyPI, nothing installed (about 2 minutes; CI runs it).
+check-requirements:
+	./scripts/check_requirements.sh

@@ -20,7 +20,9 @@ echo "mirror (1 thread): $py"
 ours() { # workers threads step args...
   local w=$1 t=$2 step=$3; shift 2
   local t0; t0=$(date +%s%N)
-  OMP_NUM_THREADS=$t target/release/"$@" --device cpu --num-workers "$w" --overwrite 2>"$dir/$step.log"
+  local workers=(--num-workers "$w")
+  [ "$step" = encode-captions ] && workers=()
+  OMP_NUM_THREADS=$t target/release/"$@" --device cpu "${workers[@]}" --overwrite 2>"$dir/$step.log"
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   # Also the batches alone, as the mirror times itself (model and dataset loading excluded):
   # from the step's "<step> ... already=..." log line to its "<step>: loop" line.

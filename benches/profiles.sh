@@ -30,7 +30,9 @@ mkdir -p "$out"
 run() {
   local count=$1 step=$2; shift 2
   local t0; t0=$(date +%s%N)
-  "$bin/$step" "$@" --device cpu --num-workers "$workers" --overwrite --quiet 2>/dev/null
+  local w=(--num-workers "$workers")
+  [ "$step" = encode-captions ] && w=()
+  "$bin/$step" "$@" --device cpu "${w[@]}" --overwrite --quiet 2>/dev/null
   echo "$count $(( $(date +%s%N) - t0 ))" | awk '{ printf "%.2f", $1 / ($2 / 1e9) }'
 }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); preset $preset, $n images, k $k"

@@ -3,12 +3,27 @@
 # reference tools, then `.cargo/config.toml` pointing cargo at them, so that plain `cargo build`
 # and `cargo test` work in a new shell with no environment variable set. Idempotent: a second run
 # only checks a stamp and rewrites nothing that has not changed.
+#   scripts/setup.sh [--with-old-h5py]
+# --with-old-h5py (`make test`) also makes `.venv-h5py-old/`, the oldest h5py that has a wheel
+# for this Python (scripts/old_h5py.sh), for the tests that read our files with an older h5py.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
 req="$root/requirements.txt"
 stamp="$venv/.requirements.sha256"
 python=${PYTHON:-python3}
+with_old_h5py=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-old-h5py) with_old_h5py=1 ;;
+    *) echo "setup: unknown argument $arg (expected --with-old-h5py)" >&2; exit 2 ;;
+  esac
+done
+py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+case "$py_version" in
+  3.10 | 3.11 | 3.12 | 3.13) ;;
+  *) echo "setup: Python $py_version ($python): supported are 3.10 to 3.13 (set PYTHON=python3.X)" >&2; exit 1 ;;
+esac
 
 open_clip="open-clip-torch==3.3.0"
 want=$( (cat "$req"; echo "$open_clip") | sha256sum | cut -d' ' -f1)
@@ -34,24 +49,28 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 
-# An older h5py on an older HDF5 (h5py 3.8.0 bundles HDF5 1.12.2; wheels up to Python 3.11) in a
-# small venv of its own: the tests check that it reads every file we write as the pinned one does.
-old_venv="$root/.venv-h5py-1.12"
-old_want="h5py==3.8.0 numpy==1.26.4"
-if [ "$(cat "$old_venv/.stamp" 2>/dev/null || true)" != "$old_want" ]; then
-  echo "setup: installing $old_want into $old_venv" >&2
-  rm -rf "$old_venv"
-  "$python" -m venv "$old_venv"
-  # shellcheck disable=SC2086 # two requirement words
-  "$old_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
-    --only-binary=:all: $old_want
-  echo "$old_want" >"$old_venv/.stamp"
-fi
-
 torch_dir=$(echo "$venv"/lib/python3*/site-packages/torch)
 if [ ! -f "$torch_dir/lib/libtorch_cpu.so" ]; then
   echo "setup: no libtorch under $torch_dir (is torch installed in $venv?)" >&2
   exit 1
+fi
+
+# An older h5py on an older HDF5 in a small venv of its own, for `make test` only: the tests
+# check that it reads every file we write as the pinned one does.
+old_venv="$root/.venv-h5py-old"
+if [ "$with_old_h5py" = 1 ]; then
+  # shellcheck source=scripts/old_h5py.sh
+  . "$root/scripts/old_h5py.sh"
+  old_want=$(old_h5py_pins "$py_version")
+  if [ "$(cat "$old_venv/.stamp" 2>/dev/null || true)" != "$old_want" ]; then
+    echo "setup: installing $old_want into $old_venv" >&2
+    rm -rf "$old_venv"
+    "$python" -m venv "$old_venv"
+    # shellcheck disable=SC2086 # two requirement words
+    "$old_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-cache-dir \
+      --only-binary=:all: $old_want
+    echo "$old_want" >"$old_venv/.stamp"
+  fi
 fi
 
 # x86-64-v3 (AVX2, FMA) where this CPU has it: the pixel loops of `crops` run about 1.6x faster.
@@ -76,7 +95,8 @@ LIBTORCH = "$torch_dir"
 CMAKE = "$venv/bin/cmake"
 # The Python interpreter the tests use for the h5py/transformers references.
 XCTX_PYTHON = "$venv/bin/python"
-# h5py 3.8.0 on HDF5 1.12.2, for the tests that read our files with an older h5py.
+# The oldest h5py for this Python (made by `make test`), for the tests that read our files with
+# an older h5py.
 XCTX_PYTHON_OLD_H5PY = "$old_venv/bin/python"
 # Tests run in parallel threads and spawn Python; a child inherits every HDF5 descriptor open in
 # the test process, and with it the descriptor's flock, so a file another thread just closed

@@ -5,15 +5,18 @@ use std::process::ExitCode;
 
 /// Report what the tools can run on: libtorch's CUDA and cuDNN, the devices, HDF5's version.
 #[derive(Debug, clap::Parser)]
-#[command(version, about)]
+#[command(name = "xctx-doctor", version)]
 pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub log: crate::Verbosity,
 }
 
 /// Runs `xctx-doctor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.log.init();
     let devices = tch::Cuda::device_count();
     let report = serde_json::json!({
         "cuda_available": tch::Cuda::is_available(),

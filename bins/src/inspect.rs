@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 /// HAAV's files, what HAAV's training code needs: 8k / 2k / k texts per crop, the sizes of the
 /// root attributes, finite values).
 #[derive(Debug, clap::Parser)]
-#[command(version, about, long_about)]
+#[command(name = "ctx-inspect", version)]
 pub struct Args {
     /// The HDF5 file.
     pub file: PathBuf,
@@ -52,6 +52,8 @@ pub struct Args {
     /// (the texts per crop of its first image's nine view).
     #[arg(long, requires = "check")]
     pub haav_k: Option<usize>,
+    #[command(flatten)]
+    pub log: crate::Verbosity,
 }
 
 fn parse_view(s: &str) -> Result<View, String> {
@@ -60,6 +62,7 @@ fn parse_view(s: &str) -> Result<View, String> {
 
 /// Runs `ctx-inspect`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    args.log.init();
     let mut out = std::io::stdout().lock();
     if args.check {
         return check(&args, &mut out);

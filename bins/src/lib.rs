@@ -45,6 +45,24 @@ pub fn one_line(e: &anyhow::Error) -> String {
     line.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
 
+/// The log flags of every binary.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Verbosity {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors (a step still prints its one-line summary); no progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Verbosity {
+    /// Installs the log subscriber these flags ask for ([`init_tracing`]).
+    pub fn init(&self) {
+        init_tracing(self.verbose, self.quiet);
+    }
+}
+
 /// Installs the tracing subscriber on stderr: `-v` debug, `-vv` trace, `--quiet` warnings only;
 /// `RUST_LOG` overrides.
 pub fn init_tracing(verbose: u8, quiet: bool) {

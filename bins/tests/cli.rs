@@ -343,3 +343,152 @@ fn haav_files_show_and_check_as_haav_reads_them() {
     let v = stdout_json(&out);
     assert_eq!((v["haav_k"].clone(), v["violations"].clone()), (json!(1), json!([])));
 }
+
+/// Every binary's command line: clap's own consistency checks, its own description (not the
+/// package's), `-v` and `--quiet`.
+mod help {
+    use clap::{CommandFactory, Parser};
+    use xctx_bins::pipeline::{Common, encode_captions, encode_images, merge, retrieve};
+    use xctx_bins::{doctor, inspect};
+
+    /// `cmd`'s help text, long form.
+    fn long_help(mut cmd: clap::Command) -> String {
+        cmd.render_long_help().to_string()
+    }
+
+    /// clap's checks, the command's own `about`, the log flags; returns the long help.
+    fn checked(cmd: clap::Command, about: &str) -> String {
+        cmd.clone().debug_assert();
+        let got = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+        assert!(got.starts_with(about), "{}: about {got:?}", cmd.get_name());
+        assert_ne!(got, env!("CARGO_PKG_DESCRIPTION"), "{}", cmd.get_name());
+        for (id, long) in [("verbose", "verbose"), ("quiet", "quiet")] {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id);
+            let arg = arg.unwrap_or_else(|| panic!("{}: no --{long}", cmd.get_name()));
+            assert_eq!(arg.get_long(), Some(long), "{}", cmd.get_name());
+        }
+        let v = cmd.get_arguments().find(|a| a.get_id() == "verbose").unwrap();
+        assert_eq!(v.get_short(), Some('v'), "{}", cmd.get_name());
+        long_help(cmd)
+    }
+
+    /// The `[default: ...]` clap prints for `id`, from the value the parser fills in.
+    fn shown_default(help: &str, long: &str) -> String {
+        let start = help.find(&format!("--{long}")).unwrap_or_else(|| panic!("no --{long}"));
+        let rest = &help[start..];
+        let end = rest[2..].find("\n  -").map_or(rest.len(), |e| e + 2);
+        let entry = &rest[..end];
+        let at = entry.find("[default: ").unwrap_or_else(|| panic!("--{long}: no default in {entry}"));
+        entry[at + 10..].split(']').next().unwrap().to_owned()
+    }
+
+    fn workers_default(c: &Common, help: &str) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(c.workers(), cores);
+        assert_eq!(shown_default(help, "num-workers"), "all cores");
+    }
+
+    #[test]
+    fn encode_images_help_shows_the_defaults_it_uses() {
+        let help = checked(encode_images::Args::command(), "Encode every COCO image");
+        let a = encode_images::Args::parse_from(["encode-images", "--dataset-root", "d", "--model", "m"]);
+        assert_eq!(a.batch_size, encode_images::BATCH_SIZE);
+        assert_eq!(shown_default(&help, "batch-size"), encode_images::BATCH_SIZE.to_string());
+        assert_eq!(shown_default(&help, "out"), a.out.display().to_string());
+        assert_eq!(a.out.display().to_string(), "outputs/image_features/vis_ctx.hdf5");
+        workers_default(&a.common, &help);
+    }
+
+    #[test]
+    fn encode_captions_help_shows_the_defaults_it_uses_and_only_its_flags() {
+        let cmd = encode_captions::Args::command();
+        let help = checked(cmd.clone(), "Build the Visual Genome phrase database");
+        for unused in ["num_workers", "normalise", "on_error", "k", "caption_db"] {
+            assert!(!cmd.get_arguments().any(|a| a.get_id() == unused), "--{unused} listed");
+        }
+        let a = encode_captions::Args::parse_from(["encode-captions", "--ann-dir", "d", "--model", "m"]);
+        assert_eq!(a.batch_size, encode_captions::BATCH_SIZE);
+        assert_eq!(shown_default(&help, "batch-size"), encode_captions::BATCH_SIZE.to_string());
+        assert_eq!(a.out.display().to_string(), "outputs/captions_db/caption_db.hdf5");
+        // "[default: contiguous; --profile haav has one layout ...]"
+        assert!(shown_default(&help, "layout").starts_with("contiguous;"));
+        let original = ctx_store::Profile::Original;
+        assert_eq!(
+            encode_captions::layout(original, a.layout).unwrap(),
+            ctx_store::CaptionLayout::Contiguous
+        );
+        assert!(encode_captions::layout(ctx_store::Profile::Haav, a.layout).is_ok());
+        let haav_with_flag =
+            encode_captions::layout(ctx_store::Profile::Haav, Some(encode_captions::Layout::Original));
+        assert!(haav_with_flag.is_err());
+    }
+
+    #[test]
+    fn retrieve_captions_help_shows_the_defaults_it_uses() {
+        let help = checked(retrieve::Args::command(), "Retrieve the top-k phrases");
+        let a = retrieve::Args::parse_from([
+            "retrieve-captions",
+            "--dataset-root",
+            "d",
+            "--caption-db",
+            "c",
+            "--model",
+            "m",
+        ]);
+        assert_eq!(a.batch_size, retrieve::BATCH_SIZE);
+        assert_eq!(shown_default(&help, "batch-size"), retrieve::BATCH_SIZE.to_string());
+        assert_eq!(shown_default(&help, "k"), a.k.to_string());
+        assert_eq!(a.out.display().to_string(), "outputs/retrieved_captions/txt_ctx.hdf5");
+        workers_default(&a.common, &help);
+        // --key-chunk: the numbers in its help are the ones the index takes without the flag.
+        let shown = shown_default(&help, "key-chunk");
+        let (cpu, cuda) = (retrieval::DEFAULT_KEY_CHUNK_CPU, retrieval::DEFAULT_KEY_CHUNK_CUDA);
+        assert_eq!(shown, format!("{cpu} on the CPU, {cuda} on CUDA"));
+        assert_eq!(a.key_chunk, None);
+        let keys: Vec<f32> = (0..4 * cpu + 3).map(|i| (i % 7) as f32 + 1.0).collect();
+        let opts = retrieval::IndexOptions { key_chunk: a.key_chunk, ..Default::default() };
+        let index = retrieval::Index::from_slice(&keys, 1, &opts).unwrap();
+        assert_eq!(index.key_chunk(), cpu);
+        // --f32-search does not claim to be slower everywhere.
+        assert!(!help.contains("same results, slower"));
+    }
+
+    #[test]
+    fn ctx_merge_help_has_the_log_flags() {
+        checked(merge::Args::command(), "Join the shard files");
+        let a = merge::Args::parse_from(["ctx-merge", "out.h5", "a.h5", "--quiet", "-vv"]);
+        assert!(a.log.quiet);
+        assert_eq!(a.log.verbose, 2);
+    }
+
+    #[test]
+    fn ctx_inspect_help_is_its_own() {
+        let help = checked(inspect::Args::command(), "Inspect vis_ctx.hdf5");
+        // The long help is the whole doc comment.
+        assert!(help.contains("With --check: every schema violation"), "{help}");
+    }
+
+    #[test]
+    fn xctx_doctor_help_is_its_own() {
+        checked(doctor::Args::command(), "Report what the tools can run on");
+    }
+
+    /// The steps share their flag names: every flag of [`xctx_bins::pipeline::StepFlags`] is on
+    /// each step, the decoders' flags on the two image steps.
+    #[test]
+    fn the_steps_share_their_flag_names() {
+        let steps =
+            [encode_images::Args::command(), encode_captions::Args::command(), retrieve::Args::command()];
+        let shared = ["profile", "device", "half", "shard", "overwrite", "verbose", "quiet", "batch-size"];
+        for cmd in &steps {
+            let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+            for flag in shared {
+                assert!(longs.contains(&flag), "{}: no --{flag}", cmd.get_name());
+            }
+            let images = ["num-workers", "normalise", "on-error"];
+            let has = images.iter().filter(|f| longs.contains(f)).count();
+            let want = if cmd.get_name() == "encode-captions" { 0 } else { images.len() };
+            assert_eq!(has, want, "{}", cmd.get_name());
+        }
+    }
+}

@@ -1,5 +1,5 @@
 """A Python mirror of HAAV's three context steps (GT-RIPL/HAAV ctx/, the CVPR 2023 follow-up of the
-original; docs: ../../../shared/docs/haav-profile.md), the reference side of the HAAV profile's
+original; docs: docs/haav.md), the reference side of the HAAV profile's
 pipeline tests.
 
     python haav_pipeline.py COCO_ROOT VG_DIR MODEL OUT [--vis-model MODEL_B] [--k 16]

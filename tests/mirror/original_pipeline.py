@@ -1,4 +1,4 @@
-"""A Python mirror of the original pipeline (docs: ../../../shared/docs/reference-behaviour.md),
+"""A Python mirror of the original pipeline (docs: docs/reference.md),
 the reference side of bins/tests/pipeline_e2e.rs and benches/pipeline_vs_mirror.sh.
 
     python original_pipeline.py COCO_ROOT VG_DIR MODEL OUT [--k 16] [--steps vis,captions,txt]

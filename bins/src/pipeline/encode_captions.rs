@@ -13,12 +13,15 @@ use ctx_store::{
 };
 
 use super::output::{Open, RunIdentity, canonical, decide};
-use super::{Common, Summary, images, progress, shard, stages};
+use super::{StepFlags, Summary, images, progress, shard, stages};
+
+/// Phrases per model batch unless `--batch-size` says otherwise.
+pub const BATCH_SIZE: usize = 512;
 
 /// Build the Visual Genome phrase database and encode it with CLIP's text tower (HAAV's profile:
 /// keys and pre-layer-norm `values`, OpenAI clip's tokenisation).
 #[derive(Debug, clap::Parser)]
-#[command(version)]
+#[command(name = "encode-captions", version)]
 pub struct Args {
     /// Visual Genome annotations: attributes.json and relationships.json.
     #[arg(long)]
@@ -35,8 +38,11 @@ pub struct Args {
     /// [default: contiguous; --profile haav has one layout, HAAV's gzip group per batch]
     #[arg(long, value_enum)]
     pub layout: Option<Layout>,
+    /// Phrases per model batch.
+    #[arg(long, default_value_t = BATCH_SIZE)]
+    pub batch_size: usize,
     #[command(flatten)]
-    pub common: Common,
+    pub common: StepFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,8 +51,21 @@ pub enum Layout {
     Contiguous,
 }
 
+/// The database layout of `--layout` (none: contiguous; `--profile haav` has one layout and
+/// refuses the flag).
+pub fn layout(profile: Profile, flag: Option<Layout>) -> Result<CaptionLayout> {
+    Ok(match (profile, flag) {
+        (Profile::Haav, Some(_)) => bail!(
+            "--layout is for --profile original; HAAV's caption_db has one layout (a gzip group \
+             per batch of keys, values and captions)"
+        ),
+        (_, Some(Layout::Original)) => CaptionLayout::Original,
+        (_, Some(Layout::Contiguous) | None) => CaptionLayout::Contiguous,
+    })
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::init_tracing(args.common.verbose, args.common.quiet);
+    args.common.log.init();
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
@@ -55,17 +74,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.ann_dir.join("relationships.json"),
     )?;
     let shard = c.shard()?;
-    let batch = c.batch_size.unwrap_or(512);
+    let batch = args.batch_size;
     let (phrases, out) = shard::apply(shard, phrases, batch, &args.out);
     let profile = c.profile;
-    let layout = match (profile, args.layout) {
-        (Profile::Haav, Some(_)) => bail!(
-            "--layout is for --profile original; HAAV's caption_db has one layout (a gzip group \
-             per batch of keys, values and captions)"
-        ),
-        (_, Some(Layout::Original)) => CaptionLayout::Original,
-        (_, Some(Layout::Contiguous) | None) => CaptionLayout::Contiguous,
-    };
+    let layout = layout(profile, args.layout)?;
     // HAAV's scripts tokenise with OpenAI clip's tokenize (77 tokens; longer phrases cut there).
     let tokenization = match profile {
         Profile::Original => Tokenization::Original,
@@ -100,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     tracing::info!(phrases = phrases.len(), already, out = %out.display(), "encode-captions");
-    let pb = progress((phrases.len() - already) as u64, "encode-captions", c.quiet);
+    let pb = progress((phrases.len() - already) as u64, "encode-captions", c.log.quiet);
     // Tokenizing (on the CPU threads) runs ahead of the model; writing runs behind it.
     let todo: Arc<Vec<String>> = Arc::new(phrases[already..].to_vec());
     drop(phrases);

@@ -15,11 +15,14 @@ use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::{Common, shard};
 
+/// Images per model batch unless `--batch-size` says otherwise.
+pub const BATCH_SIZE: usize = 64;
+
 /// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5: the
 /// pooled output per image (original profile), or the token grid and the projected embedding
 /// (HAAV's).
 #[derive(Debug, clap::Parser)]
-#[command(version)]
+#[command(name = "encode-images", version)]
 pub struct Args {
     /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/.
     #[arg(long)]
@@ -30,18 +33,21 @@ pub struct Args {
     /// Output file.
     #[arg(long, default_value = "outputs/image_features/vis_ctx.hdf5")]
     pub out: PathBuf,
+    /// Images per model batch.
+    #[arg(long, default_value_t = BATCH_SIZE)]
+    pub batch_size: usize,
     #[command(flatten)]
     pub common: Common,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::init_tracing(args.common.verbose, args.common.quiet);
+    args.common.log.init();
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
     let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
-    let batch = c.batch_size.unwrap_or(64);
+    let batch = args.batch_size;
     let (images, out) = shard::apply(shard, images, batch, &args.out);
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
     let id = identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
@@ -50,7 +56,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     tracing::info!(images = images.len(), already, out = %out.display(), "encode-images");
 
     let failures = Arc::new(Mutex::new(Failures::new(&out)));
-    let pb = super::progress(todo.len() as u64, "encode-images", c.quiet);
+    let pb = super::progress(todo.len() as u64, "encode-images", c.log.quiet);
     let flow = images::decoded(todo, c, batch, &enc, Inputs::Whole, &failures, &pb)?;
     let flow = images::encode(flow, enc, outputs(c.profile))?;
     let path = out.clone();

@@ -13,7 +13,7 @@ use super::{Shard, Summary};
 
 /// Join the shard files of one step (from --shard I/N runs) into one file.
 #[derive(Debug, clap::Parser)]
-#[command(version)]
+#[command(name = "ctx-merge", version)]
 pub struct Args {
     /// The merged file to write.
     pub out: PathBuf,
@@ -23,9 +23,8 @@ pub struct Args {
     /// Replace OUT if it exists.
     #[arg(long)]
     pub overwrite: bool,
-    /// More log output.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub log: crate::Verbosity,
 }
 
 /// One shard file: its place, and its run's tool and arguments without the shard.
@@ -52,7 +51,7 @@ fn part(path: &PathBuf) -> Result<Part> {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::init_tracing(args.verbose, false);
+    args.log.init();
     let started = Instant::now();
     let mut parts = args.shards.iter().map(part).collect::<Result<Vec<_>>>()?;
     parts.sort_by_key(|p| p.shard.index);

@@ -46,10 +46,10 @@ pub enum NormaliseOn {
 
 /// Flags shared by the three steps.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Common {
+pub struct StepFlags {
     /// Which files to write: `original` (the original pipeline's, read by its M2 training code)
     /// or `haav` (HAAV's: grid and pooled image features, caption values, the top 8k / 2k / k
-    /// phrases per view, torchvision's centre crop); README, "HAAV's context".
+    /// phrases per view, torchvision's centre crop); docs/haav.md.
     #[arg(long, default_value = "original", value_parser = parse_profile)]
     pub profile: Profile,
     /// auto (the first GPU, else the CPU), cpu, cuda or cuda:N.
@@ -58,15 +58,6 @@ pub struct Common {
     /// fp16 weights and activations (CUDA only).
     #[arg(long)]
     pub half: bool,
-    /// Images (or phrases) per model batch [default: 64 images, 512 phrases].
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// CPU threads decoding and cropping images [default: all cores].
-    #[arg(long)]
-    pub num_workers: Option<usize>,
-    /// Where the image inputs are normalised (the values are the same either way).
-    #[arg(long, value_enum, default_value = "auto")]
-    pub normalise: NormaliseOn,
     /// Process slice I of N (0-based) into its own file `<out stem>.shard-I-of-N.hdf5`; join the
     /// shards with ctx-merge. Defaults from Slurm's SLURM_ARRAY_TASK_ID/COUNT when set.
     #[arg(long, value_parser = Shard::parse)]
@@ -74,22 +65,40 @@ pub struct Common {
     /// Replace an existing output instead of resuming it.
     #[arg(long)]
     pub overwrite: bool,
-    /// What to do with an unreadable input.
+    #[command(flatten)]
+    pub log: crate::Verbosity,
+}
+
+/// Flags of the two steps that decode images (`encode-images`, `retrieve-captions`): those of
+/// every step ([`StepFlags`], reached through `Deref`) and the decoders'.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    #[command(flatten)]
+    pub step: StepFlags,
+    /// CPU threads decoding and cropping images [default: all cores].
+    #[arg(long)]
+    pub num_workers: Option<usize>,
+    /// Where the image inputs are normalised (the values are the same either way).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub normalise: NormaliseOn,
+    /// What to do with an unreadable image.
     #[arg(long, value_enum, default_value = "fail")]
     pub on_error: OnError,
-    /// More log output (-v debug, -vv trace).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only warnings and the final summary; no progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+}
+
+impl std::ops::Deref for Common {
+    type Target = StepFlags;
+
+    fn deref(&self) -> &StepFlags {
+        &self.step
+    }
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     Profile::from_name(s).ok_or_else(|| format!("`{s}`: expected original or haav"))
 }
 
-impl Common {
+impl StepFlags {
     /// The image settings of the model for this profile (HAAV's queries and features take
     /// torchvision's centre crop).
     pub fn preprocess(&self, enc: &ClipEncoder) -> crops::ClipPreprocess {
@@ -100,26 +109,12 @@ impl Common {
         crops::ClipPreprocess { crop, ..enc.preprocess().clone() }
     }
 
-    /// The element type the decoders write the image inputs in for `enc`: 8-bit levels where
-    /// the model's device normalises them ([`NormaliseOn`]), else the model's kind.
-    pub fn pixel_kind(&self, enc: &ClipEncoder) -> clip_encoder::Kind {
-        match (self.normalise, enc.device()) {
-            (NormaliseOn::Host, _) | (NormaliseOn::Auto, Device::Cpu) => enc.kind(),
-            _ => clip_encoder::Kind::Uint8,
-        }
-    }
-
     /// The shard: the flag, else Slurm's array variables, else none.
     pub fn shard(&self) -> Result<Option<Shard>> {
         match self.shard {
             Some(s) => Ok(Some(s)),
             None => Shard::from_slurm(),
         }
-    }
-
-    pub fn workers(&self) -> usize {
-        self.num_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub fn device(&self) -> Result<Device> {
@@ -148,6 +143,22 @@ impl Common {
         }
         let opts = LoadOptions { device, half: self.half };
         ClipEncoder::load(dir, &opts).with_context(|| format!("loading model {}", dir.display()))
+    }
+}
+
+impl Common {
+    /// The element type the decoders write the image inputs in for `enc`: 8-bit levels where
+    /// the model's device normalises them ([`NormaliseOn`]), else the model's kind.
+    pub fn pixel_kind(&self, enc: &ClipEncoder) -> clip_encoder::Kind {
+        match (self.normalise, enc.device()) {
+            (NormaliseOn::Host, _) | (NormaliseOn::Auto, Device::Cpu) => enc.kind(),
+            _ => clip_encoder::Kind::Uint8,
+        }
+    }
+
+    pub fn workers(&self) -> usize {
+        self.num_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }
 

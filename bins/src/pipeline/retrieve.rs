@@ -20,10 +20,13 @@ use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::{Common, encode_images, shard};
 
+/// Images per model batch (each with its 15 crops) unless `--batch-size` says otherwise.
+pub const BATCH_SIZE: usize = 32;
+
 /// Retrieve the top-k phrases of the caption database for every COCO image and its crops (with
 /// --profile haav: the top 8k for the whole image, 2k per crop of five, k per crop of nine).
 #[derive(Debug, clap::Parser)]
-#[command(version)]
+#[command(name = "retrieve-captions", version)]
 pub struct Args {
     /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/.
     #[arg(long)]
@@ -41,7 +44,10 @@ pub struct Args {
     /// Output file.
     #[arg(long, default_value = "outputs/retrieved_captions/txt_ctx.hdf5")]
     pub out: PathBuf,
-    /// Score every key in f32 instead of screening in bf16/f16 first (same results, slower).
+    /// Score every key in f32 instead of screening in a lower precision first and re-scoring the
+    /// candidates in f32 (the same results). The screening runs in f16 on CUDA and in bf16 on
+    /// CPUs with bf16 instructions, where it is faster; on other CPUs it runs in f32 and this
+    /// flag, which skips the re-scoring, is faster (docs/benchmarks.md, "retrieval").
     #[arg(long)]
     pub f32_search: bool,
     /// Search the original's approximate index instead (IVF with L = round(8 sqrt n) lists,
@@ -49,9 +55,12 @@ pub struct Args {
     /// the default.
     #[arg(long)]
     pub ivf: bool,
-    /// Keys per score chunk [default: 32768 on the CPU, 262144 on CUDA].
-    #[arg(long)]
+    // The help names retrieval's defaults from their constants.
+    #[arg(long, help = key_chunk_help())]
     pub key_chunk: Option<usize>,
+    /// Images per model batch (each with its 15 crops).
+    #[arg(long, default_value_t = BATCH_SIZE)]
+    pub batch_size: usize,
     /// Also write the visual context (as encode-images does, same file) from the same decoding
     /// and forward pass: each image's pooled output of the whole view. Resumes with the text
     /// context (an image is done when both files hold it); sharded like --out.
@@ -67,8 +76,17 @@ pub struct Args {
     pub common: Common,
 }
 
+/// `--key-chunk`'s help, with retrieval's defaults.
+pub fn key_chunk_help() -> String {
+    format!(
+        "Keys per score chunk [default: {} on the CPU, {} on CUDA]",
+        retrieval::DEFAULT_KEY_CHUNK_CPU,
+        retrieval::DEFAULT_KEY_CHUNK_CUDA
+    )
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::init_tracing(args.common.verbose, args.common.quiet);
+    args.common.log.init();
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
@@ -77,7 +95,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
-    let batch = c.batch_size.unwrap_or(32);
+    let batch = args.batch_size;
     let (images, out) = shard::apply(shard, images, batch, &args.out);
     let vis_out = args.vis_out.as_ref().map(|p| match shard {
         Some(s) => s.path(p),
@@ -152,7 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     tracing::info!(images = images.len(), already, phrases = captions.captions.len(), out = %out.display(), "retrieve-captions");
 
     let failures = Arc::new(Mutex::new(Failures::new(&out)));
-    let pb = super::progress(todo.len() as u64, "retrieve-captions", c.quiet);
+    let pb = super::progress(todo.len() as u64, "retrieve-captions", c.log.quiet);
     let flow = images::decoded(todo, c, batch, &enc, Inputs::Crops, &failures, &pb)?;
     let outputs = match vis {
         Some(_) => encode_images::outputs(profile),

@@ -74,7 +74,10 @@ impl Sample {
             "--device".into(),
             "cpu".into(),
         ]);
-        a.extend(["--num-workers".into(), "2".into(), "--quiet".into()]);
+        if step != "encode-captions" {
+            a.extend(["--num-workers".into(), "2".into()]);
+        }
+        a.push("--quiet".into());
         a
     }
 }

@@ -1,4 +1,4 @@
-//! Crop boxes exactly as the original computes them (`../shared/docs/reference-behaviour.md`,
+//! Crop boxes exactly as the original computes them (`docs/reference.md`,
 //! "Crops"): float sizes, Python's `round` (half to even) where Pillow rounds a float box, and
 //! f64 truncation with the original's own expressions for the nine crops.
 
@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn reference_examples() {
-        // reference-behaviour.md: 333x501.
+        // docs/reference.md: 333x501.
         assert_eq!(
             arrays(five(333, 501)),
             vec![

@@ -1,6 +1,6 @@
 """The original's pixels for crates/crops/tests/preprocess.rs: real photos bundled with
 scikit-image, in every mode Pillow's convert("RGB") handles, through Pillow + transformers 4.17's
-CLIPFeatureExtractor steps (mirrored with Pillow, as reference-behaviour.md says), for the whole
+CLIPFeatureExtractor steps (mirrored with Pillow, as docs/reference.md says), for the whole
 image, five crops and nine crops.
 
 Usage: preprocess_reference.py OUT_DIR -> OUT_DIR/manifest.json and per image:

@@ -1,5 +1,5 @@
 //! The COCO images the original processes: the Karpathy split's annotation ids looked up in the
-//! 2014 caption files (`../shared/docs/reference-behaviour.md`, step 0).
+//! 2014 caption files (`docs/reference.md`, step 0).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The Visual Genome phrase database, built exactly as the original's `encode_captions.py`
-//! (`../shared/docs/reference-behaviour.md`, step 2), including its shared-set quirk.
+//! (`docs/reference.md`, step 2), including its shared-set quirk.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

@@ -1,4 +1,4 @@
-"""A Python mirror of the original's dataset steps (reference-behaviour.md, steps 0 and 2), the
+"""A Python mirror of the original's dataset steps (docs/reference.md, steps 0 and 2), the
 reference side of crates/datasets/tests/parse.rs.
 
 fixtures OUT            writes COCO- and VG-format fixtures under OUT (coco/, vg/)

@@ -9,6 +9,13 @@ use crate::host::{self, HostKeys};
 use crate::screening::{Screening, cpu_has_bf16};
 use crate::{Error, Result, topk};
 
+/// Keys per score chunk on the CPU when [`IndexOptions::key_chunk`] is `None`: the scores are
+/// read back while in cache.
+pub const DEFAULT_KEY_CHUNK_CPU: usize = 8192;
+
+/// Keys per score chunk on CUDA when [`IndexOptions::key_chunk`] is `None`.
+pub const DEFAULT_KEY_CHUNK_CUDA: usize = 262_144;
+
 /// Extra f32 candidates re-scored beyond k, so that scores equal up to f32 noise are ordered the
 /// same whatever the chunking.
 const SLACK: i64 = 16;
@@ -41,8 +48,8 @@ pub struct IndexOptions {
     /// The screening pass's number type in [`Precision::Fast`] (default: chosen from the
     /// device, see [`Screening::Auto`]).
     pub screening: Screening,
-    /// Keys per score chunk (default: 8,192 on the CPU, where the scores are read back while
-    /// in cache; 262,144 on CUDA).
+    /// Keys per score chunk (default: [`DEFAULT_KEY_CHUNK_CPU`] on the CPU,
+    /// [`DEFAULT_KEY_CHUNK_CUDA`] on CUDA).
     pub key_chunk: Option<usize>,
     /// Queries per batch (default: 512 on the CPU, 8,192 on CUDA).
     pub query_batch: Option<usize>,
@@ -156,7 +163,9 @@ impl Index {
         };
         let eps = screening.map_or(0.0, |s| s.bound(d as usize));
         let cuda = device.is_cuda();
-        let key_chunk = opts.key_chunk.unwrap_or(if cuda { 262_144 } else { 8192 }).max(1) as i64;
+        let key_chunk = opts
+            .key_chunk
+            .unwrap_or(if cuda { DEFAULT_KEY_CHUNK_CUDA } else { DEFAULT_KEY_CHUNK_CPU }).max(1) as i64;
         let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
         let block = opts.block.unwrap_or(if cuda { 128 } else { 0 }) as i64;
         if let Some(s) = screening {

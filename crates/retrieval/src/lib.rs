@@ -47,6 +47,8 @@ mod topk;
 
 pub use bare::bare_products;
 pub use error::{Error, Result};
-pub use index::{Hits, Index, IndexOptions, Precision};
+pub use index::{
+    DEFAULT_KEY_CHUNK_CPU, DEFAULT_KEY_CHUNK_CUDA, Hits, Index, IndexOptions, Precision,
+};
 pub use ivf::{IvfIndex, IvfOptions, original_nlist, original_nprobe};
 pub use screening::{SCREENING_ENV, Screening, cpu_has_bf16};

@@ -25,15 +25,17 @@ pub fn python() -> PathBuf {
     p
 }
 
-/// An older h5py on an older HDF5 (h5py 3.8.0 with its bundled HDF5 1.12.2) in its own venv,
-/// `.venv-h5py-1.12/bin/python`, made by `make setup` (`XCTX_PYTHON_OLD_H5PY` overrides): the
-/// tests check that it reads our files as the pinned h5py does.
+/// An older h5py on an older HDF5 (the oldest h5py with a wheel for the project's Python: 3.8.0
+/// on HDF5 1.12.2 for Python 3.10 and 3.11, 3.10.0 or 3.12.1 on HDF5 1.14.2 for 3.12 and 3.13) in
+/// its own venv, `.venv-h5py-old/bin/python`, made by `make test`'s set-up
+/// (`scripts/setup.sh --with-old-h5py`; `XCTX_PYTHON_OLD_H5PY` overrides): the tests check that
+/// it reads our files as the pinned h5py does.
 pub fn old_h5py_python() -> PathBuf {
     if let Some(p) = std::env::var_os("XCTX_PYTHON_OLD_H5PY") {
         return PathBuf::from(p);
     }
-    let p = workspace_root().join(".venv-h5py-1.12/bin/python");
-    assert!(p.exists(), "{} is missing: run `make setup` first", p.display());
+    let p = workspace_root().join(".venv-h5py-old/bin/python");
+    assert!(p.exists(), "{} is missing: run `scripts/setup.sh --with-old-h5py` first", p.display());
     p
 }
 
