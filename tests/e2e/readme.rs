@@ -23,6 +23,11 @@ fn binary(name: &str) -> Option<clap::Command> {
     })
 }
 
+/// The double-quoted strings of `cmd` (`sbatch --wrap "..."`), which are commands too.
+fn quoted(cmd: &str) -> Vec<String> {
+    cmd.split('"').skip(1).step_by(2).map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()).collect()
+}
+
 /// The shell commands of a Markdown file's `bash`/`sh` code blocks: continuation lines joined,
 /// comments dropped, split at `;`, `&&` and `||`.
 fn commands(markdown: &str) -> Vec<String> {
@@ -49,8 +54,9 @@ fn commands(markdown: &str) -> Vec<String> {
             continue;
         }
         for part in line.split("&&").flat_map(|p| p.split("||")).flat_map(|p| p.split(';')) {
-            if !part.trim().is_empty() {
-                out.push(part.trim().to_owned());
+            let part = part.split_whitespace().collect::<Vec<_>>().join(" ");
+            if !part.is_empty() {
+                out.push(part);
             }
         }
         line.clear();
@@ -61,30 +67,34 @@ fn commands(markdown: &str) -> Vec<String> {
 /// Checks one command; returns the binary it ran, if one of ours. `vars` holds the shell
 /// variables set so far.
 fn check(cmd: &str, vars: &mut HashMap<String, String>, root: &Path) -> Result<Option<String>, String> {
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort_by_key(|k| std::cmp::Reverse(k.len())); // `$MODEL` before `$M`
     let mut words: Vec<String> = Vec::new();
     for w in cmd.split_whitespace() {
         let mut w = w.to_owned();
-        for (k, v) in vars.iter() {
+        for k in &names {
+            let v = &vars[*k];
             w = w.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
         }
         words.push(w);
     }
     // Leading assignments (`M=/models/x cmd ...` or a line of them).
     while let Some((k, v)) = words.first().and_then(|w| w.split_once('=')) {
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit()) {
+        let mut chars = k.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || v.starts_with("$(") {
             break;
         }
         vars.insert(k.to_owned(), v.to_owned());
         words.remove(0);
     }
     let Some(first) = words.first() else { return Ok(None) };
-    let name = Path::new(first).file_name().unwrap().to_string_lossy().into_owned();
+    let name = Path::new(first).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(cmd) = binary(&name) {
-        if first.contains('/') && first != &format!("target/release/{name}") {
+        if first.contains('/') && !first.ends_with(&format!("target/release/{name}")) {
             return Err(format!("{first}: our binaries are target/release/{name} or on PATH"));
         }
-        let args: Vec<&str> = words.iter().map(String::as_str).collect();
-        cmd.try_get_matches_from(&args).map_err(|e| format!("{}", e.render()))?;
+        cmd.try_get_matches_from(&words).map_err(|e| e.render().to_string())?;
         return Ok(Some(name));
     }
     match first.as_str() {
@@ -129,7 +139,7 @@ fn documented_commands_name_our_binaries_and_their_flags() {
     for doc in &docs {
         let text = std::fs::read_to_string(doc).unwrap();
         let mut vars = HashMap::new();
-        for cmd in commands(&text) {
+        for cmd in commands(&text).into_iter().flat_map(|c| [vec![c.clone()], quoted(&c)].concat()) {
             match check(&cmd, &mut vars, &root) {
                 Ok(Some(name)) => {
                     used.insert(name);
@@ -166,5 +176,6 @@ fn bad_commands_are_caught() {
         assert!(check(bad, &mut vars, &root).is_err(), "{bad}");
     }
     let block = "```bash\nM=/m\nencode-images --dataset-root d \\\n  --model $M  # note\n```\n";
-    assert_eq!(commands(block), ["M=/m", "encode-images --dataset-root d   --model $M"]);
+    assert_eq!(commands(block), ["M=/m", "encode-images --dataset-root d --model $M"]);
+    assert_eq!(quoted(r#"sbatch --wrap "ctx-merge a b" x"#), ["ctx-merge a b"]);
 }

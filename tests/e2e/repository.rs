@@ -22,7 +22,10 @@ fn files(root: &Path) -> Vec<PathBuf> {
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
         .current_dir(root)
         .output();
-    if let Ok(out) = git.as_ref().filter(|o| o.status.success() && !o.stdout.is_empty()) {
+    if let Ok(out) = &git
+        && out.status.success()
+        && !out.stdout.is_empty()
+    {
         return out
             .stdout
             .split(|&b| b == 0)
