@@ -397,7 +397,8 @@ mod help {
             .position(|l| is_option(l, None) && !l.starts_with("          "))
             .map_or(lines.len(), |e| start + 1 + e);
         let entry = flat(&lines[start..end].join(" "));
-        let at = entry.find("[default: ").unwrap_or_else(|| panic!("--{long}: no default in {entry}"));
+        let at =
+            entry.find("[default: ").unwrap_or_else(|| panic!("--{long}: no default in {entry}"));
         entry[at + 10..].split(']').next().unwrap().to_owned()
     }
 
@@ -410,7 +411,13 @@ mod help {
     #[test]
     fn encode_images_help_shows_the_defaults_it_uses() {
         let help = checked(encode_images::Args::command(), "Encode every COCO image");
-        let a = encode_images::Args::parse_from(["encode-images", "--dataset-root", "d", "--model", "m"]);
+        let a = encode_images::Args::parse_from([
+            "encode-images",
+            "--dataset-root",
+            "d",
+            "--model",
+            "m",
+        ]);
         assert_eq!(a.batch_size, encode_images::BATCH_SIZE);
         assert_eq!(shown_default(&help, "batch-size"), encode_images::BATCH_SIZE.to_string());
         assert_eq!(shown_default(&help, "out"), a.out.display().to_string());
@@ -425,7 +432,13 @@ mod help {
         for unused in ["num_workers", "normalise", "on_error", "k", "caption_db"] {
             assert!(!cmd.get_arguments().any(|a| a.get_id() == unused), "--{unused} listed");
         }
-        let a = encode_captions::Args::parse_from(["encode-captions", "--ann-dir", "d", "--model", "m"]);
+        let a = encode_captions::Args::parse_from([
+            "encode-captions",
+            "--ann-dir",
+            "d",
+            "--model",
+            "m",
+        ]);
         assert_eq!(a.batch_size, encode_captions::BATCH_SIZE);
         assert_eq!(shown_default(&help, "batch-size"), encode_captions::BATCH_SIZE.to_string());
         assert_eq!(a.out.display().to_string(), "outputs/captions_db/caption_db.hdf5");
@@ -437,8 +450,10 @@ mod help {
             ctx_store::CaptionLayout::Contiguous
         );
         assert!(encode_captions::layout(ctx_store::Profile::Haav, a.layout).is_ok());
-        let haav_with_flag =
-            encode_captions::layout(ctx_store::Profile::Haav, Some(encode_captions::Layout::Original));
+        let haav_with_flag = encode_captions::layout(
+            ctx_store::Profile::Haav,
+            Some(encode_captions::Layout::Original),
+        );
         assert!(haav_with_flag.is_err());
     }
 
@@ -496,9 +511,13 @@ mod help {
     /// each step, the decoders' flags on the two image steps.
     #[test]
     fn the_steps_share_their_flag_names() {
-        let steps =
-            [encode_images::Args::command(), encode_captions::Args::command(), retrieve::Args::command()];
-        let shared = ["profile", "device", "half", "shard", "overwrite", "verbose", "quiet", "batch-size"];
+        let steps = [
+            encode_images::Args::command(),
+            encode_captions::Args::command(),
+            retrieve::Args::command(),
+        ];
+        let shared =
+            ["profile", "device", "half", "shard", "overwrite", "verbose", "quiet", "batch-size"];
         for cmd in &steps {
             let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
             for flag in shared {

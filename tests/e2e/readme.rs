@@ -25,7 +25,12 @@ fn binary(name: &str) -> Option<clap::Command> {
 
 /// The double-quoted strings of `cmd` (`sbatch --wrap "..."`), which are commands too.
 fn quoted(cmd: &str) -> Vec<String> {
-    cmd.split('"').skip(1).step_by(2).map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()).collect()
+    cmd.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty())
+        .collect()
 }
 
 /// The shell commands of a Markdown file's `bash`/`sh` code blocks: continuation lines joined,
@@ -66,7 +71,11 @@ fn commands(markdown: &str) -> Vec<String> {
 
 /// Checks one command; returns the binary it ran, if one of ours. `vars` holds the shell
 /// variables set so far.
-fn check(cmd: &str, vars: &mut HashMap<String, String>, root: &Path) -> Result<Option<String>, String> {
+fn check(
+    cmd: &str,
+    vars: &mut HashMap<String, String>,
+    root: &Path,
+) -> Result<Option<String>, String> {
     let mut names: Vec<&String> = vars.keys().collect();
     names.sort_by_key(|k| std::cmp::Reverse(k.len())); // `$MODEL` before `$M`
     let mut words: Vec<String> = Vec::new();
@@ -82,14 +91,16 @@ fn check(cmd: &str, vars: &mut HashMap<String, String>, root: &Path) -> Result<O
     while let Some((k, v)) = words.first().and_then(|w| w.split_once('=')) {
         let mut chars = k.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || v.starts_with("$(") {
+        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') || v.starts_with("$(")
+        {
             break;
         }
         vars.insert(k.to_owned(), v.to_owned());
         words.remove(0);
     }
     let Some(first) = words.first() else { return Ok(None) };
-    let name = Path::new(first).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name =
+        Path::new(first).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(cmd) = binary(&name) {
         if first.contains('/') && !first.ends_with(&format!("target/release/{name}")) {
             return Err(format!("{first}: our binaries are target/release/{name} or on PATH"));
@@ -106,16 +117,15 @@ fn check(cmd: &str, vars: &mut HashMap<String, String>, root: &Path) -> Result<O
                 }
             }
         }
-        w if w.starts_with("scripts/") || w.starts_with("./") || w.starts_with("benches/") => {
-            if !root.join(w).exists() {
-                return Err(format!("{w}: no such file"));
-            }
+        w if (w.starts_with("scripts/") || w.starts_with("./") || w.starts_with("benches/"))
+            && !root.join(w).exists() =>
+        {
+            return Err(format!("{w}: no such file"));
         }
         w if w.starts_with(".venv/bin/python") => {
-            if let Some(script) = words.get(1).filter(|s| s.ends_with(".py")) {
-                if !root.join(script).exists() {
-                    return Err(format!("{script}: no such file"));
-                }
+            let script = words.get(1).filter(|s| s.ends_with(".py"));
+            if let Some(script) = script.filter(|s| !root.join(s).exists()) {
+                return Err(format!("{script}: no such file"));
             }
         }
         _ => {}
@@ -139,7 +149,8 @@ fn documented_commands_name_our_binaries_and_their_flags() {
     for doc in &docs {
         let text = std::fs::read_to_string(doc).unwrap();
         let mut vars = HashMap::new();
-        for cmd in commands(&text).into_iter().flat_map(|c| [vec![c.clone()], quoted(&c)].concat()) {
+        for cmd in commands(&text).into_iter().flat_map(|c| [vec![c.clone()], quoted(&c)].concat())
+        {
             match check(&cmd, &mut vars, &root) {
                 Ok(Some(name)) => {
                     used.insert(name);
@@ -154,7 +165,9 @@ fn documented_commands_name_our_binaries_and_their_flags() {
     }
     assert!(errors.is_empty(), "{}", errors.join("\n\n"));
     assert!(readme_binaries >= 6, "README.md: only {readme_binaries} commands of our binaries");
-    for name in ["encode-images", "encode-captions", "retrieve-captions", "ctx-merge", "ctx-inspect"] {
+    for name in
+        ["encode-images", "encode-captions", "retrieve-captions", "ctx-merge", "ctx-inspect"]
+    {
         assert!(used.contains(name), "{name}: in no documented command");
     }
 }

@@ -64,7 +64,8 @@ fn escaping(text: &str, depth: usize) -> Vec<String> {
         let start = i + at;
         i = start + 3;
         let before = start.checked_sub(1).map(|p| b[p]);
-        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/' || c == b'_') {
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'/' || c == b'_')
+        {
             continue;
         }
         let mut j = start;

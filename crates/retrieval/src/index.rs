@@ -165,7 +165,8 @@ impl Index {
         let cuda = device.is_cuda();
         let key_chunk = opts
             .key_chunk
-            .unwrap_or(if cuda { DEFAULT_KEY_CHUNK_CUDA } else { DEFAULT_KEY_CHUNK_CPU }).max(1) as i64;
+            .unwrap_or(if cuda { DEFAULT_KEY_CHUNK_CUDA } else { DEFAULT_KEY_CHUNK_CPU })
+            .max(1) as i64;
         let query_batch = opts.query_batch.unwrap_or(if cuda { 8192 } else { 512 }).max(1) as i64;
         let block = opts.block.unwrap_or(if cuda { 128 } else { 0 }) as i64;
         if let Some(s) = screening {
