@@ -95,8 +95,8 @@ LIBTORCH = "$torch_dir"
 CMAKE = "$venv/bin/cmake"
 # The Python interpreter the tests use for the h5py/transformers references.
 XCTX_PYTHON = "$venv/bin/python"
-# The oldest h5py for this Python (made by `make test`), for the tests that read our files with
-# an older h5py.
+# The oldest h5py for this Python (made by make test's set-up), for the tests that read our
+# files with an older h5py.
 XCTX_PYTHON_OLD_H5PY = "$old_venv/bin/python"
 # Tests run in parallel threads and spawn Python; a child inherits every HDF5 descriptor open in
 # the test process, and with it the descriptor's flock, so a file another thread just closed
