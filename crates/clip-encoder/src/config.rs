@@ -7,7 +7,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::limits;
+use crate::limits::{
+    self, MAX_IMAGE_SIZE, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH, divisible, encoder, within,
+};
 
 /// The activation named by `hidden_act`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +187,7 @@ impl ClipConfig {
         c.vision_act = Some(Activation::parse(&c.vision_config.hidden_act).ok_or_else(|| {
             bad(format!("unsupported vision_config.hidden_act {:?}", c.vision_config.hidden_act))
         })?);
-        limits::check(&c).map_err(bad)?;
+        check_sizes(&c).map_err(bad)?;
         Ok(c)
     }
 
@@ -197,4 +199,37 @@ impl ClipConfig {
     pub fn vision_activation(&self) -> Activation {
         self.vision_act.unwrap_or(Activation::QuickGelu)
     }
+}
+
+/// Checks every size of `c` against `limits`; the message names the key
+/// (`text_config.hidden_size`, ...).
+fn check_sizes(c: &ClipConfig) -> Result<(), String> {
+    let t = &c.text_config;
+    within("text_config.vocab_size", t.vocab_size, 1..=MAX_VOCAB)?;
+    within("text_config.max_position_embeddings", t.max_position_embeddings, 1..=MAX_POSITIONS)?;
+    let v = &c.vision_config;
+    let (th, vh) = (t.hidden_size, v.hidden_size);
+    encoder("text_config", th, t.intermediate_size, t.num_attention_heads, t.num_hidden_layers)?;
+    encoder("vision_config", vh, v.intermediate_size, v.num_attention_heads, v.num_hidden_layers)?;
+    limits::eps("text_config.layer_norm_eps", t.layer_norm_eps)?;
+    limits::eps("vision_config.layer_norm_eps", v.layer_norm_eps)?;
+    if v.num_channels != 3 {
+        return Err(format!(
+            "vision_config.num_channels = {}: only RGB images (3 channels) are supported",
+            v.num_channels
+        ));
+    }
+    within("vision_config.image_size", v.image_size, 1..=MAX_IMAGE_SIZE)?;
+    within("vision_config.patch_size", v.patch_size, 1..=v.image_size)?;
+    divisible("vision_config.image_size", v.image_size, "vision_config.patch_size", v.patch_size)?;
+    let side = v.image_size / v.patch_size;
+    if side * side + 1 > MAX_POSITIONS {
+        return Err(format!(
+            "vision_config.image_size / patch_size = {side} patches a side: {} positions exceed \
+             {MAX_POSITIONS}",
+            side * side + 1
+        ));
+    }
+    within("projection_dim", c.projection_dim, 1..=MAX_WIDTH)?;
+    Ok(())
 }

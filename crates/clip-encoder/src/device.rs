@@ -27,12 +27,3 @@ pub fn parse_device(spec: &str) -> Result<Device> {
         },
     }
 }
-
-/// `cpu`, `cuda:0`, ... for logs and provenance.
-pub fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".into(),
-        Device::Cuda(n) => format!("cuda:{n}"),
-        other => format!("{other:?}").to_lowercase(),
-    }
-}

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::device_name::device_name;
+
 /// Everything that can go wrong loading or running a CLIP checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -147,7 +149,7 @@ impl Error {
     ) -> Self {
         let full = err.to_string();
         let message = full.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
-        let device = crate::device_name(device);
+        let device = device_name(device);
         let lower = full.to_lowercase();
         if ["out of memory", "not enough memory", "can't allocate memory"]
             .iter()

@@ -19,12 +19,26 @@
 //! assert_eq!(out.keys.size(), [2, enc.config().projection_dim]);
 //! # Ok(()) }
 //! ```
+//!
+//! # Layers
+//!
+//! The modules form layers, listed bottom-up. A module imports only from lower layers, or from
+//! its own layer's siblings where stated below, and no import cycle exists (`tests/layers.rs`
+//! checks both).
+//!
+//! 1. Foundation: `limits` (bounds on `config.json`'s sizes), `ftfy_tables`, `device_name`,
+//!    and on the last `error`.
+//! 2. Inputs: the text's `html`, then `ftfy`, `clip_tokenize` and `tokenizer`, each on those
+//!    before it; the checkpoint's `config`, then `preprocessor`; `weights`, `device`, `levels`.
+//! 3. Model: `model`, the towers built from `config` and `weights`.
+//! 4. This file: [`ClipEncoder`] and the public face.
 
 #![warn(missing_docs)]
 
 mod clip_tokenize;
 mod config;
 mod device;
+mod device_name;
 mod error;
 mod ftfy;
 #[rustfmt::skip]
@@ -42,7 +56,8 @@ use std::path::{Path, PathBuf};
 pub use clip_tokenize::{CLIP_CONTEXT, clip_clean};
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
 pub use crops::ClipPreprocess;
-pub use device::{device_name, parse_device};
+pub use device::parse_device;
+pub use device_name::device_name;
 pub use error::{Error, Result};
 pub use ftfy::{fix_text, normalize};
 pub use tch::{Device, Kind, Tensor};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Largest feature size, key size or texts per crop (`fdim`, `d`, `k`) accepted from a file.
 /// CLIP's widest tower is 1,664 wide; the published files have 768, 512 and 16.
@@ -54,6 +54,19 @@ pub(crate) fn file_len(path: &Path, file: &std::fs::File) -> Result<u64> {
         object: "/".into(),
         source,
     })
+}
+
+/// An [`Error::Input`] unless `shape` holds exactly `len` values.
+pub(crate) fn check_len(path: &Path, object: &str, shape: &[usize], len: usize) -> Result<()> {
+    let want: usize = shape.iter().product();
+    if want != len {
+        return Err(Error::Input {
+            path: path.to_owned(),
+            object: object.to_owned(),
+            message: format!("shape {shape:?} needs {want} values, got {len}"),
+        });
+    }
+    Ok(())
 }
 
 fn out_of_range(path: &Path, object: &str, what: &str, value: i128, limit: u128) -> Error {

@@ -21,6 +21,25 @@
 //! Writers flush after every batch, so a killed writer leaves a readable file holding every
 //! finished batch, and `append` resumes it.
 //!
+//! # Layers
+//!
+//! The modules form layers, listed bottom-up. A module imports only from lower layers, or from
+//! its own layer's siblings where stated below; nothing imports through this file's
+//! re-exports, and no import cycle exists (`tests/layers.rs` checks all three).
+//!
+//! 1. Foundation: `error`, `schema` (the names, `parse_id`), `testing` (the crash-test hook); on
+//!    them `bounds` (sizes read from files, `check_len`), `kind` (the vocabulary: `Profile`,
+//!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data) and `provenance`.
+//! 2. Format back-ends: `h5` (the HDF5 library: `resume`, `gzip`, `packed`, `direct_chunk`,
+//!    `chunks`, `vlen`, and reading and writing `provenance`) and `oldh5` (h5py's default file
+//!    format written and read without the library); neither uses the other.
+//! 3. Typed files: `original` (`vis`, `txt`, `caption_db`) and `haav` (the same three), which
+//!    writes and reads its `txt_ctx` through the original's.
+//! 4. Operations over files: `ops::inspect` (`detect`, `summarize`), `ops::check` and
+//!    `ops::merge` (each with `original` and `haav`; both tell the kind by `ops::inspect`),
+//!    `ops::batch` (feature `tch`).
+//! 5. This file: the public face, the one list of what the crate exports.
+//!
 //! ```no_run
 //! # fn main() -> ctx_store::Result<()> {
 //! use ctx_store::{Provenance, TxtCtxReader, View, VisCtxWriter};
@@ -39,50 +58,39 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bounds;
+mod entry;
+mod error;
+mod h5;
+mod haav;
+mod kind;
+mod oldh5;
+mod ops;
+mod original;
+mod provenance;
 pub mod schema;
 #[doc(hidden)]
 pub mod testing;
 
-#[cfg(feature = "tch")]
-mod batch;
-mod bounds;
-mod caption_db;
-mod check;
-mod chunks;
-mod direct_chunk;
-mod error;
-mod gzip;
-mod h5;
-mod haav;
-mod kind;
-mod merge;
-mod oldh5;
-mod packed;
-mod provenance;
-mod resume;
-mod txt;
-mod vis;
-mod vlen;
-
-#[cfg(feature = "tch")]
-pub use batch::{TxtBatch, txt_batch, vis_batch};
-pub use caption_db::{Caption, CaptionDb, CaptionDbWriter, CaptionLayout, Captions};
-pub use check::{CheckOptions, Report, Violation, check, check_with};
+pub use entry::{Caption, Captions, HaavVisCtx, HaavVisEntry, TxtEntry, ViewEntry, VisCtx};
 pub use error::{Error, Result};
-#[cfg(feature = "tch")]
-pub use haav::batch::{HaavTxtBatch, HaavTxtView, HaavVisBatch, haav_txt_batch, haav_vis_batch};
+pub use h5::hdf5_version;
 pub use haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
 pub use haav::txt::{HaavTxtCtxReader, HaavTxtCtxWriter};
-pub use haav::vis::{HaavVisCtx, HaavVisCtxReader, HaavVisCtxWriter, HaavVisEntry};
-pub use kind::{FileKind, Profile, Summary, detect, summarize};
-pub use merge::{Merged, merge};
+pub use haav::vis::{HaavVisCtxReader, HaavVisCtxWriter};
+pub use kind::{CaptionLayout, FileKind, Profile};
+#[cfg(feature = "tch")]
+pub use ops::batch::haav::{
+    HaavTxtBatch, HaavTxtView, HaavVisBatch, haav_txt_batch, haav_vis_batch,
+};
+#[cfg(feature = "tch")]
+pub use ops::batch::original::{TxtBatch, txt_batch, vis_batch};
+pub use ops::check::report::{Report, Violation};
+pub use ops::check::{CheckOptions, check, check_with};
+pub use ops::inspect::{Summary, detect, summarize};
+pub use ops::merge::{Merged, merge};
+pub use original::caption_db::{CaptionDb, CaptionDbWriter};
+pub use original::txt::{TxtCtxReader, TxtCtxWriter};
+pub use original::vis::{VisCtxReader, VisCtxWriter};
 pub use provenance::Provenance;
 pub use schema::View;
-pub use txt::{TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry};
-pub use vis::{VisCtx, VisCtxReader, VisCtxWriter};
-
-/// The version of the HDF5 C library this crate was built with, e.g. `1.14.6`.
-pub fn hdf5_version() -> String {
-    let (a, b, c) = hdf5::library_version();
-    format!("{a}.{b}.{c}")
-}

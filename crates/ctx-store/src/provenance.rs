@@ -1,10 +1,9 @@
-//! How a file was made: root attributes our writers add beside the original schema.
+//! How a file was made: root attributes our writers add beside the original schema. Read and
+//! written through the HDF5 library in `h5::provenance`; `oldh5` writes [`Provenance::attributes`]
+//! itself.
 
-use std::path::Path;
-
-use hdf5::Group;
-
-use crate::{FileKind, Result, h5, schema};
+use crate::kind::FileKind;
+use crate::schema;
 
 /// Provenance stored as root attributes ([`schema::PROVENANCE_TOOL`] and friends). Files the
 /// original wrote have none.
@@ -28,15 +27,7 @@ impl Provenance {
         }
     }
 
-    /// Writes the provenance attributes and [`schema::KIND`], which says what `kind` of file
-    /// this is even while it holds no entry (an empty shard).
-    pub(crate) fn write(&self, path: &Path, root: &Group, kind: FileKind) -> Result<()> {
-        self.attributes(kind)
-            .iter()
-            .try_for_each(|(name, value)| h5::write_attr_str(path, root, name, value))
-    }
-
-    /// The root attributes [`write`](Self::write) writes, names and values, in its order.
+    /// The root attributes a writer writes, names and values, in this order.
     pub(crate) fn attributes(&self, kind: FileKind) -> [(&'static str, &str); 4] {
         [
             (schema::PROVENANCE_TOOL, &self.tool),
@@ -44,26 +35,5 @@ impl Provenance {
             (schema::PROVENANCE_ARGUMENTS, &self.arguments),
             (schema::KIND, kind.attribute()),
         ]
-    }
-
-    /// The provenance of the context file at `path`, of any kind; `None` for files without
-    /// (the original's).
-    pub fn of_file(path: impl AsRef<Path>) -> Result<Option<Self>> {
-        let path = path.as_ref();
-        let file = h5::open_read(path)?;
-        Self::read(path, &file)
-    }
-
-    /// Reads the provenance of a file, `None` for files without (the original's).
-    pub(crate) fn read(path: &Path, root: &Group) -> Result<Option<Self>> {
-        let Some(tool) = h5::read_attr_str(path, root, schema::PROVENANCE_TOOL)? else {
-            return Ok(None);
-        };
-        Ok(Some(Self {
-            tool,
-            version: h5::read_attr_str(path, root, schema::PROVENANCE_VERSION)?.unwrap_or_default(),
-            arguments: h5::read_attr_str(path, root, schema::PROVENANCE_ARGUMENTS)?
-                .unwrap_or_default(),
-        }))
     }
 }

@@ -141,6 +141,14 @@ pub fn txt_object(id: u64, view: View, dataset: &str) -> String {
     format!("{id}/{view}/{dataset}")
 }
 
+/// A decimal id as `str(int)` writes it: digits, no sign, no leading zero.
+pub(crate) fn parse_id(name: &str) -> Option<u64> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    if canonical { name.parse().ok() } else { None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +164,15 @@ mod tests {
         let rows: Vec<usize> = View::ALL.iter().map(|v| v.haav_factor() * 16).collect();
         assert_eq!(rows, vec![128, 32, 16]);
         assert_eq!(txt_object(531912, View::Five, FEATURES), "531912/five/features");
+    }
+
+    #[test]
+    fn ids_are_canonical_decimals() {
+        assert_eq!(parse_id("531912"), Some(531912));
+        assert_eq!(parse_id("0"), Some(0));
+        assert_eq!(parse_id("007"), None);
+        assert_eq!(parse_id("-1"), None);
+        assert_eq!(parse_id("fdim"), None);
+        assert_eq!(parse_id(""), None);
     }
 }

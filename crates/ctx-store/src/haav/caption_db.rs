@@ -5,9 +5,13 @@ use std::path::{Path, PathBuf};
 
 use hdf5::{File, Group};
 
-use crate::h5::{self, h5err};
+use crate::entry::{Caption, Captions};
+use crate::error::{Error, Result};
+use crate::h5::{self, gzip, h5err, resume};
+use crate::kind::FileKind;
+use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
-use crate::{Caption, Captions, Error, FileKind, Provenance, Result, bounds, gzip, schema};
+use crate::{bounds, schema};
 
 /// The three datasets of a batch group, in the order HAAV's script writes them.
 const BATCH_DATASETS: [&str; 3] = [schema::KEYS, schema::VALUES, schema::CAPTIONS];
@@ -112,7 +116,7 @@ impl HaavCaptionDbWriter {
         let (numbers, _) = h5::numeric_members(&w.path, w.file())?;
         if let Some(last) = numbers.last().map(u64::to_string) {
             let g = w.file().group(&last).map_err(h5err(&w.path, &last))?;
-            if !crate::resume::holds(&g, &BATCH_DATASETS) {
+            if !resume::holds(&g, &BATCH_DATASETS) {
                 tracing::warn!("{:?}: removing incomplete batch {last}", w.path);
                 w.file().unlink(&last).map_err(h5err(&w.path, &last))?;
             }
@@ -140,8 +144,8 @@ impl HaavCaptionDbWriter {
         }
         let path = self.w.path.clone();
         let (dk, d) = self.dims.unwrap_or((keys.len() / n, values.len() / n));
-        h5::check_len(&path, schema::KEYS, &[n, dk], keys.len())?;
-        h5::check_len(&path, schema::VALUES, &[n, d], values.len())?;
+        bounds::check_len(&path, schema::KEYS, &[n, dk], keys.len())?;
+        bounds::check_len(&path, schema::VALUES, &[n, d], values.len())?;
         let name = self.batches.to_string();
         let g = self.w.file().create_group(&name).map_err(h5err(&path, &name))?;
         let obj = |d: &str| format!("{name}/{d}");

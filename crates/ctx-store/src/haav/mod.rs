@@ -5,16 +5,11 @@
 
 use std::path::Path;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 pub(crate) mod caption_db;
-pub(crate) mod check;
-pub(crate) mod merge;
 pub(crate) mod txt;
 pub(crate) mod vis;
-
-#[cfg(feature = "tch")]
-pub(crate) mod batch;
 
 /// A size written as an int64 attribute (h5py's type for a Python `int`), named `object` in the
 /// error if it does not fit, or is 0 (HAAV's datasets are gzip-compressed: no empty axis).

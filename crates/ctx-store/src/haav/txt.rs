@@ -5,11 +5,15 @@ use std::path::Path;
 
 use hdf5::Group;
 
+use crate::bounds;
+use crate::entry::{TxtEntry, ViewEntry};
+use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
+use crate::haav::attr_size;
+use crate::kind::FileKind;
+use crate::original::txt::{TxtCtxReader, TxtCtxWriter};
+use crate::provenance::Provenance;
 use crate::schema::{self, View};
-use crate::{
-    Error, FileKind, Provenance, Result, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, bounds,
-};
 
 /// The object name of the `fdim` attribute in errors.
 const FDIM_OBJECT: &str = "/@fdim";
@@ -45,7 +49,7 @@ impl HaavTxtCtxWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let fdim_i64 = super::attr_size(path, FDIM_OBJECT, fdim)?;
+        let fdim_i64 = attr_size(path, FDIM_OBJECT, fdim)?;
         let inner =
             TxtCtxWriter::create_as(path, provenance, overwrite, FileKind::HaavTxtCtx, |w| {
                 h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)

@@ -6,9 +6,14 @@ use std::path::{Path, PathBuf};
 
 use hdf5::{File, Group};
 
-use crate::h5::{self, h5err};
+use crate::entry::{HaavVisCtx, HaavVisEntry};
+use crate::error::{Error, Result};
+use crate::h5::{self, gzip, h5err, packed, resume};
+use crate::haav::attr_size;
+use crate::kind::FileKind;
+use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, gzip, packed, resume, schema};
+use crate::{bounds, schema};
 
 const FDIM_GRID_OBJECT: &str = "/@fdim_grid";
 const FDIM_POOLED_OBJECT: &str = "/@fdim_pooled";
@@ -59,8 +64,8 @@ impl HaavVisCtxWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let grid = super::attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
-        let pooled = super::attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
+        let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
+        let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
         let w = h5::Writer::create(path, overwrite)?;
         // HAAV's script sets them in this order.
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_POOLED, pooled)?;
@@ -120,13 +125,13 @@ impl HaavVisCtxWriter {
             });
         }
         let (gsize, psize) = (tokens * self.fdim_grid, self.fdim_pooled);
-        h5::check_len(
+        bounds::check_len(
             &path,
             schema::GRID_FEATURES,
             &[ids.len(), tokens, self.fdim_grid],
             grid.len(),
         )?;
-        h5::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
+        bounds::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
         let root = self.w.file();
         let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
         // Each image's two datasets, in the order HAAV's script writes them.
@@ -174,47 +179,6 @@ impl HaavVisCtxWriter {
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<()> {
         self.w.close()
-    }
-}
-
-/// One image of HAAV's `vis_ctx.hdf5`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HaavVisEntry {
-    /// Tokens of the grid (class token first: 50 for ViT-B/32 at 224 px).
-    pub tokens: usize,
-    /// `(tokens, fdim_grid)` row-major.
-    pub grid: Vec<f32>,
-    /// `(fdim_pooled,)`.
-    pub pooled: Vec<f32>,
-}
-
-/// Every image of HAAV's `vis_ctx.hdf5` in memory (HAAV's `VisCtxField(preload=True)`).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HaavVisCtx {
-    /// Image ids, ascending.
-    pub ids: Vec<u64>,
-    /// Tokens per image (the same for every image: HAAV's training code stacks them).
-    pub tokens: usize,
-    /// Width of the grid.
-    pub fdim_grid: usize,
-    /// Size of the pooled embedding.
-    pub fdim_pooled: usize,
-    /// `ids.len() * tokens * fdim_grid` values, image `i`'s grid at `i * tokens * fdim_grid`.
-    pub grid: Vec<f32>,
-    /// `ids.len() * fdim_pooled` values.
-    pub pooled: Vec<f32>,
-}
-
-impl HaavVisCtx {
-    /// The `(tokens, fdim_grid)` grid of the `i`-th image.
-    pub fn grid_row(&self, i: usize) -> &[f32] {
-        let n = self.tokens * self.fdim_grid;
-        &self.grid[i * n..(i + 1) * n]
-    }
-
-    /// The pooled embedding of the `i`-th image.
-    pub fn pooled_row(&self, i: usize) -> &[f32] {
-        &self.pooled[i * self.fdim_pooled..(i + 1) * self.fdim_pooled]
     }
 }
 

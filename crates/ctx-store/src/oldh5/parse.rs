@@ -8,7 +8,8 @@ use std::path::Path;
 
 use super::encode::{Addr, ENTRY_SIZE, Entry, SNOD_SIZE, SUPERBLOCK_SIZE, TREE_SIZE};
 use super::{INTERNAL_K, LEAF_K};
-use crate::{Error, Result};
+use crate::bounds;
+use crate::error::{Error, Result};
 
 /// What [`read`] found.
 pub(crate) struct Existing {
@@ -105,7 +106,7 @@ pub(crate) fn u64_at(b: &[u8], at: usize) -> u64 {
 /// The parts of `file` an appending writer needs, or `None` if the file is not in h5py's default
 /// format (then the HDF5 library appends).
 pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Existing>> {
-    let len = crate::bounds::file_len(path, file)?;
+    let len = bounds::file_len(path, file)?;
     let mut r = Reader::new(path, file, len);
     if len < SUPERBLOCK_SIZE as u64 {
         return Ok(None);

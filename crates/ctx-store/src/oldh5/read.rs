@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::parse::{self, Reader, u16_at, u32_at, u64_at};
+use crate::bounds;
+use crate::entry::{TxtEntry, ViewEntry};
+use crate::error::Result;
 use crate::schema::{self, View};
-use crate::{Result, TxtEntry, ViewEntry, bounds};
 
 /// The float32 datatype message h5py writes (little-endian IEEE).
 const F32_TYPE: [u8; 20] =
@@ -31,7 +33,7 @@ impl<'f> NativeTxtFile<'f> {
         let images = existing
             .members
             .iter()
-            .filter_map(|(name, e)| Some((crate::h5::parse_id(name)?, e.header.abs()?)))
+            .filter_map(|(name, e)| Some((schema::parse_id(name)?, e.header.abs()?)))
             .collect();
         Ok(Some(Self { path, file, len, images }))
     }

@@ -11,9 +11,11 @@ use rayon::prelude::*;
 use super::encode::{self, Addr, Buf, Entry, SUPERBLOCK_SIZE};
 use super::parse;
 use super::root::RootIndex;
+use crate::bounds;
+use crate::entry::TxtEntry;
+use crate::error::{Error, Result};
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
-use crate::{Error, Result, TxtEntry, h5};
 
 const _: () = assert!(cfg!(target_endian = "little"), "floats are written as they lie in memory");
 
@@ -288,7 +290,7 @@ impl<'e> Image<'e> {
                 (schema::TEXTS, &shape, v.texts.len()),
             ] {
                 if len != if dataset == schema::FEATURES { n * v.d } else { n } {
-                    h5::check_len(path, &obj(dataset), dims, len)?;
+                    bounds::check_len(path, &obj(dataset), dims, len)?;
                 }
             }
             if let Some(t) = v.texts.iter().find(|t| t.contains('\0')) {

@@ -4,7 +4,9 @@
 
 use tch::{Device, Tensor};
 
-use crate::{Error, HaavVisCtx, Result, TxtEntry, View};
+use crate::entry::{HaavVisCtx, TxtEntry};
+use crate::error::{Error, Result};
+use crate::schema::View;
 
 /// One view of a batch of HAAV's textual context: `{"embed", "pos", "rank"}` of
 /// `TxtCtxField.process`.

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use hdf5::Dataset;
 use hdf5::filters::Filter;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::h5::h5err;
 
 /// Largest chunk this module inflates or reads into a buffer (HDF5 allows up to 4 GiB).
 const MAX_CHUNK_BYTES: usize = 256 << 20;
@@ -57,7 +58,7 @@ pub(crate) fn stored(
         chunks.push(Stored { offset, addr: c.addr, size: c.size, deflated });
         if plain { 0 } else { 1 }
     })
-    .map_err(crate::h5::h5err(path, object))?;
+    .map_err(h5err(path, object))?;
     Ok(plain.then_some((chunk, chunks)))
 }
 

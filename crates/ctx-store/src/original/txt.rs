@@ -6,92 +6,16 @@ use std::path::{Path, PathBuf};
 use hdf5::{File, Group};
 use rayon::prelude::*;
 
-use crate::h5::{self, h5err};
+use crate::bounds;
+use crate::entry::{TxtEntry, ViewEntry};
+use crate::error::{Error, Result};
+use crate::h5::{self, gzip, h5err, packed, resume};
+use crate::kind::FileKind;
+use crate::oldh5::read::NativeTxtFile;
 use crate::oldh5::txt::NativeTxt;
+use crate::provenance::Provenance;
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, gzip, packed, resume};
-
-/// The retrieval results of one view of one image: `crops` rows of `k` texts each.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ViewEntry {
-    /// Number of crops held (1 for `whole` and for a single selected crop).
-    pub crops: usize,
-    /// Texts per crop.
-    pub k: usize,
-    /// Feature size.
-    pub d: usize,
-    /// `crops * k * d` values, row-major.
-    pub features: Vec<f32>,
-    /// `crops * k` scores, descending within a crop.
-    pub scores: Vec<f32>,
-    /// `crops * k` texts.
-    pub texts: Vec<String>,
-}
-
-impl ViewEntry {
-    /// Keeps one crop and/or the first `top_k` texts of each crop, as
-    /// `f[...][crop, :top_k]` does in h5py (a `top_k` above `k` keeps all).
-    pub fn select(&self, crop: Option<usize>, top_k: Option<usize>) -> Option<ViewEntry> {
-        let (first, crops) = match crop {
-            Some(c) if c >= self.crops => return None,
-            Some(c) => (c, 1),
-            None => (0, self.crops),
-        };
-        let k = top_k.map_or(self.k, |t| t.min(self.k));
-        let mut out = ViewEntry {
-            crops,
-            k,
-            d: self.d,
-            features: Vec::with_capacity(crops * k * self.d),
-            scores: Vec::with_capacity(crops * k),
-            texts: Vec::with_capacity(crops * k),
-        };
-        for c in first..first + crops {
-            let row = c * self.k;
-            out.features.extend_from_slice(&self.features[row * self.d..(row + k) * self.d]);
-            out.scores.extend_from_slice(&self.scores[row..row + k]);
-            out.texts.extend_from_slice(&self.texts[row..row + k]);
-        }
-        Some(out)
-    }
-
-    /// Shape of `features` as h5py shows it: `(k, d)` for one crop, else `(crops, k, d)`.
-    pub fn features_shape(&self) -> Vec<usize> {
-        let mut s = self.scores_shape();
-        s.push(self.d);
-        s
-    }
-
-    /// Shape of `scores` and `texts` as h5py shows them: `(k,)` or `(crops, k)`.
-    pub fn scores_shape(&self) -> Vec<usize> {
-        if self.crops == 1 { vec![self.k] } else { vec![self.crops, self.k] }
-    }
-}
-
-/// One image of `txt_ctx.hdf5`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TxtEntry {
-    /// The COCO image id.
-    pub id: u64,
-    /// Query = the whole image.
-    pub whole: ViewEntry,
-    /// Queries = five crops.
-    pub five: ViewEntry,
-    /// Queries = nine crops.
-    pub nine: ViewEntry,
-}
-
-impl TxtEntry {
-    /// The entry of `view`.
-    pub fn view(&self, view: View) -> &ViewEntry {
-        match view {
-            View::Whole => &self.whole,
-            View::Five => &self.five,
-            View::Nine => &self.nine,
-        }
-    }
-}
 
 /// Writes `txt_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
 ///
@@ -260,7 +184,7 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
                 [(schema::FEATURES, &v.features, fshape), (schema::SCORES, &v.scores, shape)]
             {
                 let object = schema::txt_object(e.id, view, name);
-                h5::check_len(path, &object, &shape, data.len())?;
+                bounds::check_len(path, &object, &shape, data.len())?;
                 let name = name.to_owned();
                 arrays.push(packed::F32Array { name, object, data, shape });
             }
@@ -481,7 +405,7 @@ impl TxtCtxReader {
         if !self.direct {
             return None;
         }
-        let file = crate::oldh5::read::NativeTxtFile::open(&self.path, &self.raw).ok()??;
+        let file = NativeTxtFile::open(&self.path, &self.raw).ok()??;
         let loaded: Option<Vec<TxtEntry>> =
             ids.par_iter().map_init(|| file.reader(), |r, &id| r.load(id).ok().flatten()).collect();
         if loaded.is_none() {

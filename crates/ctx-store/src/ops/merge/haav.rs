@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use crate::merge::{IMAGES_PER_BATCH, disjoint, merge_error};
-use crate::{
-    HaavCaptionDb, HaavCaptionDbWriter, HaavTxtCtxReader, HaavTxtCtxWriter, HaavVisCtxReader,
-    HaavVisCtxWriter, Provenance, Result,
-};
+use crate::error::Result;
+use crate::haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
+use crate::haav::txt::{HaavTxtCtxReader, HaavTxtCtxWriter};
+use crate::haav::vis::{HaavVisCtxReader, HaavVisCtxWriter};
+use crate::ops::merge::common::{IMAGES_PER_BATCH, disjoint, merge_error};
+use crate::provenance::Provenance;
 
 pub(crate) fn vis(
     inputs: &[&Path],

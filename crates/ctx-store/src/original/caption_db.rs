@@ -15,31 +15,17 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, File, Group};
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::gzip::H5PY_GZIP_LEVEL;
-use crate::h5::{self, h5err};
+use crate::bounds;
+use crate::entry::{Caption, Captions};
+use crate::error::{Error, Result};
+use crate::h5::gzip::{H5PY_GZIP_LEVEL, guess_chunk};
+use crate::h5::{self, h5err, packed};
+use crate::kind::{CaptionLayout, FileKind};
+use crate::provenance::Provenance;
+use crate::schema;
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, schema};
 
 mod load;
-use crate::packed;
-
-/// The two layouts of `caption_db.hdf5`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CaptionLayout {
-    /// A gzip-compressed group per batch, as the Python original writes it.
-    Original,
-    /// Three root datasets, chunked along the rows (ours).
-    Contiguous,
-}
-
-impl std::fmt::Display for CaptionLayout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CaptionLayout::Original => "original (a group per batch)",
-            CaptionLayout::Contiguous => "contiguous (xctx)",
-        })
-    }
-}
 
 /// Rows per chunk of the contiguous layout (4 MiB of 512-d float32 per chunk).
 const CHUNK_ROWS: usize = 2048;
@@ -139,8 +125,8 @@ impl CaptionDbWriter {
     ) -> Result<()> {
         let n = captions.len();
         let path = self.w.path.clone();
-        h5::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
-        h5::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
+        bounds::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
+        bounds::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
         let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
         let root: &Group = self.w.file();
         match self.layout {
@@ -274,61 +260,6 @@ fn write_gzip(
         .create(name)
         .map_err(h5err(path, object))?;
     ds.write_raw(data).map_err(h5err(path, object))
-}
-
-/// h5py's `filters.guess_chunk`, so that our original-layout files have h5py's chunk shapes.
-pub(crate) fn guess_chunk(shape: &[usize], typesize: usize) -> Vec<usize> {
-    const CHUNK_BASE: f64 = 16.0 * 1024.0;
-    const CHUNK_MIN: f64 = 8.0 * 1024.0;
-    const CHUNK_MAX: f64 = 1024.0 * 1024.0;
-    let mut chunks: Vec<f64> =
-        shape.iter().map(|&x| if x == 0 { 1024.0 } else { x as f64 }).collect();
-    let ndims = chunks.len();
-    let product = |c: &[f64]| c.iter().product::<f64>();
-    let dset_size = product(&chunks) * typesize as f64;
-    let target = (CHUNK_BASE * 2f64.powf((dset_size / (1024.0 * 1024.0)).log10()))
-        .clamp(CHUNK_MIN, CHUNK_MAX);
-    let mut idx = 0;
-    loop {
-        let chunk_bytes = product(&chunks) * typesize as f64;
-        if (chunk_bytes < target || (chunk_bytes - target).abs() / target < 0.5)
-            && chunk_bytes < CHUNK_MAX
-        {
-            break;
-        }
-        if product(&chunks) == 1.0 {
-            break;
-        }
-        chunks[idx % ndims] = (chunks[idx % ndims] / 2.0).ceil();
-        idx += 1;
-    }
-    chunks.into_iter().map(|c| c as usize).collect()
-}
-
-/// The whole caption database in memory.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Captions {
-    /// Key size.
-    pub key_dim: usize,
-    /// Feature size.
-    pub feature_dim: usize,
-    /// `len * key_dim` values.
-    pub keys: Vec<f32>,
-    /// `len * feature_dim` values.
-    pub features: Vec<f32>,
-    /// The phrases.
-    pub captions: Vec<String>,
-}
-
-/// One phrase of the database.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Caption {
-    /// The L2-normalised projected embedding.
-    pub key: Vec<f32>,
-    /// The text tower's pooled output.
-    pub feature: Vec<f32>,
-    /// The phrase.
-    pub caption: String,
 }
 
 /// Reads `caption_db.hdf5` in either layout.
@@ -598,17 +529,4 @@ fn check_batch(
     let what = "rows times (key size + feature size + 1)";
     bounds::values(path, &obj(schema::KEYS), what, &[ks[0], dk + d + 1], file_len)?;
     Ok((ks[0], dk, d))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::guess_chunk;
-
-    #[test]
-    fn guess_chunk_matches_h5py_examples() {
-        // Values printed by h5py 3.16's h5py._hl.filters.guess_chunk.
-        assert_eq!(guess_chunk(&[512, 512], 4), vec![64, 64]);
-        assert_eq!(guess_chunk(&[512], 8), vec![512]);
-        assert_eq!(guess_chunk(&[100, 512], 4), vec![25, 128]);
-    }
 }

@@ -5,9 +5,13 @@ use std::path::{Path, PathBuf};
 use hdf5::File;
 use rayon::prelude::*;
 
+use crate::entry::VisCtx;
+use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
+use crate::kind::FileKind;
+use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
-use crate::{Error, FileKind, Provenance, Result, bounds, schema};
+use crate::{bounds, schema};
 
 /// Writes `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
 ///
@@ -54,7 +58,7 @@ impl VisCtxWriter {
     /// Writes `ids.len()` images; `features` holds their vectors back to back
     /// (`ids.len() * fdim` values). Flushed to disk before returning.
     pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
-        h5::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
+        bounds::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
         let root = self.w.file();
         self.w.write_batch(|sink| {
             // With fdim 0 every row is empty (chunks_exact would yield none).
@@ -95,24 +99,6 @@ pub struct VisCtxReader {
     fdim: usize,
     /// The file's length, which bounds the sizes read from it.
     len: u64,
-}
-
-/// Every image of a `vis_ctx.hdf5` in memory.
-#[derive(Clone, Debug, PartialEq)]
-pub struct VisCtx {
-    /// Image ids, ascending.
-    pub ids: Vec<u64>,
-    /// Feature size.
-    pub fdim: usize,
-    /// `ids.len() * fdim` values, row `i` for `ids[i]`.
-    pub features: Vec<f32>,
-}
-
-impl VisCtx {
-    /// The features of the `i`-th image.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.features[i * self.fdim..(i + 1) * self.fdim]
-    }
 }
 
 impl VisCtxReader {

@@ -7,9 +7,9 @@ use std::path::Path;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, Group};
 
-use crate::caption_db::guess_chunk;
+use crate::bounds;
+use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
-use crate::{Error, Result};
 
 /// Deflate level of h5py's `compression="gzip"` without `compression_opts`.
 pub(crate) const H5PY_GZIP_LEVEL: u8 = 4;
@@ -30,6 +30,35 @@ fn check_shape(path: &Path, object: &str, shape: &[usize]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// h5py's `filters.guess_chunk`, so that the gzip datasets we write have h5py's chunk shapes.
+pub(crate) fn guess_chunk(shape: &[usize], typesize: usize) -> Vec<usize> {
+    const CHUNK_BASE: f64 = 16.0 * 1024.0;
+    const CHUNK_MIN: f64 = 8.0 * 1024.0;
+    const CHUNK_MAX: f64 = 1024.0 * 1024.0;
+    let mut chunks: Vec<f64> =
+        shape.iter().map(|&x| if x == 0 { 1024.0 } else { x as f64 }).collect();
+    let ndims = chunks.len();
+    let product = |c: &[f64]| c.iter().product::<f64>();
+    let dset_size = product(&chunks) * typesize as f64;
+    let target = (CHUNK_BASE * 2f64.powf((dset_size / (1024.0 * 1024.0)).log10()))
+        .clamp(CHUNK_MIN, CHUNK_MAX);
+    let mut idx = 0;
+    loop {
+        let chunk_bytes = product(&chunks) * typesize as f64;
+        if (chunk_bytes < target || (chunk_bytes - target).abs() / target < 0.5)
+            && chunk_bytes < CHUNK_MAX
+        {
+            break;
+        }
+        if product(&chunks) == 1.0 {
+            break;
+        }
+        chunks[idx % ndims] = (chunks[idx % ndims] / 2.0).ceil();
+        idx += 1;
+    }
+    chunks.into_iter().map(|c| c as usize).collect()
 }
 
 /// h5py's chunk shape for a float32 dataset of `shape`.
@@ -66,7 +95,7 @@ pub(crate) fn write_f32(
     shape: &[usize],
     data: &[f32],
 ) -> Result<()> {
-    h5::check_len(path, object, shape, data.len())?;
+    bounds::check_len(path, object, shape, data.len())?;
     let ds = create_f32(path, group, name, object, shape, H5PY_GZIP_LEVEL)?;
     ds.write_raw(data).map_err(h5err(path, object))
 }
@@ -81,7 +110,7 @@ pub(crate) fn write_strings(
     shape: &[usize],
     data: &[String],
 ) -> Result<()> {
-    h5::check_len(path, object, shape, data.len())?;
+    bounds::check_len(path, object, shape, data.len())?;
     check_shape(path, object, shape)?;
     let values = h5::to_varlen(path, object, data)?;
     let ds = group
@@ -92,4 +121,17 @@ pub(crate) fn write_strings(
         .create(name)
         .map_err(h5err(path, object))?;
     ds.write_raw(&values).map_err(h5err(path, object))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guess_chunk;
+
+    #[test]
+    fn guess_chunk_matches_h5py_examples() {
+        // Values printed by h5py 3.16's h5py._hl.filters.guess_chunk.
+        assert_eq!(guess_chunk(&[512, 512], 4), vec![64, 64]);
+        assert_eq!(guess_chunk(&[512], 8), vec![512]);
+        assert_eq!(guess_chunk(&[100, 512], 4), vec![25, 128]);
+    }
 }

@@ -14,8 +14,11 @@ use std::sync::Arc;
 use hdf5::Dataset;
 use hdf5::types::TypeDescriptor;
 
-use crate::chunks::{self, Stored};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::h5::{
+    self,
+    chunks::{self, Stored},
+};
 
 /// Bytes of one element in the file: sequence length (4), collection address (8), index (4).
 const ELEMENT: usize = 16;
@@ -51,7 +54,7 @@ pub(crate) fn plan(
     rows: usize,
     file_len: u64,
 ) -> Result<Option<Vec<StrBand>>> {
-    let desc = crate::h5::descriptor(path, ds, object)?;
+    let desc = h5::descriptor(path, ds, object)?;
     if !matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) || rows == 0 {
         return Ok(None);
     }

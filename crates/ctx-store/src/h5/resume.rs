@@ -4,7 +4,7 @@ use std::path::Path;
 
 use hdf5::Group;
 
-use crate::Result;
+use crate::error::Result;
 use crate::h5::{self, h5err};
 
 /// The ids of the image groups at the root of `file` that `complete` accepts, ascending.

@@ -6,10 +6,14 @@
 
 use std::path::Path;
 
-use crate::check::{
+use crate::error::Result;
+use crate::haav::caption_db::HaavCaptionDb;
+use crate::haav::txt::HaavTxtCtxReader;
+use crate::haav::vis::HaavVisCtxReader;
+use crate::ops::check::report::{
     Report, check_finite, check_scores, check_unit_rows, image_ids, unexpected_views,
 };
-use crate::{HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader, Result, View, schema};
+use crate::schema::{self, View};
 
 /// HAAV's vis_ctx: the attributes, every image's two datasets with the attributes' sizes, one
 /// number of tokens for all, finite values, L2-normalised pooled embeddings.

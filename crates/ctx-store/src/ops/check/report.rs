@@ -1,12 +1,13 @@
-//! `ctx-inspect FILE --check`: validate a whole file against the schema of its kind, collecting
-//! every violation instead of stopping at the first. HAAV's files are checked against what
-//! HAAV's training code needs (`haav::check`).
+//! The report of a check, and the checks both profiles' files share: image ids at the root,
+//! the members of an image group, scores, finite values, L2-normalised rows.
 
 use std::path::Path;
 
+use crate::entry::ViewEntry;
+use crate::error::{Error, Result};
 use crate::h5;
-use crate::kind::{FileKind, detect};
-use crate::{CaptionDb, Error, Result, TxtCtxReader, View, ViewEntry, VisCtxReader, haav, schema};
+use crate::kind::FileKind;
+use crate::schema::{self, View};
 
 /// One way in which a file departs from the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,7 +18,7 @@ pub struct Violation {
     pub message: String,
 }
 
-/// The result of [`check`].
+/// The result of [`check`](crate::check).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     /// What the file was taken to be.
@@ -43,37 +44,6 @@ impl Report {
     }
 }
 
-/// Options of [`check_with`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CheckOptions {
-    /// HAAV's txt_ctx: the `k` of HAAV's training code (`TxtCtxField(k=...)`, 8 by default
-    /// there): every image's views must hold at least 8k, 2k and k texts per crop. `None`: the
-    /// file's own k, the texts per crop of the first image's `nine` view.
-    pub haav_k: Option<usize>,
-}
-
-/// Validates the file at `path` against the schema of its kind. File-level failures (missing,
-/// not HDF5, not a context file) are errors; everything else is collected in the report.
-pub fn check(path: impl AsRef<Path>) -> Result<Report> {
-    check_with(path, &CheckOptions::default())
-}
-
-/// [`check`] with options.
-pub fn check_with(path: impl AsRef<Path>, options: &CheckOptions) -> Result<Report> {
-    let path = path.as_ref();
-    let kind = detect(path)?;
-    let mut report = Report { kind, entries: 0, haav_k: None, violations: Vec::new() };
-    match kind {
-        FileKind::VisCtx => check_vis(path, &mut report)?,
-        FileKind::TxtCtx => check_txt(path, &mut report)?,
-        FileKind::CaptionDb(_) => check_caption_db(path, &mut report),
-        FileKind::HaavVisCtx => haav::check::vis(path, &mut report)?,
-        FileKind::HaavTxtCtx => haav::check::txt(path, options.haav_k, &mut report)?,
-        FileKind::HaavCaptionDb => haav::check::caption_db(path, &mut report),
-    }
-    Ok(report)
-}
-
 /// Image ids at the root of `path`; other member names are violations.
 pub(crate) fn image_ids(path: &Path, report: &mut Report) -> Result<Vec<u64>> {
     let file = h5::open_read(path)?;
@@ -83,22 +53,6 @@ pub(crate) fn image_ids(path: &Path, report: &mut Report) -> Result<Vec<u64>> {
     }
     report.entries = ids.len();
     Ok(ids)
-}
-
-fn check_vis(path: &Path, report: &mut Report) -> Result<()> {
-    let r = match VisCtxReader::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            report.push_err("/", &e);
-            return Ok(());
-        }
-    };
-    for id in image_ids(path, report)? {
-        if let Err(e) = r.get(id) {
-            report.push_err(id.to_string(), &e);
-        }
-    }
-    Ok(())
 }
 
 /// Members of an image group that are not views.
@@ -119,36 +73,6 @@ pub(crate) fn unexpected_views(path: &Path, id: u64, report: &mut Report) -> Res
             Ok(false)
         }
     }
-}
-
-fn check_txt(path: &Path, report: &mut Report) -> Result<()> {
-    let r = TxtCtxReader::open(path)?;
-    let mut dims: Option<(usize, usize, u64)> = None;
-    for id in image_ids(path, report)? {
-        if !unexpected_views(path, id, report)? {
-            continue;
-        }
-        for view in View::ALL {
-            let object = format!("{id}/{view}");
-            let v = match r.view(id, view, None, None) {
-                Ok(v) => v,
-                Err(e) => {
-                    report.push_err(&object, &e);
-                    continue;
-                }
-            };
-            match dims {
-                None => dims = Some((v.k, v.d, id)),
-                Some((k, d, first)) if (k, d) != (v.k, v.d) => report.push(
-                    &object,
-                    format!("k = {}, d = {}, but image {first} has k = {k}, d = {d}", v.k, v.d),
-                ),
-                Some(_) => {}
-            }
-            check_scores(report, &object, &v);
-        }
-    }
-    Ok(())
 }
 
 /// Scores of a view: finite and descending within each crop.
@@ -188,29 +112,4 @@ pub(crate) fn check_unit_rows(report: &mut Report, object: &str, values: &[f32],
         let what = if values.len() > width { format!("{bad} rows are") } else { "it is".into() };
         report.push(object, format!("{what} not L2-normalised (first: row {i}, norm {norm})"));
     }
-}
-
-fn check_caption_db(path: &Path, report: &mut Report) {
-    let db = match CaptionDb::open(path) {
-        Ok(db) => db,
-        Err(e) => {
-            report.push_err("/", &e);
-            return;
-        }
-    };
-    report.entries = db.len();
-    let data = match db.load() {
-        Ok(d) => d,
-        Err(e) => {
-            report.push_err("/", &e);
-            return;
-        }
-    };
-    if data.captions.len() != db.len() {
-        report.push(
-            schema::CAPTIONS,
-            format!("{} captions for {} rows", data.captions.len(), db.len()),
-        );
-    }
-    check_unit_rows(report, schema::KEYS, &data.keys, data.key_dim);
 }

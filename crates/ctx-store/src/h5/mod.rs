@@ -1,6 +1,9 @@
 //! HDF5 plumbing shared by the readers and writers: opening with clear errors, the file-format
 //! bounds and metadata-cache settings of our writers, typed reads with dtype/shape checks, and
-//! string datasets.
+//! string datasets. The files beside it build on this: resuming a killed writer (`resume`),
+//! h5py's gzip datasets (`gzip`) and their chunks compressed on rayon's threads (`packed`,
+//! stored by `direct_chunk`), and reading stored chunks (`chunks`) and variable-length strings
+//! (`vlen`) without the library.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,8 +16,23 @@ use hdf5::plist::file_access::{
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
 use hdf5::{Dataset, File, Group};
 
+use crate::error::{Error, Result};
 use crate::testing::{self, WritePoint};
-use crate::{Error, Result};
+use crate::{bounds, schema};
+
+pub(crate) mod chunks;
+pub(crate) mod direct_chunk;
+pub(crate) mod gzip;
+pub(crate) mod packed;
+pub(crate) mod provenance;
+pub(crate) mod resume;
+pub(crate) mod vlen;
+
+/// The version of the HDF5 C library this crate was built with, e.g. `1.14.6`.
+pub fn hdf5_version() -> String {
+    let (a, b, c) = hdf5::library_version();
+    format!("{a}.{b}.{c}")
+}
 
 const SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
@@ -460,7 +478,7 @@ impl<'d> RawSink<'_, 'd> {
         data: &'d [f32],
     ) -> Result<()> {
         let path = self.path;
-        check_len(path, object, shape, data.len())?;
+        bounds::check_len(path, object, shape, data.len())?;
         let ds = group
             .new_dataset::<f32>()
             .shape(shape)
@@ -487,7 +505,7 @@ pub(crate) fn write_strings(
     shape: &[usize],
     data: &[String],
 ) -> Result<()> {
-    check_len(path, object, shape, data.len())?;
+    bounds::check_len(path, object, shape, data.len())?;
     let values = to_varlen(path, object, data)?;
     let ds = group
         .new_dataset::<VarLenUnicode>()
@@ -508,18 +526,6 @@ pub(crate) fn to_varlen(path: &Path, object: &str, data: &[String]) -> Result<Ve
             })
         })
         .collect()
-}
-
-pub(crate) fn check_len(path: &Path, object: &str, shape: &[usize], len: usize) -> Result<()> {
-    let want: usize = shape.iter().product();
-    if want != len {
-        return Err(Error::Input {
-            path: path.to_owned(),
-            object: object.to_owned(),
-            message: format!("shape {shape:?} needs {want} values, got {len}"),
-        });
-    }
-    Ok(())
 }
 
 /// Writes a scalar int64 attribute (what h5py stores for a Python `int`).
@@ -602,34 +608,11 @@ pub(crate) fn numeric_members(path: &Path, g: &Group) -> Result<(Vec<u64>, Vec<S
     let mut ids = Vec::with_capacity(names.len());
     let mut other = Vec::new();
     for n in names {
-        match parse_id(&n) {
+        match schema::parse_id(&n) {
             Some(id) => ids.push(id),
             None => other.push(n),
         }
     }
     ids.sort_unstable();
     Ok((ids, other))
-}
-
-/// A decimal id as `str(int)` writes it: digits, no sign, no leading zero.
-pub(crate) fn parse_id(name: &str) -> Option<u64> {
-    let canonical = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_digit())
-        && (name == "0" || !name.starts_with('0'));
-    if canonical { name.parse().ok() } else { None }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_id;
-
-    #[test]
-    fn ids_are_canonical_decimals() {
-        assert_eq!(parse_id("531912"), Some(531912));
-        assert_eq!(parse_id("0"), Some(0));
-        assert_eq!(parse_id("007"), None);
-        assert_eq!(parse_id("-1"), None);
-        assert_eq!(parse_id("fdim"), None);
-        assert_eq!(parse_id(""), None);
-    }
 }

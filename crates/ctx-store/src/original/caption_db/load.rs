@@ -2,9 +2,11 @@
 
 use rayon::prelude::*;
 
-use super::{CaptionDb, Captions};
-use crate::h5::{self, h5err};
-use crate::{Error, Result, bounds, chunks, schema, vlen};
+use crate::entry::Captions;
+use crate::error::{Error, Result};
+use crate::h5::{self, chunks, h5err, vlen};
+use crate::original::caption_db::CaptionDb;
+use crate::{bounds, schema};
 
 impl CaptionDb {
     /// Loads every phrase with its key and feature.

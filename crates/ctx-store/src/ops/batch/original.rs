@@ -3,7 +3,8 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::{Error, Result, TxtEntry, ViewEntry, VisCtx};
+use crate::entry::{TxtEntry, ViewEntry, VisCtx};
+use crate::error::{Error, Result};
 
 /// A batch of textual context, `B` images, `k` texts per crop.
 #[derive(Debug)]

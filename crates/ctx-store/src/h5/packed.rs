@@ -10,10 +10,9 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use hdf5::Group;
 use rayon::prelude::*;
 
-use crate::direct_chunk;
-use crate::gzip;
+use crate::error::{Error, Result};
 use crate::h5::h5err;
-use crate::{Error, Result};
+use crate::h5::{direct_chunk, gzip};
 
 /// A float32 dataset to write: name (its link name for [`Packer::write`]) and object (for
 /// errors), its values in row-major order and its shape.
@@ -256,7 +255,7 @@ mod tests {
         for (i, (shape, want)) in shapes.iter().zip(&data).enumerate() {
             let ds = file.dataset(&format!("d{i}")).unwrap();
             assert_eq!(ds.shape(), shape.to_vec(), "d{i}");
-            assert_eq!(ds.chunk(), Some(crate::caption_db::guess_chunk(shape, 4)), "d{i}");
+            assert_eq!(ds.chunk(), Some(gzip::guess_chunk(shape, 4)), "d{i}");
             assert_eq!(ds.filters(), vec![hdf5::filters::Filter::Deflate(4)], "d{i}");
             let got: Vec<f32> = ds.read_raw().unwrap();
             assert!(&got == want, "d{i}: values differ");

@@ -1,0 +1,171 @@
+//! The entries of the three files as plain data, whatever reads or writes them: an image of a
+//! `txt_ctx.hdf5` and its views, the whole of a `vis_ctx.hdf5` in memory (either profile), the
+//! phrases of a `caption_db.hdf5`.
+
+use crate::schema::View;
+
+/// The retrieval results of one view of one image: `crops` rows of `k` texts each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewEntry {
+    /// Number of crops held (1 for `whole` and for a single selected crop).
+    pub crops: usize,
+    /// Texts per crop.
+    pub k: usize,
+    /// Feature size.
+    pub d: usize,
+    /// `crops * k * d` values, row-major.
+    pub features: Vec<f32>,
+    /// `crops * k` scores, descending within a crop.
+    pub scores: Vec<f32>,
+    /// `crops * k` texts.
+    pub texts: Vec<String>,
+}
+
+impl ViewEntry {
+    /// Keeps one crop and/or the first `top_k` texts of each crop, as
+    /// `f[...][crop, :top_k]` does in h5py (a `top_k` above `k` keeps all).
+    pub fn select(&self, crop: Option<usize>, top_k: Option<usize>) -> Option<ViewEntry> {
+        let (first, crops) = match crop {
+            Some(c) if c >= self.crops => return None,
+            Some(c) => (c, 1),
+            None => (0, self.crops),
+        };
+        let k = top_k.map_or(self.k, |t| t.min(self.k));
+        let mut out = ViewEntry {
+            crops,
+            k,
+            d: self.d,
+            features: Vec::with_capacity(crops * k * self.d),
+            scores: Vec::with_capacity(crops * k),
+            texts: Vec::with_capacity(crops * k),
+        };
+        for c in first..first + crops {
+            let row = c * self.k;
+            out.features.extend_from_slice(&self.features[row * self.d..(row + k) * self.d]);
+            out.scores.extend_from_slice(&self.scores[row..row + k]);
+            out.texts.extend_from_slice(&self.texts[row..row + k]);
+        }
+        Some(out)
+    }
+
+    /// Shape of `features` as h5py shows it: `(k, d)` for one crop, else `(crops, k, d)`.
+    pub fn features_shape(&self) -> Vec<usize> {
+        let mut s = self.scores_shape();
+        s.push(self.d);
+        s
+    }
+
+    /// Shape of `scores` and `texts` as h5py shows them: `(k,)` or `(crops, k)`.
+    pub fn scores_shape(&self) -> Vec<usize> {
+        if self.crops == 1 { vec![self.k] } else { vec![self.crops, self.k] }
+    }
+}
+
+/// One image of `txt_ctx.hdf5`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TxtEntry {
+    /// The COCO image id.
+    pub id: u64,
+    /// Query = the whole image.
+    pub whole: ViewEntry,
+    /// Queries = five crops.
+    pub five: ViewEntry,
+    /// Queries = nine crops.
+    pub nine: ViewEntry,
+}
+
+impl TxtEntry {
+    /// The entry of `view`.
+    pub fn view(&self, view: View) -> &ViewEntry {
+        match view {
+            View::Whole => &self.whole,
+            View::Five => &self.five,
+            View::Nine => &self.nine,
+        }
+    }
+}
+
+/// Every image of a `vis_ctx.hdf5` in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VisCtx {
+    /// Image ids, ascending.
+    pub ids: Vec<u64>,
+    /// Feature size.
+    pub fdim: usize,
+    /// `ids.len() * fdim` values, row `i` for `ids[i]`.
+    pub features: Vec<f32>,
+}
+
+impl VisCtx {
+    /// The features of the `i`-th image.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.features[i * self.fdim..(i + 1) * self.fdim]
+    }
+}
+
+/// The whole caption database in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Captions {
+    /// Key size.
+    pub key_dim: usize,
+    /// Feature size.
+    pub feature_dim: usize,
+    /// `len * key_dim` values.
+    pub keys: Vec<f32>,
+    /// `len * feature_dim` values.
+    pub features: Vec<f32>,
+    /// The phrases.
+    pub captions: Vec<String>,
+}
+
+/// One phrase of the database.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caption {
+    /// The L2-normalised projected embedding.
+    pub key: Vec<f32>,
+    /// The text tower's pooled output.
+    pub feature: Vec<f32>,
+    /// The phrase.
+    pub caption: String,
+}
+
+/// One image of HAAV's `vis_ctx.hdf5`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaavVisEntry {
+    /// Tokens of the grid (class token first: 50 for ViT-B/32 at 224 px).
+    pub tokens: usize,
+    /// `(tokens, fdim_grid)` row-major.
+    pub grid: Vec<f32>,
+    /// `(fdim_pooled,)`.
+    pub pooled: Vec<f32>,
+}
+
+/// Every image of HAAV's `vis_ctx.hdf5` in memory (HAAV's `VisCtxField(preload=True)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HaavVisCtx {
+    /// Image ids, ascending.
+    pub ids: Vec<u64>,
+    /// Tokens per image (the same for every image: HAAV's training code stacks them).
+    pub tokens: usize,
+    /// Width of the grid.
+    pub fdim_grid: usize,
+    /// Size of the pooled embedding.
+    pub fdim_pooled: usize,
+    /// `ids.len() * tokens * fdim_grid` values, image `i`'s grid at `i * tokens * fdim_grid`.
+    pub grid: Vec<f32>,
+    /// `ids.len() * fdim_pooled` values.
+    pub pooled: Vec<f32>,
+}
+
+impl HaavVisCtx {
+    /// The `(tokens, fdim_grid)` grid of the `i`-th image.
+    pub fn grid_row(&self, i: usize) -> &[f32] {
+        let n = self.tokens * self.fdim_grid;
+        &self.grid[i * n..(i + 1) * n]
+    }
+
+    /// The pooled embedding of the `i`-th image.
+    pub fn pooled_row(&self, i: usize) -> &[f32] {
+        &self.pooled[i * self.fdim_pooled..(i + 1) * self.fdim_pooled]
+    }
+}

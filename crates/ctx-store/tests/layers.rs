@@ -1,0 +1,107 @@
+//! The modules of `src/` against the layers `lib.rs` documents: every `crate::`, `super::` and
+//! child-module import goes down a layer or to a sibling a rule names, none goes through
+//! `lib.rs`, and no files or units import each other in a cycle.
+
+use std::path::{Path, PathBuf};
+
+use test_support::{Layer, Layering, ModuleGraph, ROOT};
+
+/// The layers, bottom-up, as `lib.rs`'s doc comment lists them.
+const LAYERING: Layering = Layering {
+    layers: &[
+        Layer {
+            name: "Foundation",
+            units: &["error", "schema", "testing", "bounds", "kind", "entry", "provenance"],
+        },
+        Layer { name: "Format back-ends", units: &["h5", "oldh5"] },
+        Layer { name: "Typed files", units: &["original", "haav"] },
+        Layer {
+            name: "Operations over files",
+            units: &["ops", "ops::inspect", "ops::check", "ops::merge", "ops::batch"],
+        },
+        Layer { name: "This file", units: &[ROOT] },
+    ],
+    siblings: &[
+        ("bounds", "error"),
+        ("kind", "schema"),
+        ("entry", "schema"),
+        ("provenance", "kind"),
+        ("provenance", "schema"),
+        ("haav", "original"),
+        ("ops::check", "ops::inspect"),
+        ("ops::merge", "ops::inspect"),
+    ],
+};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn sources() -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                out.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&src(), &src(), &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn imports_follow_the_layers() {
+    let graph = ModuleGraph::from_dir(&src()).unwrap();
+    // The scanner reads the crate: its files and the imports between them.
+    assert!(graph.modules.len() >= 30, "{:?}", graph.modules.keys());
+    assert!(graph.imports.len() >= 100, "{} imports", graph.imports.len());
+    let violations = LAYERING.violations(&graph);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn lib_rs_documents_the_same_layers() {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    let doc: String = lib.lines().filter(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+    let violations = LAYERING.doc_violations(&doc);
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+/// The crate's sources with `line` added to `file`, against the layers.
+fn violations_with(file: &str, line: &str) -> Vec<String> {
+    let mut files = sources();
+    files.iter_mut().find(|(p, _)| p == file).unwrap().1.push_str(line);
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect();
+    LAYERING.violations(&ModuleGraph::from_sources(&refs))
+}
+
+/// The check bites: one upward import added to the crate's own sources (the foundation's
+/// `schema` calling into the `h5` back-end, which imports `schema`) fails, naming the import and
+/// the cycle it closes; so does an import through `lib.rs`.
+#[test]
+fn an_upward_import_and_a_cycle_fail() {
+    let call = "\nfn upward() -> bool {\n    crate::h5::open_read(\"x\".as_ref()).is_ok()\n}\n";
+    let violations = violations_with("schema.rs", call);
+    let text = violations.join("\n");
+    let upward =
+        "schema imports h5::open_read: upward, from Foundation (schema) to Format back-ends (h5)";
+    assert!(violations.iter().any(|v| v.starts_with("schema.rs:") && v.contains(upward)), "{text}");
+    let cycle =
+        violations.iter().find(|v| v.starts_with("import cycle between files")).expect(&text);
+    assert!(cycle.contains("h5 -> schema -> h5"), "{cycle}");
+    assert!(
+        violations.iter().any(|v| v == "import cycle between units: h5 -> schema -> h5"),
+        "{text}"
+    );
+
+    let violations = violations_with("original/vis.rs", "\nuse crate::Error as ThroughTheFace;\n");
+    let face =
+        "original::vis imports Error: upward, from Typed files (original) to This file (crate)";
+    assert!(violations.iter().any(|v| v.contains(face)), "{}", violations.join("\n"));
+}
