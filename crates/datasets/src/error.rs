@@ -51,9 +51,57 @@ pub enum Error {
         /// The missing files.
         missing: Vec<PathBuf>,
     },
+    /// One entry of a list of images (or texts) that is not what its format requires.
+    #[error("{}: {entry}: {message}", path.display())]
+    Entry {
+        /// The file.
+        path: PathBuf,
+        /// Which entry: `images[17]`, `line 4`, a tar member's name.
+        entry: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A source that names no image at all.
+    #[error("{source_name}: no images")]
+    EmptySource {
+        /// The source as given (`folder:photos`, `wds:shards/{0..9}.tar`).
+        source_name: String,
+    },
+    /// Two images of one source with the same id.
+    #[error("{}: id {id} is both {} and {}", path.display(), first.display(), second.display())]
+    DuplicateId {
+        /// The source's file or folder.
+        path: PathBuf,
+        /// The id.
+        id: String,
+        /// The first image with it.
+        first: PathBuf,
+        /// The second.
+        second: PathBuf,
+    },
+    /// A `--images` or `--texts` argument that names no known kind of source.
+    #[error("{given:?}: {message}")]
+    BadSource {
+        /// The argument.
+        given: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Error {
+    pub(crate) fn entry(
+        path: &std::path::Path,
+        entry: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Entry { path: path.to_owned(), entry: entry.into(), message: message.into() }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io { path: path.to_owned(), source }
+    }
+
     pub(crate) fn json(path: &std::path::Path, e: &serde_json::Error) -> Self {
         // serde_json's message ends with " at line L column C", which the variant already says.
         let text = e.to_string();

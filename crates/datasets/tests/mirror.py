@@ -5,6 +5,9 @@ fixtures OUT            writes COCO- and VG-format fixtures under OUT (coco/, vg
 coco ROOT               prints [{"id", "path", "captions"}] for the Karpathy split, as the original
 coco-pycocotools ROOT   the same image ids and captions, found with pycocotools' COCO API
 vg ATTRS RELS           prints the phrase database (json.load, like the original)
+source KIND ARG [ROOT [SPLITS]]
+                        prints [{"id", "path"}] of an image source (karpathy, coco-json, folder,
+                        list, wds), read the way Python captioning code reads each format
 """
 import contextlib
 import json
@@ -84,6 +87,67 @@ def coco_pycocotools(root):
             e = out.setdefault(img["id"], {"id": img["id"], "path": str(root / d / img["file_name"]), "captions": []})
             e["captions"].append(ann["caption"])
     return [out[k] for k in sorted(out)]
+
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def braces(pattern):
+    """Bash's brace expansion of {A..B} (zero-padded as A is) and {a,b}, left to right."""
+    import re
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    body = m.group(1)
+    if ".." in body:
+        a, b = body.split("..")
+        width = len(a) if a.startswith("0") else 0
+        alts = [str(i).zfill(width) for i in range(int(a), int(b) + 1)]
+    else:
+        alts = body.split(",")
+    head, tail = pattern[: m.start()], pattern[m.end():]
+    return [head + x + t for x in alts for t in braces(tail)]
+
+
+def source(kind, arg, root=None, splits=None):
+    """The images of a source: [(id, path)] in the source's order."""
+    if kind == "karpathy":
+        keep = splits.split(",") if splits else None
+        out = []
+        for e in json.load(open(arg))["images"]:
+            if keep is not None and e["split"] not in keep:
+                continue
+            d = pathlib.Path(root) / e["filepath"] if "filepath" in e else pathlib.Path(root)
+            i = str(e["cocoid"]) if "cocoid" in e else pathlib.Path(e["filename"]).stem
+            out.append((i, str(d / e["filename"])))
+        return out
+    if kind == "coco-json":
+        return [(str(e["id"]), str(pathlib.Path(root) / e["file_name"])) for e in json.load(open(arg))["images"]]
+    if kind == "folder":
+        import os
+        files = []
+        for d, _, names in os.walk(arg, followlinks=True):
+            files += [os.path.join(d, n) for n in names if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS]
+        return [(pathlib.Path(f).stem, f) for f in sorted(files)]
+    if kind == "list":
+        base = pathlib.Path(arg).parent
+        out = []
+        for line in open(arg).read().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            i, _, f = line.rpartition("\t") if "\t" in line else (pathlib.Path(line).stem, "", line)
+            out.append((i, str(base / f)))
+        return out
+    if kind == "wds":
+        import tarfile
+        out = []
+        for shard in braces(arg):
+            for m in tarfile.open(shard):
+                key, _, ext = m.name.partition(".")
+                if m.isfile() and "." + ext.lower() in IMAGE_EXTENSIONS:
+                    out.append((key, f"{shard}/{m.name}"))
+        return out
+    raise SystemExit(f"unknown source kind {kind}")
 
 
 def fixtures(out):
@@ -172,6 +236,9 @@ if __name__ == "__main__":
         json.dump(coco(sys.argv[2]), sys.stdout, ensure_ascii=False)
     elif cmd == "coco-pycocotools":
         json.dump(coco_pycocotools(sys.argv[2]), sys.stdout, ensure_ascii=False)
+    elif cmd == "source":
+        images = source(*sys.argv[2:])
+        json.dump([{"id": i, "path": p} for i, p in images], sys.stdout, ensure_ascii=False)
     elif cmd == "vg":
         json.dump(vg(sys.argv[2], sys.argv[3]), sys.stdout, ensure_ascii=False)
     else:
