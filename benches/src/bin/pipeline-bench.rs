@@ -52,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         let loop_s = t.elapsed().as_secs_f64();
         anyhow::ensure!(ok == paths.len(), "{} images failed", paths.len() - ok);
         let items: Vec<Item> =
-            paths.iter().enumerate().map(|(i, p)| Item { id: i as u64, path: p.clone() }).collect();
+            paths.iter().enumerate().map(|(i, p)| Item::file(i as u64, p.clone())).collect();
         let t = Instant::now();
         let (images, r) = pipeline(items, threads, batch, pre.clone(), kind)?;
         let pipeline_s = t.elapsed().as_secs_f64();

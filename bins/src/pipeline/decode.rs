@@ -20,11 +20,38 @@ use half::f16;
 use super::host_rows;
 use super::stages::{Emit, Flow, source};
 
-/// An image to process: id and file.
+/// An image to process: id, where its bytes are, and the path that names it in messages.
 #[derive(Debug, Clone)]
 pub struct Item {
     pub id: u64,
     pub path: PathBuf,
+    pub location: datasets::Location,
+}
+
+impl Item {
+    /// An image file.
+    pub fn file(id: u64, path: PathBuf) -> Item {
+        Item { id, location: datasets::Location::File(path.clone()), path }
+    }
+
+    /// An image wherever it is (a tar member is read in place).
+    pub fn at(id: u64, location: datasets::Location) -> Item {
+        Item { id, path: location.display_path(), location }
+    }
+
+    /// Reads and decodes the image.
+    fn decode(&self) -> crops::Result<RgbImage> {
+        match &self.location {
+            datasets::Location::File(p) => crops::decode(p),
+            other => {
+                let bytes = other.read().map_err(|e| crops::Error::Io {
+                    path: self.path.clone(),
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
+                })?;
+                crops::decode_bytes(&self.path, &bytes)
+            }
+        }
+    }
 }
 
 /// What each image becomes: `whole` (one input) or `crops` (crops' layout: whole, five, nine).
@@ -369,7 +396,7 @@ fn work(
             }
         };
         let it = &items[i];
-        let r = match crops::decode(&it.path) {
+        let r = match it.decode() {
             Ok(img) => match inputs.fill(pre, &img, kind, &mut dst) {
                 Ok(()) => Ok(()),
                 Err(e) => match e.downcast::<crops::Error>() {
@@ -413,7 +440,7 @@ mod tests {
                     image::RgbImage::from_pixel(w, h, image::Rgb([(i * 9 % 256) as u8, 0, 255]));
                 img.save(&path).unwrap();
             }
-            items.push(Item { id: i as u64, path });
+            items.push(Item::file(i as u64, path));
         }
         (dir, items)
     }

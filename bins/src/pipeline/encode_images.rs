@@ -11,22 +11,22 @@ use anyhow::{Context, Result, bail};
 use clip_encoder::ImageOutputs;
 use ctx_store::{HaavVisCtxReader, HaavVisCtxWriter, Profile, VisCtxReader, VisCtxWriter};
 
+use super::Common;
 use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
-use super::{Common, shard};
+use super::sources::ImageArgs;
 
 /// Images per model batch unless `--batch-size` says otherwise.
 pub const BATCH_SIZE: usize = 64;
 
-/// Encode every COCO image (Karpathy split) with CLIP's vision tower into vis_ctx.hdf5: the
-/// pooled output per image (original profile), or the token grid and the projected embedding
-/// (HAAV's).
+/// Encode every image (COCO's Karpathy split, or --images SOURCE) with CLIP's vision tower into
+/// vis_ctx.hdf5: the pooled output per image (original profile), or the token grid and the
+/// projected embedding (HAAV's).
 #[derive(Debug, clap::Parser)]
 #[command(name = "encode-images", version)]
 pub struct Args {
-    /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/.
-    #[arg(long)]
-    pub dataset_root: PathBuf,
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// Hugging Face CLIP checkpoint directory (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
     pub model: PathBuf,
@@ -45,12 +45,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
-    let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
     let batch = args.batch_size;
-    let (images, out) = shard::apply(shard, images, batch, &args.out);
+    let (images, out) = args.images.load(shard, batch, &args.out)?;
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
-    let id = identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
+    let id = identity(&args.images, &args.model, &model_sha256, shard, c);
     let (writer, done) = open(&out, &id, &enc, c.profile, c.overwrite)?;
     let (todo, already) = images::todo(&images, &[&done]);
     tracing::info!(images = images.len(), already, out = %out.display(), "encode-images");
@@ -75,23 +74,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// The provenance of a vis_ctx file: the same whichever step writes it (`encode-images`, or
 /// `retrieve-captions --vis-out`), so that either resumes the other's file.
 pub fn identity(
-    dataset_root: &Path,
+    images: &ImageArgs,
     model: &Path,
     model_sha256: &str,
     shard: Option<super::Shard>,
     common: &Common,
 ) -> RunIdentity {
-    RunIdentity {
-        tool: "encode-images",
-        arguments: serde_json::json!({
-            "dataset_root": canonical(dataset_root),
+    let mut arguments = images.provenance();
+    arguments.extend(
+        serde_json::json!({
             "model": canonical(model),
             "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
             "half": common.half,
             "profile": common.profile.name(),
-        }),
-    }
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    RunIdentity { tool: "encode-images", arguments: arguments.into() }
 }
 
 /// The vision outputs a vis_ctx of `profile` is written from.

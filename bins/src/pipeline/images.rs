@@ -28,11 +28,11 @@ pub struct Encoded {
 
 /// The images of `all` not in every one of `done` (an image counts as done when each output
 /// holds it), and how many are.
-pub fn todo(all: &[datasets::CocoImage], done: &[&HashSet<u64>]) -> (Vec<Item>, usize) {
+pub fn todo(all: &[super::sources::Image], done: &[&HashSet<u64>]) -> (Vec<Item>, usize) {
     let todo: Vec<Item> = all
         .iter()
         .filter(|i| !done.iter().all(|d| d.contains(&i.id)))
-        .map(|i| Item { id: i.id, path: i.path.clone() })
+        .map(|i| Item::at(i.id, i.location.clone()))
         .collect();
     let already = all.len() - todo.len();
     (todo, already)

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod output;
 pub mod retrieve;
 pub mod shard;
+pub mod sources;
 pub mod stages;
 
 use std::io::IsTerminal;

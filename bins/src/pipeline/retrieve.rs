@@ -18,19 +18,20 @@ use retrieval::{Index, IndexOptions, Precision};
 
 use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
-use super::{Common, encode_images, shard};
+use super::sources::ImageArgs;
+use super::{Common, encode_images};
 
 /// Images per model batch (each with its 15 crops) unless `--batch-size` says otherwise.
 pub const BATCH_SIZE: usize = 32;
 
-/// Retrieve the top-k phrases of the caption database for every COCO image and its crops (with
-/// --profile haav: the top 8k for the whole image, 2k per crop of five, k per crop of nine).
+/// Retrieve the top-k phrases of the caption database for every image (COCO's Karpathy split,
+/// or --images SOURCE) and its crops (with --profile haav: the top 8k for the whole image, 2k per
+/// crop of five, k per crop of nine).
 #[derive(Debug, clap::Parser)]
 #[command(name = "retrieve-captions", version)]
 pub struct Args {
-    /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/.
-    #[arg(long)]
-    pub dataset_root: PathBuf,
+    #[command(flatten)]
+    pub images: ImageArgs,
     /// caption_db.hdf5 from encode-captions (or the original pipeline's).
     #[arg(long)]
     pub caption_db: PathBuf,
@@ -93,10 +94,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.k == 0 {
         bail!("--k must be at least 1");
     }
-    let images = datasets::karpathy_images(&args.dataset_root)?;
     let shard = c.shard()?;
     let batch = args.batch_size;
-    let (images, out) = shard::apply(shard, images, batch, &args.out);
+    let (images, out) = args.images.load(shard, batch, &args.out)?;
     let vis_out = args.vis_out.as_ref().map(|p| match shard {
         Some(s) => s.path(p),
         None => p.clone(),
@@ -110,10 +110,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let db_meta = std::fs::metadata(&args.caption_db)
         .with_context(|| format!("reading {}", args.caption_db.display()))?;
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
-    let id = RunIdentity {
-        tool: "retrieve-captions",
-        arguments: serde_json::json!({
-            "dataset_root": canonical(&args.dataset_root),
+    let mut arguments = args.images.provenance();
+    arguments.extend(
+        serde_json::json!({
             "caption_db": canonical(&args.caption_db),
             "caption_db_bytes": db_meta.len(),
             "caption_db_phrases": db.len(),
@@ -124,8 +123,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "shard": shard.map(|s| s.to_string()),
             "half": c.half,
             "profile": profile.name(),
-        }),
-    };
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    let id = RunIdentity { tool: "retrieve-captions", arguments: arguments.into() };
     let proj = enc.config().projection_dim as usize;
     if db.key_dim() != proj {
         bail!(
@@ -156,8 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (writer, txt_done) = TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?;
     let vis = match &vis_out {
         Some(path) => {
-            let vid =
-                encode_images::identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
+            let vid = encode_images::identity(&args.images, &args.model, &model_sha256, shard, c);
             Some((path.clone(), encode_images::open(path, &vid, &enc, profile, c.overwrite)?))
         }
         None => None,

@@ -1,0 +1,144 @@
+//! Which images an image step reads: COCO's Karpathy split as the original reads it
+//! (`--dataset-root`), or another source (`--images SOURCE`); and each shard's part of them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use datasets::{ImageSource, Location, SourceOptions};
+
+use super::Shard;
+use super::output::canonical;
+
+/// The image flags of `encode-images` and `retrieve-captions`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImageArgs {
+    /// COCO root: annotations/ (captions_*2014.json, coco_*_ids.npy), train2014/, val2014/; the
+    /// Karpathy split's images, as the original reads them.
+    #[arg(long, required_unless_present = "images", conflicts_with = "images")]
+    pub dataset_root: Option<PathBuf>,
+    /// Another image source, processed in its order: karpathy:FILE (Karpathy's split JSON, with
+    /// --image-root and --split), coco-json:FILE (a COCO-format image list, with --image-root),
+    /// folder:DIR (every image below DIR, sorted), list:FILE (a path a line, or ID<TAB>PATH),
+    /// wds:PATTERN (webdataset tar shards, brace ranges such as shards/{00000..00099}.tar).
+    #[arg(long, value_parser = parse_source)]
+    pub images: Option<ImageSource>,
+    /// The folder the file names of a karpathy: or coco-json: source are relative to.
+    #[arg(long, requires = "images")]
+    pub image_root: Option<PathBuf>,
+    /// The splits of a karpathy: source to read (train, restval, val, test) [default: all].
+    #[arg(long, value_delimiter = ',', requires = "images")]
+    pub split: Option<Vec<String>>,
+}
+
+fn parse_source(s: &str) -> Result<ImageSource, String> {
+    s.parse().map_err(|e: datasets::Error| e.to_string())
+}
+
+/// One image to process: its id and where its bytes are.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub id: u64,
+    pub location: Location,
+}
+
+impl ImageArgs {
+    /// The images of `shard` (all of them without one) in the source's order, and the file
+    /// the shard writes instead of `out`. Slices are whole batches (see [`super::shard::apply`]);
+    /// a webdataset source with at least as many tar files as shards gives each shard whole
+    /// tar files, and reads only those.
+    pub fn load(
+        &self,
+        shard: Option<Shard>,
+        batch: usize,
+        out: &Path,
+    ) -> Result<(Vec<Image>, PathBuf)> {
+        let Some(source) = &self.images else {
+            let root =
+                self.dataset_root.as_ref().expect("clap requires --dataset-root or --images");
+            let images = datasets::karpathy_images(root)?
+                .into_iter()
+                .map(|i| Image { id: i.id, location: Location::File(i.path) })
+                .collect();
+            return Ok(super::shard::apply(shard, images, batch, out));
+        };
+        if let (ImageSource::Wds(pattern), Some(s)) = (source, shard) {
+            let tars = datasets::wds_shards(pattern)?;
+            if tars.len() >= s.count {
+                let mine = &tars[s.range(tars.len())];
+                tracing::info!(shard = %s, tars = mine.len(), of = tars.len(), "whole tar files");
+                let images = ids(source, datasets::wds_images(mine)?)?;
+                return Ok((images, s.path(out)));
+            }
+        }
+        let opts =
+            SourceOptions { image_root: self.image_root.clone(), splits: self.split.clone() };
+        let images = ids(source, source.images(&opts)?)?;
+        Ok(super::shard::apply(shard, images, batch, out))
+    }
+
+    /// The flags' part of a run's provenance: `dataset_root` alone for COCO's Karpathy split (as
+    /// files written before other sources existed record it), else the source and its options.
+    pub fn provenance(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        match &self.images {
+            None => {
+                let root = self.dataset_root.as_deref().unwrap_or(Path::new(""));
+                m.insert("dataset_root".into(), canonical(root).into());
+            }
+            Some(source) => {
+                m.insert("images".into(), canonical_source(source).into());
+                if let Some(r) = &self.image_root {
+                    m.insert("image_root".into(), canonical(r).into());
+                }
+                if let Some(s) = &self.split {
+                    m.insert("split".into(), s.join(",").into());
+                }
+            }
+        }
+        m
+    }
+}
+
+/// The source with its file or folder made absolute (a pattern's folder for `wds:`).
+fn canonical_source(source: &ImageSource) -> String {
+    let c = |p: &Path| PathBuf::from(canonical(p));
+    match source {
+        ImageSource::Karpathy(p) => ImageSource::Karpathy(c(p)).to_string(),
+        ImageSource::CocoJson(p) => ImageSource::CocoJson(c(p)).to_string(),
+        ImageSource::Folder(p) => ImageSource::Folder(c(p)).to_string(),
+        ImageSource::List(p) => ImageSource::List(c(p)).to_string(),
+        ImageSource::Wds(pattern) => {
+            let p = Path::new(pattern);
+            match (p.parent().filter(|d| !d.as_os_str().is_empty()), p.file_name()) {
+                (Some(dir), Some(name)) => {
+                    format!("wds:{}", c(dir).join(name).display())
+                }
+                _ => format!("wds:{pattern}"),
+            }
+        }
+    }
+}
+
+/// The images with their ids as the context files store them: decimal integers, written as
+/// `str(int)` writes them.
+fn ids(source: &ImageSource, images: Vec<datasets::SourceImage>) -> Result<Vec<Image>> {
+    images
+        .into_iter()
+        .map(|i| match parse_id(&i.id) {
+            Some(id) => Ok(Image { id, location: i.location }),
+            None => bail!(
+                "{source}: image {} has the id {:?}, which is not a decimal integer (no sign, no \
+                 leading zero); the context files are keyed by integer ids",
+                i.location.display_path().display(),
+                i.id
+            ),
+        })
+        .collect()
+}
+
+/// A decimal id as `str(int)` writes it.
+fn parse_id(s: &str) -> Option<u64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if canonical { s.parse().ok() } else { None }
+}

@@ -1,0 +1,209 @@
+//! The image steps on other image sources (`--images`): the bundled sample's COCO images listed
+//! as a list file, a Karpathy split file and webdataset shards give the vectors and phrases the
+//! COCO layout (`--dataset-root`) gives, resume, shard by whole tar files and merge; bad sources
+//! are one-line errors.
+
+mod steps;
+
+use std::path::{Path, PathBuf};
+
+use ctx_store::{TxtCtxReader, VisCtxReader};
+use steps::*;
+use test_support::run_python_code;
+
+/// The sample's images in the COCO layout's order, as (id, path).
+fn coco_images(s: &Sample) -> Vec<(u64, PathBuf)> {
+    datasets::karpathy_images(&s.coco()).unwrap().into_iter().map(|i| (i.id, i.path)).collect()
+}
+
+/// `args` (made for `--dataset-root`) reading `source` instead.
+fn with_source(args: Vec<String>, source: &[String]) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--dataset-root").unwrap();
+    let mut out = args;
+    out.splice(at..at + 2, source.iter().cloned());
+    out
+}
+
+/// Writes the images into tar shards as img2dataset does (`KEY.jpg` + `KEY.json` + `KEY.txt`),
+/// `per` samples a shard; returns the brace pattern.
+fn write_shards(dir: &Path, images: &[(u64, PathBuf)], per: usize) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let spec: Vec<String> = images.iter().map(|(id, p)| format!("{id}={}", p.display())).collect();
+    let code = r#"
+import io, json, sys, tarfile
+out, per, items = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+for s in range(0, len(items), per):
+    with tarfile.open(f"{out}/{s // per:05d}.tar", "w") as t:
+        for item in items[s:s + per]:
+            key, path = item.split("=", 1)
+            meta = json.dumps({"key": key}).encode()
+            for ext, data in (("jpg", open(path, "rb").read()), ("json", meta), ("txt", b"x")):
+                info = tarfile.TarInfo(f"{key}.{ext}")
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+"#;
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&dir, &"0"];
+    let per = per.to_string();
+    args[1] = &per;
+    for s in &spec {
+        args.push(s);
+    }
+    run_python_code(code, &args);
+    let n = images.len().div_ceil(per.parse::<usize>().unwrap());
+    format!("{}/{{00000..{:05}}}.tar", dir.display(), n - 1)
+}
+
+fn vis(path: &Path) -> ctx_store::VisCtx {
+    VisCtxReader::open(path).unwrap().preload().unwrap()
+}
+
+fn txt(path: &Path) -> Vec<ctx_store::TxtEntry> {
+    TxtCtxReader::open(path).unwrap().preload().unwrap()
+}
+
+#[test]
+fn other_sources_equal_the_coco_layout() {
+    let s = Sample::new();
+    let whole = full_run(&s, "coco");
+    let images = coco_images(&s);
+    let dir = s.dir.path();
+
+    // The same images as a list file (ID<TAB>PATH), in the COCO layout's order.
+    let list = dir.join("images.txt");
+    let lines: Vec<String> =
+        images.iter().map(|(id, p)| format!("{id}\t{}", p.display())).collect();
+    std::fs::write(&list, lines.join("\n")).unwrap();
+    // As a Karpathy split file (COCO style: filepath and cocoid), in reverse order.
+    let karpathy = dir.join("dataset_coco.json");
+    let entries: Vec<serde_json::Value> = images
+        .iter()
+        .rev()
+        .map(|(id, p)| {
+            let folder = p.parent().unwrap().file_name().unwrap().to_str().unwrap();
+            serde_json::json!({"filepath": folder, "filename": p.file_name().unwrap().to_str().unwrap(),
+                "cocoid": id, "split": "test", "sentences": [{"raw": "x"}]})
+        })
+        .collect();
+    std::fs::write(&karpathy, serde_json::json!({ "images": entries }).to_string()).unwrap();
+    // As webdataset shards of three samples.
+    let pattern = write_shards(&dir.join("wds"), &images, 3);
+
+    let sources: [(&str, Vec<String>); 3] = [
+        ("list", vec!["--images".into(), format!("list:{}", list.display())]),
+        (
+            "karpathy",
+            vec![
+                "--images".into(),
+                format!("karpathy:{}", karpathy.display()),
+                "--image-root".into(),
+                s.coco().display().to_string(),
+                "--split".into(),
+                "test".into(),
+            ],
+        ),
+        ("wds", vec!["--images".into(), format!("wds:{pattern}")]),
+    ];
+    let db = whole.join("caption_db.hdf5");
+    let want_vis = vis(&whole.join("vis_ctx.hdf5"));
+    let want_txt = txt(&whole.join("txt_ctx.hdf5"));
+    for (name, source) in &sources {
+        let out = s.out(&format!("{name}/vis_ctx.hdf5"));
+        ok("encode-images", &with_source(s.args("encode-images", &out, &db), source));
+        // Same ids, same vectors (the files hold them by id, ascending).
+        assert_eq!(vis(&out), want_vis, "{name}: vis_ctx");
+        let out = s.out(&format!("{name}/txt_ctx.hdf5"));
+        ok("retrieve-captions", &with_source(s.args("retrieve-captions", &out, &db), source));
+        assert_eq!(txt(&out), want_txt, "{name}: txt_ctx");
+    }
+
+    // Two shards of the three tar files: whole tar files each (the first one tar, the second
+    // two), merged into the single run's file; killed after a batch, the same command resumes.
+    let (_, wds) = &sources[2];
+    let out = s.out("wds-sharded/vis_ctx.hdf5");
+    let mut parts = Vec::new();
+    for i in 0..2 {
+        let mut args = with_source(s.args("encode-images", &out, &db), wds);
+        args.extend(["--shard".into(), format!("{i}/2")]);
+        if i == 1 {
+            let o = run("encode-images", &args, &[("XCTX_ABORT_AFTER_BATCHES", "1")]);
+            assert!(!o.status.success());
+        }
+        ok("encode-images", &args);
+        let part = out.with_file_name(format!("vis_ctx.shard-{i}-of-2.hdf5"));
+        let n = VisCtxReader::open(&part).unwrap().ids().unwrap().len();
+        assert_eq!(n, if i == 0 { 3 } else { images.len() - 3 }, "shard {i}: whole tar files");
+        parts.push(part.display().to_string());
+    }
+    let mut args = vec![out.display().to_string()];
+    args.extend(parts);
+    ok("ctx-merge", &args);
+    assert_eq!(vis(&out), want_vis, "merged wds shards");
+}
+
+#[test]
+fn bad_sources_are_one_line_errors() {
+    let s = Sample::new();
+    let dir = s.dir.path();
+    let db = dir.join("no-db.hdf5");
+    let out = s.out("bad/vis_ctx.hdf5");
+    let fails = |source: Vec<String>, want: &[&str]| {
+        let o =
+            run("encode-images", &with_source(s.args("encode-images", &out, &db), &source), &[]);
+        assert!(!o.status.success(), "{source:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let line = err.lines().last().unwrap_or_default().to_owned();
+        for w in want {
+            assert!(line.contains(w), "{source:?}: {err}");
+        }
+        assert!(!out.exists(), "{source:?}: an output was created");
+    };
+    let images = coco_images(&s);
+
+    // Malformed JSON; a Karpathy entry without filename.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"images\": [}").unwrap();
+    let root = s.coco().display().to_string();
+    let k = |f: &Path| {
+        vec![
+            "--images".into(),
+            format!("karpathy:{}", f.display()),
+            "--image-root".into(),
+            root.clone(),
+        ]
+    };
+    fails(k(&bad), &[&bad.display().to_string(), ":1:"]);
+    std::fs::write(&bad, r#"{"images": [{"filename": "a.jpg"}, {"cocoid": 5}]}"#).unwrap();
+    fails(k(&bad), &[&bad.display().to_string(), "images[1]: no `filename`"]);
+
+    // An empty folder; a folder whose ids are not integers.
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    fails(vec!["--images".into(), format!("folder:{}", empty.display())], &["no images"]);
+    std::fs::copy(&images[0].1, empty.join("cat.jpg")).unwrap();
+    fails(vec!["--images".into(), format!("folder:{}", empty.display())], &["cat.jpg", "\"cat\""]);
+
+    // A tar cut inside a member.
+    let pattern = write_shards(&dir.join("wds"), &images[..2], 2);
+    let tar = dir.join("wds/00000.tar");
+    let len = std::fs::metadata(&tar).unwrap().len();
+    let bytes = std::fs::read(&tar).unwrap();
+    std::fs::write(&tar, &bytes[..(len as usize) / 2]).unwrap();
+    fails(
+        vec!["--images".into(), format!("wds:{pattern}")],
+        &[&tar.display().to_string(), "truncated"],
+    );
+
+    // A listed image that is not there: with --on-error fail the run stops naming it.
+    let list = dir.join("list.txt");
+    std::fs::write(&list, "9\tnot-there.jpg\n").unwrap();
+    let o = run(
+        "encode-images",
+        &with_source(
+            s.args("encode-images", &out, &db),
+            &["--images".into(), format!("list:{}", list.display())],
+        ),
+        &[],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not-there.jpg"));
+}
