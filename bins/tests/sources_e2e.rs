@@ -207,3 +207,50 @@ fn bad_sources_are_one_line_errors() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not-there.jpg"));
 }
+
+#[test]
+fn text_databases_encode_their_texts() {
+    let s = Sample::new();
+    let dir = s.dir.path().join("sources");
+    test_support::run_python(
+        &test_support::workspace_root().join("scripts/make_sources.py"),
+        &[&dir],
+    );
+    let encode = |texts: &[&str], out: &str| {
+        let out = s.out(out);
+        ok("encode-captions", &with_texts(s.args("encode-captions", &out, &out), texts));
+        ctx_store::CaptionDb::open(&out).unwrap().load().unwrap()
+    };
+    let p = |f: &str| dir.join(f).display().to_string();
+
+    // JSON Lines, one of each text, sorted; the same texts as a text file give the same rows.
+    let db = encode(&["--texts", &p("texts.jsonl"), "--dedup"], "jsonl.hdf5");
+    assert_eq!(db.captions, ["a bird on a branch", "a man riding a wave", "a plate of food"]);
+    std::fs::write(dir.join("same.txt"), db.captions.join("\n")).unwrap();
+    let again = encode(&["--texts", &p("same.txt")], "same.hdf5");
+    assert_eq!((&again.keys, &again.captions), (&db.keys, &db.captions));
+
+    // Karpathy's captions of two splits, in the file's order, the long ones left out.
+    let k = format!("karpathy:{}", p("karpathy_coco.json"));
+    let db = encode(&["--texts", &k, "--split", "train,restval"], "karpathy.hdf5");
+    assert_eq!(
+        db.captions,
+        [
+            "Closeup of bins of food.",
+            "A meal in a lunch box.",
+            "A woman cutting a large cake.",
+            "A giraffe eating leaves."
+        ]
+    );
+    let db =
+        encode(&["--texts", &k, "--split", "train,restval", "--max-tokens", "5"], "short.hdf5");
+    assert_eq!(db.captions, ["A giraffe eating leaves."]);
+}
+
+/// `args` (made for `--ann-dir`) reading `texts` instead.
+fn with_texts(args: Vec<String>, texts: &[&str]) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--ann-dir").unwrap();
+    let mut out = args;
+    out.splice(at..at + 2, texts.iter().map(|t| t.to_string()));
+    out
+}

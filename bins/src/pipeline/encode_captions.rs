@@ -1,5 +1,5 @@
-//! `encode-captions`: the phrase database of Visual Genome, encoded with CLIP's text tower into
-//! `caption_db.hdf5` (keys, features, captions).
+//! `encode-captions`: the phrase database of Visual Genome (or a text database), encoded with
+//! CLIP's text tower into `caption_db.hdf5` (keys, features, captions).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,19 +13,20 @@ use ctx_store::{
 };
 
 use super::output::{Open, RunIdentity, canonical, decide};
+use super::texts::TextArgs;
 use super::{StepFlags, Summary, images, progress, shard, stages};
 
 /// Phrases per model batch unless `--batch-size` says otherwise.
 pub const BATCH_SIZE: usize = 512;
 
-/// Build the Visual Genome phrase database and encode it with CLIP's text tower (HAAV's profile:
-/// keys and pre-layer-norm `values`, OpenAI clip's tokenisation).
+/// Build the Visual Genome phrase database (or read a text database, --texts) and encode it with
+/// CLIP's text tower (HAAV's profile: keys and pre-layer-norm `values`, OpenAI clip's
+/// tokenisation).
 #[derive(Debug, clap::Parser)]
 #[command(name = "encode-captions", version)]
 pub struct Args {
-    /// Visual Genome annotations: attributes.json and relationships.json.
-    #[arg(long)]
-    pub ann_dir: PathBuf,
+    #[command(flatten)]
+    pub texts: TextArgs,
     /// Hugging Face CLIP checkpoint directory (config.json, model.safetensors, tokenizer.json).
     #[arg(long)]
     pub model: PathBuf,
@@ -69,10 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
-    let phrases = datasets::phrase_database(
-        &args.ann_dir.join("attributes.json"),
-        &args.ann_dir.join("relationships.json"),
-    )?;
+    let phrases = args.texts.load(&args.model)?;
     let shard = c.shard()?;
     let batch = args.batch_size;
     let (phrases, out) = shard::apply(shard, phrases, batch, &args.out);
@@ -84,10 +82,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Profile::Haav => Tokenization::Clip,
     };
     let (enc, model_sha256) = c.load_model_fingerprinted(&args.model)?;
-    let id = RunIdentity {
-        tool: "encode-captions",
-        arguments: serde_json::json!({
-            "ann_dir": canonical(&args.ann_dir),
+    let mut arguments = args.texts.provenance();
+    arguments.extend(
+        serde_json::json!({
             "model": canonical(&args.model),
             "model_sha256": model_sha256,
             "shard": shard.map(|s| s.to_string()),
@@ -98,8 +95,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "batch_size": batch,
             "half": c.half,
             "profile": profile.name(),
-        }),
-    };
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    let id = RunIdentity { tool: "encode-captions", arguments: arguments.into() };
     let (kd, fd) =
         (enc.config().projection_dim as usize, enc.config().text_config.hidden_size as usize);
     let writer = DbWriter::open(&out, &id, profile, layout, (kd, fd), c.overwrite)?;

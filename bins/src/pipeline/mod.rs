@@ -12,6 +12,7 @@ pub mod retrieve;
 pub mod shard;
 pub mod sources;
 pub mod stages;
+pub mod texts;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
