@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the three pipeline steps on the bundled sample (7 real photos from the
 # scikit-image wheel laid out as COCO, a small Visual Genome), then each image's top phrases for
-# the whole image and the time of each step.
+# the whole image, the same for a Flickr30k-style image list, and the time of each step.
 #
 # MODEL=DIR uses a real Hugging Face CLIP checkpoint (e.g. openai/clip-vit-base-patch32 saved
 # with safetensors); without it a tiny random-weight checkpoint is made, whose phrases are
@@ -42,6 +42,13 @@ for f in vis_ctx caption_db txt_ctx; do echo; "$bin/ctx-inspect" "$out/$f.hdf5";
 for id in $(.venv/bin/python -c "import h5py, sys; print(*sorted(map(int, h5py.File(sys.argv[1]).keys())))" "$out/txt_ctx.hdf5"); do
   echo; "$bin/ctx-inspect" "$out/txt_ctx.hdf5" --id "$id" --view whole --top-k 5
 done
+# One source other than COCO's layout: Flickr30k-style Karpathy split file (ids = file stems).
+.venv/bin/python scripts/make_sources.py "$out/data/sources" >/dev/null
+echo; echo "a Flickr30k-style Karpathy split (--images karpathy:...):"
+"$bin/retrieve-captions" --images "karpathy:$out/data/sources/karpathy_flickr.json" \
+  --image-root "$out/data/sources/flickr" --model "$model" --caption-db "$out/caption_db.hdf5" \
+  --k 16 --out "$out/flickr_txt_ctx.hdf5" --device "$device" --overwrite --quiet
+"$bin/ctx-inspect" "$out/flickr_txt_ctx.hdf5" --id 1000092795 --view whole --top-k 3
 echo
 echo "time per step (including model load):"
 for s in encode-images encode-captions retrieve-captions; do printf "  %-18s %6d ms\n" "$s" "${took[$s]}"; done
