@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use datasets::{ImageSource, Location, SourceOptions};
 
 use super::Shard;
@@ -53,8 +53,7 @@ impl ImageArgs {
         out: &Path,
     ) -> Result<(Vec<Image>, PathBuf)> {
         let Some(source) = &self.images else {
-            let root =
-                self.dataset_root.as_ref().expect("clap requires --dataset-root or --images");
+            let root = self.dataset_root.as_ref().context("give --dataset-root or --images")?;
             let images = datasets::karpathy_images(root)?
                 .into_iter()
                 .map(|i| Image { id: i.id, location: Location::File(i.path) })

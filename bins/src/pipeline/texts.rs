@@ -41,7 +41,7 @@ impl TextArgs {
     /// `model`'s tokenizer).
     pub fn load(&self, model: &Path) -> Result<Vec<String>> {
         let Some(source) = &self.texts else {
-            let dir = self.ann_dir.as_deref().expect("clap requires --ann-dir or --texts");
+            let dir = self.ann_dir.as_deref().context("give --ann-dir or --texts")?;
             return Ok(datasets::phrase_database(
                 &dir.join("attributes.json"),
                 &dir.join("relationships.json"),
