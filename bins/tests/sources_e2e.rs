@@ -254,3 +254,60 @@ fn with_texts(args: Vec<String>, texts: &[&str]) -> Vec<String> {
     out.splice(at..at + 2, texts.iter().map(|t| t.to_string()));
     out
 }
+
+#[test]
+fn a_bad_tar_member_fails_or_is_skipped_and_haav_reads_sources_too() {
+    let s = Sample::haav();
+    let images = coco_images(&s);
+    let dir = s.dir.path();
+    // Image 42's bytes cut to a third inside its shard (the tar itself is whole).
+    let cut = dir.join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let mut listed = images.clone();
+    for (id, path) in &mut listed {
+        if *id == 42 {
+            let bytes = std::fs::read(&*path).unwrap();
+            let p = cut.join("42.jpg");
+            std::fs::write(&p, &bytes[..bytes.len() / 3]).unwrap();
+            *path = p;
+        }
+    }
+    let pattern = write_shards(&dir.join("wds"), &listed, 4);
+    let source = vec!["--images".into(), format!("wds:{pattern}")];
+    let db = s.out("caption_db.hdf5");
+    ok("encode-captions", &s.args("encode-captions", &db, &db));
+
+    let out = s.out("fail/vis_ctx.hdf5");
+    let o = run("encode-images", &with_source(s.args("encode-images", &out, &db), &source), &[]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("image 42") && err.contains("00000.tar/42.jpg"), "{err}");
+
+    let out = s.out("skip/vis_ctx.hdf5");
+    let mut args = with_source(s.args("encode-images", &out, &db), &source);
+    args.extend(["--on-error".into(), "skip".into()]);
+    let o = run("encode-images", &args, &[]);
+    assert!(!o.status.success());
+    let log = std::fs::read_to_string(format!("{}.failures.jsonl", out.display())).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+    assert_eq!(rec["item"], "42");
+    assert!(rec["path"].as_str().unwrap().ends_with("00000.tar/42.jpg"), "{rec}");
+    let ids = ctx_store::HaavVisCtxReader::open(&out).unwrap().ids().unwrap();
+    assert_eq!(ids, vec![9, 25, 30, 73, 74, 531912]);
+
+    // HAAV's profile: the good images' entries equal the COCO layout's (image 42 left out, so
+    // batches differ: equal to float rounding).
+    let coco = s.out("coco/vis_ctx.hdf5");
+    ok("encode-images", &s.args("encode-images", &coco, &db));
+    let a = ctx_store::HaavVisCtxReader::open(&out).unwrap();
+    let b = ctx_store::HaavVisCtxReader::open(&coco).unwrap();
+    for id in ids {
+        let (x, y) = (a.get(id).unwrap(), b.get(id).unwrap());
+        assert_eq!((x.tokens, x.grid.len()), (y.tokens, y.grid.len()), "image {id}");
+        let most =
+            |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(u, v)| (u - v).abs()).fold(0f32, f32::max);
+        assert!(most(&x.grid, &y.grid) < 1e-4, "image {id}: {}", most(&x.grid, &y.grid));
+        assert!(most(&x.pooled, &y.pooled) < 1e-5, "image {id}: {}", most(&x.pooled, &y.pooled));
+    }
+}
