@@ -182,6 +182,11 @@ fn bad_sources_are_one_line_errors() {
     std::fs::copy(&images[0].1, empty.join("cat.jpg")).unwrap();
     fails(vec!["--images".into(), format!("folder:{}", empty.display())], &["cat.jpg", "\"cat\""]);
 
+    // Flags the source does not take.
+    let folder = format!("folder:{}", empty.display());
+    fails(vec!["--images".into(), folder.clone(), "--split".into(), "test".into()], &["--split"]);
+    fails(vec!["--images".into(), folder, "--image-root".into(), root.clone()], &["--image-root"]);
+
     // A tar cut inside a member.
     let pattern = write_shards(&dir.join("wds"), &images[..2], 2);
     let tar = dir.join("wds/00000.tar");

@@ -60,6 +60,13 @@ impl ImageArgs {
                 .collect();
             return Ok(super::shard::apply(shard, images, batch, out));
         };
+        let uses_root = matches!(source, ImageSource::Karpathy(_) | ImageSource::CocoJson(_));
+        if self.image_root.is_some() && !uses_root {
+            bail!("--image-root is for karpathy: and coco-json: sources, not {source}");
+        }
+        if self.split.is_some() && !matches!(source, ImageSource::Karpathy(_)) {
+            bail!("--split is for karpathy: sources, not {source}");
+        }
         if let (ImageSource::Wds(pattern), Some(s)) = (source, shard) {
             let tars = datasets::wds_shards(pattern)?;
             if tars.len() >= s.count {

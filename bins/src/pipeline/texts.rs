@@ -47,6 +47,9 @@ impl TextArgs {
                 &dir.join("relationships.json"),
             )?);
         };
+        if self.split.is_some() && !matches!(source, TextSource::Karpathy(_)) {
+            anyhow::bail!("--split is for a karpathy: text database, not {source}");
+        }
         let mut texts = source.texts(self.split.as_deref())?;
         let read = texts.len();
         if self.dedup {
