@@ -316,3 +316,58 @@ fn a_bad_tar_member_fails_or_is_skipped_and_haav_reads_sources_too() {
         assert!(most(&x.pooled, &y.pooled) < 1e-5, "image {id}: {}", most(&x.pooled, &y.pooled));
     }
 }
+
+#[test]
+fn json_output_holds_the_hdf5_texts_and_scores_and_resumes() {
+    let s = Sample::new();
+    let whole = full_run(&s, "coco");
+    let db = whole.join("caption_db.hdf5");
+    let out = s.out("json/txt_ctx.jsonl");
+    let mut args = s.args("retrieve-captions", &out, &db);
+    args.extend(["--format".into(), "json".into()]);
+    ok("retrieve-captions", &args);
+    let read = |p: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let lines = read(&out);
+    assert!(lines[0].get("xctx_provenance").is_some());
+    let want = txt(&whole.join("txt_ctx.hdf5"));
+    assert_eq!(lines.len(), want.len() + 1);
+    for (line, e) in lines[1..].iter().zip(&want) {
+        let v = &line[e.id.to_string()];
+        for (c, chunk) in v["five"].as_array().unwrap().iter().enumerate() {
+            for (j, hit) in chunk.as_array().unwrap().iter().enumerate() {
+                let i = c * e.five.k + j;
+                assert_eq!(hit[0], e.five.texts[i].as_str(), "image {} five", e.id);
+                assert_eq!(hit[1].as_f64().unwrap() as f32, e.five.scores[i]);
+            }
+        }
+        let first = &v["whole"][0];
+        assert_eq!(first[0], e.whole.texts[0].as_str());
+        assert_eq!(v["nine"].as_array().unwrap().len(), 9);
+    }
+
+    // Killed after a batch, with a cut line at the end: the same command ends with the same
+    // images and hits.
+    let again = s.out("json/again.jsonl");
+    let mut args = s.args("retrieve-captions", &again, &db);
+    args.extend(["--format".into(), "json".into()]);
+    let o = run("retrieve-captions", &args, &[("XCTX_ABORT_AFTER_BATCHES", "1")]);
+    assert!(!o.status.success());
+    let mut bytes = std::fs::read(&again).unwrap();
+    bytes.extend_from_slice(b"{\"42\": {\"whole\": [[\"cut");
+    std::fs::write(&again, bytes).unwrap();
+    ok("retrieve-captions", &args);
+    let mut a = read(&again)[1..].to_vec();
+    let mut b = lines[1..].to_vec();
+    let key = |v: &serde_json::Value| {
+        v.as_object().unwrap().keys().next().unwrap().parse::<u64>().unwrap()
+    };
+    a.sort_by_key(key);
+    b.sort_by_key(key);
+    assert_eq!(a, b);
+}

@@ -6,6 +6,7 @@ pub mod encode_captions;
 pub mod encode_images;
 mod host_rows;
 pub mod images;
+pub mod json_out;
 pub mod merge;
 pub mod output;
 pub mod retrieve;

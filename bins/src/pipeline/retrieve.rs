@@ -45,6 +45,11 @@ pub struct Args {
     /// Output file.
     #[arg(long, default_value = "outputs/retrieved_captions/txt_ctx.hdf5")]
     pub out: PathBuf,
+    /// hdf5 (txt_ctx, as the original writes it) or json: JSON Lines of texts and scores only,
+    /// one image a line ({"ID": {"whole": [[text, score], ...], "five": ..., "nine": ...}}),
+    /// after a first line with the run's provenance; resumes as hdf5 does.
+    #[arg(long, value_enum, default_value = "hdf5")]
+    pub format: Format,
     /// Score every key in f32 instead of screening in a lower precision first and re-scoring the
     /// candidates in f32 (the same results). The screening runs in f16 on CUDA and in bf16 on
     /// CPUs with bf16 instructions, where it is faster; on other CPUs it runs in f32 and this
@@ -128,6 +133,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .cloned()
         .unwrap_or_default(),
     );
+    if args.format == Format::Json {
+        arguments.insert("format".into(), "json".into());
+    }
     let id = RunIdentity { tool: "retrieve-captions", arguments: arguments.into() };
     let proj = enc.config().projection_dim as usize;
     if db.key_dim() != proj {
@@ -156,7 +164,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // and phrases are shared with the writer stage, which builds each batch's entries.
     drop(std::mem::take(&mut captions.keys));
     let captions = Arc::new(captions);
-    let (writer, txt_done) = TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?;
+    let (writer, txt_done) = match args.format {
+        Format::Hdf5 => TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?,
+        Format::Json => TxtWriter::open_json(&out, &id, c)?,
+    };
     let vis = match &vis_out {
         Some(path) => {
             let vid = encode_images::identity(&args.images, &args.model, &model_sha256, shard, c);
@@ -401,12 +412,45 @@ impl Db {
 }
 
 /// A txt_ctx writer of either profile.
+/// The output format of the textual context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Hdf5,
+    Json,
+}
+
 enum TxtWriter {
     Original(TxtCtxWriter),
     Haav(HaavTxtCtxWriter),
+    Json(super::json_out::JsonWriter),
 }
 
 impl TxtWriter {
+    /// `--format json`: creates `out`, or opens it to resume.
+    fn open_json(
+        out: &std::path::Path,
+        id: &RunIdentity,
+        c: &Common,
+    ) -> Result<(Self, HashSet<u64>)> {
+        use super::json_out::{JsonWriter, provenance};
+        let existing = |p: &std::path::Path| -> ctx_store::Result<Option<ctx_store::Provenance>> {
+            // decide() reports a read failure as a file that cannot be resumed.
+            provenance(p).map_err(|e| ctx_store::Error::Schema {
+                path: p.to_owned(),
+                message: format!("{e:#}"),
+            })
+        };
+        Ok(match decide(out, id, c.overwrite, existing)? {
+            Open::Create => {
+                (TxtWriter::Json(JsonWriter::create(out, &id.provenance())?), HashSet::new())
+            }
+            Open::Resume => {
+                let (w, done) = JsonWriter::append(out)?;
+                (TxtWriter::Json(w), done)
+            }
+        })
+    }
+
     /// Creates `out` (HAAV's with root `fdim` = the database's feature width), or opens it to
     /// resume; the writer and the images it holds already.
     fn open(
@@ -449,6 +493,7 @@ impl TxtWriter {
         match self {
             TxtWriter::Original(w) => w.write_batch(entries)?,
             TxtWriter::Haav(w) => w.write_batch(entries)?,
+            TxtWriter::Json(w) => w.write_batch(entries)?,
         }
         Ok(())
     }
@@ -457,6 +502,7 @@ impl TxtWriter {
         match self {
             TxtWriter::Original(w) => w.finish()?,
             TxtWriter::Haav(w) => w.finish()?,
+            TxtWriter::Json(w) => w.finish()?,
         }
         Ok(())
     }
