@@ -410,7 +410,7 @@ mod help {
 
     #[test]
     fn encode_images_help_shows_the_defaults_it_uses() {
-        let help = checked(encode_images::Args::command(), "Encode every COCO image");
+        let help = checked(encode_images::Args::command(), "Encode every image");
         let a = encode_images::Args::parse_from([
             "encode-images",
             "--dataset-root",
