@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
-.PHONY: setup setup-test test demo lint doc build bench-io check-requirements
+.PHONY: setup setup-test test demo lint doc build bench-io check-requirements wheel
 
 setup:
 	@./scripts/setup.sh
@@ -24,6 +24,13 @@ test: lint doc setup-test
 	# Benches are linked in the dev profile, on the artifacts the tests just built: a release
 	# build of every dependency would take another 3 GB of disk for a check of the same code.
 	cargo bench --workspace --no-run --profile dev
+	# The Python package (installed by setup) against h5py, on files our writers and h5py write.
+	cargo build -q -p xmodal-py --bin xmodal-py-fixtures
+	.venv/bin/python -m pytest python/tests -q
+
+# The xmodal_ctx wheel (abi3: CPython 3.10+) in dist/, for users' own environments.
+wheel: setup
+	./scripts/python_package.sh wheel
 
 demo: setup
 	./scripts/demo.sh

@@ -109,3 +109,7 @@ if [ "$(cat "$cfg" 2>/dev/null || true)" != "$new" ]; then
   printf '%s\n' "$new" >"$cfg"
   echo "setup: wrote $cfg" >&2
 fi
+
+# The xmodal_ctx Python package, built from this checkout (after .cargo/config.toml: the build
+# needs its CMAKE for HDF5).
+"$root/scripts/python_package.sh" install
