@@ -2,8 +2,10 @@
 doing what the original's M2 training code does, on one txt_ctx, in one run
 (benches/python_vs_h5py.sh drives it; figures in docs/benchmarks.md).
 
-    python_vs_h5py.py all FILE IO_BENCH     every measurement below, each in a fresh process
+    python_vs_h5py.py all FILE              every measurement below, each in a fresh process
                                             (peak memory is per process), then the ratios
+    python_vs_h5py.py rust FILE             ctx-store's Rust preload (TxtCtxReader::preload,
+                                            called through the package, nothing handed to Python)
     python_vs_h5py.py xmodal FILE           xmodal_ctx.open(FILE).preload()
     python_vs_h5py.py m2-xmodal FILE K      xmodal_ctx.m2.TxtCtxField(FILE, k=K, preload=True)
     python_vs_h5py.py m2-h5py FILE K        the M2 TxtCtxField's preload: a pool of 128 threads
@@ -36,6 +38,15 @@ def peak_rss_bytes():
 
 def emit(**kw):
     print(json.dumps(kw), flush=True)
+
+
+def rust(path):
+    from xmodal_ctx import _native
+
+    before = rss_bytes()
+    secs, payload = _native._bench_rust_preload(path)
+    emit(op="rust-preload", seconds=secs, payload_bytes=payload,
+         peak_rss_over_start_bytes=peak_rss_bytes() - before)
 
 
 def xmodal(path):
@@ -139,7 +150,7 @@ def cat(path):
             pass
 
 
-def all_(path, io_bench):
+def all_(path):
     me = [sys.executable, os.path.abspath(__file__)]
     k_file = None
     import xmodal_ctx
@@ -148,7 +159,7 @@ def all_(path, io_bench):
     k_file = f.view(int(f.ids()[0]), "whole")["scores"].shape[0]
     del f
     cat(path)
-    rust = run(io_bench, "preload", path)
+    rust = run(*me, "rust", path)
     cat(path)
     py = run(*me, "xmodal", path)
     cat(path)
@@ -159,8 +170,8 @@ def all_(path, io_bench):
     print(f"preload {py['images']} images: xmodal_ctx {py['seconds']:.2f} s, ctx-store (Rust) "
           f"{rust['seconds']:.2f} s: {py['seconds'] / rust['seconds']:.2f}x Rust's")
     print(f"  peak memory over the start / payload: xmodal_ctx "
-          f"{py['peak_rss_over_start_bytes'] / py['payload_bytes']:.3f}, Rust (whole process) "
-          f"{rust['peak_rss_bytes'] / rust['payload_bytes']:.3f}")
+          f"{py['peak_rss_over_start_bytes'] / py['payload_bytes']:.3f}, Rust "
+          f"{rust['peak_rss_over_start_bytes'] / rust['payload_bytes']:.3f}")
     print(f"M2 TxtCtxField(k={k_file}, preload=True): xmodal_ctx.m2 {m2x['seconds']:.2f} s, h5py "
           f"{m2h['seconds']:.2f} s: {m2h['seconds'] / m2x['seconds']:.1f}x faster; peak memory "
           f"over the start / payload {m2x['peak_rss_over_start_bytes'] / m2x['payload_bytes']:.3f}"
@@ -175,6 +186,8 @@ if __name__ == "__main__":
     cmd, rest = sys.argv[1], sys.argv[2:]
     if cmd == "all":
         all_(*rest)
+    elif cmd == "rust":
+        rust(rest[0])
     elif cmd == "xmodal":
         xmodal(rest[0])
     elif cmd == "m2-xmodal":

@@ -10,7 +10,9 @@
 //! xmodal-py-fixtures haav-caption OUT N KEY_D D
 //! ```
 //!
-//! Image ids are spread out (`7 + 1000 i`), written in two batches; N = 0 writes an empty file.
+//! Image ids are spread out (`7 + 1000 i`), written in two batches (txt_ctx: of at most 256
+//! images, generated batch by batch, so that benchmarks can write large files); N = 0 writes an
+//! empty file.
 #![allow(clippy::print_stderr)]
 
 use ctx_store::{
@@ -77,6 +79,12 @@ fn txt_entries(rng: &mut Rng, n: usize, rows: impl Fn(View) -> usize, d: usize) 
         .collect()
 }
 
+/// The txt_ctx writer of either profile.
+enum TxtWriter {
+    Original(TxtCtxWriter),
+    Haav(HaavTxtCtxWriter),
+}
+
 fn num(args: &[String], i: usize) -> Result<usize, String> {
     let a = args.get(i).ok_or_else(|| format!("argument {i} missing"))?;
     a.parse().map_err(|_| format!("argument {i}: {a:?} is not a number"))
@@ -92,20 +100,28 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     match kind {
         "txt" | "haav-txt" => {
             let (k, d) = (num(args, 4)?, num(args, 5)?);
-            if kind == "txt" {
-                let entries = txt_entries(&mut rng, n, |_| k, d);
-                let mut w = TxtCtxWriter::create(out, &prov, true)?;
-                for part in halves(n) {
-                    w.write_batch(&entries[part])?;
-                }
-                w.finish()?;
+            let batch = n.div_ceil(2).clamp(1, 256);
+            let haav = kind == "haav-txt";
+            let rows = |v: View| if haav { v.haav_factor() * k } else { k };
+            let mut w = if haav {
+                TxtWriter::Haav(HaavTxtCtxWriter::create(out, d, &prov, true)?)
             } else {
-                let entries = txt_entries(&mut rng, n, |v| v.haav_factor() * k, d);
-                let mut w = HaavTxtCtxWriter::create(out, d, &prov, true)?;
-                for part in halves(n) {
-                    w.write_batch(&entries[part])?;
+                TxtWriter::Original(TxtCtxWriter::create(out, &prov, true)?)
+            };
+            for first in (0..n).step_by(batch) {
+                let len = batch.min(n - first);
+                let mut entries = txt_entries(&mut rng, len, rows, d);
+                for (i, e) in entries.iter_mut().enumerate() {
+                    e.id = id(first + i);
                 }
-                w.finish()?;
+                match &mut w {
+                    TxtWriter::Original(w) => w.write_batch(&entries)?,
+                    TxtWriter::Haav(w) => w.write_batch(&entries)?,
+                }
+            }
+            match w {
+                TxtWriter::Original(w) => w.finish()?,
+                TxtWriter::Haav(w) => w.finish()?,
             }
         }
         "vis" => {
