@@ -10,7 +10,7 @@
 #                                       build (the benchmarks do).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-venv="$root/.venv"
+venv="${XMODAL_VENV:-$root/.venv}" # the project's venv (XMODAL_VENV: another, with maturin)
 crate="$root/crates/xmodal-py"
 dist="$root/dist"
 stamp="$venv/.xmodal_ctx.sha256"
