@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use ctx_store::{
-    Caption, CaptionDb, CheckOptions, FileKind, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader,
-    Summary, TxtCtxReader, View, ViewEntry, VisCtxReader,
+    Caption, CaptionDb, CheckOptions, CommitState, FileKind, HaavCaptionDb, HaavTxtCtxReader,
+    HaavVisCtxReader, Summary, TxtCtxReader, View, ViewEntry, VisCtxReader,
 };
 use serde_json::{Value, json};
 
@@ -109,6 +109,11 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let kind = s.kind.role();
     let count_name = if kind == "caption_db" { "captions" } else { "images" };
     let view_rows = s.view_rows.map(|[w, f, n]| json!({"whole": w, "five": f, "nine": n}));
+    let commit = ctx_store::commit_state(&args.file)?;
+    let (synced, finished) = match commit {
+        CommitState::Atomic { synced, finished } => (Some(synced), Some(finished)),
+        CommitState::Flushed => (None, None),
+    };
     if args.json {
         let v = json!({
             "file": s.path, "kind": kind, "profile": s.kind.profile().name(),
@@ -118,6 +123,7 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
             "key_dim": s.key_dim, "batches": s.batches,
             "first_id": s.id_range.map(|r| r.0), "last_id": s.id_range.map(|r| r.1),
             "provenance": provenance,
+            "commits": {"atomic": synced.is_some(), "last_synced": synced, "finished": finished},
         });
         writeln!(out, "{v}")?;
         return Ok(());
@@ -147,6 +153,8 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some([w, f, n]) = s.view_rows {
         writeln!(out, "texts:      {w} per crop of whole, {f} of five, {n} of nine")?;
     }
+    // The last committed batch is the last of the images above (every one of them complete).
+    writeln!(out, "commits:    {commit}")?;
     match provenance {
         Some(p) => writeln!(out, "written by: {} {} {}", p["tool"], p["version"], p["arguments"])?,
         None => {

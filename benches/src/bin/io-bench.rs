@@ -17,6 +17,9 @@
 //!                                         # (serial: chunks compressed by HDF5, one thread)
 //! ```
 //!
+//! `XCTX_SYNC=batch|secs:N|end` sets the writers' sync policy (`ctx_store::SyncPolicy`, the
+//! pipeline's `--sync`); its default otherwise.
+//!
 //! The two floors bound what any writer or preloader of the same data can reach on the machine:
 //! they move the same float bytes (features and scores) to or from a file in the same directory
 //! and do nothing else (no HDF5 objects, no texts).
@@ -46,6 +49,9 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> anyhow::R
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mut out = std::io::stdout().lock();
+    if let Ok(policy) = std::env::var("XCTX_SYNC") {
+        ctx_store::set_sync_policy(policy.parse().map_err(anyhow::Error::msg)?);
+    }
     match args.get(1).map(String::as_str) {
         Some("write") => {
             let path = &args[2];
@@ -67,7 +73,10 @@ fn main() -> anyhow::Result<()> {
             }
             w.finish()?;
             let secs = start.elapsed().as_secs_f64();
-            writeln!(out, "{}", serde_json::json!({"op": "write", "images": n, "seconds": secs}))?;
+            let sync = ctx_store::sync_policy().to_string();
+            let json =
+                serde_json::json!({"op": "write", "images": n, "seconds": secs, "sync": sync});
+            writeln!(out, "{json}")?;
         }
         Some("preload") => {
             let path = &args[2];

@@ -67,6 +67,7 @@ pub fn layout(profile: Profile, flag: Option<Layout>) -> Result<CaptionLayout> {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.common.log.init();
+    ctx_store::set_sync_policy(args.common.sync);
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;

@@ -42,6 +42,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.common.log.init();
+    ctx_store::set_sync_policy(args.common.sync);
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;

@@ -68,6 +68,11 @@ pub struct StepFlags {
     /// Replace an existing output instead of resuming it.
     #[arg(long)]
     pub overwrite: bool,
+    /// When the output is forced to the disk, for what it holds to survive a power cut:
+    /// `batch` (every batch), `secs:N` (at the first batch N seconds after the last sync) or
+    /// `end`. A killed run loses no finished batch whatever this says; docs/crash-safety.md.
+    #[arg(long, default_value = "secs:10", value_parser = parse_sync)]
+    pub sync: ctx_store::SyncPolicy,
     #[command(flatten)]
     pub log: crate::Verbosity,
 }
@@ -95,6 +100,10 @@ impl std::ops::Deref for Common {
     fn deref(&self) -> &StepFlags {
         &self.step
     }
+}
+
+fn parse_sync(s: &str) -> Result<ctx_store::SyncPolicy, String> {
+    s.parse()
 }
 
 fn parse_profile(s: &str) -> Result<Profile, String> {

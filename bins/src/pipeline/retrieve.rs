@@ -93,6 +93,7 @@ pub fn key_chunk_help() -> String {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.common.log.init();
+    ctx_store::set_sync_policy(args.common.sync);
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;

@@ -105,6 +105,17 @@ pub enum Error {
         #[source]
         source: hdf5::Error,
     },
+    /// Writing the file failed (a full disk, an I/O error): what was committed before stays.
+    #[error("{}: writing {object:?}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The HDF5 path of the object being written.
+        object: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Reading raw bytes of a dataset failed.
     #[error("{}: reading {object:?}: {source}", path.display())]
     Io {

@@ -27,7 +27,8 @@
 //! its own layer's siblings where stated below; nothing imports through this file's
 //! re-exports, and no import cycle exists (`tests/layers.rs` checks all three).
 //!
-//! 1. Foundation: `error`, `schema` (the names, `parse_id`), `testing` (the crash-test hook); on
+//! 1. Foundation: `error`, `schema` (the names, `parse_id`), `testing` (the crash-test hook),
+//!    `sync` (when writers sync to the disk); on
 //!    them `bounds` (sizes read from files, `check_len`), `kind` (the vocabulary: `Profile`,
 //!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data) and `provenance`.
 //! 2. Format back-ends: `h5` (the HDF5 library: `resume`, `gzip`, `packed`, `direct_chunk`,
@@ -37,6 +38,7 @@
 //!    writes and reads its `txt_ctx` through the original's.
 //! 4. Operations over files: `ops::inspect` (`detect`, `summarize`), `ops::check` and
 //!    `ops::merge` (each with `original` and `haav`; both tell the kind by `ops::inspect`),
+//!    `ops::commit` (where a file stands after its writer stopped, and its roll-back),
 //!    `ops::batch` (feature `tch`).
 //! 5. This file: the public face, the one list of what the crate exports.
 //!
@@ -69,6 +71,7 @@ mod ops;
 mod original;
 mod provenance;
 pub mod schema;
+mod sync;
 #[doc(hidden)]
 pub mod testing;
 
@@ -87,6 +90,7 @@ pub use ops::batch::haav::{
 pub use ops::batch::original::{TxtBatch, txt_batch, vis_batch};
 pub use ops::check::report::{Report, Violation};
 pub use ops::check::{CheckOptions, check, check_with};
+pub use ops::commit::{CommitState, commit_state, recover};
 pub use ops::inspect::{Summary, detect, summarize};
 pub use ops::merge::{Merged, merge};
 pub use original::caption_db::{CaptionDb, CaptionDbWriter};
@@ -94,3 +98,4 @@ pub use original::txt::{TxtCtxReader, TxtCtxWriter};
 pub use original::vis::{VisCtxReader, VisCtxWriter};
 pub use provenance::Provenance;
 pub use schema::View;
+pub use sync::{SyncPolicy, set_sync_policy, sync_policy};

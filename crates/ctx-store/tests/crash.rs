@@ -261,3 +261,58 @@ fn txt_writer_killed_at_unplanned_moments_of_its_commits() {
     }
     println!("{before} of {kills} kills landed before their batch's commit");
 }
+
+/// Kills `kills` txt writers (seeded) at random instants of a run of 60 batches, and checks
+/// that every file opens in h5py and ctx-store, holds whole batches, and resumes to the
+/// uninterrupted run. Returns the kills that left a file with at least one batch.
+fn txt_writer_killed_at_random_instants(kills: u64, seed: u64) -> u64 {
+    const TOTAL: u64 = 60;
+    let dir = tempfile::tempdir().unwrap();
+    let start = std::time::Instant::now();
+    let want = uninterrupted(dir.path(), "txt", TOTAL);
+    let run_time = start.elapsed();
+    let mut rng = test_support::Rng::new(seed);
+    let mut with_batches = 0;
+    for i in 0..kills {
+        let path = dir.path().join(format!("killed-{i}.h5"));
+        let mut child = writer()
+            .args(["txt", &path.display().to_string(), "write", &TOTAL.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = run_time.mul_f64(rng.below(1000) as f64 / 1000.0 * 1.1);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let at = format!("kill {i} after {delay:?} ({status:?})");
+        let Some(n) = h5py_len_or_error(&path) else {
+            // Killed before the new file's first commit: no batch was written.
+            let r = resume("txt", &path, TOTAL);
+            assert!(!r.status.success() || content("txt", &path) == content("txt", &want), "{at}");
+            continue;
+        };
+        assert_eq!(n % BATCH, 0, "{at}: {n} images");
+        with_batches += u64::from(n > 0);
+        let report = check(&path).unwrap();
+        assert!(report.violations.is_empty(), "{at}: {report:?}");
+        let o = resume("txt", &path, TOTAL);
+        assert!(o.status.success(), "{at}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(content("txt", &path), content("txt", &want), "{at}: resumed");
+        std::fs::remove_file(&path).unwrap();
+    }
+    with_batches
+}
+
+#[test]
+fn txt_writer_killed_at_seeded_random_instants() {
+    let with_batches = txt_writer_killed_at_random_instants(12, 1);
+    assert!(with_batches >= 6, "only {with_batches} of 12 kills came after a batch");
+}
+
+/// The long run of the same: `cargo test -p ctx-store --test crash -- --ignored`.
+#[test]
+#[ignore = "300 kills: minutes"]
+fn txt_writer_killed_at_300_seeded_random_instants() {
+    let with_batches = txt_writer_killed_at_random_instants(300, 2);
+    assert!(with_batches >= 150, "only {with_batches} of 300 kills came after a batch");
+}

@@ -11,13 +11,13 @@ const LAYERING: Layering = Layering {
     layers: &[
         Layer {
             name: "Foundation",
-            units: &["error", "schema", "testing", "bounds", "kind", "entry", "provenance"],
+            units: &["error", "schema", "testing", "sync", "bounds", "kind", "entry", "provenance"],
         },
         Layer { name: "Format back-ends", units: &["h5", "oldh5"] },
         Layer { name: "Typed files", units: &["original", "haav"] },
         Layer {
             name: "Operations over files",
-            units: &["ops", "ops::inspect", "ops::check", "ops::merge", "ops::batch"],
+            units: &["ops", "ops::inspect", "ops::check", "ops::merge", "ops::batch", "ops::commit"],
         },
         Layer { name: "This file", units: &[ROOT] },
     ],

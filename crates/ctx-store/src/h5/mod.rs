@@ -17,6 +17,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode
 use hdf5::{Dataset, File, Group};
 
 use crate::error::{Error, Result};
+use crate::sync::SyncClock;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
 
@@ -121,8 +122,11 @@ fn writer_fapl(p: &mut hdf5::plist::FileAccessBuilder) -> &mut hdf5::plist::File
 pub(crate) struct Writer {
     pub(crate) path: PathBuf,
     file: Option<File>,
-    /// The same file opened by std, for the float data written beside HDF5 ([`RawSink`]).
+    /// The same file opened by std, for the float data written beside HDF5 ([`RawSink`]),
+    /// and to sync it.
     raw: std::fs::File,
+    /// When the flushed file is synced ([`crate::SyncPolicy`]).
+    clock: std::sync::Mutex<SyncClock>,
 }
 
 impl Writer {
@@ -143,7 +147,7 @@ impl Writer {
             .create(path)
             .map_err(|e| classify_open_error(path, "create", e))?;
         let raw = Self::open_raw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file), raw })
+        Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
     }
 
     /// Opens an existing file to append to it (resuming a run).
@@ -151,7 +155,7 @@ impl Writer {
         check_signature(path)?;
         let file = Self::open_rw(path)?;
         let raw = Self::open_raw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file), raw })
+        Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
     }
 
     fn open_raw(path: &Path) -> Result<std::fs::File> {
@@ -212,19 +216,33 @@ impl Writer {
         self.file.as_ref().expect("the writer holds its file until finish")
     }
 
-    /// Flushes the batch to disk.
+    /// Flushes the batch to the file, and syncs it where the policy says.
     pub(crate) fn end_batch(&self) -> Result<()> {
         testing::at(WritePoint::BeforeFlush);
         self.file().flush().map_err(h5err(&self.path, "/"))?;
+        let mut clock = self.clock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if clock.due() {
+            self.sync()?;
+            clock.synced();
+        }
         testing::at(WritePoint::Flushed);
         Ok(())
     }
 
-    /// Flushes and closes the file.
+    fn sync(&self) -> Result<()> {
+        self.raw.sync_data().map_err(|source| Error::Io {
+            path: self.path.clone(),
+            object: "/".into(),
+            source,
+        })
+    }
+
+    /// Flushes, closes and syncs the file.
     pub(crate) fn close(&mut self) -> Result<()> {
         if let Some(file) = self.file.take() {
             file.flush().map_err(h5err(&self.path, "/"))?;
             file.close().map_err(h5err(&self.path, "/"))?;
+            self.sync()?;
         }
         Ok(())
     }

@@ -10,13 +10,21 @@
 //! its last commit, readable by HDF5 and resumable. The HDF5 library stays the reader (and the
 //! verifier, in the tests), and writes the files of other formats we append to.
 //!
+//! For power cuts, the writer syncs by the [`crate::SyncPolicy`]: a sync before the superblock
+//! (a barrier: the data it points to are on the disk first), then the superblock, its copy in
+//! the sync record (`synced`) and a sync. A file cut between two syncs is rolled back to its
+//! sync record when it is opened to be continued (`synced`). All file I/O goes through `io`,
+//! which the crash simulator's tests record.
+//!
 //! The same structures are read back without the library to preload a whole `txt_ctx.hdf5`
 //! (ours or h5py's), in parallel (`read`); anything else goes through the library.
 
 mod encode;
+mod io;
 mod parse;
 pub(crate) mod read;
 mod root;
+pub(crate) mod synced;
 pub(crate) mod txt;
 
 /// The undefined address.

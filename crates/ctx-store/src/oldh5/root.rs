@@ -54,6 +54,11 @@ impl RootIndex {
         Self { leaves, heap: HeapData { bytes }, heap_at: None }
     }
 
+    /// The number of members.
+    pub(crate) fn len(&self) -> usize {
+        self.leaves.iter().map(|l| l.members.len()).sum()
+    }
+
     /// Whether `name` is a member.
     pub(crate) fn contains(&self, name: &str) -> bool {
         let i = self.leaves.partition_point(|l| l.last() < name);

@@ -2,20 +2,21 @@
 //! `whole`, `five` and `nine`, each with contiguous `features` and `scores` (float32) and `texts`
 //! (variable-length UTF-8 strings in one global heap collection per image).
 
-use std::io::{IoSlice, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::encode::{self, Addr, Buf, Entry, SUPERBLOCK_SIZE};
+use super::encode::{self, Addr, Buf, Entry};
+use super::io::FileIo;
 use super::parse;
 use super::root::RootIndex;
+use super::synced::{self, SyncRecord};
 use crate::bounds;
 use crate::entry::TxtEntry;
 use crate::error::{Error, Result};
 use crate::schema::{self, View};
-use crate::testing::{self, WritePoint};
+use crate::sync::SyncClock;
+use crate::testing::{self, IoOp, WritePoint};
 
 const _: () = assert!(cfg!(target_endian = "little"), "floats are written as they lie in memory");
 
@@ -28,12 +29,21 @@ const COLLECTION_OBJECTS: usize = 65_535;
 /// A `txt_ctx.hdf5` being written by this module.
 pub(crate) struct NativeTxt {
     path: PathBuf,
-    file: std::fs::File,
+    /// The file, held open for its lock.
+    _file: std::fs::File,
+    /// Its writes and syncs.
+    io: Box<dyn FileIo>,
     /// End of the committed file: where the next batch goes.
     eof: u64,
     index: RootIndex,
     /// The root object header's messages besides its symbol table: the attributes.
     root_messages: Vec<(u16, u8, Vec<u8>)>,
+    /// When to sync; files without a sync record (`synced`) sync every batch.
+    clock: SyncClock,
+    has_record: bool,
+    /// The last superblock written, and whether a sync came after it.
+    superblock: Vec<u8>,
+    synced: bool,
 }
 
 impl NativeTxt {
@@ -57,12 +67,13 @@ impl NativeTxt {
             .open(path)
             .map_err(io(path, "/"))?;
         lock(path, &file)?;
-        file.set_len(0).map_err(io(path, "/"))?;
-        // The attributes' strings in one collection right after the superblock.
+        let mut fio = super::io::of(file.try_clone().map_err(io(path, "/"))?);
+        fio.set_len(0).map_err(io(path, "/"))?;
+        // The attributes' strings in one collection after the sync record's sector.
         let mut b = Buf::default();
         let values: Vec<&[u8]> = attributes.iter().map(|(_, v)| v.as_bytes()).collect();
         encode::global_heap(&mut b, values);
-        let gcol = Addr::Abs(SUPERBLOCK_SIZE as u64);
+        let gcol = Addr::Abs(synced::DATA_START);
         let root_messages = attributes
             .iter()
             .enumerate()
@@ -71,14 +82,19 @@ impl NativeTxt {
                 (m.kind, m.flags, m.body.relocate(0))
             })
             .collect();
-        let bytes = b.relocate(SUPERBLOCK_SIZE as u64);
-        file.write_all_at(&bytes, SUPERBLOCK_SIZE as u64).map_err(io(path, "/"))?;
+        let bytes = b.relocate(synced::DATA_START);
+        fio.write_at(synced::DATA_START, &[&bytes]).map_err(io(path, "/"))?;
         let mut w = Self {
             path: path.to_owned(),
-            file,
-            eof: (SUPERBLOCK_SIZE + bytes.len()) as u64,
+            _file: file,
+            io: fio,
+            eof: synced::DATA_START + bytes.len() as u64,
             index: RootIndex::new(),
             root_messages,
+            clock: SyncClock::new(),
+            has_record: true,
+            superblock: Vec::new(),
+            synced: false,
         };
         w.commit(false)?;
         Ok(w)
@@ -88,26 +104,39 @@ impl NativeTxt {
     /// otherwise). `complete` are the ids of its complete images (checked by the caller through
     /// HDF5); any other member of the root group is dropped from the index, to be written again.
     pub(crate) fn append(path: &Path, complete: &[u64]) -> Result<Option<Self>> {
-        let file =
-            std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(io(path, "/"))?;
-        lock(path, &file)?;
+        let file = open_rw(path)?;
         let Some(existing) = parse::read(path, &file)? else {
             return Ok(None);
         };
         let keep: std::collections::HashSet<String> = complete.iter().map(u64::to_string).collect();
         let members: Vec<_> =
             existing.members.into_iter().filter(|(name, _)| keep.contains(&**name)).collect();
+        let has_record = SyncRecord::read(&file).is_some();
+        let mut fio = super::io::of(file.try_clone().map_err(io(path, "/"))?);
         // What a killed writer appended after its last commit is dropped.
-        file.set_len(existing.eof).map_err(io(path, "/"))?;
+        fio.set_len(existing.eof).map_err(io(path, "/"))?;
         let mut w = Self {
             path: path.to_owned(),
-            file,
+            _file: file,
+            io: fio,
             eof: existing.eof,
             index: RootIndex::from_existing(members, existing.heap),
             root_messages: existing.root_messages,
+            clock: SyncClock::new(),
+            has_record,
+            superblock: Vec::new(),
+            synced: false,
         };
         w.commit(false)?;
         Ok(Some(w))
+    }
+
+    /// Before a file is opened to be continued: rolls it back to its last sync if the machine
+    /// restarted since (a power cut may have torn what was committed after it); see `synced`.
+    pub(crate) fn recover(path: &Path) -> Result<()> {
+        let file = open_rw(path)?;
+        synced::roll_back_if_cut(path, &file).map_err(io(path, "/"))?;
+        Ok(())
     }
 
     /// Writes a batch of images and commits it.
@@ -151,14 +180,13 @@ impl NativeTxt {
                     }
                 }
             });
-            let mut f = &self.file;
-            f.seek(SeekFrom::Start(start)).map_err(io(path, "/"))?;
+            let fio = &mut self.io;
             let (mut placed, mut end) = (Vec::with_capacity(entries.len()), start);
             for (i, laid) in rx.into_iter().enumerate() {
                 let (im, meta, base) = laid?;
-                let mut slices: Vec<IoSlice> = im.floats.iter().map(|s| IoSlice::new(s)).collect();
-                slices.push(IoSlice::new(&meta));
-                write_all_vectored(&mut f, &mut slices).map_err(io(path, &im.name))?;
+                let mut slices: Vec<&[u8]> = im.floats.clone();
+                slices.push(&meta);
+                fio.write_at(base, &slices).map_err(io(path, &im.name))?;
                 testing::at(WritePoint::Entry(i));
                 placed.push((base, im.entry));
                 end = base + im.len();
@@ -183,29 +211,67 @@ impl NativeTxt {
     }
 
     /// Writes the root group's index after the file's end, then the superblock that points to
-    /// it; `batch`: the commit of a batch (the test hook's points), not of a file being opened.
+    /// it; `batch`: the commit of a batch (the test hook's points, the sync policy), not of a
+    /// file being opened, which always syncs.
+    ///
+    /// Where the policy syncs: a sync (everything the superblock will point to is on the
+    /// disk), the superblock, the sync record (its copy), a sync. Files without a sync record
+    /// (opened, not created, by this writer) sync at every batch.
     fn commit(&mut self, batch: bool) -> Result<()> {
         let at = |p| batch.then(|| testing::at(p));
         let c = self.index.commit(self.eof, &self.root_messages);
         let path = &self.path;
-        self.file.write_all_at(&c.tail, self.eof).map_err(io(path, "/"))?;
+        self.io.write_at(self.eof, &[&c.tail]).map_err(io(path, "/"))?;
         if let Some((at, bytes)) = &c.in_place {
-            self.file.write_all_at(bytes, *at).map_err(io(path, "/"))?;
+            self.io.write_at(*at, &[bytes]).map_err(io(path, "/"))?;
         }
         let eof = self.eof + c.tail.len() as u64;
         at(WritePoint::Index);
-        self.file.write_all_at(&encode::superblock(eof, &c.root), 0).map_err(io(path, "/"))?;
+        let sync = !batch || !self.has_record || self.clock.due();
+        if sync {
+            self.io.sync().map_err(io(path, "/"))?;
+        }
+        self.superblock = encode::superblock(eof, &c.root);
+        self.io.write_at(0, &[&self.superblock]).map_err(io(path, "/"))?;
         self.eof = eof;
+        self.synced = false;
+        self.io.mark(IoOp::Committed(self.index.len() as u64));
+        if sync {
+            self.sync_committed(false)?;
+        }
         at(WritePoint::Flushed);
         Ok(())
     }
 
-    /// Closes the file: every batch is committed already, and, as HDF5's close does, nothing
-    /// is forced to the disk (the page cache writes it back).
-    pub(crate) fn finish(self) -> Result<()> {
-        drop(self.file);
+    /// After the superblock: its copy in the sync record (`finished`: the writer's last), and a
+    /// sync.
+    fn sync_committed(&mut self, finished: bool) -> Result<()> {
+        let path = &self.path;
+        if self.has_record {
+            let record = SyncRecord::now(self.superblock.clone(), finished).encode();
+            self.io.write_at(synced::AT, &[&record]).map_err(io(path, "/"))?;
+        }
+        self.io.sync().map_err(io(path, "/"))?;
+        self.clock.synced();
+        self.synced = true;
+        self.io.mark(IoOp::Durable(self.index.len() as u64));
         Ok(())
     }
+
+    /// Closes the file, synced and recorded as finished: every batch is committed already.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        if !self.synced {
+            self.io.sync().map_err(io(&self.path, "/"))?;
+        }
+        self.sync_committed(true)
+    }
+}
+
+fn open_rw(path: &Path) -> Result<std::fs::File> {
+    let file =
+        std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(io(path, "/"))?;
+    lock(path, &file)?;
+    Ok(file)
 }
 
 fn lock(path: &Path, file: &std::fs::File) -> Result<()> {
@@ -217,21 +283,7 @@ fn lock(path: &Path, file: &std::fs::File) -> Result<()> {
 }
 
 fn io<'a>(path: &'a Path, object: &'a str) -> impl Fn(std::io::Error) -> Error + 'a {
-    move |source| Error::Io { path: path.to_owned(), object: object.to_owned(), source }
-}
-
-fn write_all_vectored(f: &mut impl Write, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
-    const MAX: usize = 1024; // IOV_MAX
-    while !slices.is_empty() {
-        let n = slices.len().min(MAX);
-        match f.write_vectored(&slices[..n]) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(written) => IoSlice::advance_slices(&mut slices, written),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    move |source| Error::Write { path: path.to_owned(), object: object.to_owned(), source }
 }
 
 /// One image laid out at a yet unknown address: its floats (written as they are), then `meta`,

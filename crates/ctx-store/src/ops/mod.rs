@@ -5,5 +5,6 @@
 #[cfg(feature = "tch")]
 pub(crate) mod batch;
 pub(crate) mod check;
+pub(crate) mod commit;
 pub(crate) mod inspect;
 pub(crate) mod merge;

@@ -88,6 +88,7 @@ impl TxtCtxWriter {
     /// complete images; an image group missing a view (a crash inside a flush) is removed.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
         let path = path.as_ref();
+        NativeTxt::recover(path)?;
         let file = h5::open_read(path)?;
         let complete = resume::complete_ids(path, &file, complete_image)?;
         drop(file); // its lock, before the writer takes its own

@@ -1,0 +1,130 @@
+//! A disk that fills up inside a batch: the native `txt_ctx.hdf5` writer's writes fail with
+//! "no space left on device" after a number of bytes (what fits is written), at many points of
+//! a run. The error is one line naming the file; once space is freed, the same file continues
+//! with every batch committed before the failure, to the uninterrupted run's content. A real
+//! file-size limit (`RLIMIT_FSIZE`, the crash writer's process under `ulimit -f`) does the same.
+
+use std::path::Path;
+use std::process::Command;
+
+use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, testing};
+use test_support::Rng;
+
+const BATCH: u64 = 4;
+const BATCHES: u64 = 6;
+
+fn view(rng: &mut Rng, crops: usize) -> ViewEntry {
+    let (k, d) = (3, 16);
+    let mut scores = rng.vec_f32(crops * k);
+    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+    ViewEntry {
+        crops,
+        k,
+        d,
+        features: rng.vec_f32(crops * k * d),
+        scores,
+        texts: (0..crops * k).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
+    }
+}
+
+fn batch(b: u64) -> Vec<TxtEntry> {
+    (b * BATCH..(b + 1) * BATCH)
+        .map(|id| {
+            let mut rng = Rng::new(id + 1);
+            let (whole, five) = (view(&mut rng, 1), view(&mut rng, 5));
+            TxtEntry { id, whole, five, nine: view(&mut rng, 9) }
+        })
+        .collect()
+}
+
+fn content(path: &Path) -> String {
+    let r = TxtCtxReader::open(path).unwrap();
+    format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+}
+
+/// Writes the whole run to `path`; returns the batches written before the first error, and it.
+fn run(path: &Path, from: u64) -> (u64, Option<ctx_store::Error>) {
+    let prov = Provenance::new("disk-full-test", "{}");
+    let mut w = match from {
+        0 => match TxtCtxWriter::create(path, &prov, true) {
+            Ok(w) => w,
+            Err(e) => return (0, Some(e)),
+        },
+        _ => TxtCtxWriter::append(path).unwrap().0,
+    };
+    for b in from..BATCHES {
+        if let Err(e) = w.write_batch(&batch(b)) {
+            return (b, Some(e));
+        }
+    }
+    (BATCHES, w.finish().err())
+}
+
+#[test]
+fn a_full_disk_inside_a_batch_loses_nothing_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let want_path = dir.path().join("uninterrupted.h5");
+    assert!(run(&want_path, 0).1.is_none());
+    let want = content(&want_path);
+    let size = std::fs::metadata(&want_path).unwrap().len();
+    let path = dir.path().join("full.h5");
+    let mut failed_in_a_batch = 0;
+    for i in 1..40u64 {
+        let budget = size * i / 40;
+        testing::fail_writes_after(Some(budget));
+        let (done, err) = run(&path, 0);
+        testing::fail_writes_after(None);
+        let err = err.unwrap_or_else(|| panic!("{budget} bytes: no error"));
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.starts_with(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("No space left on device"), "{msg}");
+        if !path.exists() || std::fs::metadata(&path).unwrap().len() < 1024 {
+            continue; // the new file's first write failed: nothing to continue
+        }
+        let (_, held) = TxtCtxWriter::append(&path).unwrap_or_else(|e| panic!("{msg}: {e}"));
+        assert_eq!(held.len() as u64, done * BATCH, "{msg}: batches kept");
+        failed_in_a_batch += u64::from(done > 0);
+        let (end, err) = run(&path, done);
+        assert!(err.is_none() && end == BATCHES, "{budget} bytes: {err:?}");
+        assert_eq!(content(&path), want, "{budget} bytes: continued");
+    }
+    assert!(failed_in_a_batch > 20, "{failed_in_a_batch} failures inside a batch");
+}
+
+/// The crash writer's `write` under a file-size limit (SIGXFSZ ignored, as a shell can do),
+/// then `resume` without it.
+#[test]
+fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = env!("CARGO_BIN_EXE_ctx-store-crash-writer");
+    let want = dir.path().join("want.h5");
+    let path = dir.path().join("limited.h5");
+    let run = |p: &Path, mode: &str, limit: Option<u64>| {
+        let script = match limit {
+            Some(blocks) => format!("trap '' XFSZ; ulimit -f {blocks}; exec \"$@\""),
+            None => "exec \"$@\"".to_owned(),
+        };
+        Command::new("sh")
+            .args(["-c", &script, "sh", writer, "txt"])
+            .arg(p)
+            .args([mode, "8"])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&want, "write", None).status.success());
+    // 512-byte blocks: about half the file.
+    let blocks = std::fs::metadata(&want).unwrap().len() / 512 / 2;
+    let o = run(&path, "write", Some(blocks));
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    let o = run(&path, "resume", None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let found: u64 =
+        String::from_utf8_lossy(&o.stdout).trim().strip_prefix("found ").unwrap().parse().unwrap();
+    assert!(found > 0 && found % 40 == 0, "found {found}");
+    assert_eq!(content(&path), content(&want));
+}

@@ -1,0 +1,303 @@
+//! The crash simulator: the native `txt_ctx.hdf5` writer's file I/O recorded (every write and
+//! sync, in order), and from that record every state a power cut could leave at each cut point:
+//! everything before the last completed sync kept; of the writes after it, none, all, each one
+//! alone, all but each one, seeded random subsets, and each write torn into its first or last
+//! 512-byte sectors. Each state is opened to be continued (as the same command would), then
+//! must pass `check`, open in h5py (both pinned versions, for a sample), hold a whole number of
+//! batches, at least those whose commit a completed sync made durable and at most those
+//! committed, and continue to the uninterrupted run's content. The state with every write kept
+//! is a killed process's, which must hold every committed batch.
+//!
+//! The recording is process-wide, so the tests here take turns ([`LOCK`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ctx_store::testing::{self, IoOp};
+use ctx_store::{Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, check};
+use test_support::Rng;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Images per batch, and batches per run.
+const BATCH: u64 = 3;
+const BATCHES: u64 = 4;
+/// Writes after the last sync that get states of their own (each alone, all but it, torn),
+/// chosen at random where there are more.
+const PER_CUT: usize = 6;
+const SECTOR: usize = 512;
+
+fn view(rng: &mut Rng, crops: usize) -> ViewEntry {
+    let (k, d) = (2, 4);
+    let mut scores = rng.vec_f32(crops * k);
+    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+    ViewEntry {
+        crops,
+        k,
+        d,
+        features: rng.vec_f32(crops * k * d),
+        scores,
+        texts: (0..crops * k).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
+    }
+}
+
+fn entry(id: u64) -> TxtEntry {
+    let mut rng = Rng::new(id + 1);
+    TxtEntry { id, whole: view(&mut rng, 1), five: view(&mut rng, 5), nine: view(&mut rng, 9) }
+}
+
+fn batch(b: u64) -> Vec<TxtEntry> {
+    (b * BATCH..(b + 1) * BATCH).map(entry).collect()
+}
+
+fn provenance() -> Provenance {
+    Provenance::new("power-cut-test", "{}")
+}
+
+/// Everything ctx-store reads of a file.
+fn content(path: &Path) -> String {
+    let r = TxtCtxReader::open(path).unwrap();
+    format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+}
+
+/// Writes the run with its I/O recorded; returns the record.
+fn recorded_run(policy: SyncPolicy, path: &Path) -> Vec<IoOp> {
+    ctx_store::set_sync_policy(policy);
+    testing::start_recording();
+    let mut w = TxtCtxWriter::create(path, &provenance(), true).unwrap();
+    for b in 0..BATCHES {
+        w.write_batch(&batch(b)).unwrap();
+    }
+    w.finish().unwrap();
+    let ops = testing::take_recording();
+    testing::fail_writes_after(None); // real I/O again
+    ops
+}
+
+/// Applies the operations to a file image.
+fn apply<'a>(file: &mut Vec<u8>, ops: impl IntoIterator<Item = &'a IoOp>) {
+    for op in ops {
+        match op {
+            IoOp::Write { at, bytes } => {
+                let at = *at as usize;
+                if file.len() < at + bytes.len() {
+                    file.resize(at + bytes.len(), 0);
+                }
+                file[at..at + bytes.len()].copy_from_slice(bytes);
+            }
+            IoOp::SetLen(len) => file.resize(*len as usize, 0),
+            _ => {}
+        }
+    }
+}
+
+/// The first `n` (or with `last`, the last `n`) of the write's sectors, counted on the disk's
+/// 512-byte grid.
+fn torn(op: &IoOp, n: usize, last: bool) -> IoOp {
+    let IoOp::Write { at, bytes } = op else { return op.clone() };
+    let first_end = (((*at as usize) / SECTOR + 1) * SECTOR - *at as usize).min(bytes.len());
+    let mut cuts = vec![0];
+    let mut c = first_end;
+    while c < bytes.len() {
+        cuts.push(c);
+        c += SECTOR;
+    }
+    cuts.push(bytes.len());
+    let sectors = cuts.len() - 1;
+    let (from, to) = if last { (cuts[sectors - n], bytes.len()) } else { (0, cuts[n]) };
+    IoOp::Write { at: at + from as u64, bytes: bytes[from..to].to_vec() }
+}
+
+fn sectors(op: &IoOp) -> usize {
+    match op {
+        IoOp::Write { at, bytes } if !bytes.is_empty() => {
+            let end = *at as usize + bytes.len();
+            (end - 1) / SECTOR - *at as usize / SECTOR + 1
+        }
+        _ => 1,
+    }
+}
+
+/// One cut point's states, as lists of the pending writes kept (in order), with a name.
+fn states(pending: &[IoOp], rng: &mut Rng) -> Vec<(String, Vec<IoOp>)> {
+    let n = pending.len();
+    let mut out = vec![("none".to_owned(), Vec::new()), ("all".to_owned(), pending.to_vec())];
+    let mut chosen: Vec<usize> = (0..n).collect();
+    while chosen.len() > PER_CUT {
+        chosen.remove(rng.below(chosen.len()));
+    }
+    for i in chosen {
+        out.push((format!("only {i}"), vec![pending[i].clone()]));
+        let mut but = pending.to_vec();
+        but.remove(i);
+        out.push((format!("all but {i}"), but));
+        let s = sectors(&pending[i]);
+        for k in [1, s - 1].into_iter().filter(|&k| k > 0 && k < s) {
+            for last in [false, true] {
+                let mut t = pending[..i].to_vec();
+                t.push(torn(&pending[i], k, last));
+                out.push((
+                    format!("{i} torn to {} {k} sectors", ["first", "last"][last as usize]),
+                    t,
+                ));
+            }
+        }
+    }
+    for r in 0..3 {
+        let kept: Vec<IoOp> = pending.iter().filter(|_| rng.below(2) == 1).cloned().collect();
+        out.push((format!("random {r}"), kept));
+    }
+    out.dedup_by(|a, b| a.1 == b.1);
+    out
+}
+
+/// Batches the record commits (`Committed`) in its first `cut` operations, and those a
+/// completed sync made durable (`Durable` after a `Sync` among them).
+fn committed_and_durable(ops: &[IoOp], cut: usize) -> (u64, Option<u64>) {
+    let mut committed = 0;
+    let mut durable = None;
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            IoOp::Committed(n) if i <= cut => committed = *n / BATCH, // marks the write before
+            IoOp::Durable(n) if i > 0 && i - 1 < cut && ops[i - 1] == IoOp::Sync => {
+                durable = Some(*n / BATCH);
+            }
+            _ => {}
+        }
+    }
+    (committed, durable)
+}
+
+struct Outcome {
+    states: usize,
+    /// States continued with fewer batches than were committed (rolled back to the last sync).
+    fewer: usize,
+    /// Files to open with h5py, and the least and most images each must hold.
+    h5py: Vec<(PathBuf, u64, u64)>,
+}
+
+/// Every state of every cut point of `policy`'s run.
+fn simulate(policy: SyncPolicy) -> Outcome {
+    let _turn = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let want_path = dir.path().join("uninterrupted.h5");
+    let ops = recorded_run(policy, &want_path);
+    let want = content(&want_path);
+    assert!(ops.contains(&IoOp::Sync), "{policy}: the run never synced");
+    let mut rng = Rng::new(7);
+    let mut out = Outcome { states: 0, fewer: 0, h5py: Vec::new() };
+    let keep_dir = dir.path().join("h5py");
+    std::fs::create_dir(&keep_dir).unwrap();
+    let path = dir.path().join("state.h5");
+    for cut in 0..=ops.len() {
+        if cut > 0 && !matches!(ops[cut - 1], IoOp::Write { .. } | IoOp::SetLen(_) | IoOp::Sync) {
+            continue; // the same states as the cut before this marker
+        }
+        let (committed, durable) = committed_and_durable(&ops, cut);
+        let last_sync = ops[..cut].iter().rposition(|op| *op == IoOp::Sync);
+        let mut base = Vec::new();
+        apply(&mut base, &ops[..last_sync.map_or(0, |s| s + 1)]);
+        let pending: Vec<IoOp> = ops[last_sync.map_or(0, |s| s + 1)..cut]
+            .iter()
+            .filter(|op| matches!(op, IoOp::Write { .. } | IoOp::SetLen(_)))
+            .cloned()
+            .collect();
+        for (name, kept) in states(&pending, &mut rng) {
+            let mut file = base.clone();
+            apply(&mut file, &kept);
+            std::fs::write(&path, &file).unwrap();
+            let at = format!("{policy}, cut {cut} of {}, {name}", ops.len());
+            let killed = name == "all";
+            // A killed process's file (every write kept) is continued in the same boot; a
+            // power cut's after a restart.
+            testing::pretend_rebooted(!killed);
+            let Some(durable) = durable else {
+                // Cut before the new file's first sync: nothing was committed; the file may
+                // not open, and is then refused with an error, not a panic.
+                let _ = TxtCtxWriter::append(&path);
+                continue;
+            };
+            let sample = out.states % 37 == 0;
+            if sample && policy == SyncPolicy::Batch {
+                // Synced at every batch, the state opens as it is, before it is continued.
+                let keep = keep_dir.join(format!("{}.h5", out.h5py.len()));
+                std::fs::copy(&path, &keep).unwrap();
+                out.h5py.push((keep, durable * BATCH, committed * BATCH));
+            }
+            let (w, ids) = TxtCtxWriter::append(&path)
+                .unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
+            drop(w);
+            let n = ids.len() as u64;
+            out.fewer += usize::from(n / BATCH < committed);
+            assert_eq!(n % BATCH, 0, "{at}: {n} images, not whole batches");
+            let held = n / BATCH;
+            if killed {
+                assert_eq!(held, committed, "{at}: a killed writer's file");
+            } else {
+                assert!(
+                    durable <= held && held <= committed,
+                    "{at}: {held} batches, durable {durable}, committed {committed}"
+                );
+            }
+            let report = check(&path).unwrap_or_else(|e| panic!("{at}: check: {e}"));
+            assert!(report.violations.is_empty(), "{at}: {report:?}");
+            if sample {
+                let keep = keep_dir.join(format!("{}.h5", out.h5py.len()));
+                std::fs::copy(&path, &keep).unwrap();
+                out.h5py.push((keep, n, n));
+            }
+            let (mut w, ids) = TxtCtxWriter::append(&path).unwrap();
+            assert_eq!(ids.len() as u64, n, "{at}: opened again");
+            for b in held..BATCHES {
+                w.write_batch(&batch(b)).unwrap();
+            }
+            w.finish().unwrap();
+            assert_eq!(content(&path), want, "{at}: continued");
+            out.states += 1;
+        }
+    }
+    testing::pretend_rebooted(false);
+    for python in [test_support::python(), test_support::old_h5py_python()] {
+        h5py_holds(&python, &out.h5py);
+    }
+    println!("{policy}: {} states, {} with fewer batches than committed", out.states, out.fewer);
+    out
+}
+
+/// h5py (`python`) opens each file, which holds whole images, as many as given.
+fn h5py_holds(python: &Path, files: &[(PathBuf, u64, u64)]) {
+    let code = "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        print(len(f), sum(f[k]['nine']['texts'].shape[0] for k in f))
+";
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(code)
+        .args(files.iter().map(|(p, ..)| p))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}: {}", python.display(), String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    assert_eq!(lines.len(), files.len());
+    for ((p, lo, hi), line) in files.iter().zip(lines) {
+        let n: u64 = line.split(' ').next().unwrap().parse().unwrap();
+        assert!(*lo <= n && n <= *hi, "{}: {n} images, not {lo}..={hi}", p.display());
+        assert_eq!(line, format!("{n} {}", n * 9), "{}", p.display());
+    }
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_run_keeps_its_durable_batches() {
+    let o = simulate(SyncPolicy::Batch);
+    assert!(o.states > 150, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(SyncPolicy::End);
+    assert!(o.states > 150, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
