@@ -42,22 +42,23 @@ fn content(path: &Path) -> String {
     format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
 }
 
-/// Writes the whole run to `path`; returns the batches written before the first error, and it.
-fn run(path: &Path, from: u64) -> (u64, Option<ctx_store::Error>) {
+/// Writes the whole run to `path`; returns the batches written before the first error (`None`
+/// if the file could not be created), and the error.
+fn run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
     let prov = Provenance::new("disk-full-test", "{}");
     let mut w = match from {
         0 => match TxtCtxWriter::create(path, &prov, true) {
             Ok(w) => w,
-            Err(e) => return (0, Some(e)),
+            Err(e) => return (None, Some(e)),
         },
         _ => TxtCtxWriter::append(path).unwrap().0,
     };
     for b in from..BATCHES {
         if let Err(e) = w.write_batch(&batch(b)) {
-            return (b, Some(e));
+            return (Some(b), Some(e));
         }
     }
-    (BATCHES, w.finish().err())
+    (Some(BATCHES), w.finish().err())
 }
 
 #[test]
@@ -79,17 +80,17 @@ fn a_full_disk_inside_a_batch_loses_nothing_committed() {
         assert!(!msg.contains('\n'), "{msg}");
         assert!(msg.starts_with(&path.display().to_string()), "{msg}");
         assert!(msg.contains("No space left on device"), "{msg}");
-        if !path.exists() || std::fs::metadata(&path).unwrap().len() < 1024 {
-            continue; // the new file's first write failed: nothing to continue
-        }
+        let Some(done) = done else {
+            continue; // the new file could not be created: nothing to continue
+        };
         let (_, held) = TxtCtxWriter::append(&path).unwrap_or_else(|e| panic!("{msg}: {e}"));
         assert_eq!(held.len() as u64, done * BATCH, "{msg}: batches kept");
         failed_in_a_batch += u64::from(done > 0);
         let (end, err) = run(&path, done);
-        assert!(err.is_none() && end == BATCHES, "{budget} bytes: {err:?}");
+        assert!(err.is_none() && end == Some(BATCHES), "{budget} bytes: {err:?}");
         assert_eq!(content(&path), want, "{budget} bytes: continued");
     }
-    assert!(failed_in_a_batch > 20, "{failed_in_a_batch} failures inside a batch");
+    assert!(failed_in_a_batch > 25, "{failed_in_a_batch} failures inside a batch");
 }
 
 /// The crash writer's `write` under a file-size limit (SIGXFSZ ignored, as a shell can do),
