@@ -126,6 +126,6 @@ fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let found: u64 =
         String::from_utf8_lossy(&o.stdout).trim().strip_prefix("found ").unwrap().parse().unwrap();
-    assert!(found > 0 && found % 40 == 0, "found {found}");
+    assert!(found > 0 && found.is_multiple_of(40), "found {found}");
     assert_eq!(content(&path), content(&want));
 }

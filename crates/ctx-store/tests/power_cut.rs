@@ -217,7 +217,7 @@ fn simulate(policy: SyncPolicy) -> Outcome {
                 let _ = TxtCtxWriter::append(&path);
                 continue;
             };
-            let sample = out.states % 37 == 0;
+            let sample = out.states.is_multiple_of(37);
             if sample && policy == SyncPolicy::Batch {
                 // Synced at every batch, the state opens as it is, before it is continued.
                 let keep = keep_dir.join(format!("{}.h5", out.h5py.len()));
@@ -229,7 +229,7 @@ fn simulate(policy: SyncPolicy) -> Outcome {
             drop(w);
             let n = ids.len() as u64;
             out.fewer += usize::from(n / BATCH < committed);
-            assert_eq!(n % BATCH, 0, "{at}: {n} images, not whole batches");
+            assert!(n.is_multiple_of(BATCH), "{at}: {n} images, not whole batches");
             let held = n / BATCH;
             if killed {
                 assert_eq!(held, committed, "{at}: a killed writer's file");
@@ -260,7 +260,6 @@ fn simulate(policy: SyncPolicy) -> Outcome {
     for python in [test_support::python(), test_support::old_h5py_python()] {
         h5py_holds(&python, &out.h5py);
     }
-    println!("{policy}: {} states, {} with fewer batches than committed", out.states, out.fewer);
     out
 }
 
@@ -292,12 +291,14 @@ for p in sys.argv[1:]:
 #[test]
 fn every_power_cut_state_of_a_batch_synced_run_keeps_its_durable_batches() {
     let o = simulate(SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 150, "{} states", o.states);
 }
 
 #[test]
 fn every_power_cut_state_of_a_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 150, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
 }

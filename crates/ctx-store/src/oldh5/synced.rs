@@ -82,7 +82,7 @@ impl SyncRecord {
     }
 
     /// Whether a power cut may have come since the record was written: the machine restarted.
-    pub(crate) fn from_another_boot(&self) -> bool {
+    pub(crate) fn written_in_another_boot(&self) -> bool {
         crate::testing::rebooted() || self.boot != boot_id()
     }
 }
@@ -107,7 +107,7 @@ pub(crate) fn state(file: &std::fs::File) -> std::io::Result<Option<(bool, bool)
 /// after it torn; returns whether it did. `path` names the file in the log.
 pub(crate) fn roll_back_if_cut(path: &Path, file: &std::fs::File) -> std::io::Result<bool> {
     let Some(record) = SyncRecord::read(file) else { return Ok(false) };
-    if !record.from_another_boot() {
+    if !record.written_in_another_boot() {
         return Ok(false);
     }
     let mut now = vec![0u8; SUPERBLOCK_SIZE];
