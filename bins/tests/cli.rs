@@ -530,3 +530,39 @@ mod help {
         }
     }
 }
+
+/// The `commits` of a txt_ctx written by ctx-store: not finished while its writer has not
+/// finished it (as a killed one), finished after; h5py's files: flushed, not atomic.
+#[test]
+fn summaries_say_whether_a_file_was_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h5py_txt, _, _) = fixtures(dir.path());
+    let s = stdout_json(&inspect(&[&h5py_txt, &"--json"]));
+    assert_eq!(s["commits"], json!({"atomic": false, "last_synced": null, "finished": null}));
+
+    let path = dir.path().join("ours.h5");
+    let prov = ctx_store::Provenance::new("cli-test", "{}");
+    ctx_store::set_sync_policy(ctx_store::SyncPolicy::Batch);
+    let view = |crops: usize| ctx_store::ViewEntry {
+        crops,
+        k: 1,
+        d: 2,
+        features: vec![0.5; crops * 2],
+        scores: vec![1.0; crops],
+        texts: vec!["a".into(); crops],
+    };
+    let entry = ctx_store::TxtEntry { id: 7, whole: view(1), five: view(5), nine: view(9) };
+    let mut w = ctx_store::TxtCtxWriter::create(&path, &prov, false).unwrap();
+    w.write_batch(std::slice::from_ref(&entry)).unwrap();
+    drop(w); // not finished, as a killed writer leaves it
+    let s = stdout_json(&inspect(&[&path, &"--json"]));
+    assert_eq!(s["commits"], json!({"atomic": true, "last_synced": true, "finished": false}));
+    let text = String::from_utf8(inspect(&[&path]).stdout).unwrap();
+    assert!(text.contains("commits:    atomic by batch; not finished"), "{text}");
+
+    let (w, ids) = ctx_store::TxtCtxWriter::append(&path).unwrap();
+    assert_eq!(ids, vec![7]);
+    w.finish().unwrap();
+    let s = stdout_json(&inspect(&[&path, &"--json"]));
+    assert_eq!(s["commits"], json!({"atomic": true, "last_synced": true, "finished": true}));
+}
