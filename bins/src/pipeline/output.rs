@@ -41,10 +41,13 @@ pub fn decide(
     if overwrite || !out.exists() {
         return Ok(Open::Create);
     }
+    let again = "rerun with --overwrite to start again";
+    // A file cut by a power cut is rolled back to its last sync before anything reads it.
+    ctx_store::recover(out)
+        .with_context(|| format!("{} cannot be resumed; {again}", out.display()))?;
     if let Some(p) = id.arguments["profile"].as_str().and_then(Profile::from_name) {
         refuse_other_profile(out, p, None)?;
     }
-    let again = "rerun with --overwrite to start again";
     let prov =
         existing(out).with_context(|| format!("{} cannot be resumed; {again}", out.display()))?;
     let Some(prov) = prov else {

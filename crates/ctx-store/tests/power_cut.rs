@@ -224,6 +224,8 @@ fn simulate(policy: SyncPolicy) -> Outcome {
                 std::fs::copy(&path, &keep).unwrap();
                 out.h5py.push((keep, durable * BATCH, committed * BATCH));
             }
+            // As the pipeline does before it reads the file's provenance.
+            ctx_store::recover(&path).unwrap_or_else(|e| panic!("{at}: recover: {e}"));
             let (w, ids) = TxtCtxWriter::append(&path)
                 .unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
             drop(w);

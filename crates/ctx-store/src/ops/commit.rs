@@ -54,3 +54,15 @@ pub fn commit_state(path: impl AsRef<Path>) -> Result<CommitState> {
         None => CommitState::Flushed,
     })
 }
+
+/// Before a file is continued: a `txt_ctx.hdf5` of the native writer is rolled back to its
+/// last sync if the machine restarted since (a power cut may have torn what was committed after
+/// it; `docs/crash-safety.md`); any other file is left as it is. `TxtCtxWriter::append` does
+/// this itself; callers that read the file before (its provenance) call it first.
+pub fn recover(path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    if !path.exists() {
+        return Ok(());
+    }
+    crate::oldh5::txt::NativeTxt::recover(path)
+}
