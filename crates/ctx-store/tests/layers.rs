@@ -17,7 +17,14 @@ const LAYERING: Layering = Layering {
         Layer { name: "Typed files", units: &["original", "haav"] },
         Layer {
             name: "Operations over files",
-            units: &["ops", "ops::inspect", "ops::check", "ops::merge", "ops::batch", "ops::commit"],
+            units: &[
+                "ops",
+                "ops::inspect",
+                "ops::check",
+                "ops::merge",
+                "ops::batch",
+                "ops::commit",
+            ],
         },
         Layer { name: "This file", units: &[ROOT] },
     ],
