@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
-.PHONY: setup setup-test test demo lint doc build bench-io check-requirements
+.PHONY: setup setup-test test demo lint doc build bench-io check-requirements gpu-dry-run
 
 setup:
 	@./scripts/setup.sh
@@ -36,3 +36,11 @@ bench-io: setup
 # dry run against PyPI, nothing installed (about 2 minutes; CI runs it).
 check-requirements:
 	./scripts/check_requirements.sh
+
+# benches/gpu_check.sh at toy sizes on the CPU with the debug binaries (checks the script that a
+# lent GPU machine runs); after `make test`, which builds them.
+gpu-dry-run: setup
+	cargo build -q -p xctx-bins --bins
+	DEVICE=cpu SMALL=1 XCTX_PYTHON=$(CURDIR)/.venv/bin/python WORK=$(CURDIR)/target/gpu-dry-run \
+		bash benches/gpu_check.sh target/gpu-dry-run/out
+

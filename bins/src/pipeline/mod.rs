@@ -11,6 +11,7 @@ pub mod output;
 pub mod retrieve;
 pub mod shard;
 pub mod stages;
+pub mod vis_out;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
