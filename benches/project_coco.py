@@ -84,11 +84,13 @@ def targets(log: str, one_pass: str, rate: float, total: float) -> None:
               f"(keeps up with 2,000/s: {'yes' if cap >= 2000 else 'no'})")
     m = re.search(r"model stage.*", one_pass)
     if m:
-        # The model thread per batch: queuing its work, waiting for its own marker, and the rest
-        # (handing on, input); the device idles only where the rest exceeds its time per batch.
-        print("  model stage per batch: " + " ".join(
-            f"{k}={field(m.group(0), k):.2f}" for k in
-            ("queue_ms_per_batch", "wait_ms_per_batch", "between_ms_per_batch")))
+        # The model thread per batch: queuing its work, waiting for its own marker, for input,
+        # handing on, the rest; the device idles only where the last three exceed its time
+        # per batch.
+        print("  model stage per batch (ms): " + " ".join(
+            f"{k.replace('_ms_per_batch', '')}={field(m.group(0), k):.2f}" for k in
+            ("queue_ms_per_batch", "wait_ms_per_batch", "input_ms_per_batch",
+             "hand_on_ms_per_batch", "rest_ms_per_batch")))
     m = re.search(r"searches and their second passes.*", one_pass)
     if m:
         line = m.group(0)

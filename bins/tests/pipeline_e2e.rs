@@ -527,8 +527,8 @@ fn log_line<'a>(log: &'a str, what: &str) -> &'a str {
     log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no {what:?} logged: {log}"))
 }
 
-/// A search slower than the stages before it (`XCTX_SEARCH_DELAY_MS`), with gathering switched
-/// on for the CPU (`XCTX_GATHER_ROWS`, 3 batches of one image's 15 queries): the batches that
+/// A search slower than the stages before it (`XCTX_SEARCH_DELAY_MS`: 4 s a search, where a
+/// debug build decodes an image in about 0.75 s), with gathering switched on for the CPU (`XCTX_GATHER_ROWS`, 3 batches of one image's 15 queries): the batches that
 /// wait for it are searched together, up to the gathered size, and the file is a plain run's.
 /// Without the switch the CPU searches batch by batch.
 #[test]
@@ -537,7 +537,7 @@ fn batches_waiting_for_a_slow_search_are_gathered() {
     let dir = full_run(&s, "plain");
     let db = dir.join("caption_db.hdf5");
     let rows = crops::INPUTS_PER_IMAGE;
-    for (gather, delay) in [(Some(3 * rows), "500"), (None, "0")] {
+    for (gather, delay) in [(Some(3 * rows), "4000"), (None, "0")] {
         let txt = s.out(&format!("gathered-{gather:?}/txt_ctx.hdf5"));
         let mut args = with_batch_size(s.args("retrieve-captions", &txt, &db), 1);
         args.retain(|a| a != "--quiet");

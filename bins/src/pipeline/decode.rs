@@ -156,7 +156,8 @@ impl Buffers {
             .with_context(|| {
                 format!("pinning {} MB of host memory for batch buffers", (count * bytes) >> 20)
             })?;
-        let buffer = |i: usize| slab.f_narrow(0, i as i64 * numel, numel)?.f_view(self.shape.as_slice());
+        let buffer =
+            |i: usize| slab.f_narrow(0, i as i64 * numel, numel)?.f_view(self.shape.as_slice());
         for i in 1..count {
             // The others wait in the pool (dropped if it is full: the slab lives while any does).
             let _ = self.back_tx.try_send(buffer(i)?);

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result};
 use clip_encoder::{ClipEncoder, Device, ImageOutputs, Tensor};
 use indicatif::ProgressBar;
@@ -59,15 +61,15 @@ impl Marker {
     /// Waits until the device has written the marker, polling the host memory; after a minute
     /// (a device that stopped) it gives up and returns false.
     fn wait(&self) -> Result<bool> {
-        let t = std::time::Instant::now();
+        let t = Instant::now();
         loop {
             if super::host_rows::read_first::<f32>(&self.host)? == self.seq {
                 return Ok(true);
             }
-            if t.elapsed() > std::time::Duration::from_secs(60) {
+            if t.elapsed() > Duration::from_secs(60) {
                 return Ok(false);
             }
-            std::thread::sleep(std::time::Duration::from_micros(200));
+            std::thread::sleep(Duration::from_micros(200));
         }
     }
 }
@@ -155,21 +157,25 @@ pub fn encode(
     flow.stage("model", 1, move |input, out| {
         let lag = enc.device() != Device::Cpu;
         let mut queued: Option<Encoded> = None;
-        let mut clock = ModelClock::default();
+        let mut clock = ModelClock { started: Some(Instant::now()), ..ModelClock::default() };
         let mut seq = 0u32;
-        while let Some(batch) = input.recv() {
-            let t = std::time::Instant::now();
-            clock.between(t);
+        loop {
+            let t = Instant::now();
+            let Some(batch) = input.recv() else { break };
+            clock.input += t.elapsed();
+            let t = Instant::now();
             let e = forward(&enc, batch, outputs, seq)?;
             seq = seq.wrapping_add(1);
             clock.queue += t.elapsed();
             let ready = if lag { queued.replace(e) } else { Some(e) };
             if let Some(r) = ready {
-                let t = std::time::Instant::now();
+                let t = Instant::now();
                 let r = settle(r)?;
                 clock.settle += t.elapsed();
-                clock.last = Some(std::time::Instant::now());
-                if out.send(r).is_err() {
+                let t = Instant::now();
+                let sent = out.send(r);
+                clock.send += t.elapsed();
+                if sent.is_err() {
                     return Ok(());
                 }
             }
@@ -183,32 +189,31 @@ pub fn encode(
 }
 
 /// Where the model stage's thread spent its time, per batch: queuing a batch's work (on the
-/// CPU, running it), waiting for a queued batch to finish, and the rest between a batch handed
-/// on and the next one queued (handing on, waiting for input). On a GPU the device idles only
-/// when that rest exceeds one batch's device time, since the next batch's work is queued
-/// before the wait.
+/// CPU, running it), waiting for a queued batch to finish, waiting for the next batch, handing a
+/// batch on, and the rest (the thread's own overhead). On a GPU the next batch's work is queued
+/// before the wait, so the device idles only when waiting for input, handing on and the rest
+/// together exceed one batch's device time; waiting for input is the decoders' doing.
 #[derive(Default)]
 struct ModelClock {
-    queue: std::time::Duration,
-    settle: std::time::Duration,
-    between: std::time::Duration,
-    last: Option<std::time::Instant>,
+    queue: Duration,
+    settle: Duration,
+    input: Duration,
+    send: Duration,
+    started: Option<Instant>,
 }
 
 impl ModelClock {
-    fn between(&mut self, now: std::time::Instant) {
-        if let Some(last) = self.last.take() {
-            self.between += now - last;
-        }
-    }
-
     fn log(&self, batches: u32) {
-        let per = |d: std::time::Duration| d.as_secs_f64() * 1e3 / f64::from(batches.max(1));
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(batches.max(1));
+        let total = self.started.map_or(Duration::ZERO, |t| t.elapsed());
+        let rest = total.saturating_sub(self.queue + self.settle + self.input + self.send);
         tracing::debug!(
             batches,
             queue_ms_per_batch = per(self.queue),
             wait_ms_per_batch = per(self.settle),
-            between_ms_per_batch = per(self.between),
+            input_ms_per_batch = per(self.input),
+            hand_on_ms_per_batch = per(self.send),
+            rest_ms_per_batch = per(rest),
             "model stage"
         );
     }
@@ -216,12 +221,7 @@ impl ModelClock {
 
 /// Queues one batch on the model's device (8-bit levels are normalised there), then, on CUDA,
 /// its completion marker (`seq` numbers the batch).
-fn forward(
-    enc: &ClipEncoder,
-    batch: Prepared,
-    outputs: ImageOutputs,
-    seq: u32,
-) -> Result<Encoded> {
+fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs, seq: u32) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
         Device::Cpu => px.shallow_clone(),

@@ -156,8 +156,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (writer, txt_done) = TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?;
     let vis = match &vis_out {
         Some(path) => {
-            let vid =
-                vis_out::identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
+            let vid = vis_out::identity(&args.dataset_root, &args.model, &model_sha256, shard, c);
             Some((path.clone(), vis_out::open(path, &vid, &enc, profile, c.overwrite)?))
         }
         None => None,

@@ -6,8 +6,8 @@ use std::cell::OnceCell;
 use tch::{Device, Kind, Tensor};
 
 use crate::host::{self, HostKeys};
-use crate::topk::Cut;
 use crate::screening::{Screening, cpu_has_bf16};
+use crate::topk::Cut;
 use crate::{Error, Result, topk};
 
 /// Keys per score chunk on the CPU when [`IndexOptions::key_chunk`] is `None`: the scores are
@@ -510,7 +510,11 @@ impl Index {
             let ids = cand.f_narrow(0, start, r)?.f_flatten(0, -1)?;
             let keys = self.keys()?.f_index_select(0, &ids)?.f_view([r, m, self.d])?;
             let q = qb.f_narrow(0, start, r)?.f_unsqueeze(1)?;
-            parts.push(keys.f_mul(&q)?.f_sum_dim_intlist([-1i64].as_slice(), false, Kind::Float)?);
+            parts.push(keys.f_mul(&q)?.f_sum_dim_intlist(
+                [-1i64].as_slice(),
+                false,
+                Kind::Float,
+            )?);
         }
         if parts.is_empty() {
             return Ok(Tensor::f_zeros([0, m], (Kind::Float, self.device))?);

@@ -369,12 +369,12 @@ fn check_screened_scores_within_the_bound(device: tch::Device, screening: Screen
     let k64 = Tensor::from_slice(&keys).view([n as i64, d as i64]).to_kind(Kind::Double);
     let ids = ids.to_device(tch::Device::Cpu);
     let rows = k64.index_select(0, &ids.flatten(0, -1)).view([3, m as i64, d as i64]);
-    let exact = rows.mul(&q.to_kind(Kind::Double).unsqueeze(1)).sum_dim_intlist(
+    let exact = (rows * q.to_kind(Kind::Double).unsqueeze(1)).sum_dim_intlist(
         [-1i64].as_slice(),
         false,
         Kind::Double,
     );
-    let err = screened.to_device(tch::Device::Cpu).to_kind(Kind::Double).sub(&exact).abs();
+    let err = (screened.to_device(tch::Device::Cpu).to_kind(Kind::Double) - exact).abs();
     let worst = err.max().double_value(&[]);
     let bound = index.screening_bound();
     eprintln!("{device:?} {screening:?}: worst screening error {worst:.3e}, bound {bound:.3e}");
