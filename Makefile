@@ -24,6 +24,8 @@ test: lint doc setup-test
 	# Benches are linked in the dev profile, on the artifacts the tests just built: a release
 	# build of every dependency would take another 3 GB of disk for a check of the same code.
 	cargo bench --workspace --no-run --profile dev
+	# The GPU machine's script at toy sizes on the CPU (about 1.5 min on 2 cores).
+	$(MAKE) --no-print-directory gpu-dry-run
 
 demo: setup
 	./scripts/demo.sh
@@ -38,7 +40,7 @@ check-requirements:
 	./scripts/check_requirements.sh
 
 # benches/gpu_check.sh at toy sizes on the CPU with the debug binaries (checks the script that a
-# lent GPU machine runs); after `make test`, which builds them.
+# lent GPU machine runs; part of `make test`).
 gpu-dry-run: setup
 	cargo build -q -p xctx-bins --bins
 	DEVICE=cpu SMALL=1 XCTX_PYTHON=$(CURDIR)/.venv/bin/python WORK=$(CURDIR)/target/gpu-dry-run \
