@@ -11,7 +11,7 @@ use crate::{Index, Result, Screening};
 /// `key_chunk` rows of `b` (a search's shapes), each written into one reused buffer (measured no
 /// slower than a fresh buffer per product, and faster with large chunks), after one small
 /// warm-up product, synchronised at the end by reading one value back. f16 operands on CUDA
-/// give f32 scores, as the screening's products do ([`Screening::mm`]).
+/// give f32 scores, as the screening's products do.
 pub fn bare_products(a: &Tensor, b: &Tensor, query_batch: usize, key_chunk: usize) -> Result<f64> {
     let (nq, nk) = (a.size()[0], b.size()[0]);
     if nq == 0 || nk == 0 {
