@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
-.PHONY: setup setup-test test demo lint doc build bench-io check-requirements wheel
+.PHONY: setup setup-test test demo lint doc build bench-io check-requirements wheel gpu-dry-run
 
 setup:
 	@./scripts/setup.sh
@@ -27,6 +27,8 @@ test: lint doc setup-test
 	# The Python package (installed by setup) against h5py, on files our writers and h5py write.
 	cargo build -q -p xmodal-py --bin xmodal-py-fixtures
 	.venv/bin/python -m pytest python/tests -q
+	# The GPU machine's script at toy sizes on the CPU (about 1.5 min on 2 cores).
+	$(MAKE) --no-print-directory gpu-dry-run
 
 # The xmodal_ctx wheel (abi3: CPython 3.10+) in dist/, for users' own environments.
 wheel: setup
@@ -43,3 +45,11 @@ bench-io: setup
 # dry run against PyPI, nothing installed (about 2 minutes; CI runs it).
 check-requirements:
 	./scripts/check_requirements.sh
+
+# benches/gpu_check.sh at toy sizes on the CPU with the debug binaries (checks the script that a
+# lent GPU machine runs; part of `make test`).
+gpu-dry-run: setup
+	cargo build -q -p xctx-bins --bins
+	DEVICE=cpu SMALL=1 XCTX_PYTHON=$(CURDIR)/.venv/bin/python WORK=$(CURDIR)/target/gpu-dry-run \
+		bash benches/gpu_check.sh target/gpu-dry-run/out
+

@@ -82,6 +82,25 @@ def targets(log: str, one_pass: str, rate: float, total: float) -> None:
         cap = written / max(float(busy), 1e-9)
         print(f"  stage {name}: busy {float(busy):.2f} s, {cap:.0f} images/s of busy time "
               f"(keeps up with 2,000/s: {'yes' if cap >= 2000 else 'no'})")
+    m = re.search(r"model stage.*", one_pass)
+    if m:
+        # The model thread per batch: queuing its work, waiting for its own marker, for input,
+        # handing on, the rest; the device idles only where the last three exceed its time
+        # per batch.
+        print("  model stage per batch (ms): " + " ".join(
+            f"{k.replace('_ms_per_batch', '')}={field(m.group(0), k):.2f}" for k in
+            ("queue_ms_per_batch", "wait_ms_per_batch", "input_ms_per_batch",
+             "hand_on_ms_per_batch", "rest_ms_per_batch")))
+    m = re.search(r"searches and their second passes.*", one_pass)
+    if m:
+        line = m.group(0)
+        print(f"  searches: {field(line, 'searches'):.0f} of {field(line, 'queries'):.0f} queries "
+              f"(largest {field(line, 'largest'):.0f}); screened again "
+              f"{field(line, 'screened_again'):.0f}, searched in f32 {field(line, 'searched_in_f32'):.0f}")
+    c = json_line(log, "compare-cuda-cpu")
+    if c:
+        print(f"  encode-images CUDA (batch 1) / CPU: {c['images']} images, lowest cosine "
+              f"{c['lowest_cosine']:.7f} (>= {c['min']}: {verdict(c['ok'])})")
     try:
         host, hrc, _ = section(log, "retrieve-captions-vis-out-host-normalise")
         if hrc == 0:

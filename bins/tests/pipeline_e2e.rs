@@ -515,6 +515,59 @@ fn sigterm_stops_between_batches_and_the_run_continues() {
     }
 }
 
+/// A field `key=value` of a log line, as a number.
+fn field(line: &str, key: &str) -> f64 {
+    let at = line.find(&format!(" {key}=")).unwrap_or_else(|| panic!("{key} in {line}"));
+    let rest = &line[at + key.len() + 2..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// The first line of `log` that holds `what`.
+fn log_line<'a>(log: &'a str, what: &str) -> &'a str {
+    log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("no {what:?} logged: {log}"))
+}
+
+/// A search slower than the stages before it (`XCTX_SEARCH_DELAY_MS`: 4 s a search, where a
+/// debug build decodes an image in about 0.75 s), with gathering switched on for the CPU (`XCTX_GATHER_ROWS`, 3 batches of one image's 15 queries): the batches that
+/// wait for it are searched together, up to the gathered size, and the file is a plain run's.
+/// Without the switch the CPU searches batch by batch.
+#[test]
+fn batches_waiting_for_a_slow_search_are_gathered() {
+    let s = Sample::new();
+    let dir = full_run(&s, "plain");
+    let db = dir.join("caption_db.hdf5");
+    let rows = crops::INPUTS_PER_IMAGE;
+    for (gather, delay) in [(Some(3 * rows), "4000"), (None, "0")] {
+        let txt = s.out(&format!("gathered-{gather:?}/txt_ctx.hdf5"));
+        let mut args = with_batch_size(s.args("retrieve-captions", &txt, &db), 1);
+        args.retain(|a| a != "--quiet");
+        args.push("--measure-search".into());
+        let rows_env = gather.map(|g| g.to_string()).unwrap_or_default();
+        let mut env = vec![("XCTX_SEARCH_DELAY_MS", delay)];
+        if gather.is_some() {
+            env.push(("XCTX_GATHER_ROWS", rows_env.as_str()));
+        }
+        let o = run("retrieve-captions", &args, &env);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        let images = TxtCtxReader::open(&txt).unwrap().ids().unwrap().len();
+        let measured = log_line(&err, "searches over their bare products");
+        let sizes = log_line(&err, "search calls: rows");
+        assert_eq!(field(measured, "queries") as usize, images * rows, "{measured}");
+        let (calls, largest) = (field(measured, "calls") as usize, field(sizes, "largest_call"));
+        match gather {
+            Some(g) => {
+                // The first search takes the first batch alone; the others wait and are taken
+                // three at a time.
+                assert_eq!(largest as usize, g, "{sizes}");
+                assert!(calls <= images.div_ceil(3) + 1, "{calls} searches for {images}: {err}");
+            }
+            None => assert_eq!((calls, largest as usize), (images, rows), "{measured} {sizes}"),
+        }
+        assert_eq!(content(&txt), content(&dir.join("txt_ctx.hdf5")));
+    }
+}
+
 /// `--measure-search` logs the searches' time over the bare products of the same searches,
 /// with every query of the run counted, and leaves the file as a run without it.
 #[test]

@@ -132,6 +132,7 @@ fn pipeline(
                 scores: vec![0.5; rows * 16],
                 ids: vec![0; rows * 16],
                 rescored: 0,
+                widened: 0,
             };
             Ok((items.len(), hits))
         })?;

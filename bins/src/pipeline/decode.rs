@@ -149,8 +149,13 @@ pub struct Options {
 }
 
 /// The batch buffers: reused from batch to batch, since a fresh allocation of hundreds of MB per
-/// batch is paid in page faults (and pinning is slower still); a new one is made when none has
+/// batch is paid in page faults (and pinning is slower still); new ones are made when none has
 /// come back, so the source never waits for one (the bounded channels bound how many exist).
+///
+/// Pinned buffers are cut from slabs: libtorch's pinned-memory pool rounds every allocation up
+/// to a power of two (a 144 MB batch took 256 MB, a 578 MB one 1 GiB), so each slab is a power
+/// of two holding at least [`SLAB_BUFFERS`] batches (less than a quarter of it unused), and one
+/// pinning serves them all (libtorch 2.11 warns once per pinning).
 struct Buffers {
     back_tx: SyncSender<Tensor>,
     back_rx: Receiver<Tensor>,
@@ -159,17 +164,40 @@ struct Buffers {
     pin: Option<Device>,
 }
 
+/// Batch buffers per pinned slab, at least.
+const SLAB_BUFFERS: usize = 4;
+
 impl Buffers {
     fn take(&self) -> Result<Tensor> {
         if let Ok(t) = self.back_rx.try_recv() {
             return Ok(t);
         }
-        let t = Tensor::f_empty(self.shape.as_slice(), (self.kind, Device::Cpu))?;
-        match self.pin {
-            Some(d) => t.f_pin_memory(d).context("pinning a batch buffer in host memory"),
-            None => Ok(t),
+        let Some(device) = self.pin else {
+            return Ok(Tensor::f_empty(self.shape.as_slice(), (self.kind, Device::Cpu))?);
+        };
+        let numel: i64 = self.shape.iter().product();
+        let bytes = numel as usize * self.kind.elt_size_in_bytes();
+        let count = slab_buffers(bytes);
+        let slab = Tensor::f_empty([count as i64 * numel], (self.kind, Device::Cpu))?
+            .f_pin_memory(device)
+            .with_context(|| {
+                format!("pinning {} MB of host memory for batch buffers", (count * bytes) >> 20)
+            })?;
+        let buffer =
+            |i: usize| slab.f_narrow(0, i as i64 * numel, numel)?.f_view(self.shape.as_slice());
+        for i in 1..count {
+            // The others wait in the pool (dropped if it is full: the slab lives while any does).
+            let _ = self.back_tx.try_send(buffer(i)?);
         }
+        Ok(buffer(0)?)
     }
+}
+
+/// Buffers of `bytes` cut from one pinned slab: the slab is the smallest power of two that
+/// holds [`SLAB_BUFFERS`] of them, filled with as many as fit.
+fn slab_buffers(bytes: usize) -> usize {
+    let bytes = bytes.max(1);
+    (bytes * SLAB_BUFFERS).next_power_of_two() / bytes
 }
 
 /// A batch being filled.
@@ -515,6 +543,18 @@ mod tests {
         }
         flow.finish().unwrap();
         assert_eq!(images, 5);
+    }
+
+    /// Slabs are powers of two holding 4 to 7 buffers: less than a quarter unused.
+    #[test]
+    fn slabs_fit_the_batch() {
+        for bytes in [1usize, 3, 144 << 20, 578 << 20, (256 << 20) + 1, 1 << 30] {
+            let n = slab_buffers(bytes);
+            let slab = (bytes * SLAB_BUFFERS).next_power_of_two();
+            assert!((SLAB_BUFFERS..2 * SLAB_BUFFERS).contains(&n), "{bytes}: {n}");
+            assert!(n * bytes <= slab && (slab - n * bytes) * 4 < slab, "{bytes}: {n}");
+        }
+        assert_eq!(slab_buffers(144 << 20), 7);
     }
 
     #[test]

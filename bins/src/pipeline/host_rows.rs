@@ -3,7 +3,8 @@
 //! a contiguous CPU tensor's elements as a mutable slice, so that the decoding workers write
 //! preprocessed pixels straight into their rows of a batch buffer. Through a temporary tensor
 //! each image cost two more copies of its pixels (9 MB for 15 f32 crops at 224 px) and an
-//! allocation of that size.
+//! allocation of that size. Also the first element of a pinned tensor read as the device's
+//! copy engine may be writing it ([`read_first`]), the model stage's completion marker.
 #![allow(unsafe_code)]
 
 use anyhow::{Result, ensure};
@@ -37,6 +38,22 @@ pub(super) fn with_elements_mut<T: tch::kind::Element, R>(
     Ok(f(elements))
 }
 
+/// The first element of `t`, a CPU tensor of `T`'s kind, read afresh from memory on every call
+/// (a volatile read): a pinned tensor that an asynchronous copy from a device writes shows the
+/// new value once the copy engine has written it, without any call into the device.
+pub(super) fn read_first<T: tch::kind::Element + Copy>(t: &Tensor) -> Result<T> {
+    ensure!(t.device() == Device::Cpu, "a tensor on {:?}, not the CPU", t.device());
+    ensure!(t.kind() == T::KIND, "a tensor of {:?}, not {:?}", t.kind(), T::KIND);
+    ensure!(t.numel() >= 1, "an empty tensor");
+    let ptr = t.data_ptr().cast::<T>();
+    ensure!(!ptr.is_null() && ptr.is_aligned(), "a tensor whose elements are not aligned");
+    // SAFETY: `t` is a CPU tensor of at least one element of `T`'s kind, so `ptr` points to an
+    // aligned, initialised `T` (every bit pattern is a valid f32) that lives as long as `t`,
+    // which is borrowed for the call. The only other writer is a device's copy engine writing
+    // the same aligned 4 bytes whole; a volatile read sees either the old or the new value.
+    Ok(unsafe { std::ptr::read_volatile(ptr) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +73,15 @@ mod tests {
         // Another kind, a strided view: errors.
         assert!(with_elements_mut::<half::f16, _>(&mut base.narrow(0, 0, 1), |_| ()).is_err());
         assert!(with_elements_mut::<f32, _>(&mut base.narrow(1, 0, 2), |_| ()).is_err());
+    }
+
+    #[test]
+    fn the_first_element_is_read_and_other_tensors_are_refused() {
+        let t = Tensor::from_slice(&[2.5f32, 7.0]);
+        assert_eq!(read_first::<f32>(&t).unwrap(), 2.5);
+        let _ = t.narrow(0, 0, 1).fill_(-1.0);
+        assert_eq!(read_first::<f32>(&t).unwrap(), -1.0);
+        assert!(read_first::<i64>(&t).is_err());
+        assert!(read_first::<f32>(&t.narrow(0, 0, 0)).is_err());
     }
 }

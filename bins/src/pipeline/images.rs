@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result};
 use clip_encoder::{ClipEncoder, Device, ImageOutputs, Tensor};
 use indicatif::ProgressBar;
@@ -24,6 +26,52 @@ pub struct Encoded {
     pub grid: Option<Tensor>,
     /// The batch's host buffer, while a copy from it to the device may be under way.
     hold: Option<Hold>,
+    /// On a CUDA device: the batch's completion marker.
+    done: Option<Marker>,
+}
+
+impl Encoded {
+    /// What a search needs: the items and their embeddings (the pooled outputs, the grids and
+    /// the host buffer are let go).
+    pub fn into_queries(self) -> (Vec<Item>, Tensor) {
+        (self.items, self.embeds)
+    }
+}
+
+/// A batch's completion marker: after the batch's work, the device copies a number unique to
+/// the batch into pinned host memory, asynchronously; the model stage sees the batch done when
+/// that number is there, without synchronising the device (a blocking copy would also wait
+/// for the next batch's work, queued on the same stream after it).
+struct Marker {
+    /// Pinned, one f32, written by the copy engine.
+    host: Tensor,
+    seq: f32,
+}
+
+impl Marker {
+    /// Queues the marker of batch `seq` on `device`, after the work queued so far.
+    fn queue(device: Device, seq: u32) -> Result<Self> {
+        let seq = seq as f32 + 0.5;
+        let on_device = Tensor::f_full([1], f64::from(seq), (clip_encoder::Kind::Float, device))?;
+        // A non-blocking copy to the CPU lands in pinned memory from libtorch's pool.
+        let host = on_device.f_to_device_(Device::Cpu, clip_encoder::Kind::Float, true, false)?;
+        Ok(Marker { host, seq })
+    }
+
+    /// Waits until the device has written the marker, polling the host memory; after a minute
+    /// (a device that stopped) it gives up and returns false.
+    fn wait(&self) -> Result<bool> {
+        let t = Instant::now();
+        loop {
+            if super::host_rows::read_first::<f32>(&self.host)? == self.seq {
+                return Ok(true);
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
 }
 
 /// The images of `all` not in every one of `done` (an image counts as done when each output
@@ -96,9 +144,10 @@ pub fn decoded(
     })
 }
 
-/// The vision-tower stage. On a CUDA device each batch's copy to the device and forward pass are
-/// queued, and the batch is handed on once the next one is queued and its own results are there
-/// (so the device always has the next batch's work while this thread waits); its host buffer
+/// The vision-tower stage. On a CUDA device each batch's copy to the device, forward pass and
+/// completion marker are queued, and the batch is handed on once the next one is queued and its
+/// own marker is there (so the device always has the next batch's work while this thread
+/// waits, and the wait ends with the batch's own work, not the next one's); its host buffer
 /// goes back to the decoders then. `outputs` says whether the whole views' grids are kept.
 pub fn encode(
     flow: Flow<Prepared>,
@@ -108,28 +157,80 @@ pub fn encode(
     flow.stage("model", 1, move |input, out| {
         let lag = enc.device() != Device::Cpu;
         let mut queued: Option<Encoded> = None;
-        while let Some(batch) = input.recv() {
-            let e = forward(&enc, batch, outputs)?;
+        let mut clock = ModelClock { started: Some(Instant::now()), ..ModelClock::default() };
+        let mut seq = 0u32;
+        loop {
+            let t = Instant::now();
+            let Some(batch) = input.recv() else { break };
+            clock.input += t.elapsed();
+            let t = Instant::now();
+            let e = forward(&enc, batch, outputs, seq)?;
+            seq = seq.wrapping_add(1);
+            clock.queue += t.elapsed();
             let ready = if lag { queued.replace(e) } else { Some(e) };
-            if let Some(r) = ready
-                && out.send(settle(r)?).is_err()
-            {
-                return Ok(());
+            if let Some(r) = ready {
+                let t = Instant::now();
+                let r = settle(r)?;
+                clock.settle += t.elapsed();
+                let t = Instant::now();
+                let sent = out.send(r);
+                clock.send += t.elapsed();
+                if sent.is_err() {
+                    return Ok(());
+                }
             }
         }
         if let Some(r) = queued.take() {
             let _ = out.send(settle(r)?);
         }
+        clock.log(seq);
         Ok(())
     })
 }
 
-/// Queues one batch on the model's device (8-bit levels are normalised there).
-fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<Encoded> {
+/// Where the model stage's thread spent its time, per batch: queuing a batch's work (on the
+/// CPU, running it), waiting for a queued batch to finish, waiting for the next batch, handing a
+/// batch on, and the rest (the thread's own overhead). On a GPU the next batch's work is queued
+/// before the wait, so the device idles only when waiting for input, handing on and the rest
+/// together exceed one batch's device time; waiting for input is the decoders' doing.
+#[derive(Default)]
+struct ModelClock {
+    queue: Duration,
+    settle: Duration,
+    input: Duration,
+    send: Duration,
+    started: Option<Instant>,
+}
+
+impl ModelClock {
+    fn log(&self, batches: u32) {
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / f64::from(batches.max(1));
+        let total = self.started.map_or(Duration::ZERO, |t| t.elapsed());
+        let rest = total.saturating_sub(self.queue + self.settle + self.input + self.send);
+        tracing::debug!(
+            batches,
+            queue_ms_per_batch = per(self.queue),
+            wait_ms_per_batch = per(self.settle),
+            input_ms_per_batch = per(self.input),
+            hand_on_ms_per_batch = per(self.send),
+            rest_ms_per_batch = per(rest),
+            "model stage"
+        );
+    }
+}
+
+/// Queues one batch on the model's device (8-bit levels are normalised there), then, on CUDA,
+/// its completion marker (`seq` numbers the batch).
+fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs, seq: u32) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
         Device::Cpu => px.shallow_clone(),
-        d => px.f_to_device_(d, px.kind(), true, false).context("copying a batch to the device")?,
+        d => {
+            let mb = (px.numel() * px.kind().elt_size_in_bytes()) as f64 / 1e6;
+            let dev = clip_encoder::device_name(d);
+            enc.copy_to_device(px)
+                .with_context(|| format!("copying a batch of {mb:.0} MB to {dev}"))?
+        }
     };
     let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;
@@ -138,7 +239,11 @@ fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<
         Some(g) => Some(whole_views(&g, items.len())?),
         None => None,
     };
-    Ok(Encoded { items, pooled: out.pooled, embeds: out.embeds, grid, hold })
+    let done = match enc.device() {
+        Device::Cpu => None,
+        d => Some(Marker::queue(d, seq).context("queuing a batch's completion marker")?),
+    };
+    Ok(Encoded { items, pooled: out.pooled, embeds: out.embeds, grid, hold, done })
 }
 
 /// The rows of `t` (one per input, the batch's `images` in crops' layout) that are whole views:
@@ -150,13 +255,16 @@ pub fn whole_views(t: &Tensor, images: usize) -> Result<Tensor> {
     Ok(t.f_slice(0, 0, rows, per)?)
 }
 
-/// Waits for a queued batch's results (a one-value copy to the host), then lets its host buffer
-/// go.
+/// Waits for a queued batch's results (its marker; without one, the work ran already), then
+/// lets its host buffer go. A marker that never arrives falls back to a blocking one-value copy.
 fn settle(mut e: Encoded) -> Result<Encoded> {
-    if e.hold.is_some() {
+    if let Some(m) = e.done.take()
+        && !m.wait()?
+    {
+        tracing::warn!("a batch's completion marker did not arrive: waiting for the device");
         let _ = e.embeds.f_narrow(0, 0, 1)?.f_to_device(Device::Cpu)?;
-        e.hold = None;
     }
+    e.hold = None;
     Ok(e)
 }
 

@@ -19,7 +19,7 @@ use retrieval::{Index, IndexOptions, Precision};
 use super::images::{self, Inputs};
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::sources::ImageArgs;
-use super::{Common, encode_images};
+use super::{Common, vis_out};
 
 /// Images per model batch (each with its 15 crops) unless `--batch-size` says otherwise.
 pub const BATCH_SIZE: usize = 32;
@@ -171,8 +171,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let vis = match &vis_out {
         Some(path) => {
-            let vid = encode_images::identity(&args.images, &args.model, &model_sha256, shard, c);
-            Some((path.clone(), encode_images::open(path, &vid, &enc, profile, c.overwrite)?))
+            let vid = vis_out::identity(&args.images, &args.model, &model_sha256, shard, c);
+            Some((path.clone(), vis_out::open(path, &vid, &enc, profile, c.overwrite)?))
         }
         None => None,
     };
@@ -187,7 +187,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let pb = super::progress(todo.len() as u64, "retrieve-captions", c.log.quiet);
     let flow = images::decoded(todo, c, batch, &enc, Inputs::Crops, &failures, &pb)?;
     let outputs = match vis {
-        Some(_) => encode_images::outputs(profile),
+        Some(_) => vis_out::outputs(profile),
         None => clip_encoder::ImageOutputs::Pooled,
     };
     let mut flow = images::encode(flow, enc, outputs)?;
@@ -205,40 +205,47 @@ pub fn run(args: Args) -> Result<ExitCode> {
             w.finish()
         })?;
     }
-    let (k, gather) = (args.k, index.gather(batch * INPUTS_PER_IMAGE));
-    let measure = args.measure_search;
+    // Only the queries go on to the search (the host buffer, the pooled outputs and the grids
+    // stay behind), into a queue that holds what one search gathers: a stage's input is the
+    // previous stage's output channel, so this stage sizes the search's.
+    let (k, most) = (args.k, gathered_rows(&index));
+    let gather = most.div_ceil(batch * INPUTS_PER_IMAGE).clamp(1, 64);
+    let flow = flow.map("queries", gather, |e: images::Encoded| Ok(e.into_queries()))?;
+    let (measure, delay) = (args.measure_search, search_delay());
     let flow = flow.stage("search", gather, move |input, out| {
         // Queries of the batches waiting here are searched together (larger products use the
         // device better); the hits go on batch by batch.
         let mut timed = SearchClock::default();
         while let Some(first) = input.recv() {
             let mut group = vec![first];
-            let mut rows = group[0].embeds.size()[0] as usize;
-            while rows < index.max_queries() {
+            let mut rows = group[0].1.size()[0] as usize;
+            while rows < most {
                 match input.try_recv() {
                     Ok(Some(e)) => {
-                        rows += e.embeds.size()[0] as usize;
+                        rows += e.1.size()[0] as usize;
                         group.push(e);
                     }
                     _ => break,
                 }
             }
-            let all: Vec<&Tensor> = group.iter().map(|e| &e.embeds).collect();
+            let all: Vec<&Tensor> = group.iter().map(|e| &e.1).collect();
             let queries = Tensor::f_cat(&all, 0)?;
             let t = Instant::now();
+            std::thread::sleep(delay);
             let (hits, calls) = index.search_views(&queries, |v| per_crop(profile, v, k))?;
             timed.seconds += t.elapsed().as_secs_f64();
-            timed.calls.extend(calls);
+            timed.add(rows, calls, &hits);
             let mut row = 0;
-            for e in group {
-                let n = e.embeds.size()[0] as usize;
+            for (items, embeds) in group {
+                let n = embeds.size()[0] as usize;
                 let part = hits_rows(&hits, row..row + n);
                 row += n;
-                if out.send((e.items, part)).is_err() {
+                if out.send((items, part)).is_err() {
                     return Ok(());
                 }
             }
         }
+        timed.log_passes();
         if measure {
             timed.report(&index)?;
         }
@@ -263,14 +270,37 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The searches of a run: rows of each call to the index, and their time (results on the
-/// host).
+/// host); rows of each gathered search; queries that took a second pass.
 #[derive(Default)]
 struct SearchClock {
     calls: Vec<usize>,
     seconds: f64,
+    gathered: Vec<usize>,
+    widened: usize,
+    rescored: usize,
 }
 
 impl SearchClock {
+    fn add(&mut self, rows: usize, calls: Vec<usize>, hits: &retrieval::Hits) {
+        self.gathered.push(rows);
+        self.calls.extend(calls);
+        self.widened += hits.widened;
+        self.rescored += hits.rescored;
+    }
+
+    /// The searches' sizes and their second passes (`-v`).
+    fn log_passes(&self) {
+        let queries: usize = self.gathered.iter().sum();
+        tracing::debug!(
+            searches = self.gathered.len(),
+            queries,
+            largest = self.gathered.iter().copied().max().unwrap_or(0),
+            screened_again = self.widened,
+            searched_in_f32 = self.rescored,
+            "retrieve-captions: searches and their second passes"
+        );
+    }
+
     /// Times the bare products of the same calls and logs the searches' time over them.
     fn report(&self, index: &Search) -> Result<()> {
         let Search::Exact(index) = index else {
@@ -290,6 +320,11 @@ impl SearchClock {
             over_bare = self.seconds / bare.max(1e-12),
             "searches over their bare products"
         );
+        tracing::info!(
+            largest_call = self.calls.iter().copied().max().unwrap_or(0),
+            mean_call = queries as f64 / self.calls.len().max(1) as f64,
+            "search calls: rows"
+        );
         Ok(())
     }
 }
@@ -307,6 +342,7 @@ fn hits_rows(h: &retrieval::Hits, rows: std::ops::Range<usize>) -> retrieval::Hi
         scores: h.scores[r.clone()].to_vec(),
         ids: h.ids[r].to_vec(),
         rescored: 0,
+        widened: 0,
     }
 }
 
@@ -564,6 +600,7 @@ impl Search {
             scores: vec![f32::NEG_INFINITY; rows * longest],
             ids: vec![-1; rows * longest],
             rescored: 0,
+            widened: 0,
         };
         for (view, k) in crops::VIEWS.into_iter().zip(ks) {
             let of_view: Vec<i64> = (0..rows)
@@ -580,6 +617,7 @@ impl Search {
                 out.ids[to..to + h.k].copy_from_slice(&h.ids[from..from + h.k]);
             }
             out.rescored += h.rescored;
+            out.widened += h.widened;
         }
         Ok((out, calls))
     }
@@ -592,9 +630,19 @@ impl Search {
             _ => 0,
         }
     }
+}
 
-    /// Batches of `rows` queries that may wait for the search stage.
-    fn gather(&self, rows: usize) -> usize {
-        self.max_queries().div_ceil(rows.max(1)).clamp(1, 64)
-    }
+/// [`Search::max_queries`], or `XCTX_GATHER_ROWS` (testing aid: gathering on the CPU too).
+fn gathered_rows(index: &Search) -> usize {
+    std::env::var("XCTX_GATHER_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| index.max_queries())
+}
+
+/// Testing aid: `XCTX_SEARCH_DELAY_MS=N` makes every search N ms slower (a search slower than
+/// the stages before it, so that batches wait for it and are gathered).
+fn search_delay() -> std::time::Duration {
+    let ms = std::env::var("XCTX_SEARCH_DELAY_MS").ok().and_then(|v| v.parse().ok());
+    std::time::Duration::from_millis(ms.unwrap_or(0))
 }

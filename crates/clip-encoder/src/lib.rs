@@ -283,6 +283,17 @@ impl ClipEncoder {
         run().map_err(|e| Error::forward("vision", rows, self.device, e))
     }
 
+    /// Queues a copy of `pixels` (a CPU tensor, pinned for the copy to be asynchronous) to the
+    /// model's device, for [`encode_image_tensor`](Self::encode_image_tensor). A device with no
+    /// memory left for it is [`Error::OutOfMemory`] naming the batch's rows, like a forward
+    /// pass that runs out.
+    pub fn copy_to_device(&self, pixels: &Tensor) -> Result<Tensor> {
+        let rows = pixels.size().first().copied().unwrap_or(0);
+        pixels
+            .f_to_device_(self.device, pixels.kind(), true, false)
+            .map_err(|e| Error::forward("vision", rows, self.device, e))
+    }
+
     /// CLIP's normalisation of 8-bit levels (a `(B, 3, H, W)` uint8 tensor of crops' `u8`
     /// output, any device) on the model's device, in the model's kind, by a table of the
     /// checkpoint's mean and std: the values equal crops' f32 output (f16 for a half-precision

@@ -5,27 +5,30 @@ use std::time::Instant;
 
 use tch::{Kind, Tensor};
 
-use crate::{Index, Result};
+use crate::{Index, Result, Screening};
 
 /// Seconds for the products `a x b^T` in batches of `query_batch` rows of `a` and chunks of
 /// `key_chunk` rows of `b` (a search's shapes), each written into one reused buffer (measured no
 /// slower than a fresh buffer per product, and faster with large chunks), after one small
-/// warm-up product, synchronised at the end by reading one value back.
+/// warm-up product, synchronised at the end by reading one value back. f16 operands on CUDA
+/// give f32 scores, as the screening's products do.
 pub fn bare_products(a: &Tensor, b: &Tensor, query_batch: usize, key_chunk: usize) -> Result<f64> {
     let (nq, nk) = (a.size()[0], b.size()[0]);
     if nq == 0 || nk == 0 {
         return Ok(0.0);
     }
     let (qb, kc) = (query_batch.max(1) as i64, key_chunk.max(1) as i64);
-    let _ = a.f_narrow(0, 0, nq.min(64))?.f_mm(&b.f_tr()?)?; // warm-up
-    let out = Tensor::f_empty([qb.min(nq) * kc.min(nk)], (a.kind(), a.device()))?;
+    let _ = Screening::mm(&a.f_narrow(0, 0, nq.min(64))?, &b.f_tr()?)?; // warm-up
+    let kind = Screening::score_kind(a.kind(), a.device());
+    let out = Tensor::f_empty([qb.min(nq) * kc.min(nk)], (kind, a.device()))?;
     let t = Instant::now();
     for start in (0..nq).step_by(qb as usize) {
         let rows = qb.min(nq - start);
         for kstart in (0..nk).step_by(kc as usize) {
             let c = kc.min(nk - kstart);
             let s = out.f_narrow(0, 0, rows * c)?.f_view([rows, c])?;
-            let _ = a.f_narrow(0, start, rows)?.f_mm_out(&s, &b.f_narrow(0, kstart, c)?.f_tr()?)?;
+            let keys = b.f_narrow(0, kstart, c)?.f_tr()?;
+            let _ = Screening::mm_out(&a.f_narrow(0, start, rows)?, &keys, &s)?;
         }
     }
     let _ = out.f_double_value(&[0])?;

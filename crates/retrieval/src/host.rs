@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use tch::{Kind, Tensor};
 
+use crate::topk::Cut;
 use crate::{Error, Result};
 
 /// Scores per block of the threshold test.
@@ -326,17 +327,6 @@ fn merge<S: Score>(tops: Vec<Vec<Row<S::Key>>>, b: usize, m: usize) -> Result<(T
     Ok((scores, Tensor::f_from_slice(&ids)?.f_view([b, m])?))
 }
 
-/// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
-/// f32), each within `bound` (`(B,)`) of its exact score. Once a candidate's `approx + bound`
-/// is below the k-th best exact score so far, neither it nor any after it can be among the
-/// best k, and they are left at minus infinity (those scored with it in a group keep their
-/// scores).
-pub(crate) struct Cut<'a> {
-    pub approx: &'a Tensor,
-    pub bound: &'a Tensor,
-    pub k: usize,
-}
-
 /// Scores of candidate keys, `(B, m)` f32: each the dot product of a query row of `queries`
 /// (`(B, d)`) with key row `cand[b, j]` of `keys` (row-major), summed in one fixed order whatever
 /// the batch, so a pair's score never depends on how the search was cut.
@@ -377,7 +367,7 @@ pub(crate) fn rescore(
         for ((s, ids), approx) in
             scores.chunks_mut(GROUP).zip(ids.chunks(GROUP)).zip(approx.chunks(GROUP))
         {
-            if best.len() == k && approx[0] + bound < best[0] {
+            if best.len() == k && !Cut::reaches(approx[0], bound, best[0]) {
                 break;
             }
             // The rest of the group may be past the cut too: scoring it changes nothing.

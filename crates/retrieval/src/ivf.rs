@@ -214,7 +214,7 @@ impl IvfIndex {
         };
         // Rows of the lists to key ids; padding stays -1.
         let ids = pos.iter().map(|&p| if p < 0 { -1 } else { self.order[p as usize] }).collect();
-        Ok(Hits { k, scores, ids, rescored: 0 })
+        Ok(Hits { k, scores, ids, rescored: 0, widened: 0 })
     }
 
     /// The CPU search: lists split between the search's threads by work, each query's best

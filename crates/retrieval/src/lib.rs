@@ -4,12 +4,14 @@
 //! Two ways to the same (exact) answer:
 //! - [`Precision::F32`]: every score in f32.
 //! - [`Precision::Fast`] (default): a screening pass keeps the best `candidates + 1` keys per
-//!   query; the candidates are re-scored in f32. A query's answer is accepted only when the
-//!   largest screened score left out, plus a proven bound on the screening error, is below its
-//!   k-th exact score; otherwise that query is screened again with 16 times the candidates, and
-//!   then searched in f32. So results never depend on the precision, only the speed does.
+//!   query (at least k + 64 in bf16 or f16, k + 16 in f32); the candidates are re-scored in
+//!   f32. A query's answer is accepted only when the largest screened score left out, plus a
+//!   proven bound on the screening error, is below its k-th exact score; otherwise that query
+//!   is screened once more with 16 times the candidates, and if still unproven searched in f32.
+//!   So results never depend on the precision, only the speed does.
 //!
-//! The screening type ([`Screening`]) is f16 on CUDA; on the CPU bf16 where the CPU multiplies
+//! The screening type ([`Screening`]) is f16 on CUDA (with f32 scores: cuBLAS then never
+//! rounds a partial sum to f16); on the CPU bf16 where the CPU multiplies
 //! bf16 itself (AVX512-BF16, AMX-BF16) and f32 elsewhere, where libtorch's bf16 product is
 //! several times slower than its f32 one. The bound used by the proof is the chosen type's.
 //!

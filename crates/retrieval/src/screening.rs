@@ -8,7 +8,7 @@
 //! f32 there. The choice is read from CPUID, not timed, so it does not depend on the load of the
 //! machine at the moment the index is built; `XCTX_SCREENING=bf16|f32` overrides it (CPU only).
 
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
 use crate::{Error, Result};
 
@@ -69,27 +69,60 @@ impl Screening {
     }
 
     /// A bound on |screened score - re-scored score| per unit of query norm and key norm, for
-    /// keys of dimension `d` (a resolved choice).
+    /// keys of dimension `d` (a resolved choice). The reasoning, term by term, is in
+    /// `docs/architecture.md` ("The screening bound").
     ///
     /// Screening rounds both operands to the screening type (unit roundoff `u`: relative error
-    /// at most `(1 + u)^2 - 1`), accumulates `d` products in f32 (`gamma_d = d u32 / (1 - d
-    /// u32)`, `u32 = 2^-24`, whatever the order of the sums) and rounds the result to the
-    /// screening type (`u` again, scores being at most the norms' product). Re-scoring is
-    /// an f32 dot product (`gamma_d`). In f32 the operands and the result are not rounded
-    /// (`u = 0`). f16 adds its subnormals: an absolute error of up to 2^-25 per element of
-    /// either operand, at most `2 sqrt(d) 2^-25` over a dot product of unit vectors.
+    /// at most `(1 + u)^2 - 1`), then accumulates `d` exact products:
+    /// - bf16 and f32 (the CPU, and f32 on CUDA): in f32 with rounding to nearest, whatever the
+    ///   order of the sums (`gamma_d = d u32 / (1 - d u32)`, `u32 = 2^-24`); a bf16 result is
+    ///   rounded to bf16 (`u` again, scores being at most the norms' product);
+    /// - f16 (CUDA): by cuBLAS with an f32 output ([`Screening::mm`]), so no partial sum is ever
+    ///   rounded to f16 (split-K reductions included); tensor cores may align the addends of a
+    ///   block to its largest exponent and truncate rather than round, which costs at most one
+    ///   f32 ulp of the running magnitude per addend and one per addition: `gamma_2d` with
+    ///   `u32 = 2^-23`. f16 adds its subnormals: an absolute error of up to 2^-25 per element of
+    ///   either operand, at most `2 sqrt(d) 2^-25` over a dot product of unit vectors.
+    ///
+    /// Re-scoring is an f32 dot product (`gamma_d`). In f32 the operands and the result are not
+    /// rounded (`u = 0`).
     pub(crate) fn bound(self, d: usize) -> f64 {
         let df = d as f64;
-        let u32 = 2f64.powi(-24);
-        let gamma = df * u32 / (1.0 - df * u32);
-        let (u, sub) = match self {
-            Screening::F16 => (2f64.powi(-11), 2f64.powi(-25)),
-            Screening::Bf16 => (2f64.powi(-8), 0.0),
-            Screening::Auto | Screening::F32 => (0.0, 0.0),
+        let gamma = |n: f64, u: f64| n * u / (1.0 - n * u);
+        let rescoring = gamma(df, 2f64.powi(-24));
+        let (u, roundings, accumulation, sub) = match self {
+            Screening::F16 => (2f64.powi(-11), 2, gamma(2.0 * df, 2f64.powi(-23)), 2f64.powi(-25)),
+            Screening::Bf16 => (2f64.powi(-8), 3, rescoring, 0.0),
+            Screening::Auto | Screening::F32 => (0.0, 0, rescoring, 0.0),
         };
-        // (1 + u)^3 (1 + gamma) - 1 for the screening, written so that u = 0 leaves gamma exact.
-        let screening = u * (3.0 + u * (3.0 + u)) * (1.0 + gamma) + gamma;
-        screening + gamma + 2.0 * df.sqrt() * sub
+        // (1 + u)^roundings (1 + accumulation) - 1, written so that u = 0 leaves the
+        // accumulation's term exact.
+        let rounded = (1.0 + u).powi(roundings) - 1.0;
+        let screening = rounded * (1.0 + accumulation) + accumulation;
+        screening + rescoring + 2.0 * df.sqrt() * sub
+    }
+
+    /// The screening product `queries x keys^T` in this type: on CUDA, f16 operands give f32
+    /// scores (`mm` with an f32 output type: cuBLAS accumulates and reduces in f32, which the
+    /// bound needs); elsewhere the scores are of the operands' type.
+    pub(crate) fn mm(queries: &Tensor, keys_t: &Tensor) -> Result<Tensor> {
+        if queries.kind() == Kind::Half && queries.device().is_cuda() {
+            return Ok(queries.f_mm_dtype(keys_t, Kind::Float)?);
+        }
+        Ok(queries.f_mm(keys_t)?)
+    }
+
+    /// [`Screening::mm`] into `out` (f32 for f16 operands on CUDA, else the operands' type).
+    pub(crate) fn mm_out(queries: &Tensor, keys_t: &Tensor, out: &Tensor) -> Result<Tensor> {
+        if queries.kind() == Kind::Half && queries.device().is_cuda() {
+            return Ok(queries.f_mm_dtype_out(out, keys_t, Kind::Float)?);
+        }
+        Ok(queries.f_mm_out(out, keys_t)?)
+    }
+
+    /// The kind of [`Screening::mm`]'s scores for operands of `kind` on `device`.
+    pub(crate) fn score_kind(kind: Kind, device: Device) -> Kind {
+        if kind == Kind::Half && device.is_cuda() { Kind::Float } else { kind }
     }
 }
 
@@ -122,6 +155,12 @@ mod tests {
         assert_eq!(f32, 2.0 * gamma);
         assert!(f32 < f16 && f16 < bf16, "{f32} {f16} {bf16}");
         assert!(bf16 > 3.0 * 2f64.powi(-8) && bf16 < 3.1 * 2f64.powi(-8), "{bf16}");
+        // f16 on CUDA: two operand roundings and a truncating f32 accumulation of twice d
+        // steps, far below a bound that let partial sums round to f16 (about d 2^-11).
+        let d = 768;
+        let f16 = Screening::F16.bound(d);
+        let floor = 2.0 * 2f64.powi(-11) + 2.0 * d as f64 * 2f64.powi(-23);
+        assert!(f16 > floor && f16 < 1.3e-3, "{f16}");
     }
 
     #[test]

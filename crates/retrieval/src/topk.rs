@@ -4,6 +4,33 @@ use tch::{Kind, Tensor};
 
 use crate::Result;
 
+/// What re-scoring may skip: candidates ordered by descending screened score `approx` (`(B, m)`,
+/// f32), each within `bound` (`(B,)`) of its exact score. Once a candidate's `approx + bound`
+/// is below the k-th best exact score so far ([`Cut::reaches`]), neither it nor any after it
+/// can be among the best k, and they are left at minus infinity (those scored with it in a
+/// group keep their scores). The CPU applies the rule per group of 4 candidates, CUDA per
+/// block of columns; it is the same rule, and what it skips never changes a result: a row cut
+/// short is a row whose proof holds (its left-out screened score is below the cut one).
+pub(crate) struct Cut<'a> {
+    pub approx: &'a Tensor,
+    pub bound: &'a Tensor,
+    pub k: usize,
+}
+
+impl Cut<'_> {
+    /// Whether a candidate of screened score `approx` (and those after it) may still reach a
+    /// row's best k, whose k-th exact score so far is `kth`.
+    #[inline]
+    pub(crate) fn reaches(approx: f32, bound: f32, kth: f32) -> bool {
+        approx + bound >= kth
+    }
+
+    /// [`Cut::reaches`] over rows: `approx`, `bound` and `kth` of shape `(r,)`, a bool `(r,)`.
+    pub(crate) fn reaches_rows(approx: &Tensor, bound: &Tensor, kth: &Tensor) -> Result<Tensor> {
+        Ok(approx.f_add(bound)?.f_ge_tensor(kth)?)
+    }
+}
+
 /// Orders each row of `(scores, ids)` by descending score, then ascending id, and keeps `k`.
 pub(crate) fn order(scores: &Tensor, ids: &Tensor, k: i64) -> Result<(Tensor, Tensor)> {
     let (ids, by_id) = ids.f_sort(1, false)?;

@@ -71,6 +71,8 @@ fn ties_beyond_the_screened_candidates_are_searched_wider_then_in_f32() {
             let tied: Vec<i64> = (0..16).map(|j| (j * (n / copies)) as i64).collect();
             assert_eq!(got.ids[..16], tied, "{name}: the lowest tied ids");
             assert_eq!(got.rescored, usize::from(!widened_suffices), "{name}: f32 searches");
+            // Only the tied query takes a later pass: one widening when it is small enough.
+            assert_eq!(got.widened, usize::from(widened_suffices), "{name}: second passes");
         }
     }
 }
@@ -326,4 +328,72 @@ fn cuda_edge_cases_and_ivf() {
         &all.search(&queries, 16).unwrap(),
         &reference(&keys, &queries, 32, 16),
     );
+}
+
+/// Keys that stress the screening product against 3 queries: random unit keys; keys equal to a
+/// query with half its values negated (a score near 0 from partial sums near +-0.5); keys near
+/// a query (scores near 1); keys with one large value and the rest tiny (f16 subnormals).
+fn adversarial(rng: &mut Rng, n: usize, d: usize) -> (Vec<f32>, Vec<f32>) {
+    let queries = normalized(rng, 3, d);
+    let mut keys = normalized(rng, n, d);
+    for (i, key) in keys.chunks_mut(d).enumerate() {
+        let q = &queries[(i % 3) * d..(i % 3 + 1) * d];
+        match i % 4 {
+            1 => key.iter_mut().zip(q).enumerate().for_each(|(j, (k, &v))| {
+                *k = if j < d / 2 { v } else { -v } * (1.0 + 1e-3 * (rng.f32() - 0.5));
+            }),
+            2 => key.iter_mut().zip(q).for_each(|(k, &v)| *k = v + 0.01 * (rng.f32() - 0.5)),
+            3 => key.iter_mut().enumerate().for_each(|(j, k)| {
+                *k = if j == i % d { 1.0 } else { 3e-5 * (rng.f32() - 0.5) };
+            }),
+            _ => {}
+        }
+        let norm = key.iter().map(|x| x * x).sum::<f32>().sqrt();
+        key.iter_mut().for_each(|x| *x /= norm);
+    }
+    (keys, queries)
+}
+
+/// Every screened score is within the index's bound of the pair's exact (f64) score, on
+/// adversarial keys in score chunks of 100 (the last of 37), and the search's answers are the
+/// exact ones.
+fn check_screened_scores_within_the_bound(device: tch::Device, screening: Screening, n: usize) {
+    use tch::{Kind, Tensor};
+    let d = 768;
+    let (keys, queries) = adversarial(&mut Rng::new(29), n, d);
+    let o = IndexOptions { device, screening, key_chunk: Some(100), ..IndexOptions::default() };
+    let index = Index::from_slice(&keys, d, &o).unwrap();
+    let q = Tensor::from_slice(&queries).view([3, d as i64]);
+    let m = 512;
+    let (screened, ids) = index.screen_tensor(&q, m).unwrap();
+    let k64 = Tensor::from_slice(&keys).view([n as i64, d as i64]).to_kind(Kind::Double);
+    let ids = ids.to_device(tch::Device::Cpu);
+    let rows = k64.index_select(0, &ids.flatten(0, -1)).view([3, m as i64, d as i64]);
+    let exact = (rows * q.to_kind(Kind::Double).unsqueeze(1)).sum_dim_intlist(
+        [-1i64].as_slice(),
+        false,
+        Kind::Double,
+    );
+    let err = (screened.to_device(tch::Device::Cpu).to_kind(Kind::Double) - exact).abs();
+    let worst = err.max().double_value(&[]);
+    let bound = index.screening_bound();
+    eprintln!("{device:?} {screening:?}: worst screening error {worst:.3e}, bound {bound:.3e}");
+    assert!(worst <= bound, "{device:?} {screening:?}: error {worst} above the bound {bound}");
+    let got = index.search(&queries, 16).unwrap();
+    assert_matches(&format!("{screening:?}"), &got, &reference(&keys, &queries, d, 16));
+}
+
+#[test]
+fn screened_scores_stay_within_the_bound() {
+    for screening in [Screening::F32, Screening::Bf16] {
+        check_screened_scores_within_the_bound(tch::Device::Cpu, screening, 4096 + 37);
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA device: cargo test -- --ignored on a GPU machine"]
+fn cuda_screened_scores_stay_within_the_bound() {
+    for screening in [Screening::F16, Screening::F32] {
+        check_screened_scores_within_the_bound(cuda(), screening, 262_144 + 37);
+    }
 }
