@@ -86,6 +86,7 @@ fn classify_open_error(path: &Path, action: &'static str, source: hdf5::Error) -
 /// Opens a context file read-only.
 pub(crate) fn open_read(path: &Path) -> Result<File> {
     check_signature(path)?;
+    crate::oldh5::validate::file(path)?;
     File::open(path).map_err(|e| classify_open_error(path, "open", e))
 }
 
@@ -153,6 +154,7 @@ impl Writer {
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
+        crate::oldh5::validate::file(path)?;
         let file = Self::open_rw(path)?;
         let raw = Self::open_raw(path)?;
         Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
@@ -431,7 +433,14 @@ pub(crate) fn read_strings_in(
             Some(r) => ds.read_slice_1d::<T, _>(r).map(|a| a.into_iter().collect()),
         }
     }
-    match descriptor(path, ds, object)? {
+    let desc = descriptor(path, ds, object)?;
+    if matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) {
+        // Read from the file itself where it can be, checked: HDF5 trusts the global heaps.
+        if let Some(strings) = vlen::read_checked(path, ds, object, rows.clone())? {
+            return Ok(strings);
+        }
+    }
+    match desc {
         TypeDescriptor::VarLenUnicode => Ok(read::<VarLenUnicode>(ds, rows)
             .map_err(h5err(path, object))?
             .into_iter()
