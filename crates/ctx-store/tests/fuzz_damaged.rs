@@ -6,6 +6,7 @@
 //! every read path of its kind and what `ctx-inspect` does (detect, summarise, check).
 //!
 //! `XCTX_FUZZ_CASES` sets the mutations per file (default 150), `XCTX_FUZZ_SEED` the seed.
+#![allow(clippy::print_stderr)] // a line per file kind: how many mutations ended in errors
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

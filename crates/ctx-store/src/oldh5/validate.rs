@@ -219,8 +219,11 @@ pub(crate) const FULL_WALK_MEMBERS: usize = 4096;
 /// Members of a group below the root checked (an image's views, a batch's datasets).
 const MEMBERS_CHECKED: usize = 64;
 
-/// Files [`file`] found sound in this process: device, inode, length, modification time.
-static CHECKED: Mutex<Vec<(u64, u64, u64, i64, i64)>> = Mutex::new(Vec::new());
+/// A file as [`file`] remembers it: device, inode, length, modification time (s, ns).
+type FileKey = (u64, u64, u64, i64, i64);
+
+/// Files [`file`] found sound in this process.
+static CHECKED: Mutex<Vec<FileKey>> = Mutex::new(Vec::new());
 
 /// Checks the structures of `path` that opening, detecting and summarising it make HDF5 read
 /// (see the module's documentation). Files this cannot read (missing, not HDF5, other sizes of
