@@ -361,10 +361,10 @@ fn fuzz(seeds: &[Seed], dir: &Path) -> Vec<String> {
                             Verdict::Died(how) => Some(format!("died: {how}")),
                         };
                         if let Some(bad) = bad {
-                            failures.lock().unwrap().push(format!(
-                                "{} {}: {bad}",
-                                seed_file.name, what[i]
-                            ));
+                            failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{} {}: {bad}", seed_file.name, what[i]));
                         }
                     }
                     eprintln!(

@@ -258,7 +258,10 @@ fn walk_node(
         let b = r.bytes(at, SNOD_SIZE, "(symbol table node)")?.to_vec();
         let n = usize::from(u16_at(&b, 6));
         if b[4] != 1 || n > 2 * LEAF_K {
-            return Err(bad(r, format!("a symbol-table node of version {} with {n} entries", b[4])));
+            return Err(bad(
+                r,
+                format!("a symbol-table node of version {} with {n} entries", b[4]),
+            ));
         }
         for i in 0..n {
             let e = &b[8 + i * ENTRY_SIZE..8 + (i + 1) * ENTRY_SIZE];

@@ -99,8 +99,7 @@ impl ImageReader<'_> {
     /// One view of image `id`, as [`load`](Self::load) reads it.
     pub(crate) fn load_view(&mut self, id: u64, view: View) -> Result<Option<ViewEntry>> {
         let Some(members) = self.image(id)? else { return Ok(None) };
-        let Some((_, header)) = members.into_iter().find(|(name, _)| **name == *view.name())
-        else {
+        let Some((_, header)) = members.into_iter().find(|(name, _)| **name == *view.name()) else {
             return Ok(None);
         };
         self.view(header, view, &format!("{id}/{view}"))

@@ -129,6 +129,8 @@ fn main() {
         let mut o = Outcome::default();
         read(kind, Path::new(file), &mut o);
         let first = o.first.unwrap_or_default().replace('\n', " ");
-        writeln!(out, "end {n} {} {} {first}", o.ok, o.err).and_then(|()| out.flush()).expect("out");
+        writeln!(out, "end {n} {} {} {first}", o.ok, o.err)
+            .and_then(|()| out.flush())
+            .expect("out");
     }
 }
