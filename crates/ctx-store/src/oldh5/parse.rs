@@ -182,11 +182,13 @@ pub(crate) fn header_messages(r: &mut Reader, at: u64, object: &str) -> Result<V
     let count = usize::from(u16_at(&h, 2));
     let mut blocks = vec![(at + 16, u64::from(u32_at(&h, 8)))];
     let mut out = Vec::with_capacity(count);
-    let mut seen = std::collections::HashSet::new();
+    // Continuations followed (a few at most): none may lead back to a chunk read already.
+    let mut seen = Vec::new();
     while let Some((start, size)) = blocks.pop() {
-        if !seen.insert(start) {
+        if seen.contains(&start) {
             return Err(r.corrupt(what, format!("continued twice into byte {start}")));
         }
+        seen.push(start);
         if size > r.len {
             return Err(r.corrupt(what, format!("a chunk of {size} bytes")));
         }
