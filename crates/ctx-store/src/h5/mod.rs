@@ -411,13 +411,11 @@ fn direct_offset(ds: &Dataset) -> Option<u64> {
     ds.offset()
 }
 
-/// Reads a string dataset (variable-length UTF-8 or ASCII, as h5py writes `list[str]` and
-/// `list[bytes]`), in row-major order.
-pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Vec<String>> {
-    read_strings_in(path, ds, object, None)
-}
 
-/// Like [`read_strings`]; with `rows`, only those rows of a 1-d dataset.
+/// Reads a string dataset through HDF5 (variable-length UTF-8 or ASCII, as h5py writes
+/// `list[str]` and `list[bytes]`), in row-major order; with `rows`, only those rows of a 1-d
+/// dataset. Readers call `vlen::strings`, which reads the strings from the file itself where it
+/// can, checked, and this otherwise.
 pub(crate) fn read_strings_in(
     path: &Path,
     ds: &Dataset,
@@ -433,14 +431,7 @@ pub(crate) fn read_strings_in(
             Some(r) => ds.read_slice_1d::<T, _>(r).map(|a| a.into_iter().collect()),
         }
     }
-    let desc = descriptor(path, ds, object)?;
-    if matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) {
-        // Read from the file itself where it can be, checked: HDF5 trusts the global heaps.
-        if let Some(strings) = vlen::read_checked(path, ds, object, rows.clone())? {
-            return Ok(strings);
-        }
-    }
-    match desc {
+    match descriptor(path, ds, object)? {
         TypeDescriptor::VarLenUnicode => Ok(read::<VarLenUnicode>(ds, rows)
             .map_err(h5err(path, object))?
             .into_iter()

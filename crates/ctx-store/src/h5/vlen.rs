@@ -17,10 +17,7 @@ use hdf5::types::TypeDescriptor;
 
 use crate::bounds;
 use crate::error::{Error, Result};
-use crate::h5::{
-    self,
-    chunks::{self, Stored},
-};
+use crate::h5::chunks::{self, Stored};
 use crate::oldh5::validate::{self, ELEMENT, Strings};
 
 /// Whether the file (no userblock) uses 8-byte offsets and lengths, read from its superblock.
@@ -52,7 +49,11 @@ pub(crate) fn plan(
     rows: usize,
     file_len: u64,
 ) -> Result<Option<Vec<StrBand>>> {
-    let desc = h5::descriptor(path, ds, object)?;
+    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|source| Error::Hdf5 {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        source,
+    })?;
     if !matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) || rows == 0 {
         return Ok(None);
     }
@@ -103,16 +104,37 @@ impl StrBand {
 }
 
 /// The strings of `ds` (variable-length, `rows` of a 1-d dataset or all of them in row-major
-/// order) read from the file itself, each element's string from its global heap collection,
-/// checked (HDF5 trusts those collections, and loops on damaged ones): for contiguous datasets
-/// and chunked ones (no filter, or deflate) in files with 8-byte sizes and no userblock. `None`
-/// for any other dataset, which HDF5 then reads.
-pub(crate) fn read_checked(
+/// order), as `h5::read_strings_in` reads them, but from the file itself, each element's string
+/// from its global heap collection, checked (HDF5 trusts those collections, and loops on damaged
+/// ones): for contiguous datasets and chunked ones (no filter, or deflate) in files with 8-byte
+/// sizes and no userblock. Any other dataset HDF5 reads.
+pub(crate) fn strings(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    rows: Option<Range<usize>>,
+) -> Result<Vec<String>> {
+    match read_checked(path, ds, object, rows.clone())? {
+        Some(strings) => Ok(strings),
+        None => crate::h5::read_strings_in(path, ds, object, rows),
+    }
+}
+
+/// The strings [`strings`] reads from the file itself, `None` where HDF5 is to read them.
+fn read_checked(
     path: &Path,
     ds: &Dataset,
     object: &str,
     rows: Option<Range<usize>>,
 ) -> Result<Option<Vec<String>>> {
+    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|source| Error::Hdf5 {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        source,
+    })?;
+    if !matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) {
+        return Ok(None); // HDF5 reports the type
+    }
     let io = |source| Error::Io { path: path.to_owned(), object: object.to_owned(), source };
     let raw = std::fs::File::open(path).map_err(io)?;
     if !eight_byte_sizes(&raw) {

@@ -87,12 +87,27 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn corrupt(&self, what: &str, message: String) -> Error {
-        super::validate::damaged(self.path, what, None, message)
+        damaged(self.path, what, None, message)
     }
 
     /// The file read.
     pub(crate) fn file(&self) -> &'a std::fs::File {
         self.file
+    }
+}
+
+/// [`Error::Damaged`]: the file's structures are not sound.
+pub(crate) fn damaged(
+    path: &Path,
+    object: &str,
+    offset: Option<u64>,
+    reason: impl Into<String>,
+) -> Error {
+    Error::Damaged {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        offset,
+        reason: reason.into(),
     }
 }
 
@@ -246,7 +261,7 @@ fn walk_node(
     out: &mut Vec<(Box<str>, Entry)>,
 ) -> Result<()> {
     let what = "(B-tree)";
-    let bad = |r: &Reader, reason: String| super::validate::damaged(r.path, what, Some(at), reason);
+    let bad = |r: &Reader, reason: String| damaged(r.path, what, Some(at), reason);
     if depth > 16 {
         return Err(bad(r, "deeper than 16 levels".into()));
     }

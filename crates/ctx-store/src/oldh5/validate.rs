@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use super::encode::{Addr, Entry};
 use super::parse::{self, RawMessage, Reader, u16_at, u32_at, u64_at};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What is wrong and where; the caller names the file and the object.
 #[derive(Debug)]
@@ -42,20 +42,7 @@ impl Bad {
     }
 }
 
-/// [`Error::Damaged`].
-pub(crate) fn damaged(
-    path: &Path,
-    object: &str,
-    offset: Option<u64>,
-    reason: impl Into<String>,
-) -> Error {
-    Error::Damaged {
-        path: path.to_owned(),
-        object: object.to_owned(),
-        offset,
-        reason: reason.into(),
-    }
-}
+pub(crate) use super::parse::damaged;
 
 /// The smallest global heap collection HDF5 makes and reads (`H5HG_MINSIZE`).
 const GCOL_MIN: u64 = 4096;

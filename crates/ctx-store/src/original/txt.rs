@@ -404,7 +404,7 @@ impl TxtCtxReader {
                 crops * k * d,
             )?,
             scores: h5::F32Source::plan(path, &scores, &obj(schema::SCORES), direct, crops * k)?,
-            texts: h5::read_strings(path, &texts, &obj(schema::TEXTS))?,
+            texts: h5::vlen::strings(path, &texts, &obj(schema::TEXTS), None)?,
         })
     }
 
