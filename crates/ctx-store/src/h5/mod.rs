@@ -411,7 +411,6 @@ fn direct_offset(ds: &Dataset) -> Option<u64> {
     ds.offset()
 }
 
-
 /// Reads a string dataset through HDF5 (variable-length UTF-8 or ASCII, as h5py writes
 /// `list[str]` and `list[bytes]`), in row-major order; with `rows`, only those rows of a 1-d
 /// dataset. Readers call `vlen::strings`, which reads the strings from the file itself where it
