@@ -44,7 +44,9 @@ pub struct Args {
     /// Print the selected entry (or the summary) in full as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Validate the whole file against the schema; exit 1 if anything is wrong.
+    /// Validate the whole file against the schema; exit 1 if anything is wrong. A damaged file
+    /// (an interrupted copy: structures past its end, zeroed heaps) is reported as damaged, with
+    /// the object and byte where known, instead of a list of violations.
     #[arg(long, conflicts_with_all = ["id", "index"])]
     pub check: bool,
     /// With --check on HAAV's txt_ctx: the k of HAAV's training code (`TxtCtxField(k=...)`, 8
@@ -291,8 +293,19 @@ fn caption(
 
 fn check(args: &Args, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let options = CheckOptions { haav_k: args.haav_k };
-    let report = ctx_store::check_with(&args.file, &options)
-        .with_context(|| format!("checking {}", args.file.display()))?;
+    let report = match ctx_store::check_with(&args.file, &options) {
+        Ok(report) => report,
+        // Damage (a broken download, zeroed blocks) is not a schema violation: say so.
+        Err(e @ ctx_store::Error::Damaged { .. }) => {
+            if args.json {
+                writeln!(out, "{}", json!({"damaged": e.to_string()}))?;
+            } else {
+                writeln!(out, "{e}")?;
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e).with_context(|| format!("checking {}", args.file.display())),
+    };
     if args.json {
         let v: Vec<Value> = report
             .violations

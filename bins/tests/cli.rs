@@ -189,6 +189,39 @@ fn bad_input_is_one_line_and_nonzero() {
     assert!(text.contains("2 violations"), "{text}");
 }
 
+/// A damaged file (a zeroed block inside the global heap of its texts, as an interrupted copy
+/// leaves it, which HDF5 itself loops on) is reported as damaged, not as violations, and ends.
+#[test]
+fn check_reports_a_damaged_file_as_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (txt, _, _) = fixtures(dir.path());
+    let mut bytes = std::fs::read(&txt).unwrap();
+    let heap = (0..bytes.len() - 8).step_by(8).find(|&at| &bytes[at..at + 5] == b"GCOL\x01");
+    let heap = heap.expect("a global heap collection");
+    bytes[heap + 32..heap + 544].fill(0);
+    let damaged = dir.path().join("damaged.hdf5");
+    std::fs::write(&damaged, &bytes).unwrap();
+
+    let out = inspect(&[&damaged, &"--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("damaged.hdf5: damaged file"), "{text}");
+    assert!(text.contains(&format!("at byte {heap}")), "{text}");
+    assert!(!text.contains("violations"), "{text}");
+
+    let out = inspect(&[&damaged, &"--check", &"--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["damaged"].as_str().unwrap().contains("damaged file"), "{v}");
+
+    // Reading the texts of that image ends in the same error.
+    let out = inspect(&[&damaged, &"--id", &"531912"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("damaged file") && err.lines().count() == 1, "{err}");
+}
+
 #[test]
 fn doctor_runs_without_environment() {
     // The rpath lets the binary find libtorch with no LD_LIBRARY_PATH.

@@ -84,6 +84,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The file's structures are damaged (an interrupted copy, a zeroed or flipped block): a
+    /// size past the file's end, a loop, counts that disagree. Found by the checks made before
+    /// the HDF5 library sees those structures, which it would trust.
+    #[error("{}: damaged file: {object}{}: {reason}", path.display(), offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The object whose structures are damaged (`/` for the file's own).
+        object: String,
+        /// Where in the file, where known.
+        offset: Option<u64>,
+        /// What is wrong.
+        reason: String,
+    },
     /// Data handed to a writer is inconsistent (wrong length, a NUL in a text).
     #[error("{}: invalid input for {object:?}: {message}", path.display())]
     Input {

@@ -33,7 +33,9 @@
 //!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data) and `provenance`.
 //! 2. Format back-ends: `h5` (the HDF5 library: `resume`, `gzip`, `packed`, `direct_chunk`,
 //!    `chunks`, `vlen`, and reading and writing `provenance`) and `oldh5` (h5py's default file
-//!    format written and read without the library); neither uses the other.
+//!    format written and read without the library, and `validate`, the checks of damaged
+//!    files); `h5` runs `oldh5::validate` before the library reads a file, `oldh5` does not use
+//!    `h5`.
 //! 3. Typed files: `original` (`vis`, `txt`, `caption_db`) and `haav` (the same three), which
 //!    writes and reads its `txt_ctx` through the original's.
 //! 4. Operations over files: `ops::inspect` (`detect`, `summarize`), `ops::check` and

@@ -34,6 +34,7 @@ const LAYERING: Layering = Layering {
         ("entry", "schema"),
         ("provenance", "kind"),
         ("provenance", "schema"),
+        ("h5", "oldh5"),
         ("haav", "original"),
         ("ops::check", "ops::inspect"),
         ("ops::merge", "ops::inspect"),
@@ -103,7 +104,9 @@ fn an_upward_import_and_a_cycle_fail() {
         violations.iter().find(|v| v.starts_with("import cycle between files")).expect(&text);
     assert!(cycle.contains("h5 -> schema -> h5"), "{cycle}");
     assert!(
-        violations.iter().any(|v| v == "import cycle between units: h5 -> schema -> h5"),
+        violations
+            .iter()
+            .any(|v| v.starts_with("import cycle between units:") && v.contains("schema -> h5")),
         "{text}"
     );
 

@@ -86,6 +86,7 @@ fn classify_open_error(path: &Path, action: &'static str, source: hdf5::Error) -
 /// Opens a context file read-only.
 pub(crate) fn open_read(path: &Path) -> Result<File> {
     check_signature(path)?;
+    crate::oldh5::validate::file(path)?;
     File::open(path).map_err(|e| classify_open_error(path, "open", e))
 }
 
@@ -153,6 +154,7 @@ impl Writer {
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
+        crate::oldh5::validate::file(path)?;
         let file = Self::open_rw(path)?;
         let raw = Self::open_raw(path)?;
         Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
@@ -409,13 +411,10 @@ fn direct_offset(ds: &Dataset) -> Option<u64> {
     ds.offset()
 }
 
-/// Reads a string dataset (variable-length UTF-8 or ASCII, as h5py writes `list[str]` and
-/// `list[bytes]`), in row-major order.
-pub(crate) fn read_strings(path: &Path, ds: &Dataset, object: &str) -> Result<Vec<String>> {
-    read_strings_in(path, ds, object, None)
-}
-
-/// Like [`read_strings`]; with `rows`, only those rows of a 1-d dataset.
+/// Reads a string dataset through HDF5 (variable-length UTF-8 or ASCII, as h5py writes
+/// `list[str]` and `list[bytes]`), in row-major order; with `rows`, only those rows of a 1-d
+/// dataset. Readers call `vlen::strings`, which reads the strings from the file itself where it
+/// can, checked, and this otherwise.
 pub(crate) fn read_strings_in(
     path: &Path,
     ds: &Dataset,

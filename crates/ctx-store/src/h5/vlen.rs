@@ -7,23 +7,18 @@
 //! Planned only for 1-d chunked datasets of variable-length strings in files with 8-byte
 //! offsets and lengths (HDF5's default); anything else is read through HDF5.
 
-use std::collections::HashMap;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
 use hdf5::Dataset;
 use hdf5::types::TypeDescriptor;
 
+use crate::bounds;
 use crate::error::{Error, Result};
-use crate::h5::{
-    self,
-    chunks::{self, Stored},
-};
-
-/// Bytes of one element in the file: sequence length (4), collection address (8), index (4).
-const ELEMENT: usize = 16;
-/// Largest global heap collection read (HDF5 makes them 4 KiB, or one object's size).
-const MAX_COLLECTION: u64 = 1 << 30;
+use crate::h5::chunks::{self, Stored};
+use crate::oldh5::validate::{self, ELEMENT, Strings};
 
 /// Whether the file (no userblock) uses 8-byte offsets and lengths, read from its superblock.
 pub(crate) fn eight_byte_sizes(raw: &std::fs::File) -> bool {
@@ -54,7 +49,11 @@ pub(crate) fn plan(
     rows: usize,
     file_len: u64,
 ) -> Result<Option<Vec<StrBand>>> {
-    let desc = h5::descriptor(path, ds, object)?;
+    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|source| Error::Hdf5 {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        source,
+    })?;
     if !matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) || rows == 0 {
         return Ok(None);
     }
@@ -94,90 +93,105 @@ impl StrBand {
     /// Reads the band's strings into `out` (`rows` of them).
     pub(crate) fn read(&self, path: &Path, raw: &std::fs::File, out: &mut [String]) -> Result<()> {
         let object = &*self.object;
-        let bad = |message: String| Error::Io {
-            path: path.to_owned(),
-            object: object.to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
-        };
         let bytes =
             self.stored.bytes(path, object, raw, self.chunk_rows * ELEMENT, self.rows * ELEMENT)?;
-        let mut heaps: HashMap<u64, Collection> = HashMap::new();
+        let mut strings = Strings::new(raw, self.file_len);
         for (e, slot) in bytes.chunks_exact(ELEMENT).zip(out.iter_mut()) {
-            let len = u32::from_le_bytes(e[0..4].try_into().expect("4 bytes")) as usize;
-            if len == 0 {
-                slot.clear();
-                continue;
-            }
-            let addr = u64::from_le_bytes(e[4..12].try_into().expect("8 bytes"));
-            let index = u32::from_le_bytes(e[12..16].try_into().expect("4 bytes"));
-            let heap = match heaps.entry(addr) {
-                std::collections::hash_map::Entry::Occupied(h) => h.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Collection::read(raw, addr, self.file_len).map_err(&bad)?)
-                }
-            };
-            let text = heap.object(index).filter(|t| t.len() == len).ok_or_else(|| {
-                bad(format!(
-                    "global heap object {index} at byte {addr} is missing or not {len} bytes"
-                ))
-            })?;
-            *slot = String::from_utf8(text.to_vec())
-                .map_err(|e| bad(format!("a string is not UTF-8: {e}")))?;
+            *slot = strings.get(e).map_err(|b| b.error(path, object))?;
         }
         Ok(())
     }
 }
 
-/// A global heap collection: its bytes and where each object's data lie in them.
-struct Collection {
-    bytes: Vec<u8>,
-    objects: Vec<Option<(usize, usize)>>,
+/// The strings of `ds` (variable-length, `rows` of a 1-d dataset or all of them in row-major
+/// order), as `h5::read_strings_in` reads them, but from the file itself, each element's string
+/// from its global heap collection, checked (HDF5 trusts those collections, and loops on damaged
+/// ones): for contiguous datasets and chunked ones (no filter, or deflate) in files with 8-byte
+/// sizes and no userblock. Any other dataset HDF5 reads.
+pub(crate) fn strings(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    rows: Option<Range<usize>>,
+) -> Result<Vec<String>> {
+    match read_checked(path, ds, object, rows.clone())? {
+        Some(strings) => Ok(strings),
+        None => crate::h5::read_strings_in(path, ds, object, rows),
+    }
 }
 
-impl Collection {
-    fn read(raw: &std::fs::File, addr: u64, file_len: u64) -> std::result::Result<Self, String> {
-        use std::os::unix::fs::FileExt;
-        let mut head = [0u8; 16];
-        raw.read_exact_at(&mut head, addr)
-            .map_err(|e| format!("global heap at byte {addr}: {e}"))?;
-        let size = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
-        if &head[..5] != b"GCOL\x01"
-            || !(16..=MAX_COLLECTION).contains(&size)
-            || addr.checked_add(size).is_none_or(|end| end > file_len)
-        {
-            return Err(format!("no global heap collection at byte {addr}"));
-        }
-        let mut bytes = vec![0u8; size as usize];
-        raw.read_exact_at(&mut bytes, addr)
-            .map_err(|e| format!("global heap at byte {addr}: {e}"))?;
-        // Objects: index (2), reference count (2), reserved (4), size (8), data padded to 8;
-        // index 0 is the collection's free space, and ends the list.
-        let mut objects = Vec::new();
-        let mut at = 16usize;
-        while at + 16 <= bytes.len() {
-            let index = u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
-            let len = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().expect("8 bytes"));
-            if index == 0 {
-                break;
-            }
-            let start = at + 16;
-            let end = usize::try_from(len).ok().and_then(|l| start.checked_add(l));
-            let Some(end) = end.filter(|&e| e <= bytes.len()) else {
-                return Err(format!(
-                    "global heap collection at byte {addr}: object {index} overruns it"
-                ));
-            };
-            if objects.len() <= index {
-                objects.resize(index + 1, None);
-            }
-            objects[index] = Some((start, end - start));
-            at = start + (end - start).div_ceil(8) * 8;
-        }
-        Ok(Self { bytes, objects })
+/// The strings [`strings`] reads from the file itself, `None` where HDF5 is to read them.
+fn read_checked(
+    path: &Path,
+    ds: &Dataset,
+    object: &str,
+    rows: Option<Range<usize>>,
+) -> Result<Option<Vec<String>>> {
+    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(|source| Error::Hdf5 {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        source,
+    })?;
+    if !matches!(desc, TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii) {
+        return Ok(None); // HDF5 reports the type
     }
-
-    fn object(&self, index: u32) -> Option<&[u8]> {
-        let (start, len) = (*self.objects.get(index as usize)?)?;
-        Some(&self.bytes[start..start + len])
+    let io = |source| Error::Io { path: path.to_owned(), object: object.to_owned(), source };
+    let raw = std::fs::File::open(path).map_err(io)?;
+    if !eight_byte_sizes(&raw) {
+        return Ok(None);
     }
+    let file_len = bounds::file_len(path, &raw)?;
+    let shape = ds.shape();
+    let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    let Some(n) = n.filter(|&n| n as u64 <= file_len / ELEMENT as u64) else { return Ok(None) };
+    let range = match rows {
+        Some(r) if shape.len() == 1 && r.start <= r.end && r.end <= n => r,
+        Some(_) => return Ok(None),
+        None => 0..n,
+    };
+    if let Some(offset) = ds.offset() {
+        let at = offset + (range.start * ELEMENT) as u64;
+        let len = range.len() * ELEMENT;
+        if at.checked_add(len as u64).is_none_or(|end| end > file_len) {
+            let reason = format!("{len} bytes of strings run past the file's end");
+            return Err(validate::damaged(path, object, Some(at), reason));
+        }
+        let mut bytes = vec![0u8; len];
+        raw.read_exact_at(&mut bytes, at).map_err(io)?;
+        return validate::strings(path, object, &raw, file_len, &bytes).map(Some);
+    }
+    let Some((chunk, stored)) = chunks::stored(path, ds, object, ELEMENT, file_len)? else {
+        return Ok(None);
+    };
+    if chunk.len() != shape.len() {
+        return Ok(None);
+    }
+    let per_chunk: usize = chunk.iter().product();
+    let mut out: Vec<Option<String>> = vec![None; range.len()];
+    let mut strings = Strings::new(&raw, file_len);
+    let mut at = vec![0usize; shape.len()];
+    for s in stored {
+        if shape.len() == 1 && (s.offset[0] >= range.end || s.offset[0] + chunk[0] <= range.start) {
+            continue;
+        }
+        let full = per_chunk * ELEMENT;
+        let bytes = s.bytes(path, object, &raw, full, full)?;
+        for (j, e) in bytes.chunks_exact(ELEMENT).enumerate() {
+            // The element's place in the dataset, from its place in the chunk (row-major).
+            let mut rest = j;
+            for a in (0..shape.len()).rev() {
+                at[a] = s.offset[a] + rest % chunk[a];
+                rest /= chunk[a];
+            }
+            if at.iter().zip(&shape).any(|(x, d)| x >= d) {
+                continue;
+            }
+            let flat = at.iter().zip(&shape).fold(0, |acc, (x, d)| acc * d + x);
+            if let Some(slot) = flat.checked_sub(range.start).and_then(|i| out.get_mut(i)) {
+                *slot = Some(strings.get(e).map_err(|b| b.error(path, object))?);
+            }
+        }
+    }
+    // Chunks never written hold the fill value, which HDF5 supplies.
+    Ok(out.into_iter().collect())
 }

@@ -262,7 +262,7 @@ impl HaavCaptionDb {
             feature_dim: self.value_dim,
             keys: read(schema::KEYS, self.key_dim)?,
             features: read(schema::VALUES, self.value_dim)?,
-            captions: h5::read_strings(&self.path, &ds, &object)?,
+            captions: h5::vlen::strings(&self.path, &ds, &object, None)?,
         })
     }
 

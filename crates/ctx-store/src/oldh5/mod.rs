@@ -17,7 +17,8 @@
 //! which the crash simulator's tests record.
 //!
 //! The same structures are read back without the library to preload a whole `txt_ctx.hdf5`
-//! (ours or h5py's), in parallel (`read`); anything else goes through the library.
+//! (ours or h5py's), in parallel (`read`); anything else goes through the library, after
+//! `validate` checked the structures the library would trust (global heaps, B-trees, headers).
 
 mod encode;
 mod io;
@@ -26,6 +27,7 @@ pub(crate) mod read;
 mod root;
 pub(crate) mod synced;
 pub(crate) mod txt;
+pub(crate) mod validate;
 
 /// The undefined address.
 const UNDEF: u64 = u64::MAX;

@@ -87,7 +87,27 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn corrupt(&self, what: &str, message: String) -> Error {
-        Error::Schema { path: self.path.to_owned(), message: format!("{what}: {message}") }
+        damaged(self.path, what, None, message)
+    }
+
+    /// The file read.
+    pub(crate) fn file(&self) -> &'a std::fs::File {
+        self.file
+    }
+}
+
+/// [`Error::Damaged`]: the file's structures are not sound.
+pub(crate) fn damaged(
+    path: &Path,
+    object: &str,
+    offset: Option<u64>,
+    reason: impl Into<String>,
+) -> Error {
+    Error::Damaged {
+        path: path.to_owned(),
+        object: object.to_owned(),
+        offset,
+        reason: reason.into(),
     }
 }
 
@@ -177,7 +197,13 @@ pub(crate) fn header_messages(r: &mut Reader, at: u64, object: &str) -> Result<V
     let count = usize::from(u16_at(&h, 2));
     let mut blocks = vec![(at + 16, u64::from(u32_at(&h, 8)))];
     let mut out = Vec::with_capacity(count);
+    // Continuations followed (a few at most): none may lead back to a chunk read already.
+    let mut seen = Vec::new();
     while let Some((start, size)) = blocks.pop() {
+        if seen.contains(&start) {
+            return Err(r.corrupt(what, format!("continued twice into byte {start}")));
+        }
+        seen.push(start);
         if size > r.len {
             return Err(r.corrupt(what, format!("a chunk of {size} bytes")));
         }
@@ -212,7 +238,8 @@ fn name_at(r: &Reader, heap: &[u8], offset: u64) -> Result<Box<str>> {
 }
 
 /// The members of the old-style group whose B-tree is at `at` (names from `heap`), in the
-/// B-tree's order.
+/// B-tree's order. Every node lies inside the file, is visited once, and has the level its
+/// parent says (leaves: symbol-table nodes), so that a damaged index cannot loop.
 pub(crate) fn walk(
     r: &mut Reader,
     at: u64,
@@ -220,13 +247,39 @@ pub(crate) fn walk(
     depth: usize,
     out: &mut Vec<(Box<str>, Entry)>,
 ) -> Result<()> {
-    if depth > 16 {
-        return Err(r.corrupt("(B-tree)", "deeper than 16 levels".into()));
-    }
+    let mut seen = std::collections::HashSet::new();
+    walk_node(r, at, heap, depth, None, &mut seen, out)
+}
+
+fn walk_node(
+    r: &mut Reader,
+    at: u64,
+    heap: &[u8],
+    depth: usize,
+    level: Option<u8>,
+    seen: &mut std::collections::HashSet<u64>,
+    out: &mut Vec<(Box<str>, Entry)>,
+) -> Result<()> {
     let what = "(B-tree)";
+    let bad = |r: &Reader, reason: String| damaged(r.path, what, Some(at), reason);
+    if depth > 16 {
+        return Err(bad(r, "deeper than 16 levels".into()));
+    }
+    if !seen.insert(at) {
+        return Err(bad(r, "a group B-tree node reached twice".into()));
+    }
     if r.bytes(at, 4, what)? == b"SNOD" {
+        if level.is_some_and(|l| l != 0) {
+            return Err(bad(r, "a symbol-table node where the B-tree has inner nodes".into()));
+        }
         let b = r.bytes(at, SNOD_SIZE, "(symbol table node)")?.to_vec();
-        let n = usize::from(u16_at(&b, 6)).min(2 * LEAF_K);
+        let n = usize::from(u16_at(&b, 6));
+        if b[4] != 1 || n > 2 * LEAF_K {
+            return Err(bad(
+                r,
+                format!("a symbol-table node of version {} with {n} entries", b[4]),
+            ));
+        }
         for i in 0..n {
             let e = &b[8 + i * ENTRY_SIZE..8 + (i + 1) * ENTRY_SIZE];
             let group =
@@ -238,12 +291,16 @@ pub(crate) fn walk(
     }
     let b = r.bytes(at, TREE_SIZE, what)?.to_vec();
     if &b[..4] != b"TREE" || b[4] != 0 {
-        return Err(r.corrupt(what, format!("no group B-tree node at {at}")));
+        return Err(bad(r, "no group B-tree node (signature)".into()));
     }
-    let n = usize::from(u16_at(&b, 6)).min(2 * INTERNAL_K);
+    let (node_level, n) = (b[5], usize::from(u16_at(&b, 6)));
+    // A node's children are one level down; level 0's are symbol-table nodes.
+    if level.is_some_and(|l| l != node_level + 1) || n > 2 * INTERNAL_K {
+        return Err(bad(r, format!("a group B-tree node of level {node_level} with {n} children")));
+    }
     let children: Vec<u64> = (0..n).map(|i| u64_at(&b, 24 + 16 * i + 8)).collect();
     for child in children {
-        walk(r, child, heap, depth + 1, out)?;
+        walk_node(r, child, heap, depth + 1, Some(node_level), seen, out)?;
     }
     Ok(())
 }

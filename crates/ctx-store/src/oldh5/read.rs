@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::parse::{self, Reader, u16_at, u32_at, u64_at};
+use super::parse::{self, Reader, u32_at, u64_at};
+use super::validate::{self, Collection};
 use crate::bounds;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::Result;
@@ -17,25 +18,49 @@ use crate::schema::{self, View};
 const F32_TYPE: [u8; 20] =
     [0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0, 23, 8, 0, 23, 127, 0, 0, 0];
 
+/// The images of a file whose root group this module can read: id and group header address.
+pub(crate) struct NativeIndex {
+    images: HashMap<u64, u64>,
+    ids: Vec<u64>,
+}
+
+impl NativeIndex {
+    /// The root index of `file`, or `None` if it is not in h5py's default format.
+    pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Self>> {
+        let Some(existing) = parse::read(path, file)? else { return Ok(None) };
+        let images: HashMap<u64, u64> = existing
+            .members
+            .iter()
+            .filter_map(|(name, e)| Some((schema::parse_id(name)?, e.header.abs()?)))
+            .collect();
+        let mut ids: Vec<u64> = images.keys().copied().collect();
+        ids.sort_unstable();
+        Ok(Some(Self { images, ids }))
+    }
+
+    /// The image ids, ascending.
+    pub(crate) fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+}
+
 /// A file whose root group this module can read, and where each image's group is.
 pub(crate) struct NativeTxtFile<'f> {
     path: &'f Path,
     file: &'f std::fs::File,
     len: u64,
-    images: HashMap<u64, u64>,
+    index: &'f NativeIndex,
 }
 
 impl<'f> NativeTxtFile<'f> {
-    /// The root index of `file`, or `None` if it is not in h5py's default format.
-    pub(crate) fn open(path: &'f Path, file: &'f std::fs::File) -> Result<Option<Self>> {
-        let Some(existing) = parse::read(path, file)? else { return Ok(None) };
+    /// Reads the images of `index`, the root index of `file`.
+    pub(crate) fn new(
+        path: &'f Path,
+        file: &'f std::fs::File,
+        index: &'f NativeIndex,
+    ) -> Result<Self> {
         let len = bounds::file_len(path, file)?;
-        let images = existing
-            .members
-            .iter()
-            .filter_map(|(name, e)| Some((schema::parse_id(name)?, e.header.abs()?)))
-            .collect();
-        Ok(Some(Self { path, file, len, images }))
+        Ok(Self { path, file, len, index })
     }
 
     /// A reader for one thread.
@@ -51,23 +76,15 @@ pub(crate) struct ImageReader<'f> {
     heaps: Vec<Collection>,
 }
 
-/// A parsed global heap collection: its address, bytes and objects (offset, length) by index.
-struct Collection {
-    at: u64,
-    bytes: Vec<u8>,
-    objects: Vec<Option<(usize, usize)>>,
-}
-
 /// Collections kept per reader (h5py's hold the texts of a few images each).
 const COLLECTIONS_KEPT: usize = 4;
 
 impl ImageReader<'_> {
     /// Image `id`, or `None` if it is absent or laid out otherwise than h5py's default (the
-    /// caller then asks the HDF5 library, which reports what is wrong).
+    /// caller then asks the HDF5 library, which reports what is wrong). Damaged structures are
+    /// errors.
     pub(crate) fn load(&mut self, id: u64) -> Result<Option<TxtEntry>> {
-        let Some(&at) = self.f.images.get(&id) else { return Ok(None) };
-        let object = id.to_string();
-        let Some(members) = self.group(at, &object)? else { return Ok(None) };
+        let Some(members) = self.image(id)? else { return Ok(None) };
         let mut views = [None, None, None];
         for (name, header) in members {
             let Some(view) = View::from_name(&name) else { return Ok(None) };
@@ -77,6 +94,27 @@ impl ImageReader<'_> {
         }
         let [Some(whole), Some(five), Some(nine)] = views else { return Ok(None) };
         Ok(Some(TxtEntry { id, whole, five, nine }))
+    }
+
+    /// One view of image `id`, as [`load`](Self::load) reads it.
+    pub(crate) fn load_view(&mut self, id: u64, view: View) -> Result<Option<ViewEntry>> {
+        let Some(members) = self.image(id)? else { return Ok(None) };
+        let Some((_, header)) = members.into_iter().find(|(name, _)| **name == *view.name()) else {
+            return Ok(None);
+        };
+        self.view(header, view, &format!("{id}/{view}"))
+    }
+
+    /// The member names of image `id`'s group (`None`: no such group).
+    pub(crate) fn member_names(&mut self, id: u64) -> Result<Option<Vec<String>>> {
+        let members = self.image(id)?;
+        Ok(members.map(|m| m.into_iter().map(|(name, _)| name.into()).collect()))
+    }
+
+    /// The members of image `id`'s group, `None` if it has none (absent, or not a group).
+    fn image(&mut self, id: u64) -> Result<Option<Members>> {
+        let Some(&at) = self.f.index.images.get(&id) else { return Ok(None) };
+        self.group(at, &id.to_string())
     }
 
     /// The members (name, object header) of the old-style group whose header is at `at`.
@@ -174,65 +212,47 @@ impl ImageReader<'_> {
         Ok(Some(v))
     }
 
+    /// The texts of `d` (`n` elements), each from its global heap collection, which must hold
+    /// it whole: anything else is damage, never handed to the HDF5 library.
     fn texts(&mut self, d: &Dataset, n: usize, object: &str) -> Result<Option<Vec<String>>> {
         if n.checked_mul(16).is_none_or(|b| b as u64 != d.size) || d.size > self.r.len {
             return Ok(None);
         }
-        let refs = if n == 0 { Vec::new() } else { self.r.bytes(d.at, n * 16, object)?.to_vec() };
+        let object = format!("{object}/{}", schema::TEXTS);
+        let refs = if n == 0 { Vec::new() } else { self.r.bytes(d.at, n * 16, &object)?.to_vec() };
         let mut out = Vec::with_capacity(n);
-        for r in refs.chunks_exact(16) {
-            let (len, at, index) = (u32_at(r, 0) as usize, u64_at(r, 4), u32_at(r, 12) as usize);
-            let Some(c) = self.collection(at, object)? else { return Ok(None) };
-            let Some((from, size)) = c.objects.get(index).copied().flatten() else {
-                return Ok(None);
-            };
-            if size < len {
-                return Ok(None);
+        for e in refs.chunks_exact(validate::ELEMENT) {
+            let (len, at, index) = validate::element(e);
+            if at == 0 && len == 0 {
+                out.push(String::new());
+                continue;
             }
-            match std::str::from_utf8(&c.bytes[from..from + len]) {
-                Ok(s) => out.push(s.to_owned()),
-                Err(_) => return Ok(None),
-            }
+            let path = self.r.path;
+            let c = self.collection(at, &object)?;
+            out.push(c.string(len, index).map_err(|b| b.error(path, &object))?.to_owned());
         }
         Ok(Some(out))
     }
 
-    /// The collection at `at`, parsed (kept among the last few).
-    fn collection(&mut self, at: u64, object: &str) -> Result<Option<&Collection>> {
+    /// The collection at `at`, parsed and checked (kept among the last few).
+    fn collection(&mut self, at: u64, object: &str) -> Result<&Collection> {
         if let Some(i) = self.heaps.iter().position(|c| c.at == at) {
-            return Ok(Some(&self.heaps[i]));
+            return Ok(&self.heaps[i]);
         }
+        let path = self.r.path;
+        if at.checked_add(16).is_none_or(|end| end > self.r.len) {
+            return Err(validate::damaged(path, object, Some(at), "a text's heap past the end"));
+        }
+        let len = self.r.len;
         let head = self.r.bytes(at, 16, object)?;
-        if &head[..4] != b"GCOL" {
-            return Ok(None);
-        }
-        let size = u64_at(head, 8);
-        if size < 16 || size > self.r.len {
-            return Ok(None);
-        }
+        let size = Collection::size(head, at, len).map_err(|b| b.error(path, object))?;
         let bytes = self.r.bytes(at, size as usize, object)?.to_vec();
-        let mut objects = vec![None];
-        let mut o = 16;
-        while o + 16 <= bytes.len() {
-            let (index, len) = (usize::from(u16_at(&bytes, o)), u64_at(&bytes, o + 8) as usize);
-            if index == 0 {
-                break; // free space: the rest
-            }
-            let data = o + 16;
-            if data.checked_add(len).is_none_or(|end| end > bytes.len()) {
-                return Ok(None);
-            }
-            if objects.len() <= index {
-                objects.resize(index + 1, None);
-            }
-            objects[index] = Some((data, len));
-            o = data + len.next_multiple_of(8);
-        }
+        let c = Collection::parse(at, bytes).map_err(|b| b.error(path, object))?;
         if self.heaps.len() == COLLECTIONS_KEPT {
             self.heaps.remove(0);
         }
-        self.heaps.push(Collection { at, bytes, objects });
-        Ok(self.heaps.last())
+        self.heaps.push(c);
+        Ok(self.heaps.last().expect("just pushed"))
     }
 }
 

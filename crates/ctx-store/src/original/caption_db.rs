@@ -415,7 +415,7 @@ impl CaptionDb {
             )?;
             let object = format!("{prefix}{}", schema::CAPTIONS);
             let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
-            out.captions.extend(h5::read_strings(&self.path, &ds, &object)?);
+            out.captions.extend(h5::vlen::strings(&self.path, &ds, &object, None)?);
             row += n;
         }
         Ok(out)
@@ -457,7 +457,7 @@ impl CaptionDb {
             feature_dim: self.feature_dim,
             keys: read(schema::KEYS)?,
             features: read(schema::FEATURES)?,
-            captions: h5::read_strings_in(&self.path, &ds, &object, Some(rows.clone()))?,
+            captions: h5::vlen::strings(&self.path, &ds, &object, Some(rows.clone()))?,
         })
     }
 
@@ -500,7 +500,7 @@ impl CaptionDb {
         };
         let object = format!("{prefix}{}", schema::CAPTIONS);
         let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
-        let texts = h5::read_strings(&self.path, &ds, &object)?;
+        let texts = h5::vlen::strings(&self.path, &ds, &object, None)?;
         Ok(Caption {
             key: read_row(schema::KEYS)?,
             feature: read_row(schema::FEATURES)?,

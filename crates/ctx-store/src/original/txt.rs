@@ -11,7 +11,7 @@ use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, gzip, h5err, packed, resume};
 use crate::kind::FileKind;
-use crate::oldh5::read::NativeTxtFile;
+use crate::oldh5::read::{ImageReader, NativeIndex, NativeTxtFile};
 use crate::oldh5::txt::NativeTxt;
 use crate::provenance::Provenance;
 use crate::schema::{self, View};
@@ -262,6 +262,9 @@ pub struct TxtCtxReader {
     direct: bool,
     /// The file's length, which bounds the sizes read from it.
     len: u64,
+    /// The root index of a file in h5py's default format, whose images are read (and their
+    /// structures checked) without the HDF5 library; `None` for other files.
+    native: Option<NativeIndex>,
 }
 
 impl TxtCtxReader {
@@ -276,7 +279,8 @@ impl TxtCtxReader {
         })?;
         let direct = file.userblock() == 0;
         let len = bounds::file_len(&path, &raw)?;
-        Ok(Self { path, file, raw, direct, len })
+        let native = if direct { NativeIndex::read(&path, &raw)? } else { None };
+        Ok(Self { path, file, raw, direct, len, native })
     }
 
     /// The file.
@@ -291,12 +295,35 @@ impl TxtCtxReader {
 
     /// Image ids, ascending.
     pub fn ids(&self) -> Result<Vec<u64>> {
+        if let Some(index) = &self.native {
+            return Ok(index.ids().to_vec());
+        }
         Ok(h5::numeric_members(&self.path, &self.file)?.0)
     }
 
     /// One image, all views.
     pub fn get(&self, id: u64) -> Result<TxtEntry> {
+        if let Some(e) = self.native(|r| r.load(id))? {
+            return Ok(e);
+        }
         self.plan(id)?.load(self)
+    }
+
+    /// What `read` gives for a file in h5py's default format (`None` for other files, and for
+    /// images laid out otherwise, which the HDF5 library reads).
+    fn native<T>(
+        &self,
+        read: impl FnOnce(&mut ImageReader<'_>) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let Some(index) = &self.native else { return Ok(None) };
+        let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
+        read(&mut file.reader())
+    }
+
+    /// The member names of image `id`'s group in a file in h5py's default format, read without
+    /// the HDF5 library (`None`: another format, or no such group).
+    pub(crate) fn image_members(&self, id: u64) -> Result<Option<Vec<String>>> {
+        self.native(|r| r.member_names(id))
     }
 
     /// The HDF5 part of reading an image (under HDF5's global lock): checks, texts, and where
@@ -323,9 +350,14 @@ impl TxtCtxReader {
         crop: Option<usize>,
         top_k: Option<usize>,
     ) -> Result<ViewEntry> {
-        let name = id.to_string();
-        let g = h5::group(&self.path, &self.file, &name, &name)?;
-        let v = self.read_view(&g, id, view)?;
+        let v = match self.native(|r| r.load_view(id, view))? {
+            Some(v) => v,
+            None => {
+                let name = id.to_string();
+                let g = h5::group(&self.path, &self.file, &name, &name)?;
+                self.read_view(&g, id, view)?
+            }
+        };
         let crop = if view == View::Whole { crop.filter(|&c| c != 0) } else { crop };
         v.select(crop, top_k).ok_or_else(|| Error::Missing {
             path: self.path.clone(),
@@ -372,7 +404,7 @@ impl TxtCtxReader {
                 crops * k * d,
             )?,
             scores: h5::F32Source::plan(path, &scores, &obj(schema::SCORES), direct, crops * k)?,
-            texts: h5::read_strings(path, &texts, &obj(schema::TEXTS))?,
+            texts: h5::vlen::strings(path, &texts, &obj(schema::TEXTS), None)?,
         })
     }
 
@@ -390,7 +422,7 @@ impl TxtCtxReader {
     /// more readers measured slower, contending for the kernel's memory-map lock while they
     /// fault in their buffers), and plans go to them in groups of `PLANS_PER_HANDOVER`.
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
-        if let Some(all) = self.preload_without_hdf5(ids) {
+        if let Some(all) = self.preload_native(ids)? {
             tracing::debug!(n = all.len(), "txt_ctx preloaded without the HDF5 library");
             return Ok(all);
         }
@@ -403,13 +435,16 @@ impl TxtCtxReader {
     /// for the tests, which compare both ways of reading.
     #[doc(hidden)]
     pub fn preload_without_hdf5(&self, ids: &[u64]) -> Option<Vec<TxtEntry>> {
-        if !self.direct {
-            return None;
-        }
-        let file = NativeTxtFile::open(&self.path, &self.raw).ok()??;
-        let loaded: Option<Vec<TxtEntry>> =
-            ids.par_iter().map_init(|| file.reader(), |r, &id| r.load(id).ok().flatten()).collect();
-        if loaded.is_none() {
+        self.preload_native(ids).ok().flatten()
+    }
+
+    /// [`preload_without_hdf5`](Self::preload_without_hdf5), with damage found as an error.
+    fn preload_native(&self, ids: &[u64]) -> Result<Option<Vec<TxtEntry>>> {
+        let Some(index) = self.native.as_ref().filter(|_| self.direct) else { return Ok(None) };
+        let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
+        let loaded: Result<Option<Vec<TxtEntry>>> =
+            ids.par_iter().map_init(|| file.reader(), |r, &id| r.load(id)).collect();
+        if matches!(loaded, Ok(None)) {
             tracing::debug!("{:?}: preloading through the HDF5 library", self.path);
         }
         loaded

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kind::FileKind;
 use crate::ops::check::report::Report;
 use crate::ops::inspect::detect;
@@ -23,7 +23,8 @@ pub struct CheckOptions {
 }
 
 /// Validates the file at `path` against the schema of its kind. File-level failures (missing,
-/// not HDF5, not a context file) are errors; everything else is collected in the report.
+/// not HDF5, not a context file) and damage ([`Error::Damaged`]: structures that are not
+/// sound, wherever in the file) are errors; everything else is collected in the report.
 pub fn check(path: impl AsRef<Path>) -> Result<Report> {
     check_with(path, &CheckOptions::default())
 }
@@ -32,7 +33,8 @@ pub fn check(path: impl AsRef<Path>) -> Result<Report> {
 pub fn check_with(path: impl AsRef<Path>, options: &CheckOptions) -> Result<Report> {
     let path = path.as_ref();
     let kind = detect(path)?;
-    let mut report = Report { kind, entries: 0, haav_k: None, violations: Vec::new() };
+    let mut report =
+        Report { kind, entries: 0, haav_k: None, violations: Vec::new(), damage: None };
     match kind {
         FileKind::VisCtx => original::vis(path, &mut report)?,
         FileKind::TxtCtx => original::txt(path, &mut report)?,
@@ -40,6 +42,10 @@ pub fn check_with(path: impl AsRef<Path>, options: &CheckOptions) -> Result<Repo
         FileKind::HaavVisCtx => haav::vis(path, &mut report)?,
         FileKind::HaavTxtCtx => haav::txt(path, options.haav_k, &mut report)?,
         FileKind::HaavCaptionDb => haav::caption_db(path, &mut report),
+    }
+    // A damaged file is damaged, whatever else its readable parts show.
+    if let Some((path, object, offset, reason)) = report.damage.take() {
+        return Err(Error::Damaged { path, object, offset, reason });
     }
     Ok(report)
 }

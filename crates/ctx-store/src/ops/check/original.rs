@@ -34,7 +34,17 @@ pub(crate) fn txt(path: &Path, report: &mut Report) -> Result<()> {
     let r = TxtCtxReader::open(path)?;
     let mut dims: Option<(usize, usize, u64)> = None;
     for id in image_ids(path, report)? {
-        if !unexpected_views(path, id, report)? {
+        let known = match r.image_members(id)? {
+            Some(members) => {
+                let name = id.to_string();
+                for member in members.iter().filter(|m| View::from_name(m).is_none()) {
+                    report.push(format!("{name}/{member}"), "unexpected member");
+                }
+                true
+            }
+            None => unexpected_views(path, id, report)?,
+        };
+        if !known {
             continue;
         }
         for view in View::ALL {

@@ -29,6 +29,9 @@ pub struct Report {
     pub haav_k: Option<usize>,
     /// Every violation found.
     pub violations: Vec<Violation>,
+    /// The first damage found (file, object, offset, reason): the check then fails with
+    /// [`Error::Damaged`] instead of reporting violations.
+    pub(super) damage: Option<(std::path::PathBuf, String, Option<u64>, String)>,
 }
 
 impl Report {
@@ -37,6 +40,11 @@ impl Report {
     }
 
     pub(crate) fn push_err(&mut self, object: impl Into<String>, e: &Error) {
+        if let Error::Damaged { path, object, offset, reason } = e {
+            let damage = (path.clone(), object.clone(), *offset, reason.clone());
+            self.damage.get_or_insert(damage);
+            return;
+        }
         // The error names the file already; keep the part after "<file>: ".
         let text = e.to_string();
         let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m).to_owned();

@@ -81,7 +81,7 @@ impl CaptionDb {
                         }
                         None => {
                             for (slot, text) in
-                                c.iter_mut().zip(h5::read_strings(path, &ds, &object)?)
+                                c.iter_mut().zip(h5::vlen::strings(path, &ds, &object, None)?)
                             {
                                 *slot = text;
                             }
