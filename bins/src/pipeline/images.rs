@@ -67,6 +67,7 @@ pub fn decoded(
         inputs,
         kind: common.pixel_kind(enc),
         pin,
+        device_crops: common.resize_on_device(enc)?,
     };
     let (on_error, failures, pb) = (common.on_error, Arc::clone(failures), pb.clone());
     decode::batches(todo, opts)?.stage("check", 1, move |input, out| {
@@ -124,12 +125,17 @@ pub fn encode(
     })
 }
 
-/// Queues one batch on the model's device (8-bit levels are normalised there).
+/// Queues one batch on the model's device (8-bit levels are normalised there; decoded images
+/// are cropped there first).
 fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
         Device::Cpu => px.shallow_clone(),
         d => px.f_to_device_(d, px.kind(), true, false).context("copying a batch to the device")?,
+    };
+    let x = match &batch.crops {
+        Some(crops) => crops.levels(&x)?,
+        None => x,
     };
     let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;
