@@ -203,3 +203,33 @@ fn on_cuda_the_levels_equal_crops_levels() {
         assert_eq!(differing(&got, &want), 0, "{crop:?}");
     }
 }
+
+/// What the device is sent and computes for a 640x480 photo's 15 crops at ViT-B/32's 224
+/// pixels (64 of them in a batch): the image's bytes, a few bytes of tables, and about 25 M
+/// 32-bit multiply-adds.
+#[test]
+#[allow(clippy::print_stderr)] // the figures, for docs/architecture.md
+fn cost_of_a_photo_for_vit_b32() {
+    let pre = ClipPreprocess::default();
+    let (w, h) = (640u32, 480u32);
+    let plans: Vec<(Placement, Vec<crops::CropPlan>)> = (0..64)
+        .map(|i| {
+            let place = Placement { offset: i * (w * h * 3) as usize, width: w, height: h };
+            let crops = image_boxes(w, h).map(|b| pre.crop_plan(w, h, b).unwrap()).to_vec();
+            (place, crops)
+        })
+        .collect();
+    let dc = DeviceCrops::new(&plans).unwrap();
+    let c = dc.cost();
+    let (tables, macs) = (c.table_bytes as f64 / 64.0, c.multiply_adds as f64 / 64.0);
+    eprintln!(
+        "per image: {tables:.0} table bytes, {macs:.0} multiply-adds, {} output bytes",
+        c.output_bytes / 64
+    );
+    assert_eq!(c.output_bytes, 64 * INPUTS_PER_IMAGE * 3 * 224 * 224);
+    assert!(
+        dc.bytes_needed() >= 64 * 640 * 480 * 3 && dc.bytes_needed() < 64 * 640 * 480 * 3 + 100
+    );
+    assert!(tables < 10_000.0, "{tables} bytes of tables per image");
+    assert!((20e6..40e6).contains(&macs), "{macs} multiply-adds per image");
+}
