@@ -329,11 +329,13 @@ fn shard_defaults_from_slurm_array_variables() {
 fn cuda_steps_equal_cpu_steps() {
     let s = Sample::new();
     let cpu = full_run(&s, "cpu");
-    // The first two normalise on the device (the default there), the last on the CPU.
-    let runs: [(&str, &[&str], f64, f64); 3] = [
+    // The first two resize and normalise on the device (the default there), the third
+    // normalises on the CPU, the last resizes on the CPU and normalises on the device.
+    let runs: [(&str, &[&str], f64, f64); 4] = [
         ("cuda", &[], 0.99999, 1e-5),
         ("cuda-half", &["--half"], 0.999, 1e-2),
         ("cuda-half-host", &["--half", "--normalise", "host"], 0.999, 1e-2),
+        ("cuda-resize-host", &["--resize", "host"], 0.99999, 1e-5),
     ];
     for (label, extra, vis_min, key_tol) in runs {
         let dir = s.out(label);
@@ -415,6 +417,21 @@ fn one_pass_vis_out_equals_encode_images_resumes_and_shards() {
     ok("retrieve-captions", &args);
     assert_eq!(content(&t), content(&txt), "--normalise device: txt");
     assert_eq!(content(&v), content(&vis), "--normalise device: vis");
+    // Crops resized by libtorch's integer operations (`--resize device`, the default on CUDA;
+    // here on the CPU's libtorch): the same files, from retrieve-captions and encode-images.
+    let (args, t, v) = one_pass("resized", &["--resize", "device"]);
+    ok("retrieve-captions", &args);
+    assert_eq!(content(&t), content(&txt), "--resize device: txt");
+    assert_eq!(content(&v), content(&vis), "--resize device: vis");
+    let resized = s.out("resized/encode-images.hdf5");
+    let mut args = s.args("encode-images", &resized, &db);
+    args.extend(["--resize".into(), "device".into()]);
+    ok("encode-images", &args);
+    assert_eq!(content(&resized), content(&whole.join("vis_ctx.hdf5")), "--resize device");
+    let mut args = s.args("encode-images", &s.out("refused.hdf5"), &db);
+    args.extend(["--resize", "device", "--normalise", "host"].map(String::from));
+    let o = run("encode-images", &args, &[]);
+    assert!(!o.status.success(), "--resize device with --normalise host is refused");
 
     // encode-images takes the file as its own: nothing left to do.
     let before = content(&vis);

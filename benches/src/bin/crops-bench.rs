@@ -1,10 +1,13 @@
 //! Driver of `benches/crops_vs_python.sh`: decode + 15 crops + CLIP preprocessing of every JPEG
 //! in a directory with `crops`, on a rayon pool of THREADS, into f32 (as a full-precision model
 //! takes them), f16 (a half-precision one) or u8 (levels a CUDA model normalises on its device),
-//! and the decode-only floor.
+//! and the decode-only floor; or, with `device`, the crops resized by libtorch's integer tensor
+//! operations (`DeviceCrops`, on the CPU here): the host's part (decode, the crops' tables, the
+//! images packed into one buffer per batch of 64) and the device's part timed apart, with the
+//! bytes and multiply-adds per image.
 //!
 //! ```text
-//! crops-bench DIR THREADS [decode-only | f16 | u8]
+//! crops-bench DIR THREADS [decode-only | f16 | u8 | device]
 //! ```
 
 use std::io::Write;
@@ -19,6 +22,10 @@ fn main() -> anyhow::Result<()> {
     let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
     let half = args.get(3).is_some_and(|a| a == "f16");
     let levels = args.get(3).is_some_and(|a| a == "u8");
+    if args.get(3).is_some_and(|a| a == "device") {
+        let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
+        return device(&paths, threads);
+    }
     let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     let p = crops::ClipPreprocess::default();
     let start = Instant::now();
@@ -48,6 +55,74 @@ fn main() -> anyhow::Result<()> {
         "{}",
         serde_json::json!({"op": op, "threads": threads, "images": paths.len(), "seconds": secs,
                            "images_per_s": paths.len() as f64 / secs})
+    )?;
+    Ok(())
+}
+
+/// The `device` mode: see the file's description.
+fn device(paths: &[std::path::PathBuf], threads: usize) -> anyhow::Result<()> {
+    use clip_encoder::{DeviceCrops, Placement, Tensor};
+    use rayon::prelude::*;
+    const BATCH: usize = 64;
+    let pre = crops::ClipPreprocess::default();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    tch::set_num_threads(threads as i32);
+    let start = Instant::now();
+    let batches: Vec<(Vec<u8>, DeviceCrops)> = pool.install(|| {
+        paths
+            .par_chunks(BATCH)
+            .map(|chunk| -> anyhow::Result<_> {
+                let decoded: Vec<(crops::RgbImage, Vec<crops::CropPlan>)> = chunk
+                    .par_iter()
+                    .map(|f| -> anyhow::Result<_> {
+                        let img = crops::decode(f)?;
+                        let plans = crops::image_boxes(img.width, img.height)
+                            .iter()
+                            .map(|b| pre.crop_plan(img.width, img.height, *b))
+                            .collect::<crops::Result<Vec<_>>>()?;
+                        Ok((img, plans))
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let mut offset = 0;
+                let plans: Vec<(Placement, Vec<crops::CropPlan>)> = decoded
+                    .iter()
+                    .map(|(img, plans)| {
+                        let place = Placement { offset, width: img.width, height: img.height };
+                        offset += img.data.len();
+                        (place, plans.clone())
+                    })
+                    .collect();
+                let dc = DeviceCrops::new(&plans)?;
+                let imgs: Vec<&crops::RgbImage> = decoded.iter().map(|(i, _)| i).collect();
+                Ok((clip_encoder::pack_images(&imgs, dc.bytes_needed()).0, dc))
+            })
+            .collect::<anyhow::Result<_>>()
+    })?;
+    let host_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let (mut image_bytes, mut cost) = (0, clip_encoder::CropCost::default());
+    for (data, dc) in &batches {
+        let levels = dc.levels(&Tensor::from_slice(data))?;
+        anyhow::ensure!(levels.size()[0] as usize == dc.len(), "crops of a batch");
+        image_bytes += data.len();
+        let c = dc.cost();
+        cost.table_bytes += c.table_bytes;
+        cost.multiply_adds += c.multiply_adds;
+        cost.output_bytes += c.output_bytes;
+    }
+    let device_s = start.elapsed().as_secs_f64();
+    let n = paths.len() as f64;
+    writeln!(
+        std::io::stdout(),
+        "{}",
+        serde_json::json!({"op": "device crops (libtorch on the CPU)", "threads": threads,
+            "images": paths.len(), "batch": BATCH,
+            "host_seconds": host_s, "host_images_per_s": n / host_s,
+            "device_seconds": device_s, "device_images_per_s": n / device_s,
+            "per_image": {"image_bytes": image_bytes as f64 / n,
+                          "table_bytes": cost.table_bytes as f64 / n,
+                          "output_level_bytes": cost.output_bytes as f64 / n,
+                          "multiply_adds": cost.multiply_adds as f64 / n}})
     )?;
     Ok(())
 }

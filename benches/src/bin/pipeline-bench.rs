@@ -4,11 +4,13 @@
 //! fixed hits, so that what is timed is the decoding and what the stages add to it.
 //!
 //! ```text
-//! pipeline-bench DIR THREADS [BATCH] [f32 | f16 | u8]
+//! pipeline-bench DIR THREADS [BATCH] [f32 | f16 | u8 | device]
 //! ```
 //!
 //! The last argument is the element type both write (f32 by default: a CPU model's; a CUDA
-//! model takes u8 levels, normalised on the device).
+//! model takes u8 levels, normalised on the device), or `device`: the pipeline only decodes and
+//! packs the images for crops resized on the device (`--resize device`; the stand-in model does
+//! not crop them), against a loop that only decodes.
 //!
 //! The two alternate `REPEAT` times (default 3). Prints one JSON line: images/s of both in each
 //! round, their ratio and its median (the target: at least 0.9), and the last round's clocks of
@@ -25,15 +27,17 @@ use xctx_bins::pipeline::stages::Report;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH] [f32|f16|u8]")?;
+    let dir =
+        args.get(1).context("usage: pipeline-bench DIR THREADS [BATCH] [f32|f16|u8|device]")?;
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
     let batch: usize = args.get(3).map_or(Ok(32), |b| b.parse())?;
     let kind = match args.get(4).map(String::as_str) {
         None | Some("f32") => Kind::Float,
         Some("f16") => Kind::Half,
-        Some("u8") => Kind::Uint8,
-        Some(other) => anyhow::bail!("element type {other:?}: expected f32, f16 or u8"),
+        Some("u8") | Some("device") => Kind::Uint8,
+        Some(other) => anyhow::bail!("element type {other:?}: expected f32, f16, u8 or device"),
     };
+    let device_crops = args.get(4).is_some_and(|a| a == "device");
     let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     anyhow::ensure!(!paths.is_empty(), "no .jpg files in {dir}");
     let pre = crops::ClipPreprocess::default();
@@ -45,6 +49,13 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
         let ok = match kind {
+            _ if device_crops => {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+                pool.install(|| {
+                    use rayon::prelude::*;
+                    paths.par_iter().filter(|f| crops::decode(f).is_ok()).count()
+                })
+            }
             Kind::Half => xctx_benches::crops_loop::<crops::f16>(&paths, threads, &pre)?,
             Kind::Uint8 => xctx_benches::crops_loop::<u8>(&paths, threads, &pre)?,
             _ => xctx_benches::crops_loop::<f32>(&paths, threads, &pre)?,
@@ -54,7 +65,7 @@ fn main() -> anyhow::Result<()> {
         let items: Vec<Item> =
             paths.iter().enumerate().map(|(i, p)| Item::file(i as u64, p.clone())).collect();
         let t = Instant::now();
-        let (images, r) = pipeline(items, threads, batch, pre.clone(), kind)?;
+        let (images, r) = pipeline(items, threads, batch, pre.clone(), kind, device_crops)?;
         let pipeline_s = t.elapsed().as_secs_f64();
         anyhow::ensure!(
             images == paths.len(),
@@ -81,14 +92,16 @@ fn main() -> anyhow::Result<()> {
     let rounds: Vec<_> = rounds
         .iter()
         .map(|(a, b, r)| {
-            serde_json::json!({"crops_loop_images_per_s": a, "pipeline_images_per_s": b, "ratio": r})
+            let baseline = if device_crops { "decode_loop" } else { "crops_loop" };
+            serde_json::json!({format!("{baseline}_images_per_s"): a,
+                               "pipeline_images_per_s": b, "ratio": r})
         })
         .collect();
     writeln!(
         std::io::stdout(),
         "{}",
         serde_json::json!({"threads": threads, "images": paths.len(), "batch": batch,
-            "element": format!("{kind:?}"),
+            "element": if device_crops { "device crops".to_owned() } else { format!("{kind:?}") },
             "rounds": rounds, "median_ratio": median, "last_round_stages": stages})
     )?;
     Ok(())
@@ -101,11 +114,13 @@ fn pipeline(
     batch: usize,
     pre: crops::ClipPreprocess,
     kind: Kind,
+    device_crops: bool,
 ) -> anyhow::Result<(usize, Report)> {
     let failed = Arc::new(Mutex::new(0usize));
     let f = Arc::clone(&failed);
+    let inputs = Inputs::Crops;
     let opts =
-        Options { batch, workers: threads, ahead: 2, pre, inputs: Inputs::Crops, kind, pin: None };
+        Options { batch, workers: threads, ahead: 2, pre, inputs, kind, pin: None, device_crops };
     let flow = decode::batches(items, opts)?
         .stage("check", 1, move |input, out| {
             while let Some(b) = input.recv() {
@@ -121,7 +136,10 @@ fn pipeline(
             // model's reading runs on the device (or on libtorch's threads on the CPU), not on
             // the stages measured here.
             let px = b.pixels.as_ref().expect("checked");
-            let rows = px.size()[0];
+            let rows = match &b.crops {
+                Some(c) => c.len() as i64,
+                None => px.size()[0],
+            };
             let embeds = Tensor::f_ones([rows, 512], (Kind::Float, Device::Cpu))?;
             Ok((b.items, embeds))
         })?

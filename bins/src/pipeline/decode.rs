@@ -13,8 +13,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use anyhow::{Context, Result, anyhow};
-use clip_encoder::{Device, Kind, Tensor};
-use crops::{ClipPreprocess, RgbImage};
+use clip_encoder::{Device, DeviceCrops, Kind, Placement, Tensor};
+use crops::{ClipPreprocess, CropPlan, RgbImage};
 use half::f16;
 
 use super::host_rows;
@@ -94,6 +94,15 @@ impl Inputs {
         Ok(())
     }
 
+    /// The plans of the image's inputs, for crops resized on the device.
+    fn plans(self, pre: &ClipPreprocess, img: &RgbImage) -> crops::Result<Vec<CropPlan>> {
+        let boxes = match self {
+            Inputs::Whole => vec![crops::whole(img.width, img.height)],
+            Inputs::Crops => crops::image_boxes(img.width, img.height).to_vec(),
+        };
+        boxes.into_iter().map(|b| pre.crop_plan(img.width, img.height, b)).collect()
+    }
+
     fn write<T: crops::Element>(
         self,
         pre: &ClipPreprocess,
@@ -122,10 +131,12 @@ impl Drop for Hold {
 
 /// One batch ready for the device: the images that decoded, their inputs as one
 /// `(images * inputs per image, 3, size, size)` tensor, and the ones that failed (in order, with
-/// the error).
+/// the error). With `crops`, `pixels` is instead the decoded images packed in one byte buffer,
+/// which the device crops as `crops` plans.
 pub struct Prepared {
     pub items: Vec<Item>,
     pub pixels: Option<Tensor>,
+    pub crops: Option<DeviceCrops>,
     pub failed: Vec<(Item, crops::Error)>,
     /// The buffer `pixels` is a view of (declared after `pixels`, so dropped after it).
     pub hold: Option<Hold>,
@@ -146,6 +157,8 @@ pub struct Options {
     pub kind: Kind,
     /// Pin the batch buffers for this CUDA device (asynchronous copies to it).
     pub pin: Option<Device>,
+    /// Decode only: the crops are resized on the model's device (`kind` is then not used).
+    pub device_crops: bool,
 }
 
 /// The batch buffers: reused from batch to batch, since a fresh allocation of hundreds of MB per
@@ -191,6 +204,21 @@ impl Buffers {
         }
         Ok(buffer(0)?)
     }
+
+    /// A byte buffer of at least `len` bytes: a returned one if large enough, else a new one
+    /// with room to spare (image sizes vary from batch to batch; one pinning per buffer).
+    fn take_bytes(&self, len: usize) -> Result<Tensor> {
+        if let Ok(t) = self.back_rx.try_recv()
+            && t.numel() >= len
+        {
+            return Ok(t);
+        }
+        let t = Tensor::f_empty([(len + len / 4) as i64], (Kind::Uint8, Device::Cpu))?;
+        match self.pin {
+            Some(d) => t.f_pin_memory(d).context("pinning a batch buffer in host memory"),
+            None => Ok(t),
+        }
+    }
 }
 
 /// Buffers of `bytes` cut from one pinned slab: the slab is the smallest power of two that
@@ -200,10 +228,14 @@ fn slab_buffers(bytes: usize) -> usize {
     (bytes * SLAB_BUFFERS).next_power_of_two() / bytes
 }
 
-/// A batch being filled.
+/// A decoded image with the plans of its crops (for crops resized on the device).
+type Decoded = (RgbImage, Vec<CropPlan>);
+
+/// A batch being filled: its buffer of preprocessed inputs, or (crops resized on the device)
+/// its decoded images in `outcome`.
 struct Open {
-    base: Tensor,
-    outcome: Vec<Option<crops::Result<()>>>,
+    base: Option<Tensor>,
+    outcome: Vec<Option<crops::Result<Option<Decoded>>>>,
     left: usize,
 }
 
@@ -252,10 +284,21 @@ pub fn batches(items: Vec<Item>, o: Options) -> Result<Flow<Prepared>> {
         changed: Condvar::new(),
     });
     let workers = Workers::start(&items, &shared, &o)?;
+    let device_crops = o.device_crops;
     source("decode", 2, move |emit| {
         let _workers = workers; // stopped and joined when the source ends, however it ends
-        feed(&items, &shared, &buffers, batch, per, o.ahead.max(1), emit)
+        let shape = Shape { batch, per, ahead: o.ahead.max(1), device_crops };
+        feed(&items, &shared, &buffers, shape, emit)
     })
+}
+
+/// How the source cuts and opens batches.
+#[derive(Clone, Copy)]
+struct Shape {
+    batch: usize,
+    per: usize,
+    ahead: usize,
+    device_crops: bool,
 }
 
 /// The source's loop: opens batches up to `ahead` beyond the oldest one, hands each on once full.
@@ -263,9 +306,7 @@ fn feed(
     items: &[Item],
     shared: &Shared,
     buffers: &Buffers,
-    batch: usize,
-    per: usize,
-    ahead: usize,
+    Shape { batch, per, ahead, device_crops }: Shape,
     emit: &mut Emit<Prepared>,
 ) -> Result<()> {
     let n_batches = items.len().div_ceil(batch);
@@ -275,7 +316,7 @@ fn feed(
             break; // the batches being filled are dropped; those handed on are written
         }
         while opened < n_batches && opened < b + ahead {
-            let base = buffers.take()?;
+            let base = if device_crops { None } else { Some(buffers.take()?) };
             let len = batch.min(items.len() - opened * batch);
             let mut st = shared.lock();
             st.open.push_back(Open { base, outcome: (0..len).map(|_| None).collect(), left: len });
@@ -306,28 +347,61 @@ fn feed(
 
 /// A filled batch as the next stage takes it: the rows of the images that failed left out.
 fn prepared(items: &[Item], done: Open, per: usize, buffers: &Buffers) -> Result<Prepared> {
-    let mut p = Prepared { items: Vec::new(), pixels: None, failed: Vec::new(), hold: None };
+    let mut p =
+        Prepared { items: Vec::new(), pixels: None, crops: None, failed: Vec::new(), hold: None };
     let mut good = Vec::new();
+    let mut decoded = Vec::new();
     for (i, (it, r)) in items.iter().zip(done.outcome).enumerate() {
         match r.expect("every image of a full batch has its outcome") {
-            Ok(()) => {
+            Ok(d) => {
                 good.push(i as i64);
+                decoded.extend(d);
                 p.items.push(it.clone());
             }
             Err(e) => p.failed.push((it.clone(), e)),
         }
     }
+    let Some(base) = done.base else {
+        if !decoded.is_empty() {
+            packed(&mut p, decoded, buffers)?;
+        }
+        return Ok(p);
+    };
     let per = per as i64;
     if good.len() == items.len() {
-        p.pixels = Some(done.base.f_narrow(0, 0, good.len() as i64 * per)?);
+        p.pixels = Some(base.f_narrow(0, 0, good.len() as i64 * per)?);
     } else if !good.is_empty() {
         // Rare: the good images' rows gathered into a new tensor.
         let rows: Vec<Tensor> =
-            good.iter().map(|&i| done.base.f_narrow(0, i * per, per)).collect::<Result<_, _>>()?;
+            good.iter().map(|&i| base.f_narrow(0, i * per, per)).collect::<Result<_, _>>()?;
         p.pixels = Some(Tensor::f_cat(&rows, 0)?);
     }
-    p.hold = Some(Hold { base: done.base, back: buffers.back_tx.clone() });
+    p.hold = Some(Hold { base, back: buffers.back_tx.clone() });
     Ok(p)
+}
+
+/// The decoded images packed back to back into a (reused, pinned) byte buffer, with the plan of
+/// their crops, for the device to crop.
+fn packed(p: &mut Prepared, decoded: Vec<Decoded>, buffers: &Buffers) -> Result<()> {
+    let mut offset = 0;
+    let mut plans = Vec::with_capacity(decoded.len());
+    for (img, crops) in &decoded {
+        plans.push((Placement { offset, width: img.width, height: img.height }, crops.clone()));
+        offset += img.data.len();
+    }
+    let crops = DeviceCrops::new(&plans)?;
+    let len = crops.bytes_needed();
+    let base = buffers.take_bytes(len)?;
+    let mut bytes = base.f_narrow(0, 0, len as i64)?;
+    host_rows::with_elements_mut::<u8, _>(&mut bytes, |out| {
+        for ((img, _), (place, _)) in decoded.iter().zip(&plans) {
+            out[place.offset..place.offset + img.data.len()].copy_from_slice(&img.data);
+        }
+    })?;
+    p.pixels = Some(bytes);
+    p.crops = Some(crops);
+    p.hold = Some(Hold { base, back: buffers.back_tx.clone() });
+    Ok(())
 }
 
 /// The decoding threads; dropping this stops and joins them.
@@ -348,7 +422,8 @@ impl Workers {
         let mut failed = None;
         for i in 0..n {
             let (items, shared, ready) = (Arc::clone(items), Arc::clone(shared), ready_tx.clone());
-            let (pre, inputs, kind) = (o.pre.clone(), o.inputs, o.kind);
+            let (pre, inputs) = (o.pre.clone(), o.inputs);
+            let kind = if o.device_crops { None } else { Some(o.kind) };
             let batch = o.batch.max(1);
             let t = std::thread::Builder::new().name(format!("xctx-decode-{i}")).spawn(move || {
                 tch::set_num_threads(1);
@@ -388,14 +463,15 @@ impl Drop for Workers {
     }
 }
 
-/// A worker's loop: takes the next image whose batch is open, fills its rows of that batch.
+/// A worker's loop: takes the next image whose batch is open, fills its rows of that batch
+/// (in `kind`), or with no `kind` keeps the decoded image and its crops' plans for the device.
 fn work(
     items: &[Item],
     shared: &Shared,
     batch: usize,
     pre: &ClipPreprocess,
     inputs: Inputs,
-    kind: Kind,
+    kind: Option<Kind>,
 ) {
     let per = inputs.per_image() as i64;
     loop {
@@ -414,7 +490,8 @@ fn work(
             let i = st.next_item;
             st.next_item += 1;
             let slot = &st.open[i / batch - st.first];
-            match slot.base.f_narrow(0, (i % batch) as i64 * per, per) {
+            let dst = slot.base.as_ref().map(|b| b.f_narrow(0, (i % batch) as i64 * per, per));
+            match dst.transpose() {
                 Ok(dst) => (i, dst),
                 Err(e) => {
                     st.fatal = Some(e.into());
@@ -424,9 +501,11 @@ fn work(
             }
         };
         let it = &items[i];
-        let r = match it.decode() {
-            Ok(img) => match inputs.fill(pre, &img, kind, &mut dst) {
-                Ok(()) => Ok(()),
+        let r = match (it.decode(), dst.as_mut().zip(kind)) {
+            (Err(e), _) => Err(e),
+            (Ok(img), None) => inputs.plans(pre, &img).map(|plans| Some((img, plans))),
+            (Ok(img), Some((dst, kind))) => match inputs.fill(pre, &img, kind, dst) {
+                Ok(()) => Ok(None),
                 Err(e) => match e.downcast::<crops::Error>() {
                     Ok(e) => Err(e),
                     Err(e) => {
@@ -437,7 +516,6 @@ fn work(
                     }
                 },
             },
-            Err(e) => Err(e),
         };
         let mut st = shared.lock();
         let first = st.first;
@@ -482,6 +560,7 @@ mod tests {
             inputs,
             kind: Kind::Float,
             pin: None,
+            device_crops: false,
         }
     }
 
@@ -555,6 +634,34 @@ mod tests {
             assert!(n * bytes <= slab && (slab - n * bytes) * 4 < slab, "{bytes}: {n}");
         }
         assert_eq!(slab_buffers(144 << 20), 7);
+    }
+
+    /// With the crops left to the device: each batch holds the decoded images packed with the
+    /// plan of their crops, which give crops' levels; failures stay apart.
+    #[test]
+    fn device_crop_batches_give_crops_levels() {
+        let (_d, items) = photos(7, &[3]);
+        let opts = Options { device_crops: true, ..options(3, 2, Inputs::Crops) };
+        let pre = opts.pre.clone();
+        let flow = batches(items, opts).unwrap();
+        let (mut images, mut failed) = (Vec::new(), Vec::new());
+        while let Some(b) = flow.recv() {
+            let per = crops::INPUTS_PER_IMAGE;
+            let plan = b.crops.as_ref().unwrap();
+            assert_eq!(plan.len(), b.items.len() * per);
+            let levels = plan.levels(b.pixels.as_ref().unwrap()).unwrap();
+            for (j, it) in b.items.iter().enumerate() {
+                let img = crops::decode(&it.path).unwrap();
+                let mut want = vec![0u8; per * pre.len()];
+                pre.image_crops_into(&img, &mut want).unwrap();
+                let rows = levels.narrow(0, (j * per) as i64, per as i64).flatten(0, -1);
+                assert!(Vec::<u8>::try_from(rows).unwrap() == want, "image {}", it.id);
+                images.push(it.id);
+            }
+            failed.extend(b.failed.iter().map(|(it, _)| it.id));
+        }
+        flow.finish().unwrap();
+        assert_eq!((images, failed), (vec![0, 1, 2, 4, 5, 6], vec![3]));
     }
 
     #[test]

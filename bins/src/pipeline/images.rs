@@ -115,6 +115,7 @@ pub fn decoded(
         inputs,
         kind: common.pixel_kind(enc),
         pin,
+        device_crops: common.resize_on_device(enc)?,
     };
     let (on_error, failures, pb) = (common.on_error, Arc::clone(failures), pb.clone());
     decode::batches(todo, opts)?.stage("check", 1, move |input, out| {
@@ -219,8 +220,8 @@ impl ModelClock {
     }
 }
 
-/// Queues one batch on the model's device (8-bit levels are normalised there), then, on CUDA,
-/// its completion marker (`seq` numbers the batch).
+/// Queues one batch on the model's device (8-bit levels are normalised there; decoded images
+/// are cropped there first), then, on CUDA, its completion marker (`seq` numbers the batch).
 fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs, seq: u32) -> Result<Encoded> {
     let px = batch.pixels.as_ref().expect("the check stage drops batches with no pixels");
     let x = match enc.device() {
@@ -231,6 +232,10 @@ fn forward(enc: &ClipEncoder, batch: Prepared, outputs: ImageOutputs, seq: u32) 
             enc.copy_to_device(px)
                 .with_context(|| format!("copying a batch of {mb:.0} MB to {dev}"))?
         }
+    };
+    let x = match &batch.crops {
+        Some(crops) => crops.levels(&x)?,
+        None => x,
     };
     let out = enc.encode_image_tensor_with(&x, outputs)?;
     let Prepared { items, hold, .. } = batch;

@@ -48,6 +48,19 @@ pub enum NormaliseOn {
     Host,
 }
 
+/// Where the crops are resized (and centre-cropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResizeOn {
+    /// On the model's device for a CUDA model, else on the CPU.
+    Auto,
+    /// On the model's device: the decoders send the decoded images and the device resizes
+    /// each crop in Pillow's integer arithmetic (the same levels as the CPU's), then
+    /// normalises them there.
+    Device,
+    /// On the CPU, in the decoding threads.
+    Host,
+}
+
 /// Flags shared by the three steps.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StepFlags {
@@ -90,6 +103,10 @@ pub struct Common {
     /// Where the image inputs are normalised (the values are the same either way).
     #[arg(long, value_enum, default_value = "auto")]
     pub normalise: NormaliseOn,
+    /// Where the crops are resized (the levels are the same either way); on the device they
+    /// are normalised there too.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub resize: ResizeOn,
     /// What to do with an unreadable image.
     #[arg(long, value_enum, default_value = "fail")]
     pub on_error: OnError,
@@ -167,6 +184,24 @@ impl Common {
             (NormaliseOn::Host, _) | (NormaliseOn::Auto, Device::Cpu) => enc.kind(),
             _ => clip_encoder::Kind::Uint8,
         }
+    }
+
+    /// Whether the model's device resizes the crops ([`ResizeOn`]); it then normalises them
+    /// too, so `--normalise host` with `--resize device` is refused.
+    pub fn resize_on_device(&self, enc: &ClipEncoder) -> Result<bool> {
+        let on_device = match (self.resize, enc.device()) {
+            (ResizeOn::Host, _) | (ResizeOn::Auto, Device::Cpu) => false,
+            (ResizeOn::Device, _) | (ResizeOn::Auto, _) => true,
+        };
+        if on_device && self.normalise == NormaliseOn::Host {
+            anyhow::ensure!(
+                self.resize == ResizeOn::Auto,
+                "--resize device resizes and normalises on the device: --normalise host cannot \
+                 be kept"
+            );
+            return Ok(false);
+        }
+        Ok(on_device)
     }
 
     pub fn workers(&self) -> usize {

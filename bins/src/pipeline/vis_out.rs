@@ -11,8 +11,8 @@ use ctx_store::{HaavVisCtxReader, HaavVisCtxWriter, Profile, VisCtxReader, VisCt
 
 use super::Common;
 use super::images;
-use super::sources::ImageArgs;
 use super::output::{Open, RunIdentity, canonical, decide};
+use super::sources::ImageArgs;
 
 /// The provenance of a vis_ctx file: the same whichever step writes it (`encode-images`, or
 /// `retrieve-captions --vis-out`), so that either resumes the other's file.

@@ -29,7 +29,8 @@
 //! 1. Foundation: `limits` (bounds on `config.json`'s sizes), `ftfy_tables`, `device_name`,
 //!    and on the last `error`.
 //! 2. Inputs: the text's `html`, then `ftfy`, `clip_tokenize` and `tokenizer`, each on those
-//!    before it; the checkpoint's `config`, then `preprocessor`; `weights`, `device`, `levels`.
+//!    before it; the checkpoint's `config`, then `preprocessor`; `weights`, `device`, `levels`,
+//!    `device_crops`.
 //! 3. Model: `model`, the towers built from `config` and `weights`.
 //! 4. This file: [`ClipEncoder`] and the public face.
 
@@ -38,6 +39,7 @@
 mod clip_tokenize;
 mod config;
 mod device;
+mod device_crops;
 mod device_name;
 mod error;
 mod ftfy;
@@ -57,6 +59,7 @@ pub use clip_tokenize::{CLIP_CONTEXT, clip_clean};
 pub use config::{Activation, ClipConfig, TextConfig, VisionConfig};
 pub use crops::ClipPreprocess;
 pub use device::parse_device;
+pub use device_crops::{CropCost, DeviceCrops, Placement, pack_images};
 pub use device_name::device_name;
 pub use error::{Error, Result};
 pub use ftfy::{fix_text, normalize};

@@ -22,6 +22,7 @@ const LAYERING: Layering = Layering {
                 "weights",
                 "device",
                 "levels",
+                "device_crops",
             ],
         },
         Layer { name: "Model", units: &["model"] },

@@ -16,6 +16,7 @@ mod coeffs;
 mod engine;
 mod error;
 mod image;
+mod plan;
 mod preprocess;
 mod resample;
 mod view;
@@ -26,6 +27,7 @@ pub use error::{Error, Result};
 /// The half-precision element type [`ClipPreprocess`] writes for a half-precision model.
 pub use half::f16;
 pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
+pub use plan::{AxisTaps, CropPlan, RESIZE_BIAS, RESIZE_SHIFT};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, CenterCrop, ClipPreprocess, Element};
 pub use resample::{
     ResizeScratch, resize_bicubic, resize_bicubic_into, resize_bicubic_window_into,

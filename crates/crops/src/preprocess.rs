@@ -239,12 +239,23 @@ impl ClipPreprocess {
         img: &'a RgbImage,
         b: CropBox,
     ) -> Result<(Src<'a>, usize, usize, Window)> {
-        if b.width() == 0 || b.height() == 0 || b.right > img.width || b.bottom > img.height {
-            return Err(Error::EmptyCrop {
-                crop: b.to_array(),
-                width: img.width,
-                height: img.height,
-            });
+        let (rw, rh, window) = self.sizes(img.width, img.height, b)?;
+        let (w, h) = (b.width() as usize, b.height() as usize);
+        let (data, stride) = (&img.data[..], img.width as usize * 3);
+        let src = Src { data, stride, x: b.left as usize, y: b.top as usize, w, h };
+        Ok((src, rw, rh, window))
+    }
+
+    /// The resized size of the `b` box of a `width x height` image and the centre crop's
+    /// window in it.
+    pub(crate) fn sizes(
+        &self,
+        width: u32,
+        height: u32,
+        b: CropBox,
+    ) -> Result<(usize, usize, Window)> {
+        if b.width() == 0 || b.height() == 0 || b.right > width || b.bottom > height {
+            return Err(Error::EmptyCrop { crop: b.to_array(), width, height });
         }
         let s = self.size as usize;
         let (w, h) = (b.width() as usize, b.height() as usize);
@@ -256,9 +267,7 @@ impl ClipPreprocess {
             if w <= h { (s, new_long) } else { (new_long, s) }
         };
         let (top, left) = (self.crop.offset(rh - s), self.crop.offset(rw - s));
-        let (data, stride) = (&img.data[..], img.width as usize * 3);
-        let src = Src { data, stride, x: b.left as usize, y: b.top as usize, w, h };
-        Ok((src, rw, rh, Window { x: left, y: top, w: s, h: s }))
+        Ok((rw, rh, Window { x: left, y: top, w: s, h: s }))
     }
 
     /// The resized, centre-cropped u8 image (before normalisation), `size x size` RGB (zeros
