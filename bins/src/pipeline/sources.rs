@@ -18,8 +18,8 @@ pub struct ImageArgs {
     pub dataset_root: Option<PathBuf>,
     /// Another image source, processed in its order: karpathy:FILE (Karpathy's split JSON, with
     /// --image-root and --split), coco-json:FILE (a COCO-format image list, with --image-root),
-    /// folder:DIR (every image below DIR, sorted), list:FILE (a path a line, or ID<TAB>PATH),
-    /// wds:PATTERN (webdataset tar shards, brace ranges such as shards/{00000..00099}.tar).
+    /// folder:DIR (every image below DIR, sorted), list:FILE (a path a line, or an id, a tab and
+    /// a path), wds:PATTERN (webdataset tar shards, brace ranges such as shards/{00000..00099}.tar).
     #[arg(long, value_parser = parse_source)]
     pub images: Option<ImageSource>,
     /// The folder the file names of a karpathy: or coco-json: source are relative to.
