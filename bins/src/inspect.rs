@@ -245,7 +245,13 @@ fn txt_entry(
                 view.crops()
             );
         }
-        selected.push((view, view_of(view, crop, args.top_k)?));
+        match view_of(view, crop, args.top_k) {
+            Ok(e) => selected.push((view, e)),
+            // A file of the whole view only: the views it holds.
+            Err(ctx_store::Error::Missing { .. }) if args.view.is_none() && view != View::Whole => {
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     if args.json {
         let v = match &selected[..] {

@@ -57,7 +57,7 @@ impl JsonWriter {
         let mut buf = Vec::new();
         for e in entries {
             let mut views = Map::new();
-            for v in View::ALL {
+            for v in e.views() {
                 views.insert(v.name().into(), view_json(v, e.view(v)));
             }
             let line = json!({ e.id.to_string(): views });

@@ -14,6 +14,7 @@ pub mod shard;
 pub mod sources;
 pub mod stages;
 pub mod texts;
+pub mod views;
 pub mod vis_out;
 
 use std::io::IsTerminal;

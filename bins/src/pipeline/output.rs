@@ -71,6 +71,15 @@ pub fn decide(
             .flatten()
             .filter(|(k, v)| theirs.get(k.as_str()) != Some(v))
             .map(|(k, _)| k.clone())
+            // And the settings only the file records (a flag given then, left out now).
+            .chain(
+                theirs
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| id.arguments.get(k.as_str()).is_none())
+                    .map(|(k, _)| k.clone()),
+            )
             .collect();
         bail!(
             "{}: written with other settings (differs in: {}); {again}",

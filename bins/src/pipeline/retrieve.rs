@@ -16,9 +16,10 @@ use ctx_store::{
 };
 use retrieval::{Index, IndexOptions, Precision};
 
-use super::images::{self, Inputs};
+use super::images;
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::sources::ImageArgs;
+use super::views::{self, Views};
 use super::{Common, vis_out};
 
 /// Images per model batch (each with its 15 crops) unless `--batch-size` says otherwise.
@@ -42,6 +43,11 @@ pub struct Args {
     /// k per crop of nine).
     #[arg(long, default_value_t = 16)]
     pub k: usize,
+    /// The views searched and written: whole,five,nine (the whole image, five and nine crops),
+    /// or whole (the whole image only, as SmallCap retrieves; the file then holds no five or
+    /// nine groups). The original profile only.
+    #[arg(long, default_value = "whole,five,nine", value_parser = views::parse)]
+    pub views: Views,
     /// Output file.
     #[arg(long, default_value = "outputs/retrieved_captions/txt_ctx.hdf5")]
     pub out: PathBuf,
@@ -111,6 +117,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bail!("--vis-out and --out name the same file {}", out.display());
     }
     let profile = c.profile;
+    if profile == Profile::Haav && args.views != Views::All {
+        bail!(
+            "--views {}: HAAV's txt_ctx holds every view; use the original profile",
+            args.views.name()
+        );
+    }
     super::output::refuse_other_profile(&args.caption_db, profile, Some("--caption-db"))?;
     let db = Db::open(&args.caption_db, profile)?;
     let db_meta = std::fs::metadata(&args.caption_db)
@@ -136,6 +148,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     );
     if args.format == Format::Json {
         arguments.insert("format".into(), "json".into());
+    }
+    // Recorded where not the default, so that files of earlier runs resume as before.
+    if args.views != Views::All {
+        arguments.insert("views".into(), args.views.name().into());
     }
     let id = RunIdentity { tool: "retrieve-captions", arguments: arguments.into() };
     let proj = enc.config().projection_dim as usize;
@@ -185,7 +201,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let failures = Arc::new(Mutex::new(Failures::new(&out)));
     let pb = super::progress(todo.len() as u64, "retrieve-captions", c.log.quiet);
-    let flow = images::decoded(todo, c, batch, &enc, Inputs::Crops, &failures, &pb)?;
+    let flow = images::decoded(todo, c, batch, &enc, args.views.inputs(), &failures, &pb)?;
     let outputs = match vis {
         Some(_) => vis_out::outputs(profile),
         None => clip_encoder::ImageOutputs::Pooled,
@@ -208,8 +224,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Only the queries go on to the search (the host buffer, the pooled outputs and the grids
     // stay behind), into a queue that holds what one search gathers: a stage's input is the
     // previous stage's output channel, so this stage sizes the search's.
-    let (k, most) = (args.k, gathered_rows(&index));
-    let gather = most.div_ceil(batch * INPUTS_PER_IMAGE).clamp(1, 64);
+    let (k, most, views) = (args.k, gathered_rows(&index), args.views);
+    let gather = most.div_ceil(batch * views.rows_per_image()).clamp(1, 64);
     let flow = flow.map("queries", gather, |e: images::Encoded| Ok(e.into_queries()))?;
     let (measure, delay) = (args.measure_search, search_delay());
     let flow = flow.stage("search", gather, move |input, out| {
@@ -232,7 +248,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let queries = Tensor::f_cat(&all, 0)?;
             let t = Instant::now();
             std::thread::sleep(delay);
-            let (hits, calls) = index.search_views(&queries, |v| per_crop(profile, v, k))?;
+            let (hits, calls) = index.search_views(&queries, views, |v| per_crop(profile, v, k))?;
             timed.seconds += t.elapsed().as_secs_f64();
             timed.add(rows, calls, &hits);
             let mut row = 0;
@@ -257,8 +273,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "write txt",
         writer,
         move |w: &mut TxtWriter, (items, hits): (Vec<images::Item>, retrieval::Hits)| {
-            let entries =
-                txt_entries(&items, &hits, &captions, &txt_done, |v| per_crop(profile, v, k));
+            let keep = |v| per_crop(profile, v, k);
+            let entries = txt_entries(&items, &hits, &captions, &txt_done, views, keep);
             w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
             Ok(items.len())
         },
@@ -361,13 +377,14 @@ fn per_crop(profile: Profile, v: crops::View, k: usize) -> usize {
 }
 
 /// The entries of one batch, leaving out the images in `skip` (already in the file): image `i`'s
-/// queries are rows `i * INPUTS_PER_IMAGE ..` in crops' layout (whole, five, nine), each with
-/// `hits.k` hits of which view `v` keeps the first `keep(v)`.
+/// queries are rows `i * views.rows_per_image() ..` in crops' layout (whole, five, nine; or
+/// whole alone), each with `hits.k` hits of which view `v` keeps the first `keep(v)`.
 fn txt_entries(
     items: &[images::Item],
     hits: &retrieval::Hits,
     captions: &ctx_store::Captions,
     skip: &HashSet<u64>,
+    views: Views,
     keep: impl Fn(crops::View) -> usize,
 ) -> Vec<TxtEntry> {
     let (stride, fd) = (hits.k, captions.feature_dim);
@@ -376,7 +393,8 @@ fn txt_entries(
     let last = captions.captions.len() - 1;
     let phrase = |id: i64| usize::try_from(id).unwrap_or(last);
     let view = |image: usize, v: crops::View| {
-        let (row0, crops, k) = (image * INPUTS_PER_IMAGE + v.rows().start, v.crops(), keep(v));
+        let row0 = image * views.rows_per_image() + v.rows().start;
+        let (crops, k) = (v.crops(), keep(v));
         let k = k.min(stride);
         // The first k hits of each of the view's rows.
         let at: Vec<usize> =
@@ -395,6 +413,10 @@ fn txt_entries(
             texts: at.iter().map(|&i| captions.captions[phrase(hits.ids[i])].clone()).collect(),
         }
     };
+    let crop_view = |image: usize, v: crops::View| match views {
+        Views::All => view(image, v),
+        Views::Whole => ViewEntry::absent(fd),
+    };
     items
         .iter()
         .enumerate()
@@ -402,8 +424,8 @@ fn txt_entries(
         .map(|(i, it)| TxtEntry {
             id: it.id,
             whole: view(i, crops::View::Whole),
-            five: view(i, crops::View::Five),
-            nine: view(i, crops::View::Nine),
+            five: crop_view(i, crops::View::Five),
+            nine: crop_view(i, crops::View::Nine),
         })
         .collect()
 }
@@ -577,20 +599,24 @@ impl Search {
         })
     }
 
-    /// Searches queries in crops' layout (image after image, [`INPUTS_PER_IMAGE`] rows each),
-    /// each row for the top `keep(view)` of its view: one search when every view keeps as many,
-    /// else one per view. The hits have the longest list's stride; a shorter view's rows hold
-    /// their hits first (the rest unused).
+    /// Searches queries in crops' layout (image after image, [`INPUTS_PER_IMAGE`] rows each;
+    /// with [`Views::Whole`], one row each), each row for the top `keep(view)` of its view: one
+    /// search when every view keeps as many, else one per view. The hits have the longest
+    /// list's stride; a shorter view's rows hold their hits first (the rest unused).
     ///
     /// Also returns the rows of each search made.
     fn search_views(
         &self,
         queries: &Tensor,
+        views: Views,
         keep: impl Fn(crops::View) -> usize,
     ) -> Result<(retrieval::Hits, Vec<usize>)> {
+        let rows = queries.size()[0] as usize;
+        if views == Views::Whole {
+            return Ok((self.search(queries, keep(crops::View::Whole))?, vec![rows]));
+        }
         let ks = crops::VIEWS.map(&keep);
         let longest = ks.iter().copied().max().unwrap_or(0);
-        let rows = queries.size()[0] as usize;
         if ks.iter().all(|&v| v == longest) {
             return Ok((self.search(queries, longest)?, vec![rows]));
         }

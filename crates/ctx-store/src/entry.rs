@@ -22,9 +22,23 @@ pub struct ViewEntry {
 }
 
 impl ViewEntry {
+    /// A view the file does not hold (a run that searched fewer views: `--views whole`): no
+    /// crop, no text. Writers leave it out; readers answer it for a missing `five` or `nine`.
+    pub fn absent(d: usize) -> ViewEntry {
+        ViewEntry { crops: 0, k: 0, d, features: Vec::new(), scores: Vec::new(), texts: Vec::new() }
+    }
+
+    /// Whether this is an [`absent`](Self::absent) view.
+    pub fn is_absent(&self) -> bool {
+        self.crops == 0
+    }
+
     /// Keeps one crop and/or the first `top_k` texts of each crop, as
     /// `f[...][crop, :top_k]` does in h5py (a `top_k` above `k` keeps all).
     pub fn select(&self, crop: Option<usize>, top_k: Option<usize>) -> Option<ViewEntry> {
+        if self.is_absent() {
+            return None;
+        }
         let (first, crops) = match crop {
             Some(c) if c >= self.crops => return None,
             Some(c) => (c, 1),
@@ -68,9 +82,9 @@ pub struct TxtEntry {
     pub id: u64,
     /// Query = the whole image.
     pub whole: ViewEntry,
-    /// Queries = five crops.
+    /// Queries = five crops ([`ViewEntry::absent`] in a file of the whole view only).
     pub five: ViewEntry,
-    /// Queries = nine crops.
+    /// Queries = nine crops ([`ViewEntry::absent`] in a file of the whole view only).
     pub nine: ViewEntry,
 }
 
@@ -82,6 +96,21 @@ impl TxtEntry {
             View::Five => &self.five,
             View::Nine => &self.nine,
         }
+    }
+
+    /// The views this entry holds: all three, or `whole` alone.
+    pub fn views(&self) -> impl Iterator<Item = View> + '_ {
+        View::ALL.into_iter().filter(|&v| !self.view(v).is_absent())
+    }
+
+    /// What is wrong with the views held, for the writers: `whole` is always held, and `five`
+    /// and `nine` both or neither.
+    pub(crate) fn views_error(&self) -> Option<String> {
+        if self.whole.is_absent() {
+            return Some("no whole view".into());
+        }
+        (self.five.is_absent() != self.nine.is_absent())
+            .then(|| "five and nine crops are written together or not at all".into())
     }
 }
 

@@ -92,7 +92,15 @@ impl ImageReader<'_> {
             let i = View::ALL.iter().position(|v| *v == view).expect("a view");
             views[i] = self.view(header, view, &object)?;
         }
-        let [Some(whole), Some(five), Some(nine)] = views else { return Ok(None) };
+        let (whole, five, nine) = match views {
+            [Some(whole), Some(five), Some(nine)] => (whole, five, nine),
+            // A file of the whole view only.
+            [Some(whole), None, None] => {
+                let d = whole.d;
+                (whole, ViewEntry::absent(d), ViewEntry::absent(d))
+            }
+            _ => return Ok(None),
+        };
         Ok(Some(TxtEntry { id, whole, five, nine }))
     }
 

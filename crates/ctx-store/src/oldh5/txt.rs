@@ -322,7 +322,11 @@ impl<'e> Image<'e> {
         let mut floats = Vec::with_capacity(6);
         let mut float_at = 0u64;
         let mut places = Vec::with_capacity(3);
-        for view in View::ALL {
+        if let Some(message) = e.views_error() {
+            return Err(Error::Input { path: path.to_owned(), object: name, message });
+        }
+        let held: Vec<View> = e.views().collect();
+        for &view in &held {
             let v = e.view(view);
             if v.crops != view.crops() {
                 return Err(Error::Input {
@@ -362,7 +366,7 @@ impl<'e> Image<'e> {
         if aligned > float_at {
             floats.push(&[0; 8][..(aligned - float_at) as usize]);
         }
-        let text_bytes: usize = View::ALL
+        let text_bytes: usize = held
             .iter()
             .flat_map(|&v| e.view(v).texts.iter())
             .map(|t| 16 + t.len().next_multiple_of(8) + 16)
@@ -370,14 +374,14 @@ impl<'e> Image<'e> {
         let mut b = Buf::with_capacity(aligned, text_bytes + 4096 + 12 * 1024);
         // Texts: every view's, in one collection (more for over 65,535 texts).
         let texts: Vec<&[u8]> =
-            View::ALL.iter().flat_map(|&v| e.view(v).texts.iter().map(|t| t.as_bytes())).collect();
+            held.iter().flat_map(|&v| e.view(v).texts.iter().map(|t| t.as_bytes())).collect();
         let collections: Vec<u64> = texts
             .chunks(COLLECTION_OBJECTS)
             .map(|c| encode::global_heap(&mut b, c.iter().copied()))
             .collect();
         let mut text_index = 0;
         let mut views = Vec::with_capacity(3);
-        for (view, (features_at, scores_at, shape, fshape)) in View::ALL.into_iter().zip(places) {
+        for (view, (features_at, scores_at, shape, fshape)) in held.iter().copied().zip(places) {
             let v = e.view(view);
             let refs_at = b.here();
             for t in &v.texts {

@@ -149,12 +149,25 @@ impl TxtCtxWriter {
     }
 }
 
-/// Whether an image group holds every view with its three datasets.
+/// Whether an image group holds every view with its three datasets (or, in a file of the
+/// whole view only, `whole` alone).
 fn complete_image(g: &Group) -> bool {
-    View::ALL.iter().all(|v| {
+    let full = |v: &View| {
         g.group(v.name())
             .is_ok_and(|vg| resume::holds(&vg, &[schema::FEATURES, schema::SCORES, schema::TEXTS]))
-    })
+    };
+    let crops = [View::Five, View::Nine];
+    full(&View::Whole) && (crops.iter().all(full) || crops.iter().all(|v| !g.link_exists(v.name())))
+}
+
+/// An entry's views against what a file holds: `whole`, and `five` and `nine` together.
+pub(crate) fn check_views(path: &Path, e: &TxtEntry) -> Result<()> {
+    match e.views_error() {
+        Some(message) => {
+            Err(Error::Input { path: path.to_owned(), object: e.id.to_string(), message })
+        }
+        None => Ok(()),
+    }
 }
 
 /// A view's crops against the schema's (the writers' first check of an entry).
@@ -176,7 +189,8 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
     let path = &w.path;
     let mut arrays = Vec::with_capacity(entries.len() * 6);
     for e in entries {
-        for view in View::ALL {
+        check_views(path, e)?;
+        for view in e.views() {
             let v = e.view(view);
             check_crops(path, e.id, view, v)?;
             let shape = view.shape(v.k);
@@ -200,7 +214,7 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
     for (i, e) in entries.iter().enumerate() {
         let name = e.id.to_string();
         let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
-        for view in View::ALL {
+        for view in e.views() {
             let v = e.view(view);
             let vg = g.create_group(view.name()).map_err(h5err(path, &format!("{name}/{view}")))?;
             for (at, a) in next.by_ref().take(2) {
@@ -222,8 +236,9 @@ fn write_entry<'d>(
 ) -> Result<()> {
     let path = &w.path;
     let name = e.id.to_string();
+    check_views(path, e)?;
     let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
-    for view in View::ALL {
+    for view in e.views() {
         let v = e.view(view);
         let object = format!("{name}/{view}");
         check_crops(path, e.id, view, v)?;
@@ -358,6 +373,9 @@ impl TxtCtxReader {
                 self.read_view(&g, id, view)?
             }
         };
+        if v.is_absent() {
+            return Err(Error::Missing { path: self.path.clone(), object: format!("{id}/{view}") });
+        }
         let crop = if view == View::Whole { crop.filter(|&c| c != 0) } else { crop };
         v.select(crop, top_k).ok_or_else(|| Error::Missing {
             path: self.path.clone(),
@@ -369,9 +387,20 @@ impl TxtCtxReader {
         self.plan_view(g, id, view)?.load(self, id, view)
     }
 
+    /// The views image `id` holds: all three, or `whole` alone (in a file of a run that
+    /// searched the whole image only).
+    pub fn views(&self, id: u64) -> Result<Vec<View>> {
+        let name = id.to_string();
+        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        Ok(held_views(&g))
+    }
+
     fn plan_view(&self, g: &Group, id: u64, view: View) -> Result<ViewPlan> {
         let path = &self.path;
         let object = format!("{id}/{view}");
+        if view != View::Whole && !held_views(g).contains(&view) {
+            return Ok(ViewPlan::absent());
+        }
         let vg = h5::group(path, g, view.name(), &object)?;
         let obj = |d: &str| schema::txt_object(id, view, d);
         let whole = view == View::Whole;
@@ -505,13 +534,21 @@ struct ImagePlan {
 impl ImagePlan {
     fn load(self, r: &TxtCtxReader) -> Result<TxtEntry> {
         let [whole, five, nine] = self.views;
-        Ok(TxtEntry {
-            id: self.id,
-            whole: whole.load(r, self.id, View::Whole)?,
-            five: five.load(r, self.id, View::Five)?,
-            nine: nine.load(r, self.id, View::Nine)?,
-        })
+        let whole = whole.load(r, self.id, View::Whole)?;
+        let mut five = five.load(r, self.id, View::Five)?;
+        let mut nine = nine.load(r, self.id, View::Nine)?;
+        // An absent view has the whole view's feature size, as the writer's entry had.
+        for v in [&mut five, &mut nine].into_iter().filter(|v| v.is_absent()) {
+            v.d = whole.d;
+        }
+        Ok(TxtEntry { id: self.id, whole, five, nine })
     }
+}
+
+/// The views an image group holds: `whole` (missing or not: reading it names what is wrong),
+/// and `five` and `nine` where their groups exist.
+fn held_views(g: &Group) -> Vec<View> {
+    View::ALL.into_iter().filter(|v| *v == View::Whole || g.link_exists(v.name())).collect()
 }
 
 struct ViewPlan {
@@ -524,6 +561,18 @@ struct ViewPlan {
 }
 
 impl ViewPlan {
+    /// A view the image does not hold.
+    fn absent() -> Self {
+        Self {
+            crops: 0,
+            k: 0,
+            d: 0,
+            features: h5::F32Source::Loaded(Vec::new()),
+            scores: h5::F32Source::Loaded(Vec::new()),
+            texts: Vec::new(),
+        }
+    }
+
     fn load(self, r: &TxtCtxReader, id: u64, view: View) -> Result<ViewEntry> {
         let obj = |d: &str| schema::txt_object(id, view, d);
         Ok(ViewEntry {

@@ -10,7 +10,7 @@ use crate::ops::check::report::{
 use crate::original::caption_db::CaptionDb;
 use crate::original::txt::TxtCtxReader;
 use crate::original::vis::VisCtxReader;
-use crate::schema::{self, View};
+use crate::schema;
 
 /// vis_ctx: every image readable with the file's `fdim`.
 pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
@@ -29,7 +29,7 @@ pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// txt_ctx: every view of every image readable, one `k` and `d` in all, scores descending.
+/// txt_ctx: every view of every image readable (`whole`, with or without `five` and `nine`), one `k` and `d` in all, scores descending.
 pub(crate) fn txt(path: &Path, report: &mut Report) -> Result<()> {
     let r = TxtCtxReader::open(path)?;
     let mut dims: Option<(usize, usize, u64)> = None;
@@ -47,7 +47,17 @@ pub(crate) fn txt(path: &Path, report: &mut Report) -> Result<()> {
         if !known {
             continue;
         }
-        for view in View::ALL {
+        let views = match r.views(id) {
+            Ok(v) => v,
+            Err(e) => {
+                report.push_err(id.to_string(), &e);
+                continue;
+            }
+        };
+        if views.len() == 2 {
+            report.push(id.to_string(), "five and nine crops are held together or not at all");
+        }
+        for view in views {
             let object = format!("{id}/{view}");
             let v = match r.view(id, view, None, None) {
                 Ok(v) => v,
