@@ -4,7 +4,7 @@
 //! - [`VisCtxWriter`] / [`VisCtxReader`]: `vis_ctx.hdf5`, one float32 `(fdim,)` dataset per
 //!   image id and the root attribute `fdim`.
 //! - [`TxtCtxWriter`] / [`TxtCtxReader`]: `txt_ctx.hdf5`, per image `whole`/`five`/`nine` groups
-//!   of `features`, `scores` and `texts`.
+//!   of `features`, `scores` and `texts` (or `whole` alone: [`ViewEntry::absent`]).
 //! - [`CaptionDbWriter`] / [`CaptionDb`]: `caption_db.hdf5`, in the original's group-per-batch
 //!   layout or our contiguous one, detected on open.
 //! - HAAV's profile of the same three files (GT-RIPL/HAAV, CVPR 2023: grid and pooled image

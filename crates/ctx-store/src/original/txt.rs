@@ -346,6 +346,14 @@ impl TxtCtxReader {
     fn plan(&self, id: u64) -> Result<ImagePlan> {
         let name = id.to_string();
         let g = h5::group(&self.path, &self.file, &name, &name)?;
+        if let [_, one] = held_views(&g)[..] {
+            // Five without nine, or nine without five.
+            let missing = if one == View::Five { View::Nine } else { View::Five };
+            return Err(Error::Missing {
+                path: self.path.clone(),
+                object: format!("{id}/{missing}"),
+            });
+        }
         Ok(ImagePlan {
             id,
             views: [

@@ -10,7 +10,7 @@ use crate::ops::check::report::{
 use crate::original::caption_db::CaptionDb;
 use crate::original::txt::TxtCtxReader;
 use crate::original::vis::VisCtxReader;
-use crate::schema;
+use crate::schema::{self, View};
 
 /// vis_ctx: every image readable with the file's `fdim`.
 pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
@@ -54,9 +54,8 @@ pub(crate) fn txt(path: &Path, report: &mut Report) -> Result<()> {
                 continue;
             }
         };
-        if views.len() == 2 {
-            report.push(id.to_string(), "five and nine crops are held together or not at all");
-        }
+        // Five without nine or nine without five: the missing one is reported.
+        let views = if views.len() == 2 { View::ALL.to_vec() } else { views };
         for view in views {
             let object = format!("{id}/{view}");
             let v = match r.view(id, view, None, None) {
