@@ -35,8 +35,8 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   # torch's wheels and their CUDA libraries take about 5.5 GB installed, more while pip unpacks
   # them; say so before pip fails half-way with "No space left on device".
   free_kb=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
-  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((9 * 1024 * 1024)) ]; then
-    echo "setup: warning: only $((free_kb / 1024)) MiB free under $root; a fresh make test needs about 9 GiB (.venv 5.3 GiB, target/ 2.2 GiB, cargo's registry 0.5 GiB)" >&2
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt $((11 * 1024 * 1024)) ]; then
+    echo "setup: warning: only $((free_kb / 1024)) MiB free under $root; make test needs about 11 GiB (.venv 5.3 GiB, target/ 4.4 GiB, cargo's registry 0.5 GiB)" >&2
   fi
   echo "setup: installing requirements.txt into $venv (torch is large: a few minutes)" >&2
   # No wheel cache: it would keep a second copy of every wheel (gigabytes) for no later use.
