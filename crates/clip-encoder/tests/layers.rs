@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use test_support::{Layer, Layering, ModuleGraph, ROOT};
+use test_support::{Layer, Layering, ROOT};
 
 /// The layers, bottom-up, as `lib.rs`'s doc comment lists them.
 const LAYERING: Layering = Layering {
@@ -45,32 +45,21 @@ fn src() -> PathBuf {
 
 #[test]
 fn imports_follow_the_layers() {
-    let graph = ModuleGraph::from_dir(&src()).unwrap();
+    let (graph, violations) = LAYERING.crate_violations(&src());
     assert!(graph.modules.len() >= 14, "{:?}", graph.modules.keys());
     assert!(graph.imports.len() >= 20, "{} imports", graph.imports.len());
-    let violations = LAYERING.violations(&graph);
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 #[test]
 fn lib_rs_documents_the_same_layers() {
-    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
-    let doc: String = lib.lines().filter(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
-    let violations = LAYERING.doc_violations(&doc);
+    let violations = LAYERING.lib_doc_violations(&src());
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 /// The sources of `src/`, with `line` added to `file`, against the layers.
 fn violations_with(file: &str, line: &str) -> String {
-    let graph = ModuleGraph::from_dir(&src()).unwrap();
-    let mut files: Vec<(String, String)> = graph
-        .modules
-        .values()
-        .map(|f| (f.clone(), std::fs::read_to_string(src().join(f)).unwrap()))
-        .collect();
-    files.iter_mut().find(|(p, _)| p == file).unwrap().1.push_str(line);
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect();
-    LAYERING.violations(&ModuleGraph::from_sources(&refs)).join("\n")
+    LAYERING.violations_with(&src(), file, line).join("\n")
 }
 
 /// The check bites on this crate too: the cycles this layering replaced (`limits` reading

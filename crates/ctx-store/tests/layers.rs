@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use test_support::{Layer, Layering, ModuleGraph, ROOT};
+use test_support::{Layer, Layering, ROOT};
 
 /// The layers, bottom-up, as `lib.rs`'s doc comment lists them.
 const LAYERING: Layering = Layering {
@@ -45,48 +45,24 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-fn sources() -> Vec<(String, String)> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
-                out.push((rel, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&src(), &src(), &mut out);
-    out.sort();
-    out
-}
-
 #[test]
 fn imports_follow_the_layers() {
-    let graph = ModuleGraph::from_dir(&src()).unwrap();
+    let (graph, violations) = LAYERING.crate_violations(&src());
     // The scanner reads the crate: its files and the imports between them.
     assert!(graph.modules.len() >= 30, "{:?}", graph.modules.keys());
     assert!(graph.imports.len() >= 100, "{} imports", graph.imports.len());
-    let violations = LAYERING.violations(&graph);
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 #[test]
 fn lib_rs_documents_the_same_layers() {
-    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
-    let doc: String = lib.lines().filter(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
-    let violations = LAYERING.doc_violations(&doc);
+    let violations = LAYERING.lib_doc_violations(&src());
     assert!(violations.is_empty(), "{}", violations.join("\n"));
 }
 
 /// The crate's sources with `line` added to `file`, against the layers.
 fn violations_with(file: &str, line: &str) -> Vec<String> {
-    let mut files = sources();
-    files.iter_mut().find(|(p, _)| p == file).unwrap().1.push_str(line);
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect();
-    LAYERING.violations(&ModuleGraph::from_sources(&refs))
+    LAYERING.violations_with(&src(), file, line)
 }
 
 /// The check bites: one upward import added to the crate's own sources (the foundation's

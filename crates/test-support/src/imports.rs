@@ -37,8 +37,7 @@ impl ModuleGraph {
     /// Reads every `.rs` file under `src` (the crate's `src/` folder; `src/bin/` is left out:
     /// binaries are other crates).
     pub fn from_dir(src: &Path) -> std::io::Result<Self> {
-        let mut files = Vec::new();
-        collect(src, src, &mut files)?;
+        let files = read_sources(src)?;
         let refs: Vec<(&str, &str)> = files.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect();
         Ok(Self::from_sources(&refs))
     }
@@ -67,6 +66,13 @@ impl ModuleGraph {
         }
         ModuleGraph { modules, imports }
     }
+}
+
+/// Every `.rs` file under `src` but `src/bin/`, as (path relative to `src/`, source), sorted.
+pub fn read_sources(src: &Path) -> std::io::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    collect(src, src, &mut files)?;
+    Ok(files)
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> std::io::Result<()> {

@@ -3,8 +3,9 @@
 //! files or units import each other in a cycle.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
-use crate::imports::{Import, ModuleGraph, ROOT};
+use crate::imports::{Import, ModuleGraph, ROOT, read_sources};
 
 /// One layer: its name (as the crate's documentation writes it) and its units, module paths
 /// such as `h5` or `ops::check` that hold every file under them (`crate` is the root file).
@@ -26,6 +27,32 @@ pub struct Layering {
 }
 
 impl Layering {
+    /// Departures of the crate whose `src/` folder is `src` from the layers (see
+    /// [`Layering::violations`]), with the graph they were read from.
+    pub fn crate_violations(&self, src: &Path) -> (ModuleGraph, Vec<String>) {
+        let graph = ModuleGraph::from_dir(src).expect("the crate's sources read");
+        let violations = self.violations(&graph);
+        (graph, violations)
+    }
+
+    /// Departures of the `//!` documentation of `src/lib.rs` from the layers (see
+    /// [`Layering::doc_violations`]).
+    pub fn lib_doc_violations(&self, src: &Path) -> Vec<String> {
+        let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs reads");
+        let doc: Vec<&str> = lib.lines().filter(|l| l.starts_with("//!")).collect();
+        self.doc_violations(&doc.join("\n"))
+    }
+
+    /// Departures of the crate's sources from the layers once `line` is added to `file` (a path
+    /// relative to `src/`): what a planted import would make the check say.
+    pub fn violations_with(&self, src: &Path, file: &str, line: &str) -> Vec<String> {
+        let mut files = read_sources(src).expect("the crate's sources read");
+        let planted = files.iter_mut().find(|(p, _)| p == file).expect("the file is in src/");
+        planted.1.push_str(line);
+        let refs: Vec<(&str, &str)> = files.iter().map(|(p, s)| (p.as_str(), s.as_str())).collect();
+        self.violations(&ModuleGraph::from_sources(&refs))
+    }
+
     /// The unit a module belongs to: the longest unit that is the module or a parent of it.
     pub fn unit_of(&self, module: &str) -> Option<(usize, &'static str)> {
         let mut best: Option<(usize, &'static str)> = None;

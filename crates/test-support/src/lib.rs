@@ -13,7 +13,7 @@ mod rng;
 
 pub use compare::{assert_close, max_row_rel};
 pub use fixtures::{read_f32_file, reference_outputs, tiny_clip, write_f32_file};
-pub use imports::{Import, ModuleGraph, ROOT};
+pub use imports::{Import, ModuleGraph, ROOT, read_sources};
 pub use layers::{Layer, Layering, cycles};
 pub use python::{
     old_h5py_python, python, run_python, run_python_code, run_python_json, run_python_json_with,
