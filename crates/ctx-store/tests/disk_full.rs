@@ -7,32 +7,21 @@
 use std::path::Path;
 use std::process::Command;
 
-use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, testing};
+use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, testing};
 use test_support::Rng;
+
+mod common;
+use common::random_view;
 
 const BATCH: u64 = 4;
 const BATCHES: u64 = 6;
-
-fn view(rng: &mut Rng, crops: usize) -> ViewEntry {
-    let (k, d) = (3, 16);
-    let mut scores = rng.vec_f32(crops * k);
-    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
-    ViewEntry {
-        crops,
-        k,
-        d,
-        features: rng.vec_f32(crops * k * d),
-        scores,
-        texts: (0..crops * k).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
-    }
-}
 
 fn batch(b: u64) -> Vec<TxtEntry> {
     (b * BATCH..(b + 1) * BATCH)
         .map(|id| {
             let mut rng = Rng::new(id + 1);
-            let (whole, five) = (view(&mut rng, 1), view(&mut rng, 5));
-            TxtEntry { id, whole, five, nine: view(&mut rng, 9) }
+            let (whole, five) = (random_view(&mut rng, 1, 3, 16), random_view(&mut rng, 5, 3, 16));
+            TxtEntry { id, whole, five, nine: random_view(&mut rng, 9, 3, 16) }
         })
         .collect()
 }

@@ -16,10 +16,13 @@ use std::time::Duration;
 
 use ctx_store::{
     CaptionDbWriter, CaptionLayout, HaavCaptionDbWriter, HaavTxtCtxWriter, HaavVisCtxWriter,
-    Provenance, TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
+    Provenance, TxtCtxWriter, TxtEntry, VisCtxWriter,
 };
 use test_support::Rng;
 use test_support::run_python_code;
+
+mod common;
+use common::random_view;
 
 const READER: &str = env!("CARGO_BIN_EXE_ctx-store-fuzz-reader");
 /// Time one file's reads may take.
@@ -38,26 +41,13 @@ fn prov() -> Provenance {
     Provenance::new("fuzz", "{\"seed\": 1}")
 }
 
-fn view(rng: &mut Rng, crops: usize, k: usize, d: usize) -> ViewEntry {
-    let mut scores = rng.vec_f32(crops * k);
-    scores.chunks_mut(k.max(1)).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
-    ViewEntry {
-        crops,
-        k,
-        d,
-        features: rng.vec_f32(crops * k * d),
-        scores,
-        texts: (0..crops * k).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
-    }
-}
-
 /// An image with `[whole, five, nine]` texts per crop `ks`.
 fn entry(rng: &mut Rng, id: u64, ks: [usize; 3], d: usize) -> TxtEntry {
     TxtEntry {
         id,
-        whole: view(rng, 1, ks[0], d),
-        five: view(rng, 5, ks[1], d),
-        nine: view(rng, 9, ks[2], d),
+        whole: random_view(rng, 1, ks[0], d),
+        five: random_view(rng, 5, ks[1], d),
+        nine: random_view(rng, 9, ks[2], d),
     }
 }
 

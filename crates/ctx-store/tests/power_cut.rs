@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
-use ctx_store::{Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry, check};
+use ctx_store::{Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, check};
 use test_support::Rng;
+
+mod common;
+use common::random_view;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
@@ -27,23 +30,14 @@ const BATCHES: u64 = 4;
 const PER_CUT: usize = 6;
 const SECTOR: usize = 512;
 
-fn view(rng: &mut Rng, crops: usize) -> ViewEntry {
-    let (k, d) = (2, 4);
-    let mut scores = rng.vec_f32(crops * k);
-    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
-    ViewEntry {
-        crops,
-        k,
-        d,
-        features: rng.vec_f32(crops * k * d),
-        scores,
-        texts: (0..crops * k).map(|i| format!("phrase {i} {}", rng.below(1000))).collect(),
-    }
-}
-
 fn entry(id: u64) -> TxtEntry {
     let mut rng = Rng::new(id + 1);
-    TxtEntry { id, whole: view(&mut rng, 1), five: view(&mut rng, 5), nine: view(&mut rng, 9) }
+    TxtEntry {
+        id,
+        whole: random_view(&mut rng, 1, 2, 4),
+        five: random_view(&mut rng, 5, 2, 4),
+        nine: random_view(&mut rng, 9, 2, 4),
+    }
 }
 
 fn batch(b: u64) -> Vec<TxtEntry> {
