@@ -6,12 +6,18 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Mutex;
 
 use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, testing};
 use test_support::Rng;
 
 mod common;
 use common::random_view;
+
+/// The tests here take turns: a child process started by one (the file-size test's writer)
+/// inherits the other's open HDF5 file descriptors, and with them its file lock, so the other's
+/// reopen of its file could fail with "the file is locked by another process".
+static LOCK: Mutex<()> = Mutex::new(());
 
 const BATCH: u64 = 4;
 const BATCHES: u64 = 6;
@@ -52,6 +58,7 @@ fn run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
 
 #[test]
 fn a_full_disk_inside_a_batch_loses_nothing_committed() {
+    let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want_path = dir.path().join("uninterrupted.h5");
     assert!(run(&want_path, 0).1.is_none());
@@ -86,6 +93,7 @@ fn a_full_disk_inside_a_batch_loses_nothing_committed() {
 /// then `resume` without it.
 #[test]
 fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
+    let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let writer = env!("CARGO_BIN_EXE_ctx-store-crash-writer");
     let want = dir.path().join("want.h5");
