@@ -24,6 +24,7 @@ use crate::{bounds, schema};
 pub(crate) mod chunks;
 pub(crate) mod direct_chunk;
 pub(crate) mod gzip;
+mod object_addr;
 pub(crate) mod packed;
 pub(crate) mod provenance;
 pub(crate) mod resume;
@@ -259,8 +260,18 @@ impl Drop for Writer {
 }
 
 /// Opens the dataset `name` under `group`, or [`Error::Missing`] with its full path `object`.
+/// What the library reads of it that `oldh5::validate` left unchecked at open (a root member of
+/// a large file; a chunk index) is checked first (`oldh5::access`).
 pub(crate) fn dataset(path: &Path, group: &Group, name: &str, object: &str) -> Result<Dataset> {
-    group.dataset(name).map_err(|e| missing_or(path, group, name, object, e))
+    if name == object {
+        crate::oldh5::access::root_member(path, name)?;
+    }
+    let ds = group.dataset(name).map_err(|e| missing_or(path, group, name, object, e))?;
+    if ds.is_chunked() {
+        let at = object_addr::header_address(&ds).map_err(h5err(path, object))?;
+        crate::oldh5::access::dataset_opened(path, at, object)?;
+    }
+    Ok(ds)
 }
 
 /// After a failed open: [`Error::Missing`] if there is no such link, else the HDF5 error.
@@ -274,6 +285,9 @@ fn missing_or(path: &Path, parent: &Group, name: &str, object: &str, e: hdf5::Er
 
 /// Opens the group `name` under `group`, or [`Error::Missing`].
 pub(crate) fn group(path: &Path, parent: &Group, name: &str, object: &str) -> Result<Group> {
+    if name == object {
+        crate::oldh5::access::root_member(path, name)?;
+    }
     parent.group(name).map_err(|e| missing_or(path, parent, name, object, e))
 }
 

@@ -18,9 +18,13 @@
 //!
 //! The same structures are read back without the library to preload a whole `txt_ctx.hdf5`
 //! (ours or h5py's), in parallel (`read`); anything else goes through the library, after
-//! `validate` checked the structures the library would trust (global heaps, B-trees, headers).
+//! `validate` checked the structures the library would trust (global heaps, B-trees, headers),
+//! or, for objects opened later, `access` checks them when they are opened.
 
+pub(crate) mod access;
 mod encode;
+#[cfg(test)]
+mod fuzz;
 mod io;
 mod parse;
 pub(crate) mod read;

@@ -31,6 +31,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) len: u64,
     block: Vec<u8>,
     block_at: u64,
+    /// Bytes read at once.
+    block_size: usize,
 }
 
 /// Bytes read at once for metadata.
@@ -38,7 +40,17 @@ const BLOCK: usize = 64 * 1024;
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(path: &'a Path, file: &'a std::fs::File, len: u64) -> Self {
-        Self { path, file, len, block: Vec::new(), block_at: 0 }
+        Self::with_block(path, file, len, BLOCK)
+    }
+
+    /// A reader reading `block_size` bytes at once.
+    pub(crate) fn with_block(
+        path: &'a Path,
+        file: &'a std::fs::File,
+        len: u64,
+        block_size: usize,
+    ) -> Self {
+        Self { path, file, len, block: Vec::new(), block_at: 0, block_size }
     }
 
     /// `n` bytes at `at`, which must lie within the file.
@@ -48,7 +60,7 @@ impl<'a> Reader<'a> {
         };
         let cached = at >= self.block_at && end <= self.block_at + self.block.len() as u64;
         if !cached {
-            let want = n.max(BLOCK.min((self.len - at) as usize));
+            let want = n.max(self.block_size.min((self.len - at) as usize));
             self.block.resize(want, 0);
             self.file.read_exact_at(&mut self.block, at).map_err(|source| Error::Io {
                 path: self.path.to_owned(),

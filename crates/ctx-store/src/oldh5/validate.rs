@@ -13,14 +13,18 @@
 //!
 //! [`file`] checks, once per process and file, what opening and detecting a file touches: the
 //! superblock, the root group's header, attributes and index, and the objects below the root
-//! (all of them in files of at most [`FULL_WALK_MEMBERS`] members, else those of the first image).
-//! The texts of `txt_ctx` are read and checked by `read`; other string datasets by [`strings`].
+//! (all of them in files of at most [`FULL_WALK_MEMBERS`] members, else those of the first image,
+//! the others as they are opened: [`member`]). Files in HDF5's newer format (superblock 2 or 3:
+//! checksummed headers and link indexes) have their datasets' chunk B-trees, which carry no
+//! checksum, checked as they are opened ([`dataset_chunk_index`]); `access` remembers what is
+//! left to check. The texts of `txt_ctx` are read and checked by `read`; other string datasets
+//! by [`strings`].
 
 use std::collections::HashSet;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Mutex;
 
+use super::access::{self, Later};
 use super::encode::{Addr, Entry};
 use super::parse::{self, RawMessage, Reader, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
@@ -206,31 +210,33 @@ pub(crate) const FULL_WALK_MEMBERS: usize = 4096;
 /// Members of a group below the root checked (an image's views, a batch's datasets).
 const MEMBERS_CHECKED: usize = 64;
 
-/// A file as [`file`] remembers it: device, inode, length, modification time (s, ns).
-type FileKey = (u64, u64, u64, i64, i64);
-
-/// Files [`file`] found sound in this process.
-static CHECKED: Mutex<Vec<FileKey>> = Mutex::new(Vec::new());
-
 /// Checks the structures of `path` that opening, detecting and summarising it make HDF5 read
-/// (see the module's documentation). Files this cannot read (missing, not HDF5, other sizes of
-/// offsets, a userblock, shorter than their superblock says) are left to the library, which
-/// reports them.
+/// (see the module's documentation), once per process and file; what is left to check when
+/// objects are opened is remembered ([`access`](super::access)). Files this cannot read
+/// (missing, not HDF5, other sizes of offsets, a userblock, shorter than their superblock says)
+/// are left to the library, which reports them.
 pub(crate) fn file(path: &Path) -> Result<()> {
     let Ok(raw) = std::fs::File::open(path) else { return Ok(()) };
     let Ok(meta) = raw.metadata() else { return Ok(()) };
-    let key = (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec());
-    if CHECKED.lock().map(|c| c.contains(&key)).unwrap_or(false) {
+    let key = access::key(&meta);
+    if access::known(key) {
         return Ok(());
     }
-    let len = meta.len();
-    let mut r = Reader::new(path, &raw, len);
+    let later = check(path, &raw, meta.len())?;
+    access::remember(key, raw, meta.len(), later);
+    Ok(())
+}
+
+/// [`file`]'s checks of `raw` (`path`, `len` bytes), every time: what they leave to be checked
+/// when objects are opened.
+pub(crate) fn check(path: &Path, raw: &std::fs::File, len: u64) -> Result<Later> {
+    let mut r = Reader::new(path, raw, len);
     let mut head = [0u8; 104];
     if len < head.len() as u64 || raw.read_exact_at(&mut head, 0).is_err() {
-        return Ok(());
+        return Ok(Later::Nothing);
     }
     if &head[..8] != b"\x89HDF\r\n\x1a\n" {
-        return Ok(());
+        return Ok(Later::Nothing);
     }
     let mut seen = HashSet::new();
     match head[8] {
@@ -238,29 +244,48 @@ pub(crate) fn file(path: &Path) -> Result<()> {
             let root = if head[8] == 0 { 56 } else { 60 };
             let plain = head[13] == 8 && head[14] == 8 && u64_at(&head, 24) == 0;
             if !plain || u64_at(&head, 40) > len {
-                return Ok(());
+                return Ok(Later::Nothing);
             }
-            check_object(&mut r, u64_at(&head, root + 8), "/", 3, true, &mut seen)?;
+            let rest = check_object(&mut r, u64_at(&head, root + 8), "/", 3, true, &mut seen)?;
+            Ok(if rest.is_empty() { Later::Nothing } else { Later::Members(rest) })
         }
         2 | 3 => {
             let plain = head[9] == 8 && head[10] == 8 && u64_at(&head, 12) == 0;
             if !plain || u64_at(&head, 28) > len {
-                return Ok(());
+                return Ok(Later::Nothing);
             }
             let messages = header_v2(&mut r, u64_at(&head, 36), "/", &mut seen)?;
             attributes(&mut r, &messages, "/")?;
+            Ok(Later::ChunkIndexes)
         }
-        _ => return Ok(()),
+        _ => Ok(Later::Nothing),
     }
-    if let Ok(mut c) = CHECKED.lock() {
-        c.push(key);
+}
+
+/// Checks a member of the root group (object header at `at`) and what lies below it, as
+/// [`file`] checks every member of smaller files.
+pub(crate) fn member(r: &mut Reader, at: u64, name: &str) -> Result<()> {
+    check_object(r, at, name, 2, false, &mut HashSet::new()).map(drop)
+}
+
+/// Checks the chunk index of the dataset whose object header (version 1 or 2) is at `at`.
+pub(crate) fn dataset_chunk_index(r: &mut Reader, at: u64, object: &str) -> Result<()> {
+    let messages = match r.bytes(at, 4, object)? {
+        b"OHDR" => header_v2(r, at, object, &mut HashSet::new())?,
+        _ => parse::header_messages(r, at, object)?,
+    };
+    for (kind, _, body) in &messages {
+        if *kind == 0x0008 {
+            chunk_index(r, body, object)?;
+        }
     }
     Ok(())
 }
 
 /// Checks the object whose (version 1) header is at `at`: its messages, attributes, chunk
 /// index, and for a group its index and, `depth` levels down, its members (all of them below the
-/// root, at most [`MEMBERS_CHECKED`] below others).
+/// root, at most [`MEMBERS_CHECKED`] below others). Returns the root's members left unchecked:
+/// all but the first image of a root of more than [`FULL_WALK_MEMBERS`] members.
 fn check_object(
     r: &mut Reader,
     at: u64,
@@ -268,9 +293,9 @@ fn check_object(
     depth: usize,
     root: bool,
     seen: &mut HashSet<u64>,
-) -> Result<()> {
+) -> Result<Vec<(Box<str>, Entry)>> {
     if !seen.insert(at) {
-        return Ok(()); // a hard link to an object checked already
+        return Ok(Vec::new()); // a hard link to an object checked already
     }
     let messages = parse::header_messages(r, at, object)?;
     attributes(r, &messages, object)?;
@@ -279,7 +304,7 @@ fn check_object(
             chunk_index(r, body, object)?;
         }
     }
-    let Some(stab) = messages.iter().find(|m| m.0 == 0x0011) else { return Ok(()) };
+    let Some(stab) = messages.iter().find(|m| m.0 == 0x0011) else { return Ok(Vec::new()) };
     if stab.2.len() < 16 {
         return Err(r.corrupt(object, "short symbol table message".into()));
     }
@@ -287,27 +312,29 @@ fn check_object(
     let mut members = Vec::new();
     parse::walk(r, u64_at(&stab.2, 0), &heap, 0, &mut members)?;
     if depth == 0 {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    let below: Vec<(Box<str>, Entry)> = if !root {
-        members.into_iter().take(MEMBERS_CHECKED).collect()
+    let (below, rest): (Vec<(Box<str>, Entry)>, _) = if !root {
+        (members.into_iter().take(MEMBERS_CHECKED).collect(), Vec::new())
     } else if members.len() <= FULL_WALK_MEMBERS {
-        members
+        (members, Vec::new())
     } else {
-        // The first image, as `detect` takes it: the smallest id.
+        // The first image, as `detect` takes it (the smallest id), now; the rest when opened.
         let first = members
             .iter()
-            .filter_map(|(name, e)| Some((crate::schema::parse_id(name)?, name, e)))
+            .enumerate()
+            .filter_map(|(i, (name, _))| Some((crate::schema::parse_id(name)?, i)))
             .min_by_key(|m| m.0)
-            .map(|(_, name, e)| (name.clone(), *e));
-        first.into_iter().collect()
+            .map(|(_, i)| i);
+        let mut rest = members;
+        (first.map(|i| rest.swap_remove(i)).into_iter().collect(), rest)
     };
     for (name, e) in below {
         let Addr::Abs(header) = e.header else { continue };
         let child = if root { name.to_string() } else { format!("{object}/{name}") };
         check_object(r, header, &child, depth - 1, false, seen)?;
     }
-    Ok(())
+    Ok(rest)
 }
 
 /// Checks the strings held by the attributes among `messages`.
