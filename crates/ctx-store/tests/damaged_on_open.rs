@@ -6,7 +6,10 @@
 
 use std::path::Path;
 
-use ctx_store::{Error, HaavVisCtxReader, HaavVisCtxWriter, Provenance, VisCtxReader};
+use ctx_store::{
+    CaptionDb, CaptionDbWriter, CaptionLayout, Error, HaavVisCtxReader, HaavVisCtxWriter,
+    Provenance, VisCtxReader,
+};
 use test_support::{Rng, run_python_code};
 
 fn damaged(e: &Error) -> bool {
@@ -102,4 +105,30 @@ fn damaged_chunk_b_trees_of_our_gzip_datasets_are_damage_when_opened() {
     // The file as written reads as before.
     let again = HaavVisCtxReader::open(&path).unwrap().preload().unwrap();
     assert_eq!(again.pooled, whole.pooled);
+}
+
+#[test]
+fn damaged_chunk_b_trees_of_our_caption_database_are_damage_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("caption_db.h5");
+    let mut rng = Rng::new(10);
+    let prov = Provenance::new("damaged_on_open", "{}");
+    let mut w =
+        CaptionDbWriter::create(&path, CaptionLayout::Contiguous, 4, 8, &prov, true).unwrap();
+    let captions: Vec<String> = (0..20).map(|i| format!("a phrase {i}")).collect();
+    w.write_batch(&rng.vec_f32(20 * 4), &rng.vec_f32(20 * 8), &captions).unwrap();
+    w.finish().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let nodes = chunk_nodes(&bytes);
+    assert!(nodes.len() >= 3, "keys, features and captions are chunked: {nodes:?}");
+    assert_eq!(CaptionDb::open(&path).unwrap().load().unwrap().captions, captions);
+    for &node in &nodes {
+        let mut b = bytes.clone();
+        b[node..node + 4].fill(0);
+        let p = dir.path().join(format!("signature-{node}.h5"));
+        std::fs::write(&p, &b).unwrap();
+        // Opening the database reads its first rows already.
+        let e = CaptionDb::open(&p).and_then(|db| db.load()).unwrap_err();
+        assert!(damaged(&e) && e.to_string().contains("chunk index"), "node at {node}: {e}");
+    }
 }

@@ -267,11 +267,18 @@ pub(crate) fn dataset(path: &Path, group: &Group, name: &str, object: &str) -> R
         crate::oldh5::access::root_member(path, name)?;
     }
     let ds = group.dataset(name).map_err(|e| missing_or(path, group, name, object, e))?;
+    opened(path, &ds, object)?;
+    Ok(ds)
+}
+
+/// Before the library reads the chunk index of `ds` (`object` of `path`): checks it where
+/// `oldh5::validate` left it to be checked when opened (`oldh5::access`).
+pub(crate) fn opened(path: &Path, ds: &Dataset, object: &str) -> Result<()> {
     if ds.is_chunked() {
-        let at = object_addr::header_address(&ds).map_err(h5err(path, object))?;
+        let at = object_addr::header_address(ds).map_err(h5err(path, object))?;
         crate::oldh5::access::dataset_opened(path, at, object)?;
     }
-    Ok(ds)
+    Ok(())
 }
 
 /// After a failed open: [`Error::Missing`] if there is no such link, else the HDF5 error.
@@ -353,6 +360,7 @@ pub(crate) fn read_f32_into(
     if let (Some(raw), Some(offset)) = (raw, direct_offset(ds)) {
         pread_f32(path, object, raw, offset, out)
     } else {
+        opened(path, ds, object)?;
         ds.read_into_raw(out).map(drop).map_err(h5err(path, object))
     }
 }
@@ -435,6 +443,7 @@ pub(crate) fn read_strings_in(
     object: &str,
     rows: Option<std::ops::Range<usize>>,
 ) -> Result<Vec<String>> {
+    opened(path, ds, object)?;
     fn read<T: hdf5::H5Type>(
         ds: &Dataset,
         rows: Option<std::ops::Range<usize>>,

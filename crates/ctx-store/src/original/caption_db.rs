@@ -446,6 +446,7 @@ impl CaptionDb {
         let read = |name: &str| -> Result<Vec<f32>> {
             let object = format!("{prefix}{name}");
             let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+            h5::opened(&self.path, &ds, &object)?;
             let a: ndarray::Array2<f32> =
                 ds.read_slice_2d((rows.clone(), ..)).map_err(h5err(&self.path, &object))?;
             Ok(a.into_iter().collect())
@@ -494,6 +495,7 @@ impl CaptionDb {
         let read_row = |name: &str| -> Result<Vec<f32>> {
             let object = format!("{prefix}{name}");
             let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+            h5::opened(&self.path, &ds, &object)?;
             let a: ndarray::Array1<f32> =
                 ds.read_slice_1d((row, ..)).map_err(h5err(&self.path, &object))?;
             Ok(a.to_vec())
