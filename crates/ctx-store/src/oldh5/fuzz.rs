@@ -7,7 +7,7 @@
 //! `Ok` or an error; a panic fails the test, an input still running after [`HANG`] aborts it,
 //! and an allocation beyond what the file's length justifies is reported with its input.
 //!
-//! `XCTX_FUZZ_SECS` sets the time (default 20 s), `XCTX_FUZZ_SEED` the seed; a failing input is
+//! `XCTX_FUZZ_SECS` sets the time (default 30 s), `XCTX_FUZZ_SEED` the seed; a failing input is
 //! written to `target/fuzz-native/` and named in the failure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -176,7 +176,7 @@ fn file_of(input: &Input, seeds: &[Vec<u8>]) -> Vec<u8> {
 
 /// Every native read of the file at `path`; errors are what damaged files should give. Returns
 /// the views read whole.
-fn read_natively(path: &Path) -> usize {
+fn read_natively(path: &Path, bytes: &[u8]) -> usize {
     let raw = std::fs::File::open(path).unwrap();
     let len = raw.metadata().unwrap().len();
     if let Ok(Later::Members(members)) = validate::check(path, &raw, len) {
@@ -189,7 +189,7 @@ fn read_natively(path: &Path) -> usize {
     }
     let _ = parse::read(path, &raw);
     let mut r = Reader::new(path, &raw, len);
-    for at in structures(&std::fs::read(path).unwrap()).into_iter().take(64) {
+    for at in structures(bytes).into_iter().take(64) {
         let _ = validate::dataset_chunk_index(&mut r, at as u64, "fuzz");
         let _ = Collection::read(&raw, at as u64, len);
     }
@@ -307,7 +307,7 @@ with h5py.File(out + '/vis.h5', 'w') as f:
 
 fn budget() -> Duration {
     let secs = std::env::var("XCTX_FUZZ_SECS").ok().and_then(|s| s.parse().ok());
-    Duration::from_secs_f64(secs.unwrap_or(20.0))
+    Duration::from_secs_f64(secs.unwrap_or(30.0))
 }
 
 #[test]
@@ -347,7 +347,7 @@ fn native_parser_ends_every_input_in_ok_or_an_error() {
         // What the file's length justifies: a copy of the file a few times over, and 1 MiB.
         let limit = 4 * bytes.len() + (1 << 20);
         LIMIT.with(|l| l.set(limit));
-        let outcome = std::panic::catch_unwind(|| read_natively(&path));
+        let outcome = std::panic::catch_unwind(|| read_natively(&path, &bytes));
         LIMIT.with(|l| l.set(usize::MAX));
         let over = OVER.swap(0, Ordering::Relaxed);
         views += outcome.as_ref().map_or(0, |n| *n);
