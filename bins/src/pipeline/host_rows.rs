@@ -1,5 +1,5 @@
-//! One of the workspace's two modules with `unsafe` code (audited; the lint forbids it elsewhere;
-//! the other is `ctx-store`'s `h5/direct_chunk.rs`):
+//! One of the workspace's modules with `unsafe` code (audited; the lint forbids it elsewhere;
+//! the others are `ctx-store`'s `h5/direct_chunk.rs` and `h5/object_addr.rs`):
 //! a contiguous CPU tensor's elements as a mutable slice, so that the decoding workers write
 //! preprocessed pixels straight into their rows of a batch buffer. Through a temporary tensor
 //! each image cost two more copies of its pixels (9 MB for 15 f32 crops at 224 px) and an

@@ -1,7 +1,7 @@
 //! HDF5's direct chunk write (`H5Dwrite_chunk`), which `hdf5-metno` does not wrap: a chunk
 //! already compressed by the dataset's filters goes into the file as it is, bypassing HDF5's
-//! filter pipeline. The workspace's second module with `unsafe` code (audited; the lint forbids
-//! it elsewhere; the other is `bins`' `pipeline/host_rows.rs`): one foreign call, on handles
+//! filter pipeline. One of the workspace's modules with `unsafe` code (audited; the lint forbids
+//! it elsewhere; the others are `object_addr.rs` and `bins`' `pipeline/host_rows.rs`): one foreign call, on handles
 //! and buffers that outlive it.
 #![allow(unsafe_code)]
 

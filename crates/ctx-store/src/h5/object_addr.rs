@@ -1,7 +1,7 @@
 //! Where an open object's header lies in its file (`H5Oget_info3`'s token, which the native
 //! file format makes the header's address), so that `oldh5::access` can check the structures
-//! the library is about to read for it. A module with `unsafe` code (audited; the lint forbids
-//! it elsewhere): one foreign call on a handle and a buffer that outlive it, and the token read
+//! the library is about to read for it. One of the workspace's modules with `unsafe` code
+//! (audited; the lint forbids it elsewhere; see `direct_chunk.rs`): one foreign call on a handle and a buffer that outlive it, and the token read
 //! as the bytes it is.
 #![allow(unsafe_code)]
 
