@@ -87,7 +87,7 @@ fn classify_open_error(path: &Path, action: &'static str, source: hdf5::Error) -
 /// Opens a context file read-only.
 pub(crate) fn open_read(path: &Path) -> Result<File> {
     check_signature(path)?;
-    crate::oldh5::validate::file(path)?;
+    crate::oldh5::access::file(path)?;
     File::open(path).map_err(|e| classify_open_error(path, "open", e))
 }
 
@@ -155,7 +155,7 @@ impl Writer {
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
-        crate::oldh5::validate::file(path)?;
+        crate::oldh5::access::file(path)?;
         let file = Self::open_rw(path)?;
         let raw = Self::open_raw(path)?;
         Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })

@@ -1,4 +1,5 @@
-//! What [`validate::file`] left to check until an object is opened, per file: in a superblock 0
+//! The checks of [`validate`] run once per process and file ([`file`]), and what they left to
+//! check until an object is opened, per file: in a superblock 0
 //! file of more than [`validate::FULL_WALK_MEMBERS`] root members, each member (an image) when
 //! it is first opened; in a superblock 2 or 3 file, each chunked dataset's chunk B-tree. A
 //! member or dataset found sound is not checked again in this process.
@@ -8,26 +9,31 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::encode::{Addr, Entry};
+use super::encode::Addr;
 use super::parse::Reader;
-use super::validate;
+use super::validate::{self, Later};
 use crate::error::Result;
 
 /// A file as it was checked: device, inode, length, modification time (s, ns).
 pub(crate) type FileKey = (u64, u64, u64, i64, i64);
 
-pub(crate) fn key(meta: &std::fs::Metadata) -> FileKey {
+fn key(meta: &std::fs::Metadata) -> FileKey {
     (meta.dev(), meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec())
 }
 
-/// What [`validate::check`] left to check when objects are opened.
-pub(crate) enum Later {
-    /// Nothing: every structure opening the file's objects reads was checked.
-    Nothing,
-    /// The root group's members not checked yet (names, entries).
-    Members(Vec<(Box<str>, Entry)>),
-    /// The chunk B-trees of the datasets (a file with version 2 object headers).
-    ChunkIndexes,
+/// Checks the structures of `path` that opening, detecting and summarising it make HDF5 read
+/// ([`validate::check`]), once per process and file, and remembers what is left to check when
+/// objects are opened. Files that cannot be opened are left to the library, which reports them.
+pub(crate) fn file(path: &Path) -> Result<()> {
+    let Ok(raw) = std::fs::File::open(path) else { return Ok(()) };
+    let Ok(meta) = raw.metadata() else { return Ok(()) };
+    let key = key(&meta);
+    if known(key) {
+        return Ok(());
+    }
+    let later = validate::check(path, &raw, meta.len())?;
+    remember(key, raw, meta.len(), later);
+    Ok(())
 }
 
 /// A file with objects left to check.
@@ -41,16 +47,16 @@ struct Pending {
     done: Mutex<HashSet<u64>>,
 }
 
-/// Files [`validate::file`] found sound in this process, and what is left to check in each.
+/// Files [`file`] found sound in this process, and what is left to check in each.
 static FILES: Mutex<Vec<(FileKey, Option<Arc<Pending>>)>> = Mutex::new(Vec::new());
 
 /// Whether the file of `key` was checked in this process.
-pub(crate) fn known(key: FileKey) -> bool {
+fn known(key: FileKey) -> bool {
     FILES.lock().map(|f| f.iter().any(|(k, _)| *k == key)).unwrap_or(false)
 }
 
 /// Records that the file of `key` (open as `raw`, `len` bytes) is sound, but for `later`.
-pub(crate) fn remember(key: FileKey, raw: std::fs::File, len: u64, later: Later) {
+fn remember(key: FileKey, raw: std::fs::File, len: u64, later: Later) {
     let pending = match later {
         Later::Nothing => None,
         Later::Members(m) => {
@@ -106,7 +112,7 @@ impl Pending {
 }
 
 /// Before the library opens `name`, a member of the root group of `path`: checks it and what
-/// lies below it if [`validate::file`] left it unchecked.
+/// lies below it if [`file`] left it unchecked.
 pub(crate) fn root_member(path: &Path, name: &str) -> Result<()> {
     let Some(p) = pending(path) else { return Ok(()) };
     let Some(&at) = p.members.get(name) else { return Ok(()) };

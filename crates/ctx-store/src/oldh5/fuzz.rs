@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 use test_support::Rng;
 
-use super::access::Later;
 use super::parse::{self, Reader};
 use super::read::{NativeIndex, NativeTxtFile};
 use super::txt::NativeTxt;
-use super::validate::{self, Collection};
+use super::validate::{self, Collection, Later};
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::schema::View;
 

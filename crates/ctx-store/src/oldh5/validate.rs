@@ -11,20 +11,19 @@
 //! - Object headers (version 1 and 2): messages inside their chunks, continuations inside the
 //!   file and not revisited; attributes holding strings are checked as above.
 //!
-//! [`file`] checks, once per process and file, what opening and detecting a file touches: the
-//! superblock, the root group's header, attributes and index, and the objects below the root
-//! (all of them in files of at most [`FULL_WALK_MEMBERS`] members, else those of the first image,
-//! the others as they are opened: [`member`]). Files in HDF5's newer format (superblock 2 or 3:
-//! checksummed headers and link indexes) have their datasets' chunk B-trees, which carry no
-//! checksum, checked as they are opened ([`dataset_chunk_index`]); `access` remembers what is
-//! left to check. The texts of `txt_ctx` are read and checked by `read`; other string datasets
-//! by [`strings`].
+//! [`check`] (run once per process and file by `access::file`) checks what opening and
+//! detecting a file touches: the superblock, the root group's header, attributes and index, and
+//! the objects below the root (all of them in files of at most [`FULL_WALK_MEMBERS`] members,
+//! else those of the first image, the others as they are opened: [`member`]). Files in HDF5's
+//! newer format (superblock 2 or 3: checksummed headers and link indexes) have their datasets'
+//! chunk B-trees, which carry no checksum, checked as they are opened ([`dataset_chunk_index`]);
+//! `access` remembers what is left to check. The texts of `txt_ctx` are read and checked by
+//! `read`; other string datasets by [`strings`].
 
 use std::collections::HashSet;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::access::{self, Later};
 use super::encode::{Addr, Entry};
 use super::parse::{self, RawMessage, Reader, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
@@ -204,31 +203,26 @@ impl<'f> Strings<'f> {
     }
 }
 
-/// Members of the root group below which [`file`] checks every object; in larger files, the
+/// Members of the root group below which [`check`] checks every object; in larger files, the
 /// objects of the first image (which `detect` looks at) only.
 pub(crate) const FULL_WALK_MEMBERS: usize = 4096;
 /// Members of a group below the root checked (an image's views, a batch's datasets).
 const MEMBERS_CHECKED: usize = 64;
 
-/// Checks the structures of `path` that opening, detecting and summarising it make HDF5 read
-/// (see the module's documentation), once per process and file; what is left to check when
-/// objects are opened is remembered ([`access`](super::access)). Files this cannot read
-/// (missing, not HDF5, other sizes of offsets, a userblock, shorter than their superblock says)
-/// are left to the library, which reports them.
-pub(crate) fn file(path: &Path) -> Result<()> {
-    let Ok(raw) = std::fs::File::open(path) else { return Ok(()) };
-    let Ok(meta) = raw.metadata() else { return Ok(()) };
-    let key = access::key(&meta);
-    if access::known(key) {
-        return Ok(());
-    }
-    let later = check(path, &raw, meta.len())?;
-    access::remember(key, raw, meta.len(), later);
-    Ok(())
+/// What [`check`] left to check when objects are opened (`access`).
+pub(crate) enum Later {
+    /// Nothing: every structure opening the file's objects reads was checked.
+    Nothing,
+    /// The root group's members not checked yet (names, entries).
+    Members(Vec<(Box<str>, Entry)>),
+    /// The chunk B-trees of the datasets (a file with version 2 object headers).
+    ChunkIndexes,
 }
 
-/// [`file`]'s checks of `raw` (`path`, `len` bytes), every time: what they leave to be checked
-/// when objects are opened.
+/// Checks the structures of `raw` (`path`, `len` bytes) that opening, detecting and summarising
+/// it make HDF5 read (see the module's documentation); returns what is left to check when
+/// objects are opened. Files this cannot read (not HDF5, other sizes of offsets, a userblock,
+/// shorter than their superblock says) are left to the library, which reports them.
 pub(crate) fn check(path: &Path, raw: &std::fs::File, len: u64) -> Result<Later> {
     let mut r = Reader::new(path, raw, len);
     let mut head = [0u8; 104];
@@ -263,7 +257,7 @@ pub(crate) fn check(path: &Path, raw: &std::fs::File, len: u64) -> Result<Later>
 }
 
 /// Checks a member of the root group (object header at `at`) and what lies below it, as
-/// [`file`] checks every member of smaller files.
+/// [`check`] checks every member of smaller files.
 pub(crate) fn member(r: &mut Reader, at: u64, name: &str) -> Result<()> {
     check_object(r, at, name, 2, false, &mut HashSet::new()).map(drop)
 }
