@@ -79,6 +79,7 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
                 message: "truncated JPEG (no end-of-image marker after the scan)".into(),
             });
         }
+        Some(image::ImageFormat::Jpeg) => return crate::jpeg::decode(path, bytes),
         Some(_) => {}
     }
     let decoder = reader.into_decoder().map_err(err)?;

@@ -16,6 +16,7 @@ mod coeffs;
 mod engine;
 mod error;
 mod image;
+mod jpeg;
 mod plan;
 mod preprocess;
 mod resample;
