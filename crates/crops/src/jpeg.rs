@@ -22,7 +22,9 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
         Err(payload) => {
             let message = match payload.downcast::<String>() {
                 Ok(s) => *s,
-                Err(p) => p.downcast::<&str>().map_or_else(|_| "libjpeg error".into(), |s| (*s).into()),
+                Err(p) => {
+                    p.downcast::<&str>().map_or_else(|_| "libjpeg error".into(), |s| (*s).into())
+                }
             };
             Err(Error::Decode { path: path.to_owned(), message })
         }
