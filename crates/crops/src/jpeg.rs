@@ -35,7 +35,9 @@ fn decode_unwinding(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
     let err = |e: io::Error| Error::Decode { path: path.to_owned(), message: e.to_string() };
     let mut d = Decompress::new_mem(bytes).map_err(err)?;
     let (w, h) = d.size();
-    let (width, height) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(0));
+    // At most 65,535 a side in a JPEG header; anything else is refused as too large.
+    let side = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    let (width, height) = (side(w), side(h));
     if u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(Error::TooLarge { path: path.to_owned(), width, height, limit: MAX_PIXELS });
     }
