@@ -1,13 +1,14 @@
 //! Driver of `benches/crops_vs_python.sh`: decode + 15 crops + CLIP preprocessing of every JPEG
 //! in a directory with `crops`, on a rayon pool of THREADS, into f32 (as a full-precision model
 //! takes them), f16 (a half-precision one) or u8 (levels a CUDA model normalises on its device),
-//! and the decode-only floor; or, with `device`, the crops resized by libtorch's integer tensor
+//! and the decode-only floor (`decode-only`: Pillow's exact JPEG decoder; `decode-fast`: the
+//! SIMD zune-jpeg one, whose levels differ from Pillow's by a few); or, with `device`, the crops resized by libtorch's integer tensor
 //! operations (`DeviceCrops`, on the CPU here): the host's part (decode, the crops' tables, the
 //! images packed into one buffer per batch of 64) and the device's part timed apart, with the
 //! bytes and multiply-adds per image.
 //!
 //! ```text
-//! crops-bench DIR THREADS [decode-only | f16 | u8 | device]
+//! crops-bench DIR THREADS [decode-only | decode-fast | f16 | u8 | device]
 //! ```
 
 use std::io::Write;
@@ -19,7 +20,9 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let dir = args.get(1).context("missing DIR")?;
     let threads: usize = args.get(2).context("missing THREADS")?.parse()?;
-    let decode_only = args.get(3).is_some_and(|a| a == "decode-only");
+    let fast = args.get(3).is_some_and(|a| a == "decode-fast");
+    let decode_only = fast || args.get(3).is_some_and(|a| a == "decode-only");
+    let jpeg = if fast { crops::JpegDecoder::Fast } else { crops::JpegDecoder::Exact };
     let half = args.get(3).is_some_and(|a| a == "f16");
     let levels = args.get(3).is_some_and(|a| a == "u8");
     if args.get(3).is_some_and(|a| a == "device") {
@@ -33,7 +36,11 @@ fn main() -> anyhow::Result<()> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         pool.install(|| {
             use rayon::prelude::*;
-            paths.par_iter().filter(|f| crops::decode(f).is_ok()).count()
+            let decode = |f: &std::path::PathBuf| {
+                let bytes = std::fs::read(f).ok()?;
+                crops::decode_bytes_with(f, &bytes, jpeg).ok()
+            };
+            paths.par_iter().filter(|f| decode(f).is_some()).count()
         })
     } else if half {
         xctx_benches::crops_loop::<crops::f16>(&paths, threads, &p)?
@@ -45,6 +52,7 @@ fn main() -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
     let op = match (decode_only, half, levels) {
+        (true, ..) if fast => "decode (zune-jpeg)",
         (true, ..) => "decode",
         (_, true, _) => "decode+15 crops+preprocess (f16)",
         (.., true) => "decode+15 crops+preprocess (u8 levels)",

@@ -60,6 +60,22 @@ pub fn decode(path: &Path) -> Result<RgbImage> {
 
 /// [`decode`] on bytes already read; `path` names them in errors.
 pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
+    decode_bytes_with(path, bytes, JpegDecoder::Exact)
+}
+
+/// Which decoder reads JPEGs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JpegDecoder {
+    /// libjpeg-turbo's decoder as Pillow runs it: Pillow's pixels, level for level.
+    #[default]
+    Exact,
+    /// zune-jpeg (the `image` crate, SIMD): levels a few away from Pillow's (other IDCT and
+    /// chroma upsampling).
+    Fast,
+}
+
+/// [`decode_bytes`] with JPEGs read by `jpeg`.
+pub fn decode_bytes_with(path: &Path, bytes: &[u8], jpeg: JpegDecoder) -> Result<RgbImage> {
     let err =
         |e: image::ImageError| Error::Decode { path: path.to_owned(), message: e.to_string() };
     let reader = ImageReader::new(Cursor::new(bytes))
@@ -78,6 +94,9 @@ pub fn decode_bytes(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
                 path: path.to_owned(),
                 message: "truncated JPEG (no end-of-image marker after the scan)".into(),
             });
+        }
+        Some(image::ImageFormat::Jpeg) if jpeg == JpegDecoder::Exact => {
+            return crate::jpeg::decode(path, bytes);
         }
         Some(_) => {}
     }

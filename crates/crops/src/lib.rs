@@ -16,6 +16,7 @@ mod coeffs;
 mod engine;
 mod error;
 mod image;
+mod jpeg;
 mod plan;
 mod preprocess;
 mod resample;
@@ -26,7 +27,7 @@ pub use engine::Window;
 pub use error::{Error, Result};
 /// The half-precision element type [`ClipPreprocess`] writes for a half-precision model.
 pub use half::f16;
-pub use image::{MAX_PIXELS, RgbImage, decode, decode_bytes};
+pub use image::{JpegDecoder, MAX_PIXELS, RgbImage, decode, decode_bytes, decode_bytes_with};
 pub use plan::{AxisTaps, CropPlan, RESIZE_BIAS, RESIZE_SHIFT};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, CenterCrop, ClipPreprocess, Element};
 pub use resample::{
