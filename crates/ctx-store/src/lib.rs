@@ -76,6 +76,7 @@ pub mod schema;
 mod sync;
 #[doc(hidden)]
 pub mod testing;
+mod txt_arrays;
 
 pub use entry::{Caption, Captions, HaavVisCtx, HaavVisEntry, TxtEntry, ViewEntry, VisCtx};
 pub use error::{Error, Result};
@@ -101,3 +102,4 @@ pub use original::vis::{VisCtxReader, VisCtxWriter};
 pub use provenance::Provenance;
 pub use schema::View;
 pub use sync::{SyncPolicy, set_sync_policy, sync_policy};
+pub use txt_arrays::{PackedTexts, TxtArrays, ViewArrays};

@@ -14,6 +14,7 @@ mod error;
 mod file;
 mod key;
 mod preload;
+mod preload_direct;
 
 /// ctx-store's own preload of a txt_ctx (every image into its entries, nothing handed to
 /// Python), timed: the reference of `benches/python_vs_h5py.py`. Returns the seconds and the

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use ctx_store::{Error, Result, TxtEntry, View, ViewEntry};
+use ctx_store::{Error, Result, TxtArrays, TxtEntry, View, ViewEntry};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -20,10 +20,10 @@ const CHUNK_BYTES: usize = 256 << 20;
 
 /// A preload: contiguous arrays whose first axis is the image.
 pub(crate) struct Loaded {
-    ids: Vec<u64>,
-    arrays: Vec<(String, Vec<usize>, Vec<f32>)>,
+    pub(crate) ids: Vec<u64>,
+    pub(crate) arrays: Vec<(String, Vec<usize>, Vec<f32>)>,
     /// name, shape of one image's texts, the texts of all images one after the other.
-    texts: Vec<(String, Vec<usize>, PackedTexts)>,
+    pub(crate) texts: Vec<(String, Vec<usize>, PackedTexts)>,
 }
 
 impl Loaded {
@@ -55,9 +55,13 @@ pub(crate) fn load(
     texts: bool,
 ) -> Result<Loaded> {
     match reader {
-        Reader::Txt(r) => txt(r.path(), &ids, |c| r.preload_ids(c), k, |_| 1, texts),
+        Reader::Txt(r) => {
+            let direct = |ids: &[u64], shape, texts| r.preload_arrays(ids, shape, texts);
+            txt(r.path(), &ids, |c| r.preload_ids(c), direct, k, |_| 1, texts)
+        }
         Reader::HaavTxt(r) => {
-            txt(r.path(), &ids, |c| r.preload_ids(c), k, View::haav_factor, texts)
+            let direct = |_: &[u64], _, _| Ok(None);
+            txt(r.path(), &ids, |c| r.preload_ids(c), direct, k, View::haav_factor, texts)
         }
         Reader::Vis(r) if all => {
             let v = r.preload()?;
@@ -142,11 +146,11 @@ fn captions(c: ctx_store::Captions, features: &str, texts: bool) -> Loaded {
 
 /// The shape kept of one view: crops, texts per crop, feature size.
 #[derive(Clone, Copy)]
-struct Kept {
-    view: View,
-    crops: usize,
-    k: usize,
-    d: usize,
+pub(crate) struct Kept {
+    pub(crate) view: View,
+    pub(crate) crops: usize,
+    pub(crate) k: usize,
+    pub(crate) d: usize,
 }
 
 impl Kept {
@@ -155,7 +159,7 @@ impl Kept {
     }
 
     /// One image's `scores`/`texts` shape (h5py's: `(k,)` for `whole`).
-    fn row_shape(&self) -> Vec<usize> {
+    pub(crate) fn row_shape(&self) -> Vec<usize> {
         self.view.shape(self.k)
     }
 
@@ -193,12 +197,14 @@ impl Kept {
     }
 }
 
-/// A txt_ctx of either profile: `read` is the reader's parallel preload of some ids, `factor`
-/// the rows per crop of each view as a multiple of `k` (HAAV's 8k, 2k, k).
+/// A txt_ctx of either profile: `read` is the reader's parallel preload of some ids, `direct`
+/// its preload straight into the arrays (`None`: not for this file), `factor` the rows per crop
+/// of each view as a multiple of `k` (HAAV's 8k, 2k, k).
 fn txt(
     path: &Path,
     ids: &[u64],
     read: impl Fn(&[u64]) -> Result<Vec<TxtEntry>>,
+    direct: impl Fn(&[u64], [(usize, usize); 3], bool) -> Result<Option<TxtArrays>>,
     k: Option<usize>,
     factor: fn(View) -> usize,
     texts: bool,
@@ -216,6 +222,10 @@ fn txt(
             Kept { view, crops: view.crops(), k, d }
         })
         .collect();
+    let shape = [0, 1, 2].map(|i| (kept[i].k, kept[i].d));
+    if let Some(a) = direct(ids, shape, texts)? {
+        return Ok(crate::preload_direct::loaded(ids, &kept, a));
+    }
     let full_bytes = first.as_ref().map_or(1, |e| {
         View::ALL.iter().map(|&v| e.view(v).features.len() * 4 + e.view(v).texts.len() * 64).sum()
     });

@@ -14,6 +14,9 @@ use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::Result;
 use crate::schema::{self, View};
 
+mod into;
+pub(crate) use into::preload_arrays;
+
 /// The float32 datatype message h5py writes (little-endian IEEE).
 const F32_TYPE: [u8; 20] =
     [0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0, 23, 8, 0, 23, 127, 0, 0, 0];
@@ -141,6 +144,24 @@ impl ImageReader<'_> {
     }
 
     fn view(&mut self, at: u64, view: View, object: &str) -> Result<Option<ViewEntry>> {
+        let Some(h) = self.view_header(at, view, object)? else { return Ok(None) };
+        let (Some(features), Some(scores)) =
+            (self.floats(&h.features, h.values, object)?, self.floats(&h.scores, h.n, object)?)
+        else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(h.n);
+        let pushed = self.texts(&h.texts, h.n, object, |_| true, |s| out.push(s.to_owned()))?;
+        if pushed.is_none() {
+            return Ok(None);
+        }
+        let (crops, k, d) = (h.crops, h.k, h.d);
+        Ok(Some(ViewEntry { crops, k, d, features, scores, texts: out }))
+    }
+
+    /// The datasets of the view group whose header is at `at`, their shapes checked against each
+    /// other (`None`: laid out otherwise than h5py's default).
+    fn view_header(&mut self, at: u64, view: View, object: &str) -> Result<Option<ViewHeader>> {
         let Some(members) = self.group(at, object)? else { return Ok(None) };
         let (mut features, mut scores, mut texts) = (None, None, None);
         for (name, header) in members {
@@ -170,13 +191,7 @@ impl ImageReader<'_> {
         else {
             return Ok(None);
         };
-        let (Some(features), Some(scores)) =
-            (self.floats(&features, values, object)?, self.floats(&scores, n, object)?)
-        else {
-            return Ok(None);
-        };
-        let Some(texts) = self.texts(&texts, n, object)? else { return Ok(None) };
-        Ok(Some(ViewEntry { crops, k, d, features, scores, texts }))
+        Ok(Some(ViewHeader { crops, k, d, n, values, features, scores, texts }))
     }
 
     /// A dataset's shape, type and contiguous storage, if it is of a kind this module reads.
@@ -220,26 +235,36 @@ impl ImageReader<'_> {
         Ok(Some(v))
     }
 
-    /// The texts of `d` (`n` elements), each from its global heap collection, which must hold
-    /// it whole: anything else is damage, never handed to the HDF5 library.
-    fn texts(&mut self, d: &Dataset, n: usize, object: &str) -> Result<Option<Vec<String>>> {
+    /// The texts of `d` (`n` elements) whose index `keep` accepts, handed to `push` in order,
+    /// each from its global heap collection, which must hold it whole: anything else is damage,
+    /// never handed to the HDF5 library.
+    fn texts(
+        &mut self,
+        d: &Dataset,
+        n: usize,
+        object: &str,
+        keep: impl Fn(usize) -> bool,
+        mut push: impl FnMut(&str),
+    ) -> Result<Option<()>> {
         if n.checked_mul(16).is_none_or(|b| b as u64 != d.size) || d.size > self.r.len {
             return Ok(None);
         }
         let object = format!("{object}/{}", schema::TEXTS);
         let refs = if n == 0 { Vec::new() } else { self.r.bytes(d.at, n * 16, &object)?.to_vec() };
-        let mut out = Vec::with_capacity(n);
-        for e in refs.chunks_exact(validate::ELEMENT) {
+        for (i, e) in refs.chunks_exact(validate::ELEMENT).enumerate() {
+            if !keep(i) {
+                continue;
+            }
             let (len, at, index) = validate::element(e);
             if at == 0 && len == 0 {
-                out.push(String::new());
+                push("");
                 continue;
             }
             let path = self.r.path;
             let c = self.collection(at, &object)?;
-            out.push(c.string(len, index).map_err(|b| b.error(path, &object))?.to_owned());
+            push(c.string(len, index).map_err(|b| b.error(path, &object))?);
         }
-        Ok(Some(out))
+        Ok(Some(()))
     }
 
     /// The collection at `at`, parsed and checked (kept among the last few).
@@ -262,6 +287,19 @@ impl ImageReader<'_> {
         self.heaps.push(c);
         Ok(self.heaps.last().expect("just pushed"))
     }
+}
+
+/// A view group's datasets, checked by [`ImageReader::view_header`]: `n` texts and scores
+/// (`crops * k`), `values` floats of features (`n * d`).
+struct ViewHeader {
+    crops: usize,
+    k: usize,
+    d: usize,
+    n: usize,
+    values: usize,
+    features: Dataset,
+    scores: Dataset,
+    texts: Dataset,
 }
 
 /// A group's members: names and object header addresses.

@@ -466,6 +466,23 @@ impl TxtCtxReader {
         self.preload_through_hdf5(ids)
     }
 
+    /// Images `ids` (in that order) into contiguous arrays, read in parallel straight into
+    /// place: per view (`whole`, `five`, `nine`) the first `k` texts per crop of feature size
+    /// `d` given by `shape[view]` (`k == 0` leaves the view out), the texts with `texts`.
+    /// `None` for a file, or an image, that is not in h5py's default format (read those with
+    /// [`preload_ids`](Self::preload_ids)); an image with fewer texts per crop than `k`, or
+    /// another feature size, is an [`Error::Shape`].
+    pub fn preload_arrays(
+        &self,
+        ids: &[u64],
+        shape: [(usize, usize); 3],
+        texts: bool,
+    ) -> Result<Option<crate::TxtArrays>> {
+        let Some(index) = self.native.as_ref().filter(|_| self.direct) else { return Ok(None) };
+        let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
+        crate::oldh5::read::preload_arrays(&file, ids, shape, texts)
+    }
+
     /// [`preload_ids`](Self::preload_ids) reading the file format itself on every thread, for
     /// files in h5py's default format (the original's, and ours); `None` for any other file,
     /// or anything unexpected in it, which the HDF5 library then reads (and reports). Public
