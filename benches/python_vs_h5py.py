@@ -10,6 +10,9 @@ doing what the original's M2 training code does, on one txt_ctx, in one run
     python_vs_h5py.py m2-xmodal FILE K      xmodal_ctx.m2.TxtCtxField(FILE, k=K, preload=True)
     python_vs_h5py.py m2-h5py FILE K        the M2 TxtCtxField's preload: a pool of 128 threads
                                             over f.keys(), each slicing [:k] of the three views
+    python_vs_h5py.py floor FILE            the file's bytes read into one fresh buffer on all
+                                            cores (os.preadv, 64 MiB pieces): what no reader
+                                            of the whole file can beat
     python_vs_h5py.py random FILE N         N images in random order, one at a time, without
                                             preload: xmodal_ctx f[id] against h5py's
                                             f[str(id)] read whole, and the M2 fields' preprocess
@@ -60,6 +63,29 @@ def xmodal(path):
     payload += sum(b.nbytes + o.nbytes for b, o, _ in p._texts.values())
     emit(op="xmodal-preload", images=len(p), seconds=secs, payload_bytes=payload,
          peak_rss_over_start_bytes=peak_rss_bytes() - before)
+
+
+def floor(path):
+    from multiprocessing.pool import ThreadPool
+
+    size = os.path.getsize(path)
+    piece = 64 << 20
+    before = rss_bytes()
+    t = time.perf_counter()
+    buf = np.empty(size, dtype=np.uint8)  # pages come from the kernel as they are written
+    view = memoryview(buf)
+    fd = os.open(path, os.O_RDONLY)
+
+    def read(at):
+        end = min(at + piece, size)
+        while at < end:
+            at += os.preadv(fd, [view[at:end]], at)
+
+    with ThreadPool(os.cpu_count()) as pool:
+        pool.map(read, range(0, size, piece))
+    os.close(fd)
+    secs = time.perf_counter() - t
+    emit(op="floor", seconds=secs, bytes=size, peak_rss_over_start_bytes=peak_rss_bytes() - before)
 
 
 def m2_xmodal(path, k):
@@ -159,6 +185,8 @@ def all_(path):
     k_file = f.view(int(f.ids()[0]), "whole")["scores"].shape[0]
     del f
     cat(path)
+    low = run(*me, "floor", path)
+    cat(path)
     rust = run(*me, "rust", path)
     cat(path)
     py = run(*me, "xmodal", path)
@@ -167,6 +195,8 @@ def all_(path):
     cat(path)
     m2h = run(*me, "m2-h5py", path, str(k_file))
     rnd = run(*me, "random", path, "1000")
+    print(f"floor: the file's {low['bytes'] / 1e9:.2f} GB read into fresh memory on all cores "
+          f"{low['seconds']:.2f} s; h5py's M2 preload / floor: {m2h['seconds'] / low['seconds']:.1f}x")
     print(f"preload {py['images']} images: xmodal_ctx {py['seconds']:.2f} s, ctx-store (Rust) "
           f"{rust['seconds']:.2f} s: {py['seconds'] / rust['seconds']:.2f}x Rust's")
     print(f"  peak memory over the start / payload: xmodal_ctx "
@@ -194,6 +224,8 @@ if __name__ == "__main__":
         m2_xmodal(rest[0], int(rest[1]))
     elif cmd == "m2-h5py":
         m2_h5py(rest[0], int(rest[1]))
+    elif cmd == "floor":
+        floor(rest[0])
     elif cmd == "random":
         random_access(rest[0], int(rest[1]))
     else:
