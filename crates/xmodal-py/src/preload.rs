@@ -1,6 +1,8 @@
 //! `CtxFile.preload`: images read on all cores into one contiguous buffer per dataset and view.
 //!
-//! A txt_ctx is read in chunks of about [`CHUNK_BYTES`] through `ctx-store`'s parallel preload,
+//! A txt_ctx in h5py's default layout is read by `ctx-store` straight into the arrays
+//! (`TxtCtxReader::preload_arrays`, see `preload_direct`). Any other txt_ctx (HAAV's compressed
+//! files) is read in chunks of about [`CHUNK_BYTES`] through `ctx-store`'s parallel preload,
 //! each chunk copied (in parallel) into the output buffers and dropped, so that the peak memory
 //! is the output plus one chunk. The buffers are zero-allocated (pages come from the kernel as
 //! they are first written) and go to numpy without a copy.
