@@ -4,6 +4,9 @@
 
 use crate::schema::View;
 
+mod arrays;
+pub use arrays::{PackedTexts, TxtArrays, ViewArrays};
+
 /// The retrieval results of one view of one image: `crops` rows of `k` texts each.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewEntry {

@@ -76,9 +76,11 @@ pub mod schema;
 mod sync;
 #[doc(hidden)]
 pub mod testing;
-mod txt_arrays;
 
-pub use entry::{Caption, Captions, HaavVisCtx, HaavVisEntry, TxtEntry, ViewEntry, VisCtx};
+pub use entry::{
+    Caption, Captions, HaavVisCtx, HaavVisEntry, PackedTexts, TxtArrays, TxtEntry, ViewArrays,
+    ViewEntry, VisCtx,
+};
 pub use error::{Error, Result};
 pub use h5::hdf5_version;
 pub use haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
@@ -102,4 +104,3 @@ pub use original::vis::{VisCtxReader, VisCtxWriter};
 pub use provenance::Provenance;
 pub use schema::View;
 pub use sync::{SyncPolicy, set_sync_policy, sync_policy};
-pub use txt_arrays::{PackedTexts, TxtArrays, ViewArrays};

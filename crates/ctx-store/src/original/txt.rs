@@ -477,7 +477,7 @@ impl TxtCtxReader {
         ids: &[u64],
         shape: [(usize, usize); 3],
         texts: bool,
-    ) -> Result<Option<crate::TxtArrays>> {
+    ) -> Result<Option<crate::entry::TxtArrays>> {
         let Some(index) = self.native.as_ref().filter(|_| self.direct) else { return Ok(None) };
         let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
         crate::oldh5::read::preload_arrays(&file, ids, shape, texts)

@@ -12,9 +12,9 @@
 use rayon::prelude::*;
 
 use super::{Dataset, ImageReader, NativeTxtFile};
+use crate::entry::{PackedTexts, TxtArrays, ViewArrays};
 use crate::error::{Error, Result};
 use crate::schema::{self, View};
-use crate::txt_arrays::{PackedTexts, TxtArrays, ViewArrays};
 
 /// Waves per preload (fewer for few images): a wave's texts are held twice for a moment.
 const WAVES: usize = 16;

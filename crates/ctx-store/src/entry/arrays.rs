@@ -1,6 +1,6 @@
 //! A `txt_ctx.hdf5` preloaded into contiguous arrays, one per dataset and view, the image along
-//! the first axis: what [`TxtCtxReader::preload_arrays`](crate::TxtCtxReader::preload_arrays)
-//! fills without an allocation per image or per text.
+//! the first axis: what `TxtCtxReader::preload_arrays` fills without an allocation per image or
+//! per text.
 
 /// Strings one after the other: their UTF-8 bytes, and where each starts and ends.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,7 +45,7 @@ pub struct ViewArrays {
     pub texts: Option<PackedTexts>,
 }
 
-/// The three views (`whole`, `five`, `nine`, in [`View::ALL`](crate::View::ALL)'s order) of
+/// The three views (`whole`, `five`, `nine`, in `View::ALL`'s order) of
 /// the images preloaded, in the order asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TxtArrays {
