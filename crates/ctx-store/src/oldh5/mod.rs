@@ -28,6 +28,7 @@ mod fuzz;
 mod io;
 mod parse;
 pub(crate) mod read;
+pub(crate) mod read_into;
 mod root;
 pub(crate) mod synced;
 pub(crate) mod txt;

@@ -14,9 +14,6 @@ use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::Result;
 use crate::schema::{self, View};
 
-mod into;
-pub(crate) use into::preload_arrays;
-
 /// The float32 datatype message h5py writes (little-endian IEEE).
 const F32_TYPE: [u8; 20] =
     [0x11, 0x20, 0x1f, 0x00, 4, 0, 0, 0, 0, 0, 32, 0, 23, 8, 0, 23, 127, 0, 0, 0];
@@ -75,7 +72,7 @@ impl<'f> NativeTxtFile<'f> {
 /// Reads images of a [`NativeTxtFile`], keeping the last global heap collections it parsed.
 pub(crate) struct ImageReader<'f> {
     f: &'f NativeTxtFile<'f>,
-    r: Reader<'f>,
+    pub(super) r: Reader<'f>,
     heaps: Vec<Collection>,
 }
 
@@ -123,7 +120,7 @@ impl ImageReader<'_> {
     }
 
     /// The members of image `id`'s group, `None` if it has none (absent, or not a group).
-    fn image(&mut self, id: u64) -> Result<Option<Members>> {
+    pub(super) fn image(&mut self, id: u64) -> Result<Option<Members>> {
         let Some(&at) = self.f.index.images.get(&id) else { return Ok(None) };
         self.group(at, &id.to_string())
     }
@@ -161,7 +158,12 @@ impl ImageReader<'_> {
 
     /// The datasets of the view group whose header is at `at`, their shapes checked against each
     /// other (`None`: laid out otherwise than h5py's default).
-    fn view_header(&mut self, at: u64, view: View, object: &str) -> Result<Option<ViewHeader>> {
+    pub(super) fn view_header(
+        &mut self,
+        at: u64,
+        view: View,
+        object: &str,
+    ) -> Result<Option<ViewHeader>> {
         let Some(members) = self.group(at, object)? else { return Ok(None) };
         let (mut features, mut scores, mut texts) = (None, None, None);
         for (name, header) in members {
@@ -238,7 +240,7 @@ impl ImageReader<'_> {
     /// The texts of `d` (`n` elements) whose index `keep` accepts, handed to `push` in order,
     /// each from its global heap collection, which must hold it whole: anything else is damage,
     /// never handed to the HDF5 library.
-    fn texts(
+    pub(super) fn texts(
         &mut self,
         d: &Dataset,
         n: usize,
@@ -291,27 +293,27 @@ impl ImageReader<'_> {
 
 /// A view group's datasets, checked by [`ImageReader::view_header`]: `n` texts and scores
 /// (`crops * k`), `values` floats of features (`n * d`).
-struct ViewHeader {
-    crops: usize,
-    k: usize,
-    d: usize,
-    n: usize,
-    values: usize,
-    features: Dataset,
-    scores: Dataset,
-    texts: Dataset,
+pub(super) struct ViewHeader {
+    pub(super) crops: usize,
+    pub(super) k: usize,
+    pub(super) d: usize,
+    pub(super) n: usize,
+    pub(super) values: usize,
+    pub(super) features: Dataset,
+    pub(super) scores: Dataset,
+    pub(super) texts: Dataset,
 }
 
 /// A group's members: names and object header addresses.
 type Members = Vec<(Box<str>, u64)>;
 
 /// What [`ImageReader::dataset`] needs of a dataset header.
-struct Dataset {
+pub(super) struct Dataset {
     dims: Vec<usize>,
     float: bool,
     text: bool,
-    at: u64,
-    size: u64,
+    pub(super) at: u64,
+    pub(super) size: u64,
 }
 
 /// The dimensions of a dataspace message (version 1 or 2), if simple and at most 3-d.

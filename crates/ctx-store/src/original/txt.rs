@@ -480,7 +480,7 @@ impl TxtCtxReader {
     ) -> Result<Option<crate::entry::TxtArrays>> {
         let Some(index) = self.native.as_ref().filter(|_| self.direct) else { return Ok(None) };
         let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
-        crate::oldh5::read::preload_arrays(&file, ids, shape, texts)
+        crate::oldh5::read_into::preload_arrays(&file, ids, shape, texts)
     }
 
     /// [`preload_ids`](Self::preload_ids) reading the file format itself on every thread, for

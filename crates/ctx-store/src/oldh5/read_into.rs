@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::{Dataset, ImageReader, NativeTxtFile};
+use super::read::{Dataset, ImageReader, NativeTxtFile};
 use crate::entry::{PackedTexts, TxtArrays, ViewArrays};
 use crate::error::{Error, Result};
 use crate::schema::{self, View};
