@@ -81,7 +81,7 @@ pub(crate) fn preload_arrays(
             .into_par_iter()
             .map_init(
                 || file.reader(),
-                |r, (task_ids, mut parts)| -> Result<Option<Vec<(Vec<u8>, &mut [u64])>>> {
+                |r, (task_ids, mut parts)| -> Result<Option<Vec<Texts<'_>>>> {
                     let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); 3];
                     for (j, &id) in task_ids.iter().enumerate() {
                         let loaded = r.load_into(id, &shape, j, &mut parts, &mut bytes)?;
@@ -113,6 +113,9 @@ pub(crate) fn preload_arrays(
     }
     Ok(Some(TxtArrays { views }))
 }
+
+/// A task's texts of one view: their bytes, and where each ends in them.
+type Texts<'a> = (Vec<u8>, &'a mut [u64]);
 
 /// The part of one view's arrays that some images fill.
 struct Part<'a> {
