@@ -112,6 +112,8 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let count_name = if kind == "caption_db" { "captions" } else { "images" };
     let view_rows = s.view_rows.map(|[w, f, n]| json!({"whole": w, "five": f, "nine": n}));
     let commit = ctx_store::commit_state(&args.file)?;
+    let compact = ctx_store::compact_info(&args.file)?;
+    let layout = crate::compact_view::layout(&args.file, &s, compact.as_ref());
     let (synced, finished) = match commit {
         CommitState::Atomic { synced, finished } => (Some(synced), Some(finished)),
         CommitState::Flushed => (None, None),
@@ -124,7 +126,7 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
             "tokens": s.tokens, "k": s.k, "texts_per_crop": view_rows, "d": s.d,
             "key_dim": s.key_dim, "batches": s.batches,
             "first_id": s.id_range.map(|r| r.0), "last_id": s.id_range.map(|r| r.1),
-            "provenance": provenance,
+            "layout": layout.json, "provenance": provenance,
             "commits": {"atomic": synced.is_some(), "last_synced": synced, "finished": finished},
         });
         writeln!(out, "{v}")?;
@@ -132,6 +134,9 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     }
     writeln!(out, "file:       {}", s.path.display())?;
     writeln!(out, "kind:       {}", s.kind)?;
+    for line in &layout.lines {
+        writeln!(out, "{line}")?;
+    }
     let label = format!("{count_name}:");
     match s.id_range {
         Some((a, b)) => writeln!(out, "{label:11} {} (ids {a} .. {b})", s.count)?,

@@ -1,6 +1,7 @@
 //! The command-line tools of xmodal-ctx. Each binary in `src/bin/` is a few lines that parse
 //! arguments and call a `run` here, so that tests can call the same code.
 
+pub mod compact_view;
 pub mod doctor;
 pub mod inspect;
 pub mod pipeline;

@@ -1,6 +1,8 @@
 //! The three per-step binaries (`encode-images`, `encode-captions`, `retrieve-captions`) and
 //! `ctx-merge`: common flags, sharding, resume, progress and failure records live here.
 
+pub mod compact_out;
+pub mod convert;
 pub mod decode;
 pub mod encode_captions;
 pub mod encode_images;

@@ -56,6 +56,12 @@ pub struct Args {
     /// after a first line with the run's provenance; resumes as hdf5 does.
     #[arg(long, value_enum, default_value = "hdf5")]
     pub format: Format,
+    /// The txt_ctx's layout: full (features, scores and texts per image, what the original's
+    /// and HAAV's training code read with h5py) or compact (each hit's row in --caption-db and
+    /// its score, about 0.4% of the bytes; read through ctx-store or the xmodal_ctx package,
+    /// which join the features and texts from the caption database kept beside it).
+    #[arg(long, value_enum, default_value = "full")]
+    pub txt_layout: super::compact_out::TxtLayout,
     /// Score every key in f32 instead of screening in a lower precision first and re-scoring the
     /// candidates in f32 (the same results). The screening runs in f16 on CUDA and in bf16 on
     /// CPUs with bf16 instructions, where it is faster; on other CPUs it runs in f32 and this
@@ -149,6 +155,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.format == Format::Json {
         arguments.insert("format".into(), "json".into());
     }
+    super::compact_out::record(&mut arguments, args.txt_layout, args.format == Format::Json)?;
     // Recorded where not the default, so that files of earlier runs resume as before.
     if args.views != Views::All {
         arguments.insert("views".into(), args.views.name().into());
@@ -181,9 +188,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // and phrases are shared with the writer stage, which builds each batch's entries.
     drop(std::mem::take(&mut captions.keys));
     let captions = Arc::new(captions);
-    let (writer, txt_done) = match args.format {
-        Format::Hdf5 => TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?,
-        Format::Json => TxtWriter::open_json(&out, &id, c)?,
+    let (writer, txt_done) = match (args.format, args.txt_layout) {
+        (Format::Hdf5, super::compact_out::TxtLayout::Compact) => {
+            let (w, done) =
+                super::compact_out::open(&out, &id, profile, &args.caption_db, &captions, c)?;
+            (TxtWriter::Compact(w), done)
+        }
+        (Format::Hdf5, _) => TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?,
+        (Format::Json, _) => TxtWriter::open_json(&out, &id, c)?,
     };
     let vis = match &vis_out {
         Some(path) => {
@@ -482,6 +494,7 @@ enum TxtWriter {
     Original(TxtCtxWriter),
     Haav(HaavTxtCtxWriter),
     Json(super::json_out::JsonWriter),
+    Compact(ctx_store::CompactTxtWriter),
 }
 
 impl TxtWriter {
@@ -553,6 +566,7 @@ impl TxtWriter {
             TxtWriter::Original(w) => w.write_batch(entries)?,
             TxtWriter::Haav(w) => w.write_batch(entries)?,
             TxtWriter::Json(w) => w.write_batch(entries)?,
+            TxtWriter::Compact(w) => w.write_batch(entries)?,
         }
         Ok(())
     }
@@ -562,6 +576,7 @@ impl TxtWriter {
             TxtWriter::Original(w) => w.finish()?,
             TxtWriter::Haav(w) => w.finish()?,
             TxtWriter::Json(w) => w.finish()?,
+            TxtWriter::Compact(w) => w.finish()?,
         }
         Ok(())
     }

@@ -165,6 +165,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A compact txt_ctx's caption database is missing, or is not the one it was made with
+    /// (another size or content hash), or does not hold a row the txt_ctx names.
+    #[error("{}: caption database {}: {message}", path.display(), caption_db.display())]
+    CaptionDb {
+        /// The compact txt_ctx.
+        path: PathBuf,
+        /// The caption database looked for, or given.
+        caption_db: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A tensor operation failed while batching entries.
     #[cfg(feature = "tch")]
     #[error("batching into tensors: {0}")]

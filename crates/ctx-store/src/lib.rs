@@ -14,6 +14,10 @@
 //!   the `xctx_kind` attribute.
 //! - [`detect`] (six kinds, from their layout), [`summarize`] and [`check`]: what `ctx-inspect`
 //!   shows.
+//! - [`CompactTxtWriter`]: a `txt_ctx.hdf5` of either profile in the compact layout, each hit
+//!   as its row in the caption database and its score; [`TxtCtxReader`] and
+//!   [`HaavTxtCtxReader`] read it as the full layout, joined from the caption database
+//!   ([`compact_info`] tells the layout).
 //!
 //! The layout is documented in `docs/hdf5-schema.md`; the names live in [`schema`]. Files we
 //! write read through h5py exactly as the original's do (same names, dtypes, shapes, string
@@ -37,7 +41,9 @@
 //!    files); `h5` runs `oldh5::validate` before the library reads a file, `oldh5` does not use
 //!    `h5`.
 //! 3. Typed files: `original` (`vis`, `txt`, `caption_db`) and `haav` (the same three), which
-//!    writes and reads its `txt_ctx` through the original's.
+//!    writes and reads its `txt_ctx` through the original's; `compact` (the compact layout of
+//!    either profile's `txt_ctx`), which `original::txt` reads through: `compact` imports
+//!    neither, and is handed the loader of the caption database of its profile.
 //! 4. Operations over files: `ops::inspect` (`detect`, `summarize`), `ops::check` and
 //!    `ops::merge` (each with `original` and `haav`; both tell the kind by `ops::inspect`),
 //!    `ops::commit` (where a file stands after its writer stopped, and its roll-back),
@@ -63,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod bounds;
+mod compact;
 mod entry;
 mod error;
 mod h5;
@@ -77,6 +84,8 @@ mod sync;
 #[doc(hidden)]
 pub mod testing;
 
+pub use compact::write::CompactTxtWriter;
+pub use compact::{CaptionDbIdentity, CompactInfo, compact_info};
 pub use entry::{
     Caption, Captions, HaavVisCtx, HaavVisEntry, PackedTexts, TxtArrays, TxtEntry, ViewArrays,
     ViewEntry, VisCtx,

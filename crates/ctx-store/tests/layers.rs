@@ -14,7 +14,7 @@ const LAYERING: Layering = Layering {
             units: &["error", "schema", "testing", "sync", "bounds", "kind", "entry", "provenance"],
         },
         Layer { name: "Format back-ends", units: &["h5", "oldh5"] },
-        Layer { name: "Typed files", units: &["original", "haav"] },
+        Layer { name: "Typed files", units: &["original", "haav", "compact"] },
         Layer {
             name: "Operations over files",
             units: &[
@@ -36,6 +36,8 @@ const LAYERING: Layering = Layering {
         ("provenance", "schema"),
         ("h5", "oldh5"),
         ("haav", "original"),
+        ("original", "compact"),
+        ("haav", "compact"),
         ("ops::check", "ops::inspect"),
         ("ops::merge", "ops::inspect"),
     ],

@@ -11,6 +11,10 @@ pub(crate) fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::NotFound { .. } => PyFileNotFoundError::new_err(message),
+        // A compact txt_ctx whose caption database is not there.
+        Error::CaptionDb { caption_db, .. } if !caption_db.exists() => {
+            PyFileNotFoundError::new_err(message)
+        }
         Error::Missing { .. } => PyKeyError::new_err(message),
         Error::Open { .. } | Error::Io { .. } => PyOSError::new_err(message),
         _ => PyValueError::new_err(message),

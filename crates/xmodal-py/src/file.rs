@@ -35,14 +35,20 @@ pub(crate) struct CtxFile {
     len: usize,
 }
 
-/// Opens `path`, telling its kind from its layout as `ctx-inspect` does.
+/// Opens `path`, telling its kind from its layout as `ctx-inspect` does; a txt_ctx of the
+/// compact layout is joined with `caption_db` (default: the one it records, beside it).
 #[pyfunction]
-pub(crate) fn open(py: Python<'_>, path: PathBuf) -> PyResult<CtxFile> {
-    py.detach(|| CtxFile::open(path)).py_err()
+#[pyo3(signature = (path, caption_db=None))]
+pub(crate) fn open(
+    py: Python<'_>,
+    path: PathBuf,
+    caption_db: Option<PathBuf>,
+) -> PyResult<CtxFile> {
+    py.detach(|| CtxFile::open(path, caption_db)).py_err()
 }
 
 impl CtxFile {
-    fn open(path: PathBuf) -> ctx_store::Result<CtxFile> {
+    fn open(path: PathBuf, caption_db: Option<PathBuf>) -> ctx_store::Result<CtxFile> {
         let kind = ctx_store::detect(&path)?;
         let (reader, ids, len) = match kind {
             FileKind::VisCtx => {
@@ -51,7 +57,10 @@ impl CtxFile {
                 (Reader::Vis(r), ids, None)
             }
             FileKind::TxtCtx => {
-                let r = TxtCtxReader::open(&path)?;
+                let r = match &caption_db {
+                    Some(db) => TxtCtxReader::open_with_caption_db(&path, db)?,
+                    None => TxtCtxReader::open(&path)?,
+                };
                 let ids = r.ids()?;
                 (Reader::Txt(r), ids, None)
             }
@@ -61,7 +70,10 @@ impl CtxFile {
                 (Reader::HaavVis(r), ids, None)
             }
             FileKind::HaavTxtCtx => {
-                let r = HaavTxtCtxReader::open(&path)?;
+                let r = match &caption_db {
+                    Some(db) => HaavTxtCtxReader::open_with_caption_db(&path, db)?,
+                    None => HaavTxtCtxReader::open(&path)?,
+                };
                 let ids = r.ids()?;
                 (Reader::HaavTxt(r), ids, None)
             }

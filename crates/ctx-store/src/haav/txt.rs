@@ -6,11 +6,14 @@ use std::path::Path;
 use hdf5::Group;
 
 use crate::bounds;
+use crate::compact::CompactInfo;
+use crate::compact::db::LoadCaptions;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
 use crate::haav::attr_size;
-use crate::kind::FileKind;
+use crate::haav::caption_db::HaavCaptionDb;
+use crate::kind::{FileKind, Profile};
 use crate::original::txt::{TxtCtxReader, TxtCtxWriter};
 use crate::provenance::Provenance;
 use crate::schema::{self, View};
@@ -151,12 +154,37 @@ pub struct HaavTxtCtxReader {
 }
 
 impl HaavTxtCtxReader {
-    /// Opens the file and reads `fdim`.
+    /// Opens the file and reads `fdim`. A file of the compact layout is joined with the caption
+    /// database it was made with, found beside it under its recorded name.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        Self::open_joined(path.as_ref(), None)
+    }
+
+    /// Opens the file; a file of the compact layout is joined with `caption_db` (refused when
+    /// not the one it was made with). The full layout ignores `caption_db`.
+    pub fn open_with_caption_db(
+        path: impl AsRef<Path>,
+        caption_db: impl AsRef<Path>,
+    ) -> Result<Self> {
+        Self::open_joined(path.as_ref(), Some(caption_db.as_ref()))
+    }
+
+    fn open_joined(path: &Path, caption_db: Option<&Path>) -> Result<Self> {
         let file = h5::open_read(path)?;
         let fdim = read_fdim(path, &file)?;
-        Ok(Self { inner: TxtCtxReader::open(path)?, fdim })
+        let load: LoadCaptions = |p| HaavCaptionDb::open(p)?.load();
+        let inner = TxtCtxReader::open_joined(path, caption_db, (Profile::Haav, load))?;
+        Ok(Self { inner, fdim })
+    }
+
+    /// The compact layout's root, `None` for a file of the full layout.
+    pub fn compact(&self) -> Option<&CompactInfo> {
+        self.inner.compact()
+    }
+
+    /// The caption database a compact file is joined with, `None` for the full layout.
+    pub fn caption_db(&self) -> Option<&Path> {
+        self.inner.caption_db()
     }
 
     /// The file.

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::compact;
 use crate::error::{Error, Result};
 use crate::h5;
 use crate::haav::caption_db::HaavCaptionDb;
@@ -30,6 +31,9 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
     let file = h5::open_read(path)?;
     let attrs = file.attr_names().map_err(h5::h5err(path, "/"))?;
     let has_attr = |name: &str| attrs.iter().any(|n| n == name);
+    if let Some(info) = compact::info(path, &file)? {
+        return Ok(info.kind());
+    }
     if has_attr(schema::FDIM_POOLED) || has_attr(schema::FDIM_GRID) {
         return Ok(FileKind::HaavVisCtx);
     }
@@ -133,6 +137,9 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
         id_range: None,
         provenance: None,
     };
+    if summarize_compact(path, &mut s)? {
+        return Ok(s);
+    }
     match kind {
         FileKind::VisCtx => {
             let r = VisCtxReader::open(path)?;
@@ -189,4 +196,29 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
         }
     }
     Ok(s)
+}
+
+/// A txt_ctx of the compact layout summarised from its root and ids (its caption database is
+/// not read); `false` for any other file.
+fn summarize_compact(path: &Path, s: &mut Summary) -> Result<bool> {
+    let file = h5::open_read(path)?;
+    let Some(info) = compact::info(path, &file)? else { return Ok(false) };
+    let ids = compact::ids(path, &file)?;
+    (s.count, s.id_range) = (ids.len(), id_range(&ids));
+    let k_of = |view: View| info.views.iter().find(|(v, _)| *v == view).map(|&(_, k)| k);
+    if !ids.is_empty() {
+        s.d = Some(info.caption_db.d);
+        match info.profile {
+            crate::kind::Profile::Original => s.k = k_of(View::Whole),
+            crate::kind::Profile::Haav => {
+                s.k = k_of(View::Nine);
+                s.view_rows = Some(View::ALL.map(|v| k_of(v).unwrap_or(0)));
+            }
+        }
+    }
+    if info.profile == crate::kind::Profile::Haav {
+        s.fdim = Some(info.caption_db.d);
+    }
+    s.provenance = Provenance::read(path, &file)?;
+    Ok(true)
 }

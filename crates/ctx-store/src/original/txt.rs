@@ -7,12 +7,17 @@ use hdf5::{File, Group};
 use rayon::prelude::*;
 
 use crate::bounds;
+use crate::compact::db::LoadCaptions;
+use crate::compact::read::Joined;
+use crate::compact::{self, CompactInfo};
+use crate::entry::Captions;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, gzip, h5err, packed, resume};
-use crate::kind::FileKind;
+use crate::kind::{FileKind, Profile};
 use crate::oldh5::read::{ImageReader, NativeIndex, NativeTxtFile};
 use crate::oldh5::txt::NativeTxt;
+use crate::original::caption_db::CaptionDb;
 use crate::provenance::Provenance;
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
@@ -280,12 +285,36 @@ pub struct TxtCtxReader {
     /// The root index of a file in h5py's default format, whose images are read (and their
     /// structures checked) without the HDF5 library; `None` for other files.
     native: Option<NativeIndex>,
+    /// A file of the compact layout, joined with its caption database: every image is read
+    /// from there.
+    joined: Option<Box<Joined>>,
 }
 
 impl TxtCtxReader {
-    /// Opens the file.
+    /// Opens the file. A file of the compact layout is joined with the caption database it was
+    /// made with, found beside it under its recorded name (refused when missing or another).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref().to_owned();
+        Self::open_joined(path.as_ref(), None, (Profile::Original, load_original))
+    }
+
+    /// Opens the file; a file of the compact layout is joined with `caption_db` (refused when
+    /// not the one it was made with). The full layout ignores `caption_db`.
+    pub fn open_with_caption_db(
+        path: impl AsRef<Path>,
+        caption_db: impl AsRef<Path>,
+    ) -> Result<Self> {
+        let db = Some(caption_db.as_ref());
+        Self::open_joined(path.as_ref(), db, (Profile::Original, load_original))
+    }
+
+    /// Opens the file; a compact one of `profile` is joined with its caption database (`given`,
+    /// or found beside it) loaded by `load`.
+    pub(crate) fn open_joined(
+        path: &Path,
+        given: Option<&Path>,
+        loader: (Profile, LoadCaptions),
+    ) -> Result<Self> {
+        let path = path.to_owned();
         let file = h5::open_read(&path)?;
         let raw = std::fs::File::open(&path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -294,8 +323,25 @@ impl TxtCtxReader {
         })?;
         let direct = file.userblock() == 0;
         let len = bounds::file_len(&path, &raw)?;
-        let native = if direct { NativeIndex::read(&path, &raw)? } else { None };
-        Ok(Self { path, file, raw, direct, len, native })
+        let joined = match compact::is_compact(&path, &file)? {
+            true => Some(Box::new(Joined::open(&path, &file, given, loader)?)),
+            false => None,
+        };
+        let native = match direct && joined.is_none() {
+            true => NativeIndex::read(&path, &raw)?,
+            false => None,
+        };
+        Ok(Self { path, file, raw, direct, len, native, joined })
+    }
+
+    /// The compact layout's root, `None` for a file of the full layout.
+    pub fn compact(&self) -> Option<&CompactInfo> {
+        self.joined.as_ref().map(|j| j.info())
+    }
+
+    /// The caption database a compact file is joined with, `None` for the full layout.
+    pub fn caption_db(&self) -> Option<&Path> {
+        self.joined.as_ref().map(|j| j.caption_db())
     }
 
     /// The file.
@@ -310,6 +356,9 @@ impl TxtCtxReader {
 
     /// Image ids, ascending.
     pub fn ids(&self) -> Result<Vec<u64>> {
+        if let Some(j) = &self.joined {
+            return Ok(j.ids().to_vec());
+        }
         if let Some(index) = &self.native {
             return Ok(index.ids().to_vec());
         }
@@ -318,6 +367,9 @@ impl TxtCtxReader {
 
     /// One image, all views.
     pub fn get(&self, id: u64) -> Result<TxtEntry> {
+        if let Some(j) = &self.joined {
+            return j.get(id);
+        }
         if let Some(e) = self.native(|r| r.load(id))? {
             return Ok(e);
         }
@@ -373,14 +425,16 @@ impl TxtCtxReader {
         crop: Option<usize>,
         top_k: Option<usize>,
     ) -> Result<ViewEntry> {
-        let v = match self.native(|r| r.load_view(id, view))? {
-            Some(v) => v,
-            None => {
-                let name = id.to_string();
-                let g = h5::group(&self.path, &self.file, &name, &name)?;
-                self.read_view(&g, id, view)?
-            }
-        };
+        let joined = self.joined.as_ref().map(|j| j.view(id, view)).transpose()?;
+        let v =
+            match joined.map_or_else(|| self.native(|r| r.load_view(id, view)), |v| Ok(Some(v)))? {
+                Some(v) => v,
+                None => {
+                    let name = id.to_string();
+                    let g = h5::group(&self.path, &self.file, &name, &name)?;
+                    self.read_view(&g, id, view)?
+                }
+            };
         if v.is_absent() {
             return Err(Error::Missing { path: self.path.clone(), object: format!("{id}/{view}") });
         }
@@ -398,6 +452,9 @@ impl TxtCtxReader {
     /// The views image `id` holds: all three, or `whole` alone (in a file of a run that
     /// searched the whole image only).
     pub fn views(&self, id: u64) -> Result<Vec<View>> {
+        if let Some(j) = &self.joined {
+            return j.views(id);
+        }
         let name = id.to_string();
         let g = h5::group(&self.path, &self.file, &name, &name)?;
         Ok(held_views(&g))
@@ -459,6 +516,9 @@ impl TxtCtxReader {
     /// more readers measured slower, contending for the kernel's memory-map lock while they
     /// fault in their buffers), and plans go to them in groups of `PLANS_PER_HANDOVER`.
     pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        if let Some(j) = &self.joined {
+            return j.preload_ids(ids);
+        }
         if let Some(all) = self.preload_native(ids)? {
             tracing::debug!(n = all.len(), "txt_ctx preloaded without the HDF5 library");
             return Ok(all);
@@ -489,6 +549,9 @@ impl TxtCtxReader {
     /// for the tests, which compare both ways of reading.
     #[doc(hidden)]
     pub fn preload_without_hdf5(&self, ids: &[u64]) -> Option<Vec<TxtEntry>> {
+        if let Some(j) = &self.joined {
+            return j.preload_ids(ids).ok();
+        }
         self.preload_native(ids).ok().flatten()
     }
 
@@ -507,6 +570,9 @@ impl TxtCtxReader {
     /// [`preload_ids`](Self::preload_ids) through the HDF5 library (public for the tests).
     #[doc(hidden)]
     pub fn preload_through_hdf5(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        if let Some(j) = &self.joined {
+            return j.preload_ids(ids);
+        }
         let readers = rayon::current_num_threads().saturating_sub(1).max(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(readers).build().map_err(|e| {
             Error::Io {
@@ -545,6 +611,11 @@ impl TxtCtxReader {
         tracing::debug!(n = loaded.len(), "txt_ctx preloaded");
         Ok(loaded.into_iter().map(|(_, e)| e).collect())
     }
+}
+
+/// The original profile's caption database, either layout.
+fn load_original(path: &Path) -> Result<Captions> {
+    CaptionDb::open(path)?.load()
 }
 
 /// Images planned per hand-over to the readers of [`TxtCtxReader::preload_ids`].

@@ -24,10 +24,16 @@ HDF5_VERSION = _native.HDF5_VERSION
 __all__ = ["File", "HDF5_VERSION", "Preloaded", "open"]
 
 
-def open(path):  # noqa: A001 - the package's entry point, as h5py.File / builtins.open
+def open(path, caption_db=None):  # noqa: A001 - the package's entry point, as h5py.File / builtins.open
     """Opens a context file of any of the six kinds.
 
-    Raises ``FileNotFoundError`` when there is no such file and ``ValueError`` when it is not a
-    context file, with a one-line message naming the file.
+    A txt_ctx of the compact layout (``retrieve-captions --txt-layout compact``) reads as the
+    full layout, its features and texts joined from its caption database: ``caption_db``, or by
+    default the file of the name it records, in the same directory.
+
+    Raises ``FileNotFoundError`` when there is no such file (or no such caption database) and
+    ``ValueError`` when it is not a context file (or the caption database is not the one the
+    compact file was made with), with a one-line message naming the file(s).
     """
-    return File(_native.open(os.fspath(path)))
+    db = None if caption_db is None else os.fspath(caption_db)
+    return File(_native.open(os.fspath(path), db))

@@ -9,6 +9,7 @@ use crate::kind::FileKind;
 use crate::ops::check::report::Report;
 use crate::ops::inspect::detect;
 
+mod compact;
 mod haav;
 mod original;
 pub(crate) mod report;
@@ -35,6 +36,10 @@ pub fn check_with(path: impl AsRef<Path>, options: &CheckOptions) -> Result<Repo
     let kind = detect(path)?;
     let mut report =
         Report { kind, entries: 0, haav_k: None, violations: Vec::new(), damage: None };
+    if let Some(info) = crate::compact::compact_info(path)? {
+        compact::txt(path, &info, &mut report)?;
+        return Ok(report);
+    }
     match kind {
         FileKind::VisCtx => original::vis(path, &mut report)?,
         FileKind::TxtCtx => original::txt(path, &mut report)?,

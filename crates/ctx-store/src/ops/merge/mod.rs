@@ -10,6 +10,7 @@ use crate::ops::merge::common::{canonical, merge_error};
 use crate::provenance::Provenance;
 
 mod common;
+mod compact;
 mod haav;
 mod original;
 
@@ -57,6 +58,10 @@ pub fn merge(
         if k != kind {
             return Err(merge_error(p, format!("{k}, but {} is {kind}", first.display())));
         }
+    }
+    if let Some(info) = crate::compact::compact_info(first)? {
+        let entries = compact::txt(&inputs, info, output, provenance, overwrite)?;
+        return Ok(Merged { kind, entries });
     }
     let entries = match kind {
         FileKind::VisCtx => original::vis(&inputs, output, provenance, overwrite)?,

@@ -1,0 +1,225 @@
+//! A compact txt_ctx read as the full layout: its rows and scores held in memory, each image's
+//! features and texts joined from the caption database it was made with.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::Group;
+use rayon::prelude::*;
+
+use crate::compact::db::{self, LoadCaptions, mismatch_error};
+use crate::compact::write::CompactView;
+use crate::compact::{self as layout, CompactInfo};
+use crate::entry::{Captions, TxtEntry, ViewEntry};
+use crate::error::{Error, Result};
+use crate::h5::{self, h5err};
+use crate::kind::Profile;
+use crate::schema::{self, View};
+
+/// A compact txt_ctx joined with its caption database.
+pub(crate) struct Joined {
+    path: PathBuf,
+    caption_db: PathBuf,
+    info: CompactInfo,
+    /// Image ids ascending, and each one's position in the file.
+    ids: Vec<u64>,
+    positions: Vec<usize>,
+    views: Vec<CompactView>,
+    captions: Captions,
+}
+
+impl Joined {
+    /// Reads the compact file `path` (open as `root`) and the caption database `given`, or the
+    /// one its root names beside it, loaded by `load` (of the file's `profile`).
+    pub(crate) fn open(
+        path: &Path,
+        root: &Group,
+        given: Option<&Path>,
+        (profile, load): (Profile, LoadCaptions),
+    ) -> Result<Self> {
+        let info = layout::info(path, root)?.ok_or_else(|| Error::Schema {
+            path: path.to_owned(),
+            message: "not a compact txt_ctx".into(),
+        })?;
+        if info.profile != profile {
+            let reader = match info.profile {
+                Profile::Original => "TxtCtxReader",
+                Profile::Haav => "HaavTxtCtxReader",
+            };
+            return Err(Error::Schema {
+                path: path.to_owned(),
+                message: format!(
+                    "a compact txt_ctx of the {} profile: read it with {reader}",
+                    info.profile
+                ),
+            });
+        }
+        let caption_db = db::locate(path, &info.caption_db, given);
+        let captions = db::load_checked(path, &caption_db, &info.caption_db, profile, load)?;
+        let (raw_ids, views) = read_rows(path, root, &info, &caption_db)?;
+        let n = raw_ids.len();
+        let held: Vec<View> = views.iter().map(|v| v.view).collect();
+        if n > 0 && held != [View::Whole] && held != View::ALL {
+            return Err(Error::Schema {
+                path: path.to_owned(),
+                message: format!("views {held:?}: whole, and five and nine together"),
+            });
+        }
+        let mut order: Vec<(u64, usize)> =
+            raw_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        order.sort_unstable();
+        if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Error::Schema {
+                path: path.to_owned(),
+                message: format!("image {} is held twice in {}", w[0].0, layout::IDS),
+            });
+        }
+        let (ids, positions) = order.into_iter().unzip();
+        Ok(Self { path: path.to_owned(), caption_db, info, ids, positions, views, captions })
+    }
+
+    /// The caption database joined.
+    pub(crate) fn caption_db(&self) -> &Path {
+        &self.caption_db
+    }
+
+    /// The file's root.
+    pub(crate) fn info(&self) -> &CompactInfo {
+        &self.info
+    }
+
+    /// Image ids, ascending.
+    pub(crate) fn ids(&self) -> &[u64] {
+        &self.ids
+    }
+
+    fn position(&self, id: u64) -> Result<usize> {
+        match self.ids.binary_search(&id) {
+            Ok(i) => Ok(self.positions[i]),
+            Err(_) => Err(Error::Missing { path: self.path.clone(), object: id.to_string() }),
+        }
+    }
+
+    /// The views every image holds.
+    pub(crate) fn views(&self, id: u64) -> Result<Vec<View>> {
+        self.position(id)?;
+        Ok(self.views.iter().map(|v| v.view).collect())
+    }
+
+    /// One image, all views, as the full layout holds it.
+    pub(crate) fn get(&self, id: u64) -> Result<TxtEntry> {
+        let at = self.position(id)?;
+        Ok(TxtEntry {
+            id,
+            whole: self.view_at(at, View::Whole),
+            five: self.view_at(at, View::Five),
+            nine: self.view_at(at, View::Nine),
+        })
+    }
+
+    /// One view of one image, as the full layout holds it ([`ViewEntry::absent`] when the file
+    /// holds no such view).
+    pub(crate) fn view(&self, id: u64, view: View) -> Result<ViewEntry> {
+        Ok(self.view_at(self.position(id)?, view))
+    }
+
+    fn view_at(&self, at: usize, view: View) -> ViewEntry {
+        let d = self.captions.feature_dim;
+        let Some(v) = self.views.iter().find(|v| v.view == view) else {
+            return ViewEntry::absent(d);
+        };
+        let per_image = view.crops() * v.k;
+        let span = at * per_image..(at + 1) * per_image;
+        let rows = &v.rows[span.clone()];
+        let mut features = Vec::with_capacity(per_image * d);
+        for &r in rows {
+            let r = r as usize; // checked on open
+            features.extend_from_slice(&self.captions.features[r * d..(r + 1) * d]);
+        }
+        ViewEntry {
+            crops: view.crops(),
+            k: v.k,
+            d,
+            features,
+            scores: v.scores[span].to_vec(),
+            texts: rows.iter().map(|&r| self.captions.captions[r as usize].clone()).collect(),
+        }
+    }
+
+    /// The given images, joined in parallel, in the order given.
+    pub(crate) fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+        ids.par_iter().map(|&id| self.get(id)).collect()
+    }
+}
+
+/// The ids of a compact file in the file's order, and every view's rows and scores (each row
+/// checked against the database's size; `caption_db` is named in the error).
+pub(crate) fn read_rows(
+    path: &Path,
+    root: &Group,
+    info: &CompactInfo,
+    caption_db: &Path,
+) -> Result<(Vec<u64>, Vec<CompactView>)> {
+    let raw_ids: Vec<i64> = match root.dataset(layout::IDS) {
+        Ok(ds) => ds.read_raw().map_err(h5err(path, layout::IDS))?,
+        Err(_) => Vec::new(),
+    };
+    let n = raw_ids.len();
+    let db_rows = info.caption_db.rows;
+    let views = info
+        .views
+        .iter()
+        .map(|&(view, k)| read_view(path, root, view, k, n, db_rows, caption_db))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((raw_ids.into_iter().map(|v| v as u64).collect(), views))
+}
+
+/// Reads `view/rows` and `view/scores` of the first `n` images (a killed writer may have left
+/// more rows than ids), checking their shapes and every row against the database's `db_rows`.
+fn read_view(
+    path: &Path,
+    root: &Group,
+    view: View,
+    k: usize,
+    n: usize,
+    db_rows: usize,
+    caption_db: &Path,
+) -> Result<CompactView> {
+    let per_image = view.crops() * k;
+    let read = |name: &str| -> Result<hdf5::Dataset> {
+        let object = format!("{view}/{name}");
+        let ds = h5::dataset(path, root, &object, &object)?;
+        let shape = ds.shape();
+        let held = shape.first().copied().unwrap_or(0);
+        let expected = [vec![held], view.shape(k)].concat();
+        if shape != expected || held < n {
+            let dims: Vec<String> = view.shape(k).iter().map(usize::to_string).collect();
+            return Err(Error::Shape {
+                path: path.to_owned(),
+                object,
+                expected: format!("({n}, {})", dims.join(", ")),
+                found: shape,
+            });
+        }
+        Ok(ds)
+    };
+    let rows_ds = read(layout::ROWS)?;
+    let scores_ds = read(schema::SCORES)?;
+    let object = format!("{view}/{}", layout::ROWS);
+    let mut rows: Vec<i32> = rows_ds.read_raw().map_err(h5err(path, &object))?;
+    rows.truncate(n * per_image);
+    if let Some(at) = rows.iter().position(|&r| r < 0 || r as usize >= db_rows) {
+        return Err(mismatch_error(
+            path,
+            caption_db,
+            format!(
+                "{object}[{}] is row {}, but the database holds {db_rows} phrases",
+                at / per_image.max(1),
+                rows[at]
+            ),
+        ));
+    }
+    let object = format!("{view}/{}", schema::SCORES);
+    let mut scores: Vec<f32> = scores_ds.read_raw().map_err(h5err(path, &object))?;
+    scores.truncate(n * per_image);
+    Ok(CompactView { view, k, rows, scores })
+}
