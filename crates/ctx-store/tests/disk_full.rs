@@ -1,4 +1,5 @@
-//! A disk that fills up inside a batch: the native `txt_ctx.hdf5` writer's writes fail with
+//! A disk that fills up inside a batch: the native writers' writes (`txt_ctx.hdf5`,
+//! `vis_ctx.hdf5`) fail with
 //! "no space left on device" after a number of bytes (what fits is written), at many points of
 //! a run. The error is one line naming the file; once space is freed, the same file continues
 //! with every batch committed before the failure, to the uninterrupted run's content. A real
@@ -8,7 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
-use ctx_store::{Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, testing};
+use ctx_store::{
+    Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, testing,
+};
 use test_support::Rng;
 
 mod common;
@@ -33,8 +36,35 @@ fn batch(b: u64) -> Vec<TxtEntry> {
 }
 
 fn content(path: &Path) -> String {
+    if VisCtxReader::open(path).is_ok() {
+        let r = VisCtxReader::open(path).unwrap();
+        return format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap());
+    }
     let r = TxtCtxReader::open(path).unwrap();
     format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+}
+
+/// vis_ctx: feature size.
+const FDIM: usize = 200;
+
+/// [`run`] of a vis_ctx file.
+fn vis_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
+    let prov = Provenance::new("disk-full-test", "{}");
+    let mut w = match from {
+        0 => match VisCtxWriter::create(path, FDIM, &prov, true) {
+            Ok(w) => w,
+            Err(e) => return (None, Some(e)),
+        },
+        _ => VisCtxWriter::append(path).unwrap().0,
+    };
+    for b in from..BATCHES {
+        let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
+        let rows: Vec<f32> = ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
+        if let Err(e) = w.write_batch(&ids, &rows) {
+            return (Some(b), Some(e));
+        }
+    }
+    (Some(BATCHES), w.finish().err())
 }
 
 /// Writes the whole run to `path`; returns the batches written before the first error (`None`
@@ -56,8 +86,21 @@ fn run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
     (Some(BATCHES), w.finish().err())
 }
 
+/// A writer's run from a batch on: the batches done and the error.
+type Run = fn(&Path, u64) -> (Option<u64>, Option<ctx_store::Error>);
+
 #[test]
 fn a_full_disk_inside_a_batch_loses_nothing_committed() {
+    full_disk(run, |p| TxtCtxWriter::append(p).map(|(_, ids)| ids));
+}
+
+#[test]
+fn a_full_disk_inside_a_vis_batch_loses_nothing_committed() {
+    full_disk(vis_run, |p| VisCtxWriter::append(p).map(|(_, ids)| ids));
+}
+
+/// Fills the disk at 39 points of `run`'s file; `held` opens it to be continued.
+fn full_disk(run: Run, held: fn(&Path) -> ctx_store::Result<Vec<u64>>) {
     let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want_path = dir.path().join("uninterrupted.h5");
@@ -79,7 +122,7 @@ fn a_full_disk_inside_a_batch_loses_nothing_committed() {
         let Some(done) = done else {
             continue; // the new file could not be created: nothing to continue
         };
-        let (_, held) = TxtCtxWriter::append(&path).unwrap_or_else(|e| panic!("{msg}: {e}"));
+        let held = held(&path).unwrap_or_else(|e| panic!("{msg}: {e}"));
         assert_eq!(held.len() as u64, done * BATCH, "{msg}: batches kept");
         failed_in_a_batch += u64::from(done > 0);
         let (end, err) = run(&path, done);
@@ -93,6 +136,17 @@ fn a_full_disk_inside_a_batch_loses_nothing_committed() {
 /// then `resume` without it.
 #[test]
 fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
+    file_size_limit("txt", 8);
+}
+
+#[test]
+fn a_file_size_limit_on_vis_is_one_line_naming_the_file_and_the_file_resumes() {
+    file_size_limit("vis", 40);
+}
+
+/// [`a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes`] for the crash
+/// writer's `kind`, a run of `batches`.
+fn file_size_limit(kind: &str, batches: u64) {
     let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let writer = env!("CARGO_BIN_EXE_ctx-store-crash-writer");
@@ -104,9 +158,9 @@ fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
             None => "exec \"$@\"".to_owned(),
         };
         Command::new("sh")
-            .args(["-c", &script, "sh", writer, "txt"])
+            .args(["-c", &script, "sh", writer, kind])
             .arg(p)
-            .args([mode, "8"])
+            .args([mode, &batches.to_string()])
             .output()
             .unwrap()
     };

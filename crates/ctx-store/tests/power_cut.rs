@@ -1,4 +1,5 @@
-//! The crash simulator: the native `txt_ctx.hdf5` writer's file I/O recorded (every write and
+//! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, the
+//! original profile's) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -14,7 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
-use ctx_store::{Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, check};
+use ctx_store::{
+    Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter,
+    check,
+};
 use test_support::Rng;
 
 mod common;
@@ -48,21 +52,91 @@ fn provenance() -> Provenance {
     Provenance::new("power-cut-test", "{}")
 }
 
-/// Everything ctx-store reads of a file.
-fn content(path: &Path) -> String {
-    let r = TxtCtxReader::open(path).unwrap();
-    format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+/// vis_ctx: the feature size.
+const FDIM: usize = 24;
+
+/// The file being simulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Txt,
+    Vis,
+}
+
+/// A writer of either kind.
+enum Writer {
+    Txt(TxtCtxWriter),
+    Vis(VisCtxWriter),
+}
+
+impl Kind {
+    fn create(self, path: &Path) -> Writer {
+        match self {
+            Kind::Txt => Writer::Txt(TxtCtxWriter::create(path, &provenance(), true).unwrap()),
+            Kind::Vis => {
+                Writer::Vis(VisCtxWriter::create(path, FDIM, &provenance(), true).unwrap())
+            }
+        }
+    }
+
+    /// Opens `path` to continue it: the writer and the images it holds.
+    fn append(self, path: &Path) -> ctx_store::Result<(Writer, Vec<u64>)> {
+        Ok(match self {
+            Kind::Txt => {
+                let (w, ids) = TxtCtxWriter::append(path)?;
+                (Writer::Txt(w), ids)
+            }
+            Kind::Vis => {
+                let (w, ids) = VisCtxWriter::append(path)?;
+                (Writer::Vis(w), ids)
+            }
+        })
+    }
+
+    /// Everything ctx-store reads of a file.
+    fn content(self, path: &Path) -> String {
+        match self {
+            Kind::Txt => {
+                let r = TxtCtxReader::open(path).unwrap();
+                format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+            }
+            Kind::Vis => {
+                let r = VisCtxReader::open(path).unwrap();
+                format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+            }
+        }
+    }
+}
+
+impl Writer {
+    fn write(&mut self, b: u64) {
+        match self {
+            Writer::Txt(w) => w.write_batch(&batch(b)).unwrap(),
+            Writer::Vis(w) => {
+                let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
+                let rows: Vec<f32> =
+                    ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
+                w.write_batch(&ids, &rows).unwrap();
+            }
+        }
+    }
+
+    fn finish(self) {
+        match self {
+            Writer::Txt(w) => w.finish().unwrap(),
+            Writer::Vis(w) => w.finish().unwrap(),
+        }
+    }
 }
 
 /// Writes the run with its I/O recorded; returns the record.
-fn recorded_run(policy: SyncPolicy, path: &Path) -> Vec<IoOp> {
+fn recorded_run(kind: Kind, policy: SyncPolicy, path: &Path) -> Vec<IoOp> {
     ctx_store::set_sync_policy(policy);
     testing::start_recording();
-    let mut w = TxtCtxWriter::create(path, &provenance(), true).unwrap();
+    let mut w = kind.create(path);
     for b in 0..BATCHES {
-        w.write_batch(&batch(b)).unwrap();
+        w.write(b);
     }
-    w.finish().unwrap();
+    w.finish();
     let ops = testing::take_recording();
     testing::fail_writes_after(None); // real I/O again
     ops
@@ -170,13 +244,13 @@ struct Outcome {
     h5py: Vec<(PathBuf, u64, u64)>,
 }
 
-/// Every state of every cut point of `policy`'s run.
-fn simulate(policy: SyncPolicy) -> Outcome {
+/// Every state of every cut point of `policy`'s run of `kind`.
+fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
     let _turn = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let want_path = dir.path().join("uninterrupted.h5");
-    let ops = recorded_run(policy, &want_path);
-    let want = content(&want_path);
+    let ops = recorded_run(kind, policy, &want_path);
+    let want = kind.content(&want_path);
     assert!(ops.contains(&IoOp::Sync), "{policy}: the run never synced");
     let mut rng = Rng::new(7);
     let mut out = Outcome { states: 0, fewer: 0, h5py: Vec::new() };
@@ -200,7 +274,7 @@ fn simulate(policy: SyncPolicy) -> Outcome {
             let mut file = base.clone();
             apply(&mut file, &kept);
             std::fs::write(&path, &file).unwrap();
-            let at = format!("{policy}, cut {cut} of {}, {name}", ops.len());
+            let at = format!("{kind:?} {policy}, cut {cut} of {}, {name}", ops.len());
             let killed = name == "all";
             // A killed process's file (every write kept) is continued in the same boot; a
             // power cut's after a restart.
@@ -208,7 +282,7 @@ fn simulate(policy: SyncPolicy) -> Outcome {
             let Some(durable) = durable else {
                 // Cut before the new file's first sync: nothing was committed; the file may
                 // not open, and is then refused with an error, not a panic.
-                let _ = TxtCtxWriter::append(&path);
+                let _ = kind.append(&path);
                 continue;
             };
             let sample = out.states.is_multiple_of(37);
@@ -220,8 +294,8 @@ fn simulate(policy: SyncPolicy) -> Outcome {
             }
             // As the pipeline does before it reads the file's provenance.
             ctx_store::recover(&path).unwrap_or_else(|e| panic!("{at}: recover: {e}"));
-            let (w, ids) = TxtCtxWriter::append(&path)
-                .unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
+            let (w, ids) =
+                kind.append(&path).unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
             drop(w);
             let n = ids.len() as u64;
             out.fewer += usize::from(n / BATCH < committed);
@@ -242,31 +316,44 @@ fn simulate(policy: SyncPolicy) -> Outcome {
                 std::fs::copy(&path, &keep).unwrap();
                 out.h5py.push((keep, n, n));
             }
-            let (mut w, ids) = TxtCtxWriter::append(&path).unwrap();
+            let (mut w, ids) = kind.append(&path).unwrap();
             assert_eq!(ids.len() as u64, n, "{at}: opened again");
             for b in held..BATCHES {
-                w.write_batch(&batch(b)).unwrap();
+                w.write(b);
             }
-            w.finish().unwrap();
-            assert_eq!(content(&path), want, "{at}: continued");
+            w.finish();
+            assert_eq!(kind.content(&path), want, "{at}: continued");
             out.states += 1;
         }
     }
     testing::pretend_rebooted(false);
     for python in [test_support::python(), test_support::old_h5py_python()] {
-        h5py_holds(&python, &out.h5py);
+        h5py_holds(kind, &python, &out.h5py);
     }
     out
 }
 
-/// h5py (`python`) opens each file, which holds whole images, as many as given.
-fn h5py_holds(python: &Path, files: &[(PathBuf, u64, u64)]) {
-    let code = "
+/// h5py (`python`) opens each file, which holds whole images, as many as given (and reads
+/// every image's texts, or floats).
+fn h5py_holds(kind: Kind, python: &Path, files: &[(PathBuf, u64, u64)]) {
+    let code = match kind {
+        Kind::Txt => {
+            "
 import sys, h5py
 for p in sys.argv[1:]:
     with h5py.File(p, 'r') as f:
         print(len(f), sum(f[k]['nine']['texts'].shape[0] for k in f))
-";
+"
+        }
+        Kind::Vis => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        print(len(f), sum(f[k][()].shape[0] for k in f))
+"
+        }
+    };
     let out = std::process::Command::new(python)
         .arg("-c")
         .arg(code)
@@ -280,21 +367,37 @@ for p in sys.argv[1:]:
     for ((p, lo, hi), line) in files.iter().zip(lines) {
         let n: u64 = line.split(' ').next().unwrap().parse().unwrap();
         assert!(*lo <= n && n <= *hi, "{}: {n} images, not {lo}..={hi}", p.display());
-        assert_eq!(line, format!("{n} {}", n * 9), "{}", p.display());
+        let per_image = if kind == Kind::Txt { 9 } else { FDIM as u64 };
+        assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
 }
 
 #[test]
 fn every_power_cut_state_of_a_batch_synced_run_keeps_its_durable_batches() {
-    let o = simulate(SyncPolicy::Batch);
+    let o = simulate(Kind::Txt, SyncPolicy::Batch);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 150, "{} states", o.states);
 }
 
 #[test]
 fn every_power_cut_state_of_a_run_synced_at_its_end_rolls_back_to_its_last_sync() {
-    let o = simulate(SyncPolicy::End);
+    let o = simulate(Kind::Txt, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 150, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_vis_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::Vis, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 100, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_vis_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(Kind::Vis, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
 }

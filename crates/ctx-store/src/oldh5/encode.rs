@@ -292,6 +292,30 @@ pub(crate) fn str_attribute(name: &str, len: usize, collection: Addr, index: u32
     Message::new(0x000c, 0, b)
 }
 
+/// Attribute message version 1: a scalar little-endian int64 (h5py's `int`), its value inline.
+pub(crate) fn i64_attribute(name: &str, value: i64) -> Message {
+    let mut dtype = Buf::default();
+    dtype.put(&[0x10, 0x08, 0x00, 0x00]); // fixed-point version 1, little-endian, signed
+    dtype.u32(8);
+    dtype.u16(0); // bit offset
+    dtype.u16(64); // precision
+    let space = dataspace(&[]).body.bytes;
+    let mut b = Buf::default();
+    b.put(&[1, 0]);
+    b.u16(name.len() as u16 + 1);
+    b.u16(dtype.bytes.len() as u16);
+    b.u16(space.len() as u16);
+    b.put(name.as_bytes());
+    b.put(&[0]);
+    b.pad8();
+    b.put(&dtype.bytes);
+    b.pad8();
+    b.put(&space);
+    b.pad8();
+    b.put(&value.to_le_bytes());
+    Message::new(0x000c, 0, b)
+}
+
 /// A variable-length element: its length and where its bytes lie in a global heap.
 pub(crate) fn vlen_ref(b: &mut Buf, len: usize, collection: Addr, index: u32) {
     b.u32(len as u32);

@@ -1,7 +1,8 @@
-//! Writing the original's `txt_ctx.hdf5` in the HDF5 file format itself, without the HDF5
+//! Writing the original's `txt_ctx.hdf5` and `vis_ctx.hdf5` in the HDF5 file format itself, without the HDF5
 //! library: the structures h5py writes by default (superblock 0, object headers 1,
 //! symbol-table groups, contiguous datasets, global heap collections for the texts), laid out
-//! image by image as one sequential append per batch.
+//! image by image as one sequential append per batch (`file`: what both kinds share; `txt`,
+//! `vis`: their images).
 //!
 //! A batch is committed by rewriting the superblock (96 bytes at offset 0, one `pwrite`) after
 //! everything it points to is in the file: the images, then the root group's changed
@@ -23,6 +24,7 @@
 
 pub(crate) mod access;
 mod encode;
+pub(crate) mod file;
 #[cfg(test)]
 mod fuzz;
 mod io;
@@ -33,6 +35,7 @@ mod root;
 pub(crate) mod synced;
 pub(crate) mod txt;
 pub(crate) mod validate;
+pub(crate) mod vis;
 
 /// The undefined address.
 const UNDEF: u64 = u64::MAX;

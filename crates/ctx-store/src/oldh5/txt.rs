@@ -2,21 +2,17 @@
 //! `whole`, `five` and `nine`, each with contiguous `features` and `scores` (float32) and `texts`
 //! (variable-length UTF-8 strings in one global heap collection per image).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 
 use super::encode::{self, Addr, Buf, Entry};
-use super::io::FileIo;
-use super::parse;
-use super::root::RootIndex;
-use super::synced::{self, SyncRecord};
+use super::file::{NativeFile, RootAttr, io};
 use crate::bounds;
 use crate::entry::TxtEntry;
 use crate::error::{Error, Result};
 use crate::schema::{self, View};
-use crate::sync::SyncClock;
-use crate::testing::{self, IoOp, WritePoint};
+use crate::testing::{self, WritePoint};
 
 const _: () = assert!(cfg!(target_endian = "little"), "floats are written as they lie in memory");
 
@@ -28,22 +24,7 @@ const COLLECTION_OBJECTS: usize = 65_535;
 
 /// A `txt_ctx.hdf5` being written by this module.
 pub(crate) struct NativeTxt {
-    path: PathBuf,
-    /// The file, held open for its lock.
-    _file: std::fs::File,
-    /// Its writes and syncs.
-    io: Box<dyn FileIo>,
-    /// End of the committed file: where the next batch goes.
-    eof: u64,
-    index: RootIndex,
-    /// The root object header's messages besides its symbol table: the attributes.
-    root_messages: Vec<(u16, u8, Vec<u8>)>,
-    /// When to sync; files without a sync record (`synced`) sync every batch.
-    clock: SyncClock,
-    has_record: bool,
-    /// The last superblock written, and whether a sync came after it.
-    superblock: Vec<u8>,
-    synced: bool,
+    f: NativeFile,
 }
 
 impl NativeTxt {
@@ -53,109 +34,33 @@ impl NativeTxt {
         attributes: &[(&str, &str)],
         overwrite: bool,
     ) -> Result<Self> {
-        if path.exists() && !overwrite {
-            return Err(Error::Exists { path: path.to_owned() });
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io(path, "/"))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(io(path, "/"))?;
-        lock(path, &file)?;
-        let mut fio = super::io::of(file.try_clone().map_err(io(path, "/"))?);
-        fio.set_len(0).map_err(io(path, "/"))?;
-        // The attributes' strings in one collection after the sync record's sector.
-        let mut b = Buf::default();
-        let values: Vec<&[u8]> = attributes.iter().map(|(_, v)| v.as_bytes()).collect();
-        encode::global_heap(&mut b, values);
-        let gcol = Addr::Abs(synced::DATA_START);
-        let root_messages = attributes
-            .iter()
-            .enumerate()
-            .map(|(i, (name, value))| {
-                let m = encode::str_attribute(name, value.len(), gcol, i as u32 + 1);
-                (m.kind, m.flags, m.body.relocate(0))
-            })
-            .collect();
-        let bytes = b.relocate(synced::DATA_START);
-        fio.write_at(synced::DATA_START, &[&bytes]).map_err(io(path, "/"))?;
-        let mut w = Self {
-            path: path.to_owned(),
-            _file: file,
-            io: fio,
-            eof: synced::DATA_START + bytes.len() as u64,
-            index: RootIndex::new(),
-            root_messages,
-            clock: SyncClock::new(),
-            has_record: true,
-            superblock: Vec::new(),
-            synced: false,
-        };
-        w.commit(false)?;
-        Ok(w)
+        let attributes: Vec<RootAttr> =
+            attributes.iter().map(|&(name, value)| RootAttr::Str(name, value)).collect();
+        Ok(Self { f: NativeFile::create(path, &attributes, overwrite)? })
     }
 
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
     /// otherwise). `complete` are the ids of its complete images (checked by the caller through
     /// HDF5); any other member of the root group is dropped from the index, to be written again.
     pub(crate) fn append(path: &Path, complete: &[u64]) -> Result<Option<Self>> {
-        let file = open_rw(path)?;
-        let Some(existing) = parse::read(path, &file)? else {
-            return Ok(None);
-        };
         let keep: std::collections::HashSet<String> = complete.iter().map(u64::to_string).collect();
-        let members: Vec<_> =
-            existing.members.into_iter().filter(|(name, _)| keep.contains(&**name)).collect();
-        let has_record = SyncRecord::read(&file).is_some();
-        let mut fio = super::io::of(file.try_clone().map_err(io(path, "/"))?);
-        // What a killed writer appended after its last commit is dropped.
-        fio.set_len(existing.eof).map_err(io(path, "/"))?;
-        let mut w = Self {
-            path: path.to_owned(),
-            _file: file,
-            io: fio,
-            eof: existing.eof,
-            index: RootIndex::from_existing(members, existing.heap),
-            root_messages: existing.root_messages,
-            clock: SyncClock::new(),
-            has_record,
-            superblock: Vec::new(),
-            synced: false,
-        };
-        w.commit(false)?;
-        Ok(Some(w))
+        Ok(NativeFile::append(path, |name| keep.contains(name))?.map(|f| Self { f }))
     }
 
     /// Before a file is opened to be continued: rolls it back to its last sync if the machine
     /// restarted since (a power cut may have torn what was committed after it); see `synced`.
     pub(crate) fn recover(path: &Path) -> Result<()> {
-        let file = open_rw(path)?;
-        synced::roll_back_if_cut(path, &file).map_err(io(path, "/"))?;
-        Ok(())
+        NativeFile::recover(path)
     }
 
     /// Writes a batch of images and commits it.
     pub(crate) fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        let mut names = std::collections::HashSet::with_capacity(entries.len());
-        for e in entries {
-            let name = e.id.to_string();
-            if self.index.contains(&name) || !names.insert(name.clone()) {
-                return Err(Error::Input {
-                    path: self.path.clone(),
-                    object: name,
-                    message: "this image is in the file already".into(),
-                });
-            }
-        }
+        let names: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+        self.f.check_new(names.iter().map(String::as_str))?;
         // Other threads lay the images out (in groups, in parallel) while this one writes
         // them: the layout (every byte but the floats) costs about a fifth of the write itself.
-        let path = &self.path;
-        let start = self.eof;
+        let path = &self.f.path;
+        let start = self.f.eof;
         let (placed, end) = std::thread::scope(|s| -> Result<(Vec<(u64, RelEntry)>, u64)> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Image, Vec<u8>, u64)>>(64);
             s.spawn(move || {
@@ -180,7 +85,7 @@ impl NativeTxt {
                     }
                 }
             });
-            let fio = &mut self.io;
+            let fio = &mut self.f.io;
             let (mut placed, mut end) = (Vec::with_capacity(entries.len()), start);
             for (i, laid) in rx.into_iter().enumerate() {
                 let (im, meta, base) = laid?;
@@ -195,95 +100,21 @@ impl NativeTxt {
         })?;
         if placed.len() != entries.len() {
             return Err(Error::Input {
-                path: self.path.clone(),
+                path: self.f.path.clone(),
                 object: "/".into(),
                 message: "the layout thread stopped".into(),
             });
         }
-        for ((base, entry), e) in placed.into_iter().zip(entries) {
-            self.index.insert(&e.id.to_string(), entry.at(base));
-        }
-        self.eof = end;
-        testing::at(WritePoint::BeforeFlush);
-        self.commit(true)?;
+        let members = placed.into_iter().zip(names).map(|((base, entry), name)| (name, entry.at(base)));
+        self.f.commit_batch(members, end)?;
         tracing::debug!(n = entries.len(), "txt_ctx batch written");
         Ok(())
     }
 
-    /// Writes the root group's index after the file's end, then the superblock that points to
-    /// it; `batch`: the commit of a batch (the test hook's points, the sync policy), not of a
-    /// file being opened, which always syncs.
-    ///
-    /// Where the policy syncs: a sync (everything the superblock will point to is on the
-    /// disk), the superblock, the sync record (its copy), a sync. Files without a sync record
-    /// (opened, not created, by this writer) sync at every batch.
-    fn commit(&mut self, batch: bool) -> Result<()> {
-        let at = |p| batch.then(|| testing::at(p));
-        let c = self.index.commit(self.eof, &self.root_messages);
-        let path = &self.path;
-        self.io.write_at(self.eof, &[&c.tail]).map_err(io(path, "/"))?;
-        if let Some((at, bytes)) = &c.in_place {
-            self.io.write_at(*at, &[bytes]).map_err(io(path, "/"))?;
-        }
-        let eof = self.eof + c.tail.len() as u64;
-        at(WritePoint::Index);
-        let sync = !batch || !self.has_record || self.clock.due();
-        if sync {
-            self.io.sync().map_err(io(path, "/"))?;
-        }
-        self.superblock = encode::superblock(eof, &c.root);
-        self.io.write_at(0, &[&self.superblock]).map_err(io(path, "/"))?;
-        self.eof = eof;
-        self.synced = false;
-        self.io.mark(IoOp::Committed(self.index.len() as u64));
-        if sync {
-            self.sync_committed(false)?;
-        }
-        at(WritePoint::Flushed);
-        Ok(())
-    }
-
-    /// After the superblock: its copy in the sync record (`finished`: the writer's last), and a
-    /// sync.
-    fn sync_committed(&mut self, finished: bool) -> Result<()> {
-        let path = &self.path;
-        if self.has_record {
-            let record = SyncRecord::now(self.superblock.clone(), finished).encode();
-            self.io.write_at(synced::AT, &[&record]).map_err(io(path, "/"))?;
-        }
-        self.io.sync().map_err(io(path, "/"))?;
-        self.clock.synced();
-        self.synced = true;
-        self.io.mark(IoOp::Durable(self.index.len() as u64));
-        Ok(())
-    }
-
     /// Closes the file, synced and recorded as finished: every batch is committed already.
-    pub(crate) fn finish(mut self) -> Result<()> {
-        if !self.synced {
-            self.io.sync().map_err(io(&self.path, "/"))?;
-        }
-        self.sync_committed(true)
+    pub(crate) fn finish(self) -> Result<()> {
+        self.f.finish()
     }
-}
-
-fn open_rw(path: &Path) -> Result<std::fs::File> {
-    let file =
-        std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(io(path, "/"))?;
-    lock(path, &file)?;
-    Ok(file)
-}
-
-fn lock(path: &Path, file: &std::fs::File) -> Result<()> {
-    file.try_lock().map_err(|e| Error::Io {
-        path: path.to_owned(),
-        object: "/".into(),
-        source: std::io::Error::other(format!("the file is locked by another process ({e})")),
-    })
-}
-
-fn io<'a>(path: &'a Path, object: &'a str) -> impl Fn(std::io::Error) -> Error + 'a {
-    move |source| Error::Write { path: path.to_owned(), object: object.to_owned(), source }
 }
 
 /// One image laid out at a yet unknown address: its floats (written as they are), then `meta`,

@@ -7,18 +7,28 @@ use rayon::prelude::*;
 
 use crate::entry::VisCtx;
 use crate::error::{Error, Result};
-use crate::h5::{self, h5err};
+use crate::h5;
 use crate::kind::FileKind;
+use crate::oldh5::file::NativeFile;
+use crate::oldh5::vis::NativeVis;
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
 
-/// Writes `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`] returns.
+/// Writes `vis_ctx.hdf5` batch by batch, each batch committed by one write once
+/// [`write_batch`] returns (`docs/crash-safety.md`): without the HDF5 library (`oldh5`), or
+/// through it to continue a file in another format.
 ///
 /// [`write_batch`]: VisCtxWriter::write_batch
 pub struct VisCtxWriter {
-    w: h5::Writer,
+    backend: Backend,
     fdim: usize,
+    path: PathBuf,
+}
+
+enum Backend {
+    Native(NativeVis),
+    Hdf5(h5::Writer),
 }
 
 impl VisCtxWriter {
@@ -35,19 +45,27 @@ impl VisCtxWriter {
             object: FDIM_OBJECT.into(),
             message: format!("fdim {fdim} does not fit in int64"),
         })?;
-        let w = h5::Writer::create(path, overwrite)?;
-        h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)?;
-        provenance.write(&w.path, w.file(), FileKind::VisCtx)?;
-        w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, fdim })
+        let attributes = provenance.attributes(FileKind::VisCtx);
+        let native =
+            NativeVis::create(path, fdim, (schema::FDIM, fdim_i64), &attributes, overwrite)?;
+        Ok(Self { backend: Backend::Native(native), fdim, path: path.to_owned() })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids it holds.
+    /// A file of the native writer is first rolled back to its last sync if the machine
+    /// restarted since (`crate::recover`).
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
-        let w = h5::Writer::append(path.as_ref())?;
-        let fdim = read_fdim(&w.path, w.file())?;
-        let (ids, _) = h5::numeric_members(&w.path, w.file())?;
-        Ok((Self { w, fdim }, ids))
+        let path = path.as_ref();
+        NativeFile::recover(path)?;
+        let file = h5::open_read(path)?;
+        let fdim = read_fdim(path, &file)?;
+        let (ids, _) = h5::numeric_members(path, &file)?;
+        drop(file); // its lock, before the writer takes its own
+        if let Some(native) = NativeVis::append(path, fdim, &ids)? {
+            return Ok((Self { backend: Backend::Native(native), fdim, path: path.to_owned() }, ids));
+        }
+        let w = h5::Writer::append(path)?;
+        Ok((Self { backend: Backend::Hdf5(w), fdim, path: path.to_owned() }, ids))
     }
 
     /// The feature size.
@@ -56,11 +74,15 @@ impl VisCtxWriter {
     }
 
     /// Writes `ids.len()` images; `features` holds their vectors back to back
-    /// (`ids.len() * fdim` values). Flushed to disk before returning.
+    /// (`ids.len() * fdim` values). Committed before returning.
     pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
-        bounds::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
-        let root = self.w.file();
-        self.w.write_batch(|sink| {
+        bounds::check_len(&self.path, "/", &[ids.len(), self.fdim], features.len())?;
+        let w = match &mut self.backend {
+            Backend::Native(native) => return native.write_batch(ids, features),
+            Backend::Hdf5(w) => w,
+        };
+        let root = w.file();
+        w.write_batch(|sink| {
             // With fdim 0 every row is empty (chunks_exact would yield none).
             let rows = (0..ids.len()).map(|i| &features[i * self.fdim..(i + 1) * self.fdim]);
             for (i, (id, row)) in ids.iter().zip(rows).enumerate() {
@@ -75,8 +97,11 @@ impl VisCtxWriter {
     }
 
     /// Flushes and closes the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.w.close()
+    pub fn finish(self) -> Result<()> {
+        match self.backend {
+            Backend::Native(native) => native.finish(),
+            Backend::Hdf5(mut w) => w.close(),
+        }
     }
 }
 
