@@ -16,8 +16,7 @@ use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
 use ctx_store::{
-    Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter,
-    check,
+    Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
 };
 use test_support::Rng;
 

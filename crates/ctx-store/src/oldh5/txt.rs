@@ -105,7 +105,8 @@ impl NativeTxt {
                 message: "the layout thread stopped".into(),
             });
         }
-        let members = placed.into_iter().zip(names).map(|((base, entry), name)| (name, entry.at(base)));
+        let members =
+            placed.into_iter().zip(names).map(|((base, entry), name)| (name, entry.at(base)));
         self.f.commit_batch(members, end)?;
         tracing::debug!(n = entries.len(), "txt_ctx batch written");
         Ok(())

@@ -62,7 +62,10 @@ impl VisCtxWriter {
         let (ids, _) = h5::numeric_members(path, &file)?;
         drop(file); // its lock, before the writer takes its own
         if let Some(native) = NativeVis::append(path, fdim, &ids)? {
-            return Ok((Self { backend: Backend::Native(native), fdim, path: path.to_owned() }, ids));
+            return Ok((
+                Self { backend: Backend::Native(native), fdim, path: path.to_owned() },
+                ids,
+            ));
         }
         let w = h5::Writer::append(path)?;
         Ok((Self { backend: Backend::Hdf5(w), fdim, path: path.to_owned() }, ids))
