@@ -310,7 +310,6 @@ fn killed_at_random_instants(kind: &str, kills: u64, seed: u64) -> u64 {
         assert_eq!(content(kind, &path), content(kind, &want), "{at}: resumed");
         std::fs::remove_file(&path).unwrap();
     }
-    println!("{kind}: {with_batches} of {kills} kills left batches; a run took {run_time:?}");
     with_batches
 }
 
