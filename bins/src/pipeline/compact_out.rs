@@ -47,7 +47,7 @@ pub fn open(
     c: &Common,
 ) -> Result<(CompactTxtWriter, HashSet<u64>)> {
     let prov = id.provenance();
-    let (w, done) = match decide(out, id, c.overwrite, Provenance::of_file)? {
+    let (w, done) = match decide(out, id, c.overwrite, |p: &Path| Provenance::of_file(p))? {
         Open::Create => {
             let w =
                 CompactTxtWriter::create(out, profile, caption_db, captions.clone(), &prov, true)?;

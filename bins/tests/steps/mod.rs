@@ -94,6 +94,7 @@ pub(crate) fn bin(step: &str) -> PathBuf {
         "retrieve-captions" => env!("CARGO_BIN_EXE_retrieve-captions"),
         "ctx-merge" => env!("CARGO_BIN_EXE_ctx-merge"),
         "ctx-inspect" => env!("CARGO_BIN_EXE_ctx-inspect"),
+        "ctx-convert" => env!("CARGO_BIN_EXE_ctx-convert"),
         _ => unreachable!(),
     })
 }
