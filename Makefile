@@ -25,7 +25,7 @@ test: lint doc setup-test
 	# build of every dependency would take another 3 GB of disk for a check of the same code.
 	cargo bench --workspace --no-run --profile dev
 	# The Python package (installed by setup) against h5py, on files our writers and h5py write.
-	cargo build -q -p xmodal-py --bin xmodal-py-fixtures
+	cargo build -q -p xmodal-py --bin xmodal-py-fixtures --bin xmodal-py-compact-fixtures
 	.venv/bin/python -m pytest python/tests -q
 	# The GPU machine's script at toy sizes on the CPU (about 1.5 min on 2 cores).
 	$(MAKE) --no-print-directory gpu-dry-run
