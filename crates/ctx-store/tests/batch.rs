@@ -19,7 +19,7 @@ fn view(crops: usize, k: usize, d: usize, base: f32) -> ViewEntry {
 fn entry(id: u64) -> TxtEntry {
     let base = id as f32 * 10_000.0;
     TxtEntry {
-        id,
+        id: id.into(),
         whole: view(1, 4, 3, base),
         five: view(5, 4, 3, base),
         nine: view(9, 4, 3, base),

@@ -27,7 +27,7 @@ fn batch(b: u64) -> Vec<TxtEntry> {
         .map(|id| {
             let mut rng = Rng::new(id + 1);
             let (whole, five) = (random_view(&mut rng, 1, 3, 16), random_view(&mut rng, 5, 3, 16));
-            TxtEntry { id, whole, five, nine: random_view(&mut rng, 9, 3, 16) }
+            TxtEntry { id: id.into(), whole, five, nine: random_view(&mut rng, 9, 3, 16) }
         })
         .collect()
 }

@@ -33,7 +33,7 @@ const SECTOR: usize = 512;
 fn entry(id: u64) -> TxtEntry {
     let mut rng = Rng::new(id + 1);
     TxtEntry {
-        id,
+        id: id.into(),
         whole: random_view(&mut rng, 1, 2, 4),
         five: random_view(&mut rng, 5, 2, 4),
         nine: random_view(&mut rng, 9, 2, 4),

@@ -14,6 +14,7 @@ use super::synced::{self, SyncRecord};
 use crate::bounds;
 use crate::entry::TxtEntry;
 use crate::error::{Error, Result};
+use crate::id::{self, ImageId};
 use crate::schema::{self, View};
 use crate::sync::SyncClock;
 use crate::testing::{self, IoOp, WritePoint};
@@ -103,12 +104,12 @@ impl NativeTxt {
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
     /// otherwise). `complete` are the ids of its complete images (checked by the caller through
     /// HDF5); any other member of the root group is dropped from the index, to be written again.
-    pub(crate) fn append(path: &Path, complete: &[u64]) -> Result<Option<Self>> {
+    pub(crate) fn append(path: &Path, complete: &[ImageId]) -> Result<Option<Self>> {
         let file = open_rw(path)?;
         let Some(existing) = parse::read(path, &file)? else {
             return Ok(None);
         };
-        let keep: std::collections::HashSet<String> = complete.iter().map(u64::to_string).collect();
+        let keep: std::collections::HashSet<&str> = complete.iter().map(ImageId::as_str).collect();
         let members: Vec<_> =
             existing.members.into_iter().filter(|(name, _)| keep.contains(&**name)).collect();
         let has_record = SyncRecord::read(&file).is_some();
@@ -143,7 +144,7 @@ impl NativeTxt {
     pub(crate) fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
         let mut names = std::collections::HashSet::with_capacity(entries.len());
         for e in entries {
-            let name = e.id.to_string();
+            let name = id::checked_name(&self.path, &e.id)?.into_owned();
             if self.index.contains(&name) || !names.insert(name.clone()) {
                 return Err(Error::Input {
                     path: self.path.clone(),
@@ -201,7 +202,7 @@ impl NativeTxt {
             });
         }
         for ((base, entry), e) in placed.into_iter().zip(entries) {
-            self.index.insert(&e.id.to_string(), entry.at(base));
+            self.index.insert(e.id.as_str(), entry.at(base));
         }
         self.eof = end;
         testing::at(WritePoint::BeforeFlush);
@@ -338,7 +339,7 @@ impl<'e> Image<'e> {
             let shape = view.shape(v.k);
             let mut fshape = shape.clone();
             fshape.push(v.d);
-            let obj = |d: &str| schema::txt_object(e.id, view, d);
+            let obj = |d: &str| schema::txt_object(&e.id, view, d);
             let n = v.crops * v.k;
             for (dataset, dims, len) in [
                 (schema::FEATURES, &fshape, v.features.len()),

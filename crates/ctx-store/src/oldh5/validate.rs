@@ -294,11 +294,11 @@ fn check_object(
     } else if members.len() <= FULL_WALK_MEMBERS {
         members
     } else {
-        // The first image, as `detect` takes it: the smallest id.
+        // The first image, as `detect` takes it: the smallest id (`ImageId`'s order).
         let first = members
             .iter()
-            .filter_map(|(name, e)| Some((crate::schema::parse_id(name)?, name, e)))
-            .min_by_key(|m| m.0)
+            .map(|(name, e)| (crate::id::ImageId::new(&**name), name, e))
+            .min_by(|a, b| a.0.cmp(&b.0))
             .map(|(_, name, e)| (name.clone(), *e));
         first.into_iter().collect()
     };

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::entry::VisCtx;
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
+use crate::id::{self, ImageId, Key};
 use crate::kind::FileKind;
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
@@ -43,10 +44,10 @@ impl VisCtxWriter {
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids it holds.
-    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let w = h5::Writer::append(path.as_ref())?;
         let fdim = read_fdim(&w.path, w.file())?;
-        let (ids, _) = h5::numeric_members(&w.path, w.file())?;
+        let ids = h5::image_members(&w.path, w.file())?;
         Ok((Self { w, fdim }, ids))
     }
 
@@ -56,15 +57,16 @@ impl VisCtxWriter {
     }
 
     /// Writes `ids.len()` images; `features` holds their vectors back to back
-    /// (`ids.len() * fdim` values). Flushed to disk before returning.
-    pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
+    /// (`ids.len() * fdim` values). Flushed to disk before returning. Ids are integers or
+    /// names ([`Key`]); a name HDF5 cannot hold is an error ([`ImageId::problem`]).
+    pub fn write_batch<K: Key>(&mut self, ids: &[K], features: &[f32]) -> Result<()> {
         bounds::check_len(&self.w.path, "/", &[ids.len(), self.fdim], features.len())?;
         let root = self.w.file();
         self.w.write_batch(|sink| {
             // With fdim 0 every row is empty (chunks_exact would yield none).
             let rows = (0..ids.len()).map(|i| &features[i * self.fdim..(i + 1) * self.fdim]);
             for (i, (id, row)) in ids.iter().zip(rows).enumerate() {
-                let name = id.to_string();
+                let name = id::checked_name(&self.w.path, id)?;
                 sink.write_f32(root, &name, &name, &[self.fdim], row)?;
                 testing::at(WritePoint::Entry(i));
             }
@@ -131,20 +133,26 @@ impl VisCtxReader {
         Provenance::read(&self.path, &self.file)
     }
 
-    /// Image ids, ascending.
+    /// Image ids, ascending; an error naming the first image whose name is not an integer
+    /// (files of other sources: [`keys`](Self::keys)).
     pub fn ids(&self) -> Result<Vec<u64>> {
-        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+        id::integers(&self.path, &self.keys()?)
     }
 
-    /// The features of one image, `(fdim,)`.
-    pub fn get(&self, id: u64) -> Result<Vec<f32>> {
+    /// Every image's name, integers first ([`ImageId`]'s order).
+    pub fn keys(&self) -> Result<Vec<ImageId>> {
+        h5::image_members(&self.path, &self.file)
+    }
+
+    /// The features of one image, `(fdim,)`: `get(531912)` or `get("dog_01")`.
+    pub fn get(&self, id: impl Key) -> Result<Vec<f32>> {
         let mut out = vec![0f32; self.fdim];
-        self.read_into(id, &mut out)?;
+        self.read_into(&id, &mut out)?;
         Ok(out)
     }
 
-    fn read_into(&self, id: u64, out: &mut [f32]) -> Result<()> {
-        let name = id.to_string();
+    fn read_into(&self, id: &impl Key, out: &mut [f32]) -> Result<()> {
+        let name = id.name();
         let ds = h5::dataset(&self.path, &self.file, &name, &name)?;
         h5::check_f32(&self.path, &ds, &name, &[Some(self.fdim)])?;
         h5::read_f32_into(&self.path, &ds, &name, self.userblock_free(), out)
@@ -156,7 +164,7 @@ impl VisCtxReader {
 
     /// Loads every image into memory, in parallel.
     pub fn preload(&self) -> Result<VisCtx> {
-        let ids = self.ids()?;
+        let ids = self.keys()?;
         let n = bounds::values(
             &self.path,
             "/",
@@ -169,7 +177,7 @@ impl VisCtxReader {
             features
                 .par_chunks_mut(self.fdim)
                 .zip(ids.par_iter())
-                .try_for_each(|(out, &id)| self.read_into(id, out))?;
+                .try_for_each(|(out, id)| self.read_into(id, out))?;
         }
         Ok(VisCtx { ids, fdim: self.fdim, features })
     }
