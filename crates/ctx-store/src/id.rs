@@ -179,7 +179,10 @@ impl<T: Key + ?Sized> Key for &T {
 
 /// The group name of `key` for a writer, or an error naming the file and the name if HDF5
 /// cannot hold it ([`ImageId::problem`]).
-pub(crate) fn checked_name<'k>(path: &std::path::Path, key: &'k (impl Key + ?Sized)) -> Result<Cow<'k, str>> {
+pub(crate) fn checked_name<'k>(
+    path: &std::path::Path,
+    key: &'k (impl Key + ?Sized),
+) -> Result<Cow<'k, str>> {
     let name = key.name();
     match ImageId::problem(&name) {
         Some(problem) => Err(Error::Input {

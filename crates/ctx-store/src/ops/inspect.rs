@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::h5;
-use crate::id::ImageId;
 use crate::haav::caption_db::HaavCaptionDb;
 use crate::haav::txt::HaavTxtCtxReader;
 use crate::haav::vis::HaavVisCtxReader;
+use crate::id::ImageId;
 use crate::kind::{CaptionLayout, FileKind};
 use crate::original::caption_db::CaptionDb;
 use crate::original::txt::TxtCtxReader;

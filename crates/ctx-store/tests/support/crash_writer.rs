@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use ctx_store::testing::{WritePoint, set_write_hook};
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, ImageId, Provenance, TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
+    CaptionDbWriter, CaptionLayout, ImageId, Provenance, TxtCtxWriter, TxtEntry, ViewEntry,
+    VisCtxWriter,
 };
 
 /// Entries (images, or phrases) per batch.

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use crate::error::Result;
-use crate::id::ImageId;
 use crate::haav::caption_db::HaavCaptionDb;
 use crate::haav::txt::HaavTxtCtxReader;
 use crate::haav::vis::HaavVisCtxReader;
+use crate::id::ImageId;
 use crate::ops::check::report::{
     Report, check_finite, check_scores, check_unit_rows, image_ids, unexpected_views,
 };
