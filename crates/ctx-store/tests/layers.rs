@@ -44,6 +44,7 @@ const LAYERING: Layering = Layering {
         ("entry", "schema"),
         ("entry", "id"),
         ("id", "schema"),
+        ("id", "error"),
         ("provenance", "kind"),
         ("provenance", "schema"),
         ("h5", "oldh5"),
