@@ -185,7 +185,7 @@ fn bad_sources_are_one_line_errors() {
     let list = vec!["--images".into(), format!("list:{}", ids.display())];
     fails(list.clone(), &["cat.jpg", "\"a/b\"", "'/'"]);
     std::fs::write(&ids, "5\tempty/cat.jpg\n5\tempty/cat.jpg\n").unwrap();
-    fails(list, &["cat.jpg", "same id \"5\""]);
+    fails(list, &["cat.jpg", "id 5 is both"]);
 
     // Flags the source does not take.
     let folder = format!("folder:{}", empty.display());
