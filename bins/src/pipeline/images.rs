@@ -134,7 +134,7 @@ pub fn decoded(
                     super::OnError::Skip => failures
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .record(&item.id.to_string(), &item.path, &e.to_string())?,
+                        .record(item.id.as_str(), &item.path, &e.to_string())?,
                 }
                 pb.inc(1);
             }
