@@ -37,7 +37,7 @@ pub fn txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
     let mut rng = Rng::new(7);
     (0..pool as u64)
         .map(|id| TxtEntry {
-            id,
+            id: id.into(),
             whole: view(&mut rng, 1, k, d),
             five: view(&mut rng, 5, k, d),
             nine: view(&mut rng, 9, k, d),
@@ -50,7 +50,7 @@ pub fn haav_txt_pool(pool: usize, k: usize, d: usize) -> Vec<TxtEntry> {
     let mut rng = Rng::new(8);
     (0..pool as u64)
         .map(|id| TxtEntry {
-            id,
+            id: id.into(),
             whole: view(&mut rng, 1, 8 * k, d),
             five: view(&mut rng, 5, 2 * k, d),
             nine: view(&mut rng, 9, k, d),

@@ -25,9 +25,10 @@ use serde_json::{Value, json};
 pub struct Args {
     /// The HDF5 file.
     pub file: PathBuf,
-    /// Image id to print (vis_ctx, txt_ctx).
+    /// Image id to print (vis_ctx, txt_ctx): the group name, an integer such as 531912 or
+    /// another source's name such as dog_01.
     #[arg(long)]
-    pub id: Option<u64>,
+    pub id: Option<String>,
     /// txt_ctx view to print: whole, five or nine (default: all three).
     #[arg(long, value_parser = parse_view)]
     pub view: Option<View>,
@@ -70,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return check(&args, &mut out);
     }
     let kind = ctx_store::detect(&args.file)?;
-    match (kind, args.id, args.index) {
+    match (kind, args.id.as_deref(), args.index) {
         (_, None, None) => summary(&args, &mut out)?,
         (FileKind::VisCtx, Some(id), _) => vis_entry(&args, id, &mut out)?,
         (FileKind::HaavVisCtx, Some(id), _) => haav_vis_entry(&args, id, &mut out)?,
@@ -125,7 +126,8 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
             "fdim": s.fdim, "fdim_grid": s.fdim_grid, "fdim_pooled": s.fdim_pooled,
             "tokens": s.tokens, "k": s.k, "texts_per_crop": view_rows, "d": s.d,
             "key_dim": s.key_dim, "batches": s.batches,
-            "first_id": s.id_range.map(|r| r.0), "last_id": s.id_range.map(|r| r.1),
+            "first_id": s.id_range.as_ref().map(|r| id_json(&r.0)),
+            "last_id": s.id_range.as_ref().map(|r| id_json(&r.1)),
             "layout": layout.json, "provenance": provenance,
             "commits": {"atomic": synced.is_some(), "last_synced": synced, "finished": finished},
         });
@@ -138,7 +140,7 @@ fn summary(args: &Args, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "{line}")?;
     }
     let label = format!("{count_name}:");
-    match s.id_range {
+    match &s.id_range {
         Some((a, b)) => writeln!(out, "{label:11} {} (ids {a} .. {b})", s.count)?,
         None => writeln!(out, "{label:11} {}", s.count)?,
     }
@@ -183,13 +185,18 @@ fn nest<T: Clone + Into<Value>>(values: &[T], shape: &[usize]) -> Value {
     }
 }
 
+/// An image id in JSON: a number for an integer id, else the name.
+fn id_json(id: &ctx_store::ImageId) -> Value {
+    id.as_u64().map_or_else(|| Value::from(id.as_str()), Value::from)
+}
+
 fn preview(values: &[f32]) -> String {
     let head: Vec<String> = values.iter().take(6).map(|v| format!("{v:.6}")).collect();
     let more = if values.len() > 6 { ", ..." } else { "" };
     format!("[{}{more}]", head.join(", "))
 }
 
-fn vis_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
+fn vis_entry(args: &Args, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let r = VisCtxReader::open(&args.file)?;
     let mut features = r.get(id)?;
     if let Some(k) = args.top_k {
@@ -203,7 +210,7 @@ fn vis_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn haav_vis_entry(args: &Args, id: u64, out: &mut impl Write) -> anyhow::Result<()> {
+fn haav_vis_entry(args: &Args, id: &str, out: &mut impl Write) -> anyhow::Result<()> {
     let r = HaavVisCtxReader::open(&args.file)?;
     let mut e = r.get(id)?;
     let width = r.fdim_grid();
@@ -232,7 +239,7 @@ fn view_json(v: &ViewEntry) -> Value {
 /// One image of a txt_ctx of either profile; `view_of(view, crop, top_k)` reads a view.
 fn txt_entry(
     args: &Args,
-    id: u64,
+    id: &str,
     view_of: impl Fn(View, Option<usize>, Option<usize>) -> ctx_store::Result<ViewEntry>,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {

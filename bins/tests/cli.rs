@@ -584,7 +584,7 @@ fn summaries_say_whether_a_file_was_finished() {
         scores: vec![1.0; crops],
         texts: vec!["a".into(); crops],
     };
-    let entry = ctx_store::TxtEntry { id: 7, whole: view(1), five: view(5), nine: view(9) };
+    let entry = ctx_store::TxtEntry { id: 7.into(), whole: view(1), five: view(5), nine: view(9) };
     let mut w = ctx_store::TxtCtxWriter::create(&path, &prov, false).unwrap();
     w.write_batch(std::slice::from_ref(&entry)).unwrap();
     drop(w); // not finished, as a killed writer leaves it

@@ -112,7 +112,7 @@ fn haav_steps_equal_the_python_mirror_of_haavs_scripts() {
         let (x, y) = (a.grid_row(i), b.grid_row(i));
         let c = min_row_cosine(x, y, a.fdim_grid).min(cosine(a.pooled_row(i), b.pooled_row(i)));
         assert!(c >= 0.999999, "image {id}: a grid row's or the pooled cosine {c}");
-        if is_png(&s, *id) { pngs += 1 } else { jpegs += 1 }
+        if is_png(&s, id.as_u64().unwrap()) { pngs += 1 } else { jpegs += 1 }
     }
     assert!(pngs >= 1 && jpegs >= 1, "the sample has {pngs} PNGs and {jpegs} JPEGs");
 
@@ -175,7 +175,7 @@ fn haavs_training_readers_load_the_steps_files() {
     let (txt_path, vis_path) = (out.join("txt_ctx.hdf5"), out.join("vis_ctx.hdf5"));
     let entries = txt(&txt_path);
     let vis = HaavVisCtxReader::open(&vis_path).unwrap().preload().unwrap();
-    let ids: Vec<u64> = entries.iter().rev().take(3).map(|e| e.id).collect();
+    let ids: Vec<u64> = entries.iter().rev().take(3).map(|e| e.id.as_u64().unwrap()).collect();
     let tool = workspace_root().join("crates/ctx-store/tests/haav_tool.py");
     let bits = |v: &[f32]| v.iter().map(|x| Value::from(x.to_bits())).collect::<Vec<_>>();
     for k in [K, 2] {

@@ -60,8 +60,8 @@ fn end_to_end_equals_the_python_mirror() {
     let a = TxtCtxReader::open(ours.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
     let b = TxtCtxReader::open(theirs.join("txt_ctx.hdf5")).unwrap().preload().unwrap();
     assert_eq!(
-        a.iter().map(|e| e.id).collect::<Vec<_>>(),
-        b.iter().map(|e| e.id).collect::<Vec<_>>()
+        a.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        b.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
     );
     let err = max_score_error(&a, &b);
     assert!(err < 2e-3, "score error {err}");

@@ -175,12 +175,17 @@ fn bad_sources_are_one_line_errors() {
     std::fs::write(&bad, r#"{"images": [{"filename": "a.jpg"}, {"cocoid": 5}]}"#).unwrap();
     fails(k(&bad), &[&bad.display().to_string(), "images[1]: no `filename`"]);
 
-    // An empty folder; a folder whose ids are not integers.
+    // An empty folder; ids that cannot name an HDF5 group, and one id given to two images.
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     fails(vec!["--images".into(), format!("folder:{}", empty.display())], &["no images"]);
     std::fs::copy(&images[0].1, empty.join("cat.jpg")).unwrap();
-    fails(vec!["--images".into(), format!("folder:{}", empty.display())], &["cat.jpg", "\"cat\""]);
+    let ids = dir.join("ids.txt");
+    std::fs::write(&ids, "a/b\tempty/cat.jpg\n").unwrap();
+    let list = vec!["--images".into(), format!("list:{}", ids.display())];
+    fails(list.clone(), &["cat.jpg", "\"a/b\"", "'/'"]);
+    std::fs::write(&ids, "5\tempty/cat.jpg\n5\tempty/cat.jpg\n").unwrap();
+    fails(list, &["cat.jpg", "id 5 is both"]);
 
     // Flags the source does not take.
     let folder = format!("folder:{}", empty.display());

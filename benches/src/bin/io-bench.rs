@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
             while first < n {
                 let len = batch.min(n - first);
                 for (i, e) in entries[..len].iter_mut().enumerate() {
-                    e.id = (first + i) as u64;
+                    e.id = ((first + i) as u64).into();
                 }
                 w.write_batch(&entries[..len])?;
                 first += len;
@@ -177,7 +177,7 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
             for first in (0..n).step_by(BATCH) {
                 let len = BATCH.min(n - first);
                 for (i, e) in entries[..len].iter_mut().enumerate() {
-                    e.id = (first + i) as u64;
+                    e.id = ((first + i) as u64).into();
                 }
                 w.write_batch(&entries[..len])?;
             }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use ctx_store::{Captions, CompactTxtWriter, Profile, Provenance};
+use ctx_store::{Captions, CompactTxtWriter, ImageId, Profile, Provenance};
 
 use super::Common;
 use super::output::{Open, RunIdentity, decide};
@@ -45,7 +45,7 @@ pub fn open(
     caption_db: &Path,
     captions: &Arc<Captions>,
     c: &Common,
-) -> Result<(CompactTxtWriter, HashSet<u64>)> {
+) -> Result<(CompactTxtWriter, HashSet<ImageId>)> {
     let prov = id.provenance();
     let (w, done) = match decide(out, id, c.overwrite, |p: &Path| Provenance::of_file(p))? {
         Open::Create => {
@@ -58,5 +58,5 @@ pub fn open(
     if w.profile() != profile {
         bail!("{}: a compact txt_ctx of the {} profile", out.display(), w.profile());
     }
-    Ok((w, done.into_iter().collect()))
+    Ok((w, done.into_iter().map(ImageId::from).collect()))
 }

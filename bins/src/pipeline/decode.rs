@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use anyhow::{Context, Result, anyhow};
 use clip_encoder::{Device, DeviceCrops, Kind, Placement, Tensor};
 use crops::{ClipPreprocess, CropPlan, RgbImage};
+use ctx_store::ImageId;
 use half::f16;
 
 use super::host_rows;
@@ -23,19 +24,19 @@ use super::stages::{Emit, Flow, source};
 /// An image to process: id, where its bytes are, and the path that names it in messages.
 #[derive(Debug, Clone)]
 pub struct Item {
-    pub id: u64,
+    pub id: ImageId,
     pub path: PathBuf,
     pub location: datasets::Location,
 }
 
 impl Item {
     /// An image file.
-    pub fn file(id: u64, path: PathBuf) -> Item {
-        Item { id, location: datasets::Location::File(path.clone()), path }
+    pub fn file(id: impl Into<ImageId>, path: PathBuf) -> Item {
+        Item { id: id.into(), location: datasets::Location::File(path.clone()), path }
     }
 
     /// An image wherever it is (a tar member is read in place).
-    pub fn at(id: u64, location: datasets::Location) -> Item {
+    pub fn at(id: ImageId, location: datasets::Location) -> Item {
         Item { id, path: location.display_path(), location }
     }
 
@@ -585,9 +586,9 @@ mod tests {
                     .unwrap();
                     assert_eq!(got.len(), want.len());
                     assert!(got == want, "image {} differs", it.id);
-                    ids.push(it.id);
+                    ids.push(it.id.as_u64().unwrap());
                 }
-                failed.extend(b.failed.iter().map(|(it, _)| it.id));
+                failed.extend(b.failed.iter().map(|(it, _)| it.id.as_u64().unwrap()));
                 rows += b.items.len() + b.failed.len();
             }
             let r = flow.finish().unwrap();
@@ -656,9 +657,9 @@ mod tests {
                 pre.image_crops_into(&img, &mut want).unwrap();
                 let rows = levels.narrow(0, (j * per) as i64, per as i64).flatten(0, -1);
                 assert!(Vec::<u8>::try_from(rows).unwrap() == want, "image {}", it.id);
-                images.push(it.id);
+                images.push(it.id.as_u64().unwrap());
             }
-            failed.extend(b.failed.iter().map(|(it, _)| it.id));
+            failed.extend(b.failed.iter().map(|(it, _)| it.id.as_u64().unwrap()));
         }
         flow.finish().unwrap();
         assert_eq!((images, failed), (vec![0, 1, 2, 4, 5, 6], vec![3]));

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clip_encoder::{ClipEncoder, Device, ImageOutputs, Tensor};
+use ctx_store::ImageId;
 use indicatif::ProgressBar;
 
 use super::decode::{self, Options};
@@ -76,11 +77,11 @@ impl Marker {
 
 /// The images of `all` not in every one of `done` (an image counts as done when each output
 /// holds it), and how many are.
-pub fn todo(all: &[super::sources::Image], done: &[&HashSet<u64>]) -> (Vec<Item>, usize) {
+pub fn todo(all: &[super::sources::Image], done: &[&HashSet<ImageId>]) -> (Vec<Item>, usize) {
     let todo: Vec<Item> = all
         .iter()
         .filter(|i| !done.iter().all(|d| d.contains(&i.id)))
-        .map(|i| Item::at(i.id, i.location.clone()))
+        .map(|i| Item::at(i.id.clone(), i.location.clone()))
         .collect();
     let already = all.len() - todo.len();
     (todo, already)
@@ -133,7 +134,7 @@ pub fn decoded(
                     super::OnError::Skip => failures
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .record(&item.id.to_string(), &item.path, &e.to_string())?,
+                        .record(item.id.as_str(), &item.path, &e.to_string())?,
                 }
                 pb.inc(1);
             }

@@ -10,7 +10,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use ctx_store::{Provenance, TxtEntry, View, ViewEntry};
+use ctx_store::{ImageId, Provenance, TxtEntry, View, ViewEntry};
 use serde_json::{Map, Value, json};
 
 /// The key of the provenance line.
@@ -37,7 +37,7 @@ impl JsonWriter {
     }
 
     /// Opens `path` to add images: the ids of its complete lines; a cut last line is removed.
-    pub fn append(path: &Path) -> Result<(Self, HashSet<u64>)> {
+    pub fn append(path: &Path) -> Result<(Self, HashSet<ImageId>)> {
         let (done, complete) = scan(path)?;
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -101,7 +101,7 @@ pub fn provenance(path: &Path) -> Result<Option<Provenance>> {
 }
 
 /// The ids of the complete image lines of `path` and the length of its complete lines.
-fn scan(path: &Path) -> Result<(HashSet<u64>, u64)> {
+fn scan(path: &Path) -> Result<(HashSet<ImageId>, u64)> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut done = HashSet::new();
     let mut complete = 0u64;
@@ -119,9 +119,7 @@ fn scan(path: &Path) -> Result<(HashSet<u64>, u64)> {
         let Some((id, _)) = v.as_object().and_then(|o| o.iter().next()) else {
             bail!("{}: line {} is not an image's object", path.display(), n + 1);
         };
-        let id =
-            id.parse().with_context(|| format!("{}: line {}: id {id:?}", path.display(), n + 1))?;
-        done.insert(id);
+        done.insert(ImageId::from(id.as_str()));
     }
     Ok((done, complete))
 }

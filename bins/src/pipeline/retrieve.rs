@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use clip_encoder::Tensor;
 use crops::INPUTS_PER_IMAGE;
 use ctx_store::{
-    CaptionDb, Captions, HaavCaptionDb, HaavTxtCtxReader, HaavTxtCtxWriter, Profile, TxtCtxReader,
-    TxtCtxWriter, TxtEntry, ViewEntry,
+    CaptionDb, Captions, HaavCaptionDb, HaavTxtCtxReader, HaavTxtCtxWriter, ImageId, Profile,
+    TxtCtxReader, TxtCtxWriter, TxtEntry, ViewEntry,
 };
 use retrieval::{Index, IndexOptions, Precision};
 
@@ -395,7 +395,7 @@ fn txt_entries(
     items: &[images::Item],
     hits: &retrieval::Hits,
     captions: &ctx_store::Captions,
-    skip: &HashSet<u64>,
+    skip: &HashSet<ImageId>,
     views: Views,
     keep: impl Fn(crops::View) -> usize,
 ) -> Vec<TxtEntry> {
@@ -434,7 +434,7 @@ fn txt_entries(
         .enumerate()
         .filter(|(_, it)| !skip.contains(&it.id))
         .map(|(i, it)| TxtEntry {
-            id: it.id,
+            id: it.id.clone(),
             whole: view(i, crops::View::Whole),
             five: crop_view(i, crops::View::Five),
             nine: crop_view(i, crops::View::Nine),
@@ -503,7 +503,7 @@ impl TxtWriter {
         out: &std::path::Path,
         id: &RunIdentity,
         c: &Common,
-    ) -> Result<(Self, HashSet<u64>)> {
+    ) -> Result<(Self, HashSet<ImageId>)> {
         use super::json_out::{JsonWriter, provenance};
         let existing = |p: &std::path::Path| -> ctx_store::Result<Option<ctx_store::Provenance>> {
             // decide() reports a read failure as a file that cannot be resumed.
@@ -531,7 +531,7 @@ impl TxtWriter {
         profile: Profile,
         fdim: usize,
         c: &Common,
-    ) -> Result<(Self, HashSet<u64>)> {
+    ) -> Result<(Self, HashSet<ImageId>)> {
         let prov = id.provenance();
         let (w, done) = match profile {
             Profile::Original => {

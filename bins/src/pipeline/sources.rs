@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use ctx_store::ImageId;
 use datasets::{ImageSource, Location, SourceOptions};
 
 use super::Shard;
@@ -37,7 +38,7 @@ fn parse_source(s: &str) -> Result<ImageSource, String> {
 /// One image to process: its id and where its bytes are.
 #[derive(Debug, Clone)]
 pub struct Image {
-    pub id: u64,
+    pub id: ImageId,
     pub location: Location,
 }
 
@@ -56,7 +57,7 @@ impl ImageArgs {
             let root = self.dataset_root.as_ref().context("give --dataset-root or --images")?;
             let images = datasets::karpathy_images(root)?
                 .into_iter()
-                .map(|i| Image { id: i.id, location: Location::File(i.path) })
+                .map(|i| Image { id: i.id.into(), location: Location::File(i.path) })
                 .collect();
             return Ok(super::shard::apply(shard, images, batch, out));
         };
@@ -125,26 +126,32 @@ fn canonical_source(source: &ImageSource) -> String {
     }
 }
 
-/// The images with their ids as the context files store them: decimal integers, written as
-/// `str(int)` writes them.
+/// The images with their ids as the context files store them: the source's id as it is (an
+/// integer, or a name such as `dog_01` or `000010001`), in the source's order. An id that HDF5
+/// cannot name a group with, or one given twice, is an error naming the entry.
 fn ids(source: &ImageSource, images: Vec<datasets::SourceImage>) -> Result<Vec<Image>> {
+    let mut seen = std::collections::HashMap::with_capacity(images.len());
     images
         .into_iter()
-        .map(|i| match parse_id(&i.id) {
-            Some(id) => Ok(Image { id, location: i.location }),
-            None => bail!(
-                "{source}: image {} has the id {:?}, which is not a decimal integer (no sign, no \
-                 leading zero); the context files are keyed by integer ids",
-                i.location.display_path().display(),
-                i.id
-            ),
+        .map(|i| {
+            let path = i.location.display_path();
+            if let Some(problem) = ImageId::problem(&i.id) {
+                bail!(
+                    "{source}: image {} has the id {:?}, {problem}, which cannot name an HDF5 \
+                     group",
+                    path.display(),
+                    i.id
+                );
+            }
+            if let Some(first) = seen.insert(i.id.clone(), path.clone()) {
+                bail!(
+                    "{source}: images {} and {} have the same id {:?}",
+                    first.display(),
+                    path.display(),
+                    i.id
+                );
+            }
+            Ok(Image { id: ImageId::from(i.id), location: i.location })
         })
         .collect()
-}
-
-/// A decimal id as `str(int)` writes it.
-fn parse_id(s: &str) -> Option<u64> {
-    let canonical =
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
-    if canonical { s.parse().ok() } else { None }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clip_encoder::ImageOutputs;
-use ctx_store::{HaavVisCtxReader, HaavVisCtxWriter, Profile, VisCtxReader, VisCtxWriter};
+use ctx_store::{HaavVisCtxReader, HaavVisCtxWriter, ImageId, Profile, VisCtxReader, VisCtxWriter};
 
 use super::Common;
 use super::images;
@@ -56,14 +56,14 @@ pub enum VisWriter {
 impl VisWriter {
     /// Writes a batch's images, leaving out those in `skip` (already in the file); returns how
     /// many it wrote.
-    pub fn write(&mut self, e: &images::Encoded, skip: Option<&HashSet<u64>>) -> Result<usize> {
+    pub fn write(&mut self, e: &images::Encoded, skip: Option<&HashSet<ImageId>>) -> Result<usize> {
         let keep: Vec<usize> = (0..e.items.len())
             .filter(|&i| !skip.is_some_and(|s| s.contains(&e.items[i].id)))
             .collect();
         if keep.is_empty() {
             return Ok(0);
         }
-        let ids: Vec<u64> = keep.iter().map(|&i| e.items[i].id).collect();
+        let ids: Vec<&ImageId> = keep.iter().map(|&i| &e.items[i].id).collect();
         let whole = |t| rows_of(&images::whole_views(t, e.items.len())?, &keep);
         match self {
             VisWriter::Original(w) => w.write_batch(&ids, &whole(&e.pooled)?)?,
@@ -105,7 +105,7 @@ pub fn open(
     enc: &clip_encoder::ClipEncoder,
     profile: Profile,
     overwrite: bool,
-) -> Result<(VisWriter, HashSet<u64>)> {
+) -> Result<(VisWriter, HashSet<ImageId>)> {
     let width = enc.config().vision_config.hidden_size as usize;
     let proj = enc.config().projection_dim as usize;
     let prov = id.provenance();

@@ -195,8 +195,8 @@ pub(crate) fn separated_texts_equal(
     tol: f32,
 ) -> (usize, usize) {
     assert_eq!(
-        ours.iter().map(|e| e.id).collect::<Vec<_>>(),
-        theirs.iter().map(|e| e.id).collect::<Vec<_>>()
+        ours.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        theirs.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
     );
     let (mut compared, mut total) = (0, 0);
     for (x, y) in ours.iter().zip(theirs) {

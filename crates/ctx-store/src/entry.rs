@@ -2,6 +2,7 @@
 //! `txt_ctx.hdf5` and its views, the whole of a `vis_ctx.hdf5` in memory (either profile), the
 //! phrases of a `caption_db.hdf5`.
 
+use crate::id::ImageId;
 use crate::schema::View;
 
 mod arrays;
@@ -81,8 +82,8 @@ impl ViewEntry {
 /// One image of `txt_ctx.hdf5`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TxtEntry {
-    /// The COCO image id.
-    pub id: u64,
+    /// The image id (COCO's integer id, or another source's name).
+    pub id: ImageId,
     /// Query = the whole image.
     pub whole: ViewEntry,
     /// Queries = five crops ([`ViewEntry::absent`] in a file of the whole view only).
@@ -120,8 +121,8 @@ impl TxtEntry {
 /// Every image of a `vis_ctx.hdf5` in memory.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VisCtx {
-    /// Image ids, ascending.
-    pub ids: Vec<u64>,
+    /// Image ids, ascending ([`ImageId`]'s order).
+    pub ids: Vec<ImageId>,
     /// Feature size.
     pub fdim: usize,
     /// `ids.len() * fdim` values, row `i` for `ids[i]`.
@@ -175,8 +176,8 @@ pub struct HaavVisEntry {
 /// Every image of HAAV's `vis_ctx.hdf5` in memory (HAAV's `VisCtxField(preload=True)`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HaavVisCtx {
-    /// Image ids, ascending.
-    pub ids: Vec<u64>,
+    /// Image ids, ascending ([`ImageId`]'s order).
+    pub ids: Vec<ImageId>,
     /// Tokens per image (the same for every image: HAAV's training code stacks them).
     pub tokens: usize,
     /// Width of the grid.

@@ -31,7 +31,8 @@
 //! its own layer's siblings where stated below; nothing imports through this file's
 //! re-exports, and no import cycle exists (`tests/layers.rs` checks all three).
 //!
-//! 1. Foundation: `error`, `schema` (the names, `parse_id`), `testing` (the crash-test hook),
+//! 1. Foundation: `error`, `schema` (the names, `parse_id`), `id` (image ids: `ImageId`, `Key`),
+//!    `testing` (the crash-test hook),
 //!    `sync` (when writers sync to the disk); on
 //!    them `bounds` (sizes read from files, `check_len`), `kind` (the vocabulary: `Profile`,
 //!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data) and `provenance`.
@@ -74,6 +75,7 @@ mod entry;
 mod error;
 mod h5;
 mod haav;
+mod id;
 mod kind;
 mod oldh5;
 mod ops;
@@ -95,6 +97,7 @@ pub use h5::hdf5_version;
 pub use haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
 pub use haav::txt::{HaavTxtCtxReader, HaavTxtCtxWriter};
 pub use haav::vis::{HaavVisCtxReader, HaavVisCtxWriter};
+pub use id::{ImageId, Key};
 pub use kind::{CaptionLayout, FileKind, Profile};
 #[cfg(feature = "tch")]
 pub use ops::batch::haav::{

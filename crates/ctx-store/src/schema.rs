@@ -137,7 +137,7 @@ impl std::fmt::Display for View {
 }
 
 /// HDF5 path of one dataset of one image in `txt_ctx.hdf5`.
-pub fn txt_object(id: u64, view: View, dataset: &str) -> String {
+pub fn txt_object(id: impl std::fmt::Display, view: View, dataset: &str) -> String {
     format!("{id}/{view}/{dataset}")
 }
 

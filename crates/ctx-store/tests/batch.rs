@@ -19,7 +19,7 @@ fn view(crops: usize, k: usize, d: usize, base: f32) -> ViewEntry {
 fn entry(id: u64) -> TxtEntry {
     let base = id as f32 * 10_000.0;
     TxtEntry {
-        id,
+        id: id.into(),
         whole: view(1, 4, 3, base),
         five: view(5, 4, 3, base),
         nine: view(9, 4, 3, base),
@@ -47,7 +47,11 @@ fn txt_batch_shapes_values_and_crop_ids() {
 
 #[test]
 fn vis_batch_picks_rows() {
-    let ctx = VisCtx { ids: vec![5, 6, 7], fdim: 2, features: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0] };
+    let ctx = VisCtx {
+        ids: vec![5.into(), 6.into(), 7.into()],
+        fdim: 2,
+        features: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    };
     let t = vis_batch(&ctx, &[2, 0], Device::Cpu);
     assert!(t.equal(&Tensor::from_slice(&[5.0f32, 6.0, 1.0, 2.0]).view([2, 2])));
 }

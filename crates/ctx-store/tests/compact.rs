@@ -76,7 +76,7 @@ fn entries(c: &Captions, ids: &[u64], ks: Option<[usize; 3]>, k_whole: usize) ->
                 Some(k) => (view(&mut rng, c, 5, k[1]).0, view(&mut rng, c, 9, k[2]).0),
                 None => (ViewEntry::absent(D), ViewEntry::absent(D)),
             };
-            TxtEntry { id, whole, five, nine }
+            TxtEntry { id: id.into(), whole, five, nine }
         })
         .collect()
 }
@@ -110,12 +110,12 @@ fn assert_same(full: &TxtCtxReader, compact: &TxtCtxReader) {
     assert!(!a.is_empty());
     assert_eq!(a, b);
     for e in &a {
-        assert_eq!(&compact.get(e.id).unwrap(), e);
-        assert_eq!(compact.views(e.id).unwrap(), full.views(e.id).unwrap());
+        assert_eq!(&compact.get(&e.id).unwrap(), e);
+        assert_eq!(compact.views(&e.id).unwrap(), full.views(&e.id).unwrap());
         let bits = |v: &ViewEntry| v.features.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for view in e.views() {
-            let (x, y) = (full.view(e.id, view, Some(0), Some(2)).unwrap(), {
-                compact.view(e.id, view, Some(0), Some(2)).unwrap()
+            let (x, y) = (full.view(&e.id, view, Some(0), Some(2)).unwrap(), {
+                compact.view(&e.id, view, Some(0), Some(2)).unwrap()
             });
             assert_eq!(bits(&x), bits(&y));
             assert_eq!(x, y);
@@ -151,7 +151,10 @@ fn compact_reads_as_the_full_file_bit_for_bit() {
     assert_eq!(info.views, vec![(View::Whole, 4), (View::Five, 4), (View::Nine, 4)]);
     assert_eq!(compact_info(&full).unwrap(), None);
     let s = summarize(&compact).unwrap();
-    assert_eq!((s.count, s.k, s.d, s.id_range), (ids.len(), Some(4), Some(D), Some((3, 531912))));
+    assert_eq!(
+        (s.count, s.k, s.d, s.id_range),
+        (ids.len(), Some(4), Some(D), Some((3.into(), 531912.into())))
+    );
     let report = check(&compact).unwrap();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     assert_eq!(report.entries, ids.len());

@@ -30,7 +30,7 @@ fn batch(b: u64) -> Vec<TxtEntry> {
         .map(|id| {
             let mut rng = Rng::new(id + 1);
             let (whole, five) = (random_view(&mut rng, 1, 3, 16), random_view(&mut rng, 5, 3, 16));
-            TxtEntry { id, whole, five, nine: random_view(&mut rng, 9, 3, 16) }
+            TxtEntry { id: id.into(), whole, five, nine: random_view(&mut rng, 9, 3, 16) }
         })
         .collect()
 }
@@ -91,12 +91,12 @@ type Run = fn(&Path, u64) -> (Option<u64>, Option<ctx_store::Error>);
 
 #[test]
 fn a_full_disk_inside_a_batch_loses_nothing_committed() {
-    full_disk(run, |p| TxtCtxWriter::append(p).map(|(_, ids)| ids));
+    full_disk(run, |p| TxtCtxWriter::append(p).map(|(_, ids)| integers(ids)));
 }
 
 #[test]
 fn a_full_disk_inside_a_vis_batch_loses_nothing_committed() {
-    full_disk(vis_run, |p| VisCtxWriter::append(p).map(|(_, ids)| ids));
+    full_disk(vis_run, |p| VisCtxWriter::append(p).map(|(_, ids)| integers(ids)));
 }
 
 /// Fills the disk at 39 points of `run`'s file; `held` opens it to be continued.
@@ -179,4 +179,9 @@ fn file_size_limit(kind: &str, batches: u64) {
         String::from_utf8_lossy(&o.stdout).trim().strip_prefix("found ").unwrap().parse().unwrap();
     assert!(found > 0 && found.is_multiple_of(40), "found {found}");
     assert_eq!(content(&path), content(&want));
+}
+
+/// The test's ids, all integers.
+fn integers(ids: Vec<ctx_store::ImageId>) -> Vec<u64> {
+    ids.iter().map(|id| id.as_u64().expect("an integer id")).collect()
 }

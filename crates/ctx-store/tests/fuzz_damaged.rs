@@ -44,7 +44,7 @@ fn prov() -> Provenance {
 /// An image with `[whole, five, nine]` texts per crop `ks`.
 fn entry(rng: &mut Rng, id: u64, ks: [usize; 3], d: usize) -> TxtEntry {
     TxtEntry {
-        id,
+        id: id.into(),
         whole: random_view(rng, 1, ks[0], d),
         five: random_view(rng, 5, ks[1], d),
         nine: random_view(rng, 9, ks[2], d),

@@ -51,7 +51,7 @@ fn txt_entries(seed: u64, ids: &[u64], k: usize, d: usize) -> Vec<TxtEntry> {
     let mut rng = Rng::new(seed);
     ids.iter()
         .map(|&id| TxtEntry {
-            id,
+            id: id.into(),
             whole: view_entry(&mut rng, 1, k, d),
             five: view_entry(&mut rng, 5, k, d),
             nine: view_entry(&mut rng, 9, k, d),
@@ -66,7 +66,7 @@ fn view_json(v: &ViewEntry) -> Value {
 
 fn write_original_txt(dir: &Path, entries: &[TxtEntry]) -> PathBuf {
     let spec = json!({"entries": entries.iter().map(|e| json!({
-        "id": e.id, "whole": view_json(&e.whole), "five": view_json(&e.five), "nine": view_json(&e.nine)
+        "id": e.id.as_u64(), "whole": view_json(&e.whole), "five": view_json(&e.five), "nine": view_json(&e.nine)
     })).collect::<Vec<_>>()});
     write_original(dir, "txt", &spec)
 }
@@ -123,7 +123,7 @@ fn txt_ctx_written_by_h5py_reads_identically() {
     assert_eq!(r.ids().unwrap(), vec![9, 42, 100, 531912]);
     assert_eq!(r.provenance().unwrap(), None);
     for e in &entries {
-        assert_same_entry(&r.get(e.id).unwrap(), e);
+        assert_same_entry(&r.get(&e.id).unwrap(), e);
     }
     // f["531912/five/features"][2, :3] and friends.
     let v = r.view(531912, View::Five, Some(2), Some(3)).unwrap();
@@ -135,9 +135,9 @@ fn txt_ctx_written_by_h5py_reads_identically() {
     assert_eq!(r.view(9, View::Whole, None, Some(99)).unwrap().k, 4);
 
     let mut pre = r.preload().unwrap();
-    pre.sort_by_key(|e| e.id);
+    pre.sort_by(|a, b| a.id.cmp(&b.id));
     let mut want = entries.clone();
-    want.sort_by_key(|e| e.id);
+    want.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(pre.len(), want.len(), "preload returned {} of {} images", pre.len(), want.len());
     for (g, w) in pre.iter().zip(&want) {
         assert_same_entry(g, w);
@@ -298,7 +298,7 @@ fn append_resumes_a_finished_or_interrupted_file() {
     let r = TxtCtxReader::open(&path).unwrap();
     assert_eq!(r.ids().unwrap(), vec![1, 2, 3, 4, 5, 6]);
     for e in &entries {
-        assert_same_entry(&r.get(e.id).unwrap(), e);
+        assert_same_entry(&r.get(&e.id).unwrap(), e);
     }
 
     let vpath = dir.path().join("vis.h5");
@@ -306,7 +306,7 @@ fn append_resumes_a_finished_or_interrupted_file() {
     w.write_batch(&[10], &[1.0, 2.0]).unwrap();
     drop(w);
     let (mut w, done) = VisCtxWriter::append(&vpath).unwrap();
-    assert_eq!((done, w.fdim()), (vec![10], 2));
+    assert_eq!((done, w.fdim()), (vec![10.into()], 2));
     w.write_batch(&[11], &[3.0, 4.0]).unwrap();
     w.finish().unwrap();
     assert_eq!(VisCtxReader::open(&vpath).unwrap().get(11).unwrap(), vec![3.0, 4.0]);
@@ -352,11 +352,11 @@ fn a_root_group_of_thousands_reads_everywhere_and_takes_hdf5_edits() {
     }
     let r = TxtCtxReader::open(&path).unwrap();
     for e in entries.iter().step_by(997) {
-        assert_same_entry(&r.get(e.id).unwrap(), e);
+        assert_same_entry(&r.get(&e.id).unwrap(), e);
     }
     drop(r);
 
-    let (from, new, drop_id) = (entries[7].id, 1u64 << 40, entries[8].id);
+    let (from, new, drop_id) = (ids[7], 1u64 << 40, ids[8]);
     let edit = run_python_json(
         &tool(),
         &[&"root-edit", &path, &from.to_string(), &new.to_string(), &drop_id.to_string()],
@@ -371,9 +371,9 @@ fn a_root_group_of_thousands_reads_everywhere_and_takes_hdf5_edits() {
     let mut want: Vec<u64> = ids.iter().copied().filter(|&i| i != drop_id).chain([new]).collect();
     want.sort_unstable();
     assert_eq!(r.ids().unwrap(), want);
-    let copied = TxtEntry { id: new, ..entries[7].clone() };
+    let copied = TxtEntry { id: new.into(), ..entries[7].clone() };
     assert_same_entry(&r.get(new).unwrap(), &copied);
-    assert_same_entry(&r.get(entries[9].id).unwrap(), &entries[9]);
+    assert_same_entry(&r.get(&entries[9].id).unwrap(), &entries[9]);
 }
 
 /// Resuming a file the original wrote (h5py) appends to it without the HDF5 library: h5py then
@@ -468,12 +468,12 @@ fn random_entries_round_trip_and_match_h5py() {
         sorted.sort_unstable();
         assert_eq!(r.ids().unwrap(), sorted, "{what}");
         for e in &entries {
-            assert_same_entry(&r.get(e.id).unwrap(), e);
+            assert_same_entry(&r.get(&e.id).unwrap(), e);
         }
         let mut pre = r.preload().unwrap();
-        pre.sort_by_key(|e| e.id);
+        pre.sort_by(|a, b| a.id.cmp(&b.id));
         let mut want = entries.clone();
-        want.sort_by_key(|e| e.id);
+        want.sort_by(|a, b| a.id.cmp(&b.id));
         assert_eq!(pre.len(), want.len(), "{what}: preload");
         for (g, w) in pre.iter().zip(&want) {
             assert_same_entry(g, w);
@@ -550,7 +550,7 @@ fn older_h5py_on_an_older_hdf5_sees_what_the_pinned_one_sees() {
     let haav: Vec<TxtEntry> = [11u64, 12]
         .iter()
         .map(|&id| TxtEntry {
-            id,
+            id: id.into(),
             whole: view_entry(&mut rng, 1, 8 * k, d),
             five: view_entry(&mut rng, 5, 2 * k, d),
             nine: view_entry(&mut rng, 9, k, d),

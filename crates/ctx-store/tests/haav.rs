@@ -173,7 +173,7 @@ fn txt_entries(seed: u64, ids: &[u64], k: usize, d: usize) -> Vec<TxtEntry> {
     let mut rng = Rng::new(seed);
     ids.iter()
         .map(|&id| TxtEntry {
-            id,
+            id: id.into(),
             whole: view_entry(&mut rng, 1, 8 * k, d),
             five: view_entry(&mut rng, 5, 2 * k, d),
             nine: view_entry(&mut rng, 9, k, d),
@@ -191,7 +191,7 @@ fn txt_spec(entries: &[TxtEntry], fdim: usize, batch: usize) -> Value {
         .map(|b| {
             b.iter()
                 .map(|e| {
-                    json!({"id": e.id, "whole": view(&e.whole), "five": view(&e.five),
+                    json!({"id": e.id.as_u64(), "whole": view(&e.whole), "five": view(&e.five),
                            "nine": view(&e.nine)})
                 })
                 .collect()
@@ -278,7 +278,8 @@ fn assert_reads(f: &Files, paths: &[PathBuf; 3]) {
         assert_eq!(bits(&e.pooled), bits(f.vis.pooled_of(i)), "{id} pooled");
     }
     let all = r.preload().unwrap();
-    assert_eq!((all.ids.clone(), all.tokens), (sorted, f.vis.tokens));
+    let all_ids: Vec<u64> = all.ids.iter().filter_map(ctx_store::ImageId::as_u64).collect();
+    assert_eq!((all_ids, all.tokens), (sorted, f.vis.tokens));
     for (row, &i) in order.iter().enumerate() {
         assert_eq!(bits(all.grid_row(row)), bits(f.vis.grid_of(i)));
         assert_eq!(bits(all.pooled_row(row)), bits(f.vis.pooled_of(i)));
@@ -306,14 +307,14 @@ fn assert_reads(f: &Files, paths: &[PathBuf; 3]) {
     let r = HaavTxtCtxReader::open(txt).unwrap();
     assert_eq!(r.fdim(), f.fdim);
     for e in &f.entries {
-        assert_same_entry(&r.get(e.id).unwrap(), e);
-        assert_eq!(r.view_rows(e.id).unwrap(), [8 * f.k, 2 * f.k, f.k]);
+        assert_same_entry(&r.get(&e.id).unwrap(), e);
+        assert_eq!(r.view_rows(&e.id).unwrap(), [8 * f.k, 2 * f.k, f.k]);
         // f[f"{id}/five/features"][3, :2]
-        let v = r.view(e.id, View::Five, Some(3), Some(2)).unwrap();
+        let v = r.view(&e.id, View::Five, Some(3), Some(2)).unwrap();
         assert_eq!(bits(&v.features), bits(&e.five.features[3 * 2 * f.k * f.fdim..][..2 * f.fdim]));
     }
     let mut want: Vec<&TxtEntry> = f.entries.iter().collect();
-    want.sort_by_key(|e| e.id);
+    want.sort_by(|a, b| a.id.cmp(&b.id));
     let all = r.preload().unwrap();
     assert_eq!(all.len(), want.len());
     all.iter().zip(want).for_each(|(g, w)| assert_same_entry(g, w));
@@ -334,7 +335,7 @@ fn files_written_by_haavs_scripts_read_identically() {
     }
     let s = summarize(&f.haav[0]).unwrap();
     assert_eq!((s.count, s.tokens, s.fdim_grid, s.fdim_pooled), (5, Some(5), Some(8), Some(4)));
-    assert_eq!(s.id_range, Some((7, 531912)));
+    assert_eq!(s.id_range, Some((7.into(), 531912.into())));
     let s = summarize(&f.haav[2]).unwrap();
     assert_eq!((s.count, s.fdim, s.k, s.d), (4, Some(f.fdim), Some(f.k), Some(f.fdim)));
     assert_eq!(s.view_rows, Some([16, 4, 2]));
@@ -418,7 +419,7 @@ fn chunks_compressed_in_parallel_give_haavs_files_at_real_sizes() {
         let v = dir.path().join(format!("vis-{what}.h5"));
         let mut w = HaavVisCtxWriter::create(&v, 768, 512, &prov(), false).unwrap();
         w.set_serial_compression(serial);
-        w.write_batch(&[], 50, &[], &[]).unwrap();
+        w.write_batch::<u64>(&[], 50, &[], &[]).unwrap();
         vis.write_batches(&mut w, &vis.batches(2));
         w.finish().unwrap();
         let t = dir.path().join(format!("txt-{what}.h5"));
@@ -442,16 +443,16 @@ fn chunks_compressed_in_parallel_give_haavs_files_at_real_sizes() {
     // And the files read back to the data written.
     let r = HaavTxtCtxReader::open(dir.path().join("txt-parallel.h5")).unwrap();
     let mut got = r.preload().unwrap();
-    got.sort_by_key(|e| e.id);
+    got.sort_by(|a, b| a.id.cmp(&b.id));
     let mut want = entries.clone();
-    want.sort_by_key(|e| e.id);
+    want.sort_by(|a, b| a.id.cmp(&b.id));
     for (g, w) in got.iter().zip(&want) {
         assert_same_entry(g, w);
     }
     let r = HaavVisCtxReader::open(dir.path().join("vis-parallel.h5")).unwrap();
     let all = r.preload().unwrap();
     for (i, id) in all.ids.iter().enumerate() {
-        let j = vis.ids.iter().position(|x| x == id).unwrap();
+        let j = vis.ids.iter().position(|x| id == x).unwrap();
         assert_eq!(bits(all.grid_row(i)), bits(vis.grid_of(j)), "grid of {id}");
         assert_eq!(bits(all.pooled_row(i)), bits(vis.pooled_of(j)), "pooled of {id}");
     }
@@ -692,7 +693,7 @@ fn writers_resume_and_shards_merge_into_the_single_run() {
         &[&part],
     );
     let (mut w, done) = HaavVisCtxWriter::append(&part).unwrap();
-    let mut want_done = f.vis.ids[..4].to_vec();
+    let mut want_done: Vec<ctx_store::ImageId> = f.vis.ids[..4].iter().map(|&i| i.into()).collect();
     want_done.sort();
     assert_eq!(done, want_done, "the partial image 7 is removed");
     f.vis.write_batches(&mut w, &batches[2..]);

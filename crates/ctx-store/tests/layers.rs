@@ -11,7 +11,17 @@ const LAYERING: Layering = Layering {
     layers: &[
         Layer {
             name: "Foundation",
-            units: &["error", "schema", "testing", "sync", "bounds", "kind", "entry", "provenance"],
+            units: &[
+                "error",
+                "schema",
+                "id",
+                "testing",
+                "sync",
+                "bounds",
+                "kind",
+                "entry",
+                "provenance",
+            ],
         },
         Layer { name: "Format back-ends", units: &["h5", "oldh5"] },
         Layer { name: "Typed files", units: &["original", "haav", "compact"] },
@@ -32,6 +42,9 @@ const LAYERING: Layering = Layering {
         ("bounds", "error"),
         ("kind", "schema"),
         ("entry", "schema"),
+        ("entry", "id"),
+        ("id", "schema"),
+        ("id", "error"),
         ("provenance", "kind"),
         ("provenance", "schema"),
         ("h5", "oldh5"),

@@ -30,7 +30,7 @@ fn view(rng: &mut Rng, crops: usize, k: usize) -> ViewEntry {
 fn txt_entry(id: u64, k: usize) -> TxtEntry {
     let mut rng = Rng::new(id);
     TxtEntry {
-        id,
+        id: id.into(),
         whole: view(&mut rng, 1, k),
         five: view(&mut rng, 5, k),
         nine: view(&mut rng, 9, k),

@@ -36,7 +36,7 @@ const SECTOR: usize = 512;
 fn entry(id: u64) -> TxtEntry {
     let mut rng = Rng::new(id + 1);
     TxtEntry {
-        id,
+        id: id.into(),
         whole: random_view(&mut rng, 1, 2, 4),
         five: random_view(&mut rng, 5, 2, 4),
         nine: random_view(&mut rng, 9, 2, 4),
@@ -82,11 +82,11 @@ impl Kind {
         Ok(match self {
             Kind::Txt => {
                 let (w, ids) = TxtCtxWriter::append(path)?;
-                (Writer::Txt(w), ids)
+                (Writer::Txt(w), integers(ids))
             }
             Kind::Vis => {
                 let (w, ids) = VisCtxWriter::append(path)?;
-                (Writer::Vis(w), ids)
+                (Writer::Vis(w), integers(ids))
             }
         })
     }
@@ -399,4 +399,9 @@ fn every_power_cut_state_of_a_vis_run_synced_at_its_end_rolls_back_to_its_last_s
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+/// The test's ids, all integers.
+fn integers(ids: Vec<ctx_store::ImageId>) -> Vec<u64> {
+    ids.iter().map(|id| id.as_u64().expect("an integer id")).collect()
 }

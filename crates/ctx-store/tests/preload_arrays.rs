@@ -10,7 +10,7 @@ use test_support::Rng;
 fn entries(rng: &mut Rng, n: usize, k: usize, d: usize) -> Vec<TxtEntry> {
     (0..n as u64)
         .map(|i| TxtEntry {
-            id: 3 + 7 * i,
+            id: (3 + 7 * i).into(),
             whole: common::random_view(rng, 1, k, d),
             five: common::random_view(rng, 5, k, d),
             nine: common::random_view(rng, 9, k, d),
@@ -66,7 +66,7 @@ fn arrays_equal_the_entries_in_every_order_and_cut() {
     }
     // Some images, backwards, the first text per crop, without texts and with.
     let some: Vec<usize> = (0..all.len()).rev().step_by(3).collect();
-    let some_ids: Vec<u64> = some.iter().map(|&i| all[i].id).collect();
+    let some_ids: Vec<ctx_store::ImageId> = some.iter().map(|&i| all[i].id.clone()).collect();
     for texts in [false, true] {
         let cut = r.preload_arrays(&some_ids, [(1, d); 3], texts).unwrap().unwrap();
         for (j, &i) in some.iter().enumerate() {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use ctx_store::{
-    CaptionDb, FileKind, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, View,
-    VisCtxReader,
+    CaptionDb, FileKind, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader, ImageId, TxtCtxReader,
+    View, VisCtxReader,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -29,8 +29,9 @@ pub(crate) struct CtxFile {
     path: PathBuf,
     kind: FileKind,
     pub(crate) reader: Reader,
-    /// Image ids ascending (vis/txt); empty for a caption database.
-    ids: Vec<u64>,
+    /// Image ids, integers ascending first ([`ImageId`]'s order; vis/txt); empty for a caption
+    /// database.
+    ids: Vec<ImageId>,
     /// Images, or rows of a caption database.
     len: usize,
 }
@@ -53,7 +54,7 @@ impl CtxFile {
         let (reader, ids, len) = match kind {
             FileKind::VisCtx => {
                 let r = VisCtxReader::open(&path)?;
-                let ids = r.ids()?;
+                let ids = r.keys()?;
                 (Reader::Vis(r), ids, None)
             }
             FileKind::TxtCtx => {
@@ -61,12 +62,12 @@ impl CtxFile {
                     Some(db) => TxtCtxReader::open_with_caption_db(&path, db)?,
                     None => TxtCtxReader::open(&path)?,
                 };
-                let ids = r.ids()?;
+                let ids = r.keys()?;
                 (Reader::Txt(r), ids, None)
             }
             FileKind::HaavVisCtx => {
                 let r = HaavVisCtxReader::open(&path)?;
-                let ids = r.ids()?;
+                let ids = r.keys()?;
                 (Reader::HaavVis(r), ids, None)
             }
             FileKind::HaavTxtCtx => {
@@ -74,7 +75,7 @@ impl CtxFile {
                     Some(db) => HaavTxtCtxReader::open_with_caption_db(&path, db)?,
                     None => HaavTxtCtxReader::open(&path)?,
                 };
-                let ids = r.ids()?;
+                let ids = r.keys()?;
                 (Reader::HaavTxt(r), ids, None)
             }
             FileKind::CaptionDb(_) => {
@@ -96,19 +97,22 @@ impl CtxFile {
         matches!(self.reader, Reader::CaptionDb(_) | Reader::HaavCaptionDb(_))
     }
 
-    fn has(&self, id: u64) -> bool {
+    fn has(&self, id: &ImageId) -> bool {
         if self.is_caption_db() {
-            id < self.len as u64
+            id.as_u64().is_some_and(|row| row < self.len as u64)
         } else {
-            self.ids.binary_search(&id).is_ok()
+            self.ids.binary_search(id).is_ok()
         }
     }
 
-    /// The key as an id this file holds, or `KeyError`.
-    fn id_of(&self, key: &Bound<'_, PyAny>) -> PyResult<u64> {
+    /// The key as an id this file holds (a row number of a caption database), or `KeyError`.
+    fn id_of(&self, key: &Bound<'_, PyAny>) -> PyResult<ImageId> {
         let what = if self.is_caption_db() { "a row number" } else { "an image id" };
         let id = key::require(key, what)?;
-        if !self.has(id) {
+        if self.is_caption_db() && key::row(key).is_none() {
+            return Err(key::not_a(key, what));
+        }
+        if !self.has(&id) {
             let held = if self.is_caption_db() {
                 format!("row {id} (the database holds {})", self.len)
             } else {
@@ -117,6 +121,12 @@ impl CtxFile {
             return Err(PyKeyError::new_err(format!("{}: no {held}", self.path.display())));
         }
         Ok(id)
+    }
+
+    /// The row number of a caption database's key, or `KeyError`.
+    fn row_of(&self, key: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let id = self.id_of(key)?;
+        Ok(id.as_u64().map_or(usize::MAX, |r| r as usize))
     }
 }
 
@@ -156,15 +166,21 @@ impl CtxFile {
         self.len
     }
 
-    /// Image ids ascending (uint64); a caption database's row numbers.
+    /// Image ids ascending as uint64 when every id is an integer (COCO's files; a caption
+    /// database's row numbers); for files of other sources, the group names as a list of
+    /// `str`, integers first.
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let ids =
-            if self.is_caption_db() { (0..self.len as u64).collect() } else { self.ids.clone() };
-        arrays::owned(py, &[ids.len()], ids)
+        let ids = if self.is_caption_db() {
+            (0..self.len as u64).map(ImageId::from).collect()
+        } else {
+            self.ids.clone()
+        };
+        key::to_py(py, ids)
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
-        key::parse(key).is_some_and(|id| self.has(id))
+        key::parse(key).is_some_and(|id| self.has(&id))
+            && (!self.is_caption_db() || key::row(key).is_some())
     }
 
     fn __repr__(&self) -> String {
@@ -180,7 +196,19 @@ impl CtxFile {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = self.id_of(key)?;
+        if self.is_caption_db() {
+            let row = self.row_of(key)?;
+            return match &self.reader {
+                Reader::HaavCaptionDb(db) => {
+                    caption(py, py.detach(|| db.get(row)).py_err()?, "values")
+                }
+                Reader::CaptionDb(db) => {
+                    caption(py, py.detach(|| db.get(row)).py_err()?, "features")
+                }
+                _ => unreachable!("is_caption_db"),
+            };
+        }
+        let id = &self.id_of(key)?;
         match &self.reader {
             Reader::Vis(r) => {
                 let v = py.detach(|| r.get(id)).py_err()?;
@@ -196,12 +224,7 @@ impl CtxFile {
                 d.set_item("pooled_features", arrays::owned(py, &[e.pooled.len()], e.pooled)?)?;
                 Ok(d.into_any())
             }
-            Reader::CaptionDb(db) => {
-                caption(py, py.detach(|| db.get(id as usize)).py_err()?, "features")
-            }
-            Reader::HaavCaptionDb(db) => {
-                caption(py, py.detach(|| db.get(id as usize)).py_err()?, "values")
-            }
+            Reader::CaptionDb(_) | Reader::HaavCaptionDb(_) => unreachable!("read above"),
         }
     }
 
@@ -219,7 +242,7 @@ impl CtxFile {
         let v = View::from_name(view).ok_or_else(|| {
             PyValueError::new_err(format!("view {view:?}: expected whole, five or nine"))
         })?;
-        let id = self.id_of(id)?;
+        let id = &self.id_of(id)?;
         let entry = match &self.reader {
             Reader::Txt(r) => py.detach(|| r.view(id, v, crop, top_k)),
             Reader::HaavTxt(r) => py.detach(|| r.view(id, v, crop, top_k)),

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use ctx_store::{Error, Result, TxtArrays, TxtEntry, View, ViewEntry};
+use ctx_store::{Error, ImageId, Result, TxtArrays, TxtEntry, View, ViewEntry};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
@@ -22,7 +22,7 @@ const CHUNK_BYTES: usize = 256 << 20;
 
 /// A preload: contiguous arrays whose first axis is the image.
 pub(crate) struct Loaded {
-    pub(crate) ids: Vec<u64>,
+    pub(crate) ids: Vec<ImageId>,
     pub(crate) arrays: Vec<(String, Vec<usize>, Vec<f32>)>,
     /// name, shape of one image's texts, the texts of all images one after the other.
     pub(crate) texts: Vec<(String, Vec<usize>, PackedTexts)>,
@@ -32,7 +32,7 @@ impl Loaded {
     /// `{"ids": ..., "arrays": {name: array}, "texts": {name: (bytes, offsets, shape)}}`.
     pub(crate) fn into_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         let out = PyDict::new(py);
-        out.set_item("ids", arrays::owned(py, &[self.ids.len()], self.ids)?)?;
+        out.set_item("ids", crate::key::to_py(py, self.ids)?)?;
         let a = PyDict::new(py);
         for (name, shape, values) in self.arrays {
             a.set_item(name, arrays::owned(py, &shape, values)?)?;
@@ -51,18 +51,18 @@ impl Loaded {
 /// Preloads `ids` (`all`: every image of the file, in its order) of any kind of file.
 pub(crate) fn load(
     reader: &Reader,
-    ids: Vec<u64>,
+    ids: Vec<ImageId>,
     all: bool,
     k: Option<usize>,
     texts: bool,
 ) -> Result<Loaded> {
     match reader {
         Reader::Txt(r) => {
-            let direct = |ids: &[u64], shape, texts| r.preload_arrays(ids, shape, texts);
+            let direct = |ids: &[ImageId], shape, texts| r.preload_arrays(ids, shape, texts);
             txt(r.path(), &ids, |c| r.preload_ids(c), direct, k, |_| 1, texts)
         }
         Reader::HaavTxt(r) => {
-            let direct = |_: &[u64], _, _| Ok(None);
+            let direct = |_: &[ImageId], _, _| Ok(None);
             txt(r.path(), &ids, |c| r.preload_ids(c), direct, k, View::haav_factor, texts)
         }
         Reader::Vis(r) if all => {
@@ -78,7 +78,7 @@ pub(crate) fn load(
             let fdim = r.fdim();
             let mut features = vec![0f32; ids.len() * fdim];
             if fdim > 0 {
-                features.par_chunks_mut(fdim).zip(ids.par_iter()).try_for_each(|(out, &id)| {
+                features.par_chunks_mut(fdim).zip(ids.par_iter()).try_for_each(|(out, id)| {
                     let v = r.get(id)?;
                     out.copy_from_slice(&v);
                     Ok::<_, Error>(())
@@ -91,7 +91,7 @@ pub(crate) fn load(
             let v = if all {
                 r.preload()?
             } else {
-                let entries = ids.par_iter().map(|&id| r.get(id)).collect::<Result<Vec<_>>>()?;
+                let entries = ids.par_iter().map(|id| r.get(id)).collect::<Result<Vec<_>>>()?;
                 let tokens = entries.first().map_or(0, |e| e.tokens);
                 let mut v = ctx_store::HaavVisCtx {
                     ids: ids.clone(),
@@ -137,7 +137,7 @@ fn captions(c: ctx_store::Captions, features: &str, texts: bool) -> Loaded {
         c.captions.iter().for_each(|s| packed.push(s));
     }
     Loaded {
-        ids: (0..n as u64).collect(),
+        ids: (0..n as u64).map(ImageId::from).collect(),
         arrays: vec![
             ("keys".into(), vec![n, c.key_dim], c.keys),
             (features.into(), vec![n, c.feature_dim], c.features),
@@ -166,7 +166,7 @@ impl Kept {
     }
 
     /// Checks that `v` (of image `id`) holds at least the kept rows, at the kept size.
-    fn check(&self, path: &Path, id: u64, v: &ViewEntry) -> Result<()> {
+    fn check(&self, path: &Path, id: &ImageId, v: &ViewEntry) -> Result<()> {
         if v.crops != self.crops || v.k < self.k || v.d != self.d {
             return Err(Error::Shape {
                 path: path.to_owned(),
@@ -204,16 +204,16 @@ impl Kept {
 /// of each view as a multiple of `k` (HAAV's 8k, 2k, k).
 fn txt(
     path: &Path,
-    ids: &[u64],
-    read: impl Fn(&[u64]) -> Result<Vec<TxtEntry>>,
-    direct: impl Fn(&[u64], [(usize, usize); 3], bool) -> Result<Option<TxtArrays>>,
+    ids: &[ImageId],
+    read: impl Fn(&[ImageId]) -> Result<Vec<TxtEntry>>,
+    direct: impl Fn(&[ImageId], [(usize, usize); 3], bool) -> Result<Option<TxtArrays>>,
     k: Option<usize>,
     factor: fn(View) -> usize,
     texts: bool,
 ) -> Result<Loaded> {
     let n = ids.len();
     let first = match ids.first() {
-        Some(&id) => Some(read(&[id])?.remove(0)),
+        Some(id) => Some(read(std::slice::from_ref(id))?.remove(0)),
         None => None,
     };
     let kept: Vec<Kept> = View::ALL
@@ -245,7 +245,7 @@ fn txt(
         let start = c * chunk;
         for (i, v) in kept.iter().enumerate() {
             for e in &entries {
-                v.check(path, e.id, e.view(v.view))?;
+                v.check(path, &e.id, e.view(v.view))?;
             }
             let per = v.per_image();
             let rows = v.crops * v.k;

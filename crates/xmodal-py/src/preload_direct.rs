@@ -1,13 +1,13 @@
 //! A txt_ctx preloaded by `ctx-store` straight into its arrays (`TxtCtxReader::preload_arrays`)
 //! as the package's [`Loaded`]: the buffers are moved, nothing is copied.
 
-use ctx_store::TxtArrays;
+use ctx_store::{ImageId, TxtArrays};
 
 use crate::arrays::PackedTexts;
 use crate::preload::{Kept, Loaded};
 
 /// `a`, the images `ids` read with the shapes of `kept`, under the package's array names.
-pub(crate) fn loaded(ids: &[u64], kept: &[Kept], a: TxtArrays) -> Loaded {
+pub(crate) fn loaded(ids: &[ImageId], kept: &[Kept], a: TxtArrays) -> Loaded {
     let n = ids.len();
     let mut arrays = Vec::with_capacity(6);
     let mut texts = Vec::with_capacity(3);

@@ -127,7 +127,7 @@ fn write(
                     }
                 };
                 TxtEntry {
-                    id,
+                    id: id.into(),
                     whole: view(View::Whole),
                     five: view(View::Five),
                     nine: view(View::Nine),

@@ -71,7 +71,7 @@ fn view(rng: &mut Rng, v: View, k: usize, d: usize) -> ViewEntry {
 fn txt_entries(rng: &mut Rng, n: usize, rows: impl Fn(View) -> usize, d: usize) -> Vec<TxtEntry> {
     (0..n)
         .map(|i| TxtEntry {
-            id: id(i),
+            id: id(i).into(),
             whole: view(rng, View::Whole, rows(View::Whole), d),
             five: view(rng, View::Five, rows(View::Five), d),
             nine: view(rng, View::Nine, rows(View::Nine), d),
@@ -112,7 +112,7 @@ fn run(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
                 let len = batch.min(n - first);
                 let mut entries = txt_entries(&mut rng, len, rows, d);
                 for (i, e) in entries.iter_mut().enumerate() {
-                    e.id = id(first + i);
+                    e.id = id(first + i).into();
                 }
                 match &mut w {
                     TxtWriter::Original(w) => w.write_batch(&entries)?,

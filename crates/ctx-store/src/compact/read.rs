@@ -12,6 +12,7 @@ use crate::compact::{self as layout, CompactInfo};
 use crate::entry::{Captions, TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
+use crate::id::{ImageId, Key};
 use crate::kind::Profile;
 use crate::schema::{self, View};
 
@@ -92,24 +93,25 @@ impl Joined {
         &self.ids
     }
 
-    fn position(&self, id: u64) -> Result<usize> {
-        match self.ids.binary_search(&id) {
-            Ok(i) => Ok(self.positions[i]),
-            Err(_) => Err(Error::Missing { path: self.path.clone(), object: id.to_string() }),
+    /// Where image `id` is (the layout holds integer ids: a name that is not one is absent).
+    fn position(&self, id: &str) -> Result<usize> {
+        match ImageId::new(id).as_u64().map(|n| self.ids.binary_search(&n)) {
+            Some(Ok(i)) => Ok(self.positions[i]),
+            _ => Err(Error::Missing { path: self.path.clone(), object: id.to_string() }),
         }
     }
 
     /// The views every image holds.
-    pub(crate) fn views(&self, id: u64) -> Result<Vec<View>> {
+    pub(crate) fn views(&self, id: &str) -> Result<Vec<View>> {
         self.position(id)?;
         Ok(self.views.iter().map(|v| v.view).collect())
     }
 
     /// One image, all views, as the full layout holds it.
-    pub(crate) fn get(&self, id: u64) -> Result<TxtEntry> {
+    pub(crate) fn get(&self, id: &str) -> Result<TxtEntry> {
         let at = self.position(id)?;
         Ok(TxtEntry {
-            id,
+            id: ImageId::new(id),
             whole: self.view_at(at, View::Whole),
             five: self.view_at(at, View::Five),
             nine: self.view_at(at, View::Nine),
@@ -118,7 +120,7 @@ impl Joined {
 
     /// One view of one image, as the full layout holds it ([`ViewEntry::absent`] when the file
     /// holds no such view).
-    pub(crate) fn view(&self, id: u64, view: View) -> Result<ViewEntry> {
+    pub(crate) fn view(&self, id: &str, view: View) -> Result<ViewEntry> {
         Ok(self.view_at(self.position(id)?, view))
     }
 
@@ -146,8 +148,8 @@ impl Joined {
     }
 
     /// The given images, joined in parallel, in the order given.
-    pub(crate) fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
-        ids.par_iter().map(|&id| self.get(id)).collect()
+    pub(crate) fn preload_ids<K: Key + Sync>(&self, ids: &[K]) -> Result<Vec<TxtEntry>> {
+        ids.par_iter().map(|id| self.get(&id.name())).collect()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::compact::{self as layout, CaptionDbIdentity};
 use crate::entry::{Captions, TxtEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
+use crate::id::ImageId;
 use crate::kind::{FileKind, Profile};
 use crate::provenance::Provenance;
 use crate::schema::{self, View};
@@ -222,14 +223,24 @@ impl CompactTxtWriter {
             // Views and k against the batch's first image; the file's are checked below.
             let first: Vec<(View, usize)> = views.iter().map(|c| (c.view, c.k)).collect();
             if held != first {
-                return Err(self.shape_error(e.id, &held, &first));
+                return Err(self.shape_error(&e.id, &held, &first));
             }
         }
-        let batch = CompactBatch { ids: entries.iter().map(|e| e.id).collect(), views };
+        let ids = entries
+            .iter()
+            .map(|e| {
+                e.id.as_u64().ok_or_else(|| Error::Input {
+                    path: self.w.path.clone(),
+                    object: e.id.to_string(),
+                    message: "the compact layout holds integer image ids only".into(),
+                })
+            })
+            .collect::<Result<Vec<u64>>>()?;
+        let batch = CompactBatch { ids, views };
         self.write_compact(&batch)
     }
 
-    fn shape_error(&self, id: u64, held: &[(View, usize)], want: &[(View, usize)]) -> Error {
+    fn shape_error(&self, id: &ImageId, held: &[(View, usize)], want: &[(View, usize)]) -> Error {
         Error::Input {
             path: self.w.path.clone(),
             object: id.to_string(),
@@ -305,7 +316,7 @@ impl CompactTxtWriter {
     fn check_shape(&mut self, id: u64, held: &[(View, usize)]) -> Result<()> {
         if let Some(shape) = &self.shape {
             if shape != held {
-                return Err(self.shape_error(id, held, shape));
+                return Err(self.shape_error(&ImageId::from(id), held, shape));
             }
             return Ok(());
         }

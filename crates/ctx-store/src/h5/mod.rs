@@ -17,6 +17,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode
 use hdf5::{Dataset, File, Group};
 
 use crate::error::{Error, Result};
+use crate::id::ImageId;
 use crate::sync::SyncClock;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
@@ -655,4 +656,13 @@ pub(crate) fn numeric_members(path: &Path, g: &Group) -> Result<(Vec<u64>, Vec<S
     }
     ids.sort_unstable();
     Ok((ids, other))
+}
+
+/// Every member name of a group, as image ids in [`ImageId`]'s order (the root of a vis_ctx or
+/// txt_ctx holds images only).
+pub(crate) fn image_members(path: &Path, g: &Group) -> Result<Vec<ImageId>> {
+    let names = g.member_names().map_err(h5err(path, "/"))?;
+    let mut ids: Vec<ImageId> = names.into_iter().map(ImageId::from).collect();
+    ids.sort_unstable();
+    Ok(ids)
 }

@@ -6,18 +6,19 @@ use hdf5::Group;
 
 use crate::error::Result;
 use crate::h5::{self, h5err};
+use crate::id::ImageId;
 
-/// The ids of the image groups at the root of `file` that `complete` accepts, ascending.
+/// The ids of the image groups at the root of `file` that `complete` accepts, in [`ImageId`]'s
+/// order.
 pub(crate) fn complete_ids(
     path: &Path,
     file: &Group,
     complete: impl Fn(&Group) -> bool,
-) -> Result<Vec<u64>> {
-    let (ids, _) = h5::numeric_members(path, file)?;
+) -> Result<Vec<ImageId>> {
+    let ids = h5::image_members(path, file)?;
     let mut done = Vec::with_capacity(ids.len());
     for id in ids {
-        let name = id.to_string();
-        let g = file.group(&name).map_err(h5err(path, &name))?;
+        let g = file.group(id.as_str()).map_err(h5err(path, id.as_str()))?;
         if complete(&g) {
             done.push(id);
         }
@@ -30,13 +31,12 @@ pub(crate) fn complete_ids(
 pub(crate) fn complete_image_groups(
     w: &h5::Writer,
     complete: impl Fn(&Group) -> bool,
-) -> Result<Vec<u64>> {
+) -> Result<Vec<ImageId>> {
     let done = complete_ids(&w.path, w.file(), complete)?;
-    let (ids, _) = h5::numeric_members(&w.path, w.file())?;
+    let ids = h5::image_members(&w.path, w.file())?;
     for id in ids.into_iter().filter(|id| done.binary_search(id).is_err()) {
         tracing::warn!("{:?}: removing incomplete image {id}", w.path);
-        let name = id.to_string();
-        w.file().unlink(&name).map_err(h5err(&w.path, &name))?;
+        w.file().unlink(id.as_str()).map_err(h5err(&w.path, id.as_str()))?;
     }
     Ok(done)
 }

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
 use crate::haav::attr_size;
 use crate::haav::caption_db::HaavCaptionDb;
+use crate::id::{ImageId, Key};
 use crate::kind::{FileKind, Profile};
 use crate::original::txt::{TxtCtxReader, TxtCtxWriter};
 use crate::provenance::Provenance;
@@ -63,13 +64,13 @@ impl HaavTxtCtxWriter {
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
     /// complete images; an image group missing a view or dataset (a crash inside a flush) is
     /// removed.
-    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let path = path.as_ref();
         let (inner, ids) = TxtCtxWriter::append_as(path, FileKind::HaavTxtCtx)?;
         let w = inner.h5().ok_or_else(|| library_only(path))?;
         let fdim = read_fdim(&w.path, w.file())?;
         let k = match ids.first() {
-            Some(&id) => {
+            Some(id) => {
                 let nine = format!("{id}/{}/{}", View::Nine, schema::SCORES);
                 let ds = w.file().dataset(&nine).map_err(h5err(&w.path, &nine))?;
                 ds.shape().get(1).copied()
@@ -202,13 +203,19 @@ impl HaavTxtCtxReader {
         self.inner.provenance()
     }
 
-    /// Image ids, ascending.
+    /// Image ids, ascending; an error naming the first image whose name is not an integer
+    /// (files of other sources: [`keys`](Self::keys)).
     pub fn ids(&self) -> Result<Vec<u64>> {
         self.inner.ids()
     }
 
+    /// Every image's name, integers first ([`ImageId`]'s order).
+    pub fn keys(&self) -> Result<Vec<ImageId>> {
+        self.inner.keys()
+    }
+
     /// One image, all views, as stored (`whole.k` = 8k, `five.k` = 2k, `nine.k` = k).
-    pub fn get(&self, id: u64) -> Result<TxtEntry> {
+    pub fn get(&self, id: impl Key) -> Result<TxtEntry> {
         let e = self.inner.get(id)?;
         self.check_d(&e)?;
         Ok(e)
@@ -218,44 +225,45 @@ impl HaavTxtCtxReader {
     /// `f[f"{id}/five/features"][crop, :top_k]`.
     pub fn view(
         &self,
-        id: u64,
+        id: impl Key,
         view: View,
         crop: Option<usize>,
         top_k: Option<usize>,
     ) -> Result<ViewEntry> {
-        let v = self.inner.view(id, view, crop, top_k)?;
-        self.check_view_d(id, view, &v)?;
+        let id = id.name();
+        let v = self.inner.view(&*id, view, crop, top_k)?;
+        self.check_view_d(&id, view, &v)?;
         Ok(v)
     }
 
     /// Texts per crop of `whole`, `five` and `nine` of one image (8k, 2k, k as HAAV writes
     /// them).
-    pub fn view_rows(&self, id: u64) -> Result<[usize; 3]> {
+    pub fn view_rows(&self, id: impl Key) -> Result<[usize; 3]> {
         let mut rows = [0; 3];
         for (r, view) in rows.iter_mut().zip(View::ALL) {
-            *r = self.view(id, view, None, None)?.k;
+            *r = self.view(&id, view, None, None)?.k;
         }
         Ok(rows)
     }
 
-    /// Loads every image into memory, in parallel (ids ascending).
+    /// Loads every image into memory, in parallel (in [`keys`](Self::keys)' order).
     pub fn preload(&self) -> Result<Vec<TxtEntry>> {
-        self.preload_ids(&self.ids()?)
+        self.preload_ids(&self.keys()?)
     }
 
     /// Loads the given images into memory, in parallel, in the order given.
-    pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+    pub fn preload_ids<K: Key + Sync>(&self, ids: &[K]) -> Result<Vec<TxtEntry>> {
         let all = self.inner.preload_ids(ids)?;
         all.iter().try_for_each(|e| self.check_d(e))?;
         Ok(all)
     }
 
     fn check_d(&self, e: &TxtEntry) -> Result<()> {
-        View::ALL.iter().try_for_each(|&view| self.check_view_d(e.id, view, e.view(view)))
+        View::ALL.iter().try_for_each(|&view| self.check_view_d(e.id.as_str(), view, e.view(view)))
     }
 
     /// HAAV's training code builds its model for `fdim`-wide features.
-    fn check_view_d(&self, id: u64, view: View, v: &ViewEntry) -> Result<()> {
+    fn check_view_d(&self, id: &str, view: View, v: &ViewEntry) -> Result<()> {
         if v.d != self.fdim {
             return Err(Error::Shape {
                 path: self.path().to_owned(),

@@ -10,6 +10,7 @@ use crate::entry::{HaavVisCtx, HaavVisEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, gzip, h5err, packed, resume};
 use crate::haav::attr_size;
+use crate::id::{self, ImageId, Key};
 use crate::kind::FileKind;
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
@@ -27,11 +28,11 @@ fn read_dims(path: &Path, root: &Group) -> Result<(usize, usize)> {
     Ok((read(schema::FDIM_GRID, FDIM_GRID_OBJECT)?, read(schema::FDIM_POOLED, FDIM_POOLED_OBJECT)?))
 }
 
-fn grid_object(id: u64) -> String {
+fn grid_object(id: impl std::fmt::Display) -> String {
     format!("{id}/{}", schema::GRID_FEATURES)
 }
 
-fn pooled_object(id: u64) -> String {
+fn pooled_object(id: impl std::fmt::Display) -> String {
     format!("{id}/{}", schema::POOLED_FEATURES)
 }
 
@@ -78,14 +79,14 @@ impl HaavVisCtxWriter {
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
     /// complete images; an image group missing a dataset (a crash inside a flush) is removed.
-    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let w = h5::Writer::append(path.as_ref())?;
         let (fdim_grid, fdim_pooled) = read_dims(&w.path, w.file())?;
         let ids = resume::complete_image_groups(&w, |g| {
             resume::holds(g, &[schema::GRID_FEATURES, schema::POOLED_FEATURES])
         })?;
         let tokens = match ids.first() {
-            Some(&id) => {
+            Some(id) => {
                 let object = grid_object(id);
                 let ds = w.file().dataset(&object).map_err(h5err(&w.path, &object))?;
                 ds.shape().first().copied()
@@ -108,10 +109,11 @@ impl HaavVisCtxWriter {
 
     /// Writes `ids.len()` images: `grid` holds their `(tokens, fdim_grid)` grids back to back
     /// (`ids.len() * tokens * fdim_grid` values), `pooled` their `(fdim_pooled,)` embeddings.
-    /// Every image of a file has the same `tokens`. Flushed to disk before returning.
-    pub fn write_batch(
+    /// Every image of a file has the same `tokens`. Flushed to disk before returning. Ids are
+    /// integers or names ([`Key`]).
+    pub fn write_batch<K: Key>(
         &mut self,
-        ids: &[u64],
+        ids: &[K],
         tokens: usize,
         grid: &[f32],
         pooled: &[f32],
@@ -133,12 +135,13 @@ impl HaavVisCtxWriter {
         )?;
         bounds::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
         let root = self.w.file();
+        let names = ids.iter().map(|id| id::checked_name(&path, id)).collect::<Result<Vec<_>>>()?;
         let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
         // Each image's two datasets, in the order HAAV's script writes them.
-        let arrays: Vec<packed::F32Array<'_>> = ids
+        let arrays: Vec<packed::F32Array<'_>> = names
             .iter()
             .enumerate()
-            .flat_map(|(i, &id)| {
+            .flat_map(|(i, id)| {
                 let p = &pooled[i * psize..(i + 1) * psize];
                 let g = &grid[i * gsize..(i + 1) * gsize];
                 [
@@ -150,9 +153,8 @@ impl HaavVisCtxWriter {
             .collect();
         let staged =
             if self.serial || ids.is_empty() { None } else { Some(self.packer.stage(&arrays)?) };
-        for (i, (&id, pair)) in ids.iter().zip(arrays.chunks_exact(2)).enumerate() {
-            let name = id.to_string();
-            let g = root.create_group(&name).map_err(h5err(&path, &name))?;
+        for (i, (name, pair)) in names.iter().zip(arrays.chunks_exact(2)).enumerate() {
+            let g = root.create_group(name).map_err(h5err(&path, name))?;
             for (j, a) in pair.iter().enumerate() {
                 match &staged {
                     Some(s) => s.write_to(2 * i + j, &g, &a.name, &a.object)?,
@@ -226,16 +228,22 @@ impl HaavVisCtxReader {
         Provenance::read(&self.path, &self.file)
     }
 
-    /// Image ids, ascending.
+    /// Image ids, ascending; an error naming the first image whose name is not an integer
+    /// (files of other sources: [`keys`](Self::keys)).
     pub fn ids(&self) -> Result<Vec<u64>> {
-        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+        id::integers(&self.path, &self.keys()?)
+    }
+
+    /// Every image's name, integers first ([`ImageId`]'s order).
+    pub fn keys(&self) -> Result<Vec<ImageId>> {
+        h5::image_members(&self.path, &self.file)
     }
 
     /// One image: `f[f"{id}/grid_features"][:]` and `f[f"{id}/pooled_features"][:]`.
-    pub fn get(&self, id: u64) -> Result<HaavVisEntry> {
-        let name = id.to_string();
+    pub fn get(&self, id: impl Key) -> Result<HaavVisEntry> {
+        let name = id.name();
         let g = h5::group(&self.path, &self.file, &name, &name)?;
-        let (gobj, pobj) = (grid_object(id), pooled_object(id));
+        let (gobj, pobj) = (grid_object(&name), pooled_object(&name));
         let ds = h5::dataset(&self.path, &g, schema::GRID_FEATURES, &gobj)?;
         let shape = h5::check_f32(&self.path, &ds, &gobj, &[None, Some(self.fdim_grid)])?;
         let tokens = bounds::dim(&self.path, &gobj, "tokens", shape[0] as i128)?;
@@ -251,7 +259,7 @@ impl HaavVisCtxReader {
 
     /// Loads every image into memory. Every image must have the same number of tokens.
     pub fn preload(&self) -> Result<HaavVisCtx> {
-        let ids = self.ids()?;
+        let ids = self.keys()?;
         let mut ctx = HaavVisCtx {
             ids: Vec::with_capacity(ids.len()),
             tokens: 0,
@@ -261,7 +269,7 @@ impl HaavVisCtxReader {
             pooled: Vec::with_capacity(ids.len() * self.fdim_pooled),
         };
         for id in ids {
-            let e = self.get(id)?;
+            let e = self.get(&id)?;
             if ctx.ids.is_empty() {
                 ctx.tokens = e.tokens;
                 let n = [ctx.ids.capacity(), e.tokens, self.fdim_grid];
@@ -270,7 +278,7 @@ impl HaavVisCtxReader {
             } else if e.tokens != ctx.tokens {
                 return Err(Error::Shape {
                     path: self.path.clone(),
-                    object: grid_object(id),
+                    object: grid_object(&id),
                     expected: format!(
                         "({}, {}) as image {}'s",
                         ctx.tokens, self.fdim_grid, ctx.ids[0]

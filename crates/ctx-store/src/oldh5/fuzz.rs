@@ -196,10 +196,10 @@ fn read_natively(path: &Path, bytes: &[u8]) -> usize {
     let Ok(file) = NativeTxtFile::new(path, &raw, &index) else { return 0 };
     let mut reader = file.reader();
     let mut whole = 0;
-    for &id in index.ids().iter().take(64) {
-        let _ = reader.member_names(id);
+    for id in index.ids().iter().take(64) {
+        let _ = reader.member_names(id.as_str());
         for view in View::ALL {
-            whole += usize::from(matches!(reader.load_view(id, view), Ok(Some(_))));
+            whole += usize::from(matches!(reader.load_view(id.as_str(), view), Ok(Some(_))));
         }
     }
     whole
@@ -265,7 +265,7 @@ fn seeds(dir: &Path) -> Vec<Vec<u8>> {
         let entries: Vec<TxtEntry> = ids
             .iter()
             .map(|&id| TxtEntry {
-                id,
+                id: id.into(),
                 whole: view(&mut rng, 1, 3, 4),
                 five: view(&mut rng, 5, 2, 4),
                 nine: view(&mut rng, 9, 1, 4),

@@ -12,6 +12,7 @@ use super::validate::{self, Collection};
 use crate::bounds;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::Result;
+use crate::id::ImageId;
 use crate::schema::{self, View};
 
 /// The float32 datatype message h5py writes (little-endian IEEE).
@@ -20,26 +21,26 @@ const F32_TYPE: [u8; 20] =
 
 /// The images of a file whose root group this module can read: id and group header address.
 pub(crate) struct NativeIndex {
-    images: HashMap<u64, u64>,
-    ids: Vec<u64>,
+    images: HashMap<ImageId, u64>,
+    ids: Vec<ImageId>,
 }
 
 impl NativeIndex {
     /// The root index of `file`, or `None` if it is not in h5py's default format.
     pub(crate) fn read(path: &Path, file: &std::fs::File) -> Result<Option<Self>> {
         let Some(existing) = parse::read(path, file)? else { return Ok(None) };
-        let images: HashMap<u64, u64> = existing
+        let images: HashMap<ImageId, u64> = existing
             .members
             .iter()
-            .filter_map(|(name, e)| Some((schema::parse_id(name)?, e.header.abs()?)))
+            .filter_map(|(name, e)| Some((ImageId::new(&**name), e.header.abs()?)))
             .collect();
-        let mut ids: Vec<u64> = images.keys().copied().collect();
+        let mut ids: Vec<ImageId> = images.keys().cloned().collect();
         ids.sort_unstable();
         Ok(Some(Self { images, ids }))
     }
 
-    /// The image ids, ascending.
-    pub(crate) fn ids(&self) -> &[u64] {
+    /// The image ids, in [`ImageId`]'s order.
+    pub(crate) fn ids(&self) -> &[ImageId] {
         &self.ids
     }
 }
@@ -83,7 +84,7 @@ impl ImageReader<'_> {
     /// Image `id`, or `None` if it is absent or laid out otherwise than h5py's default (the
     /// caller then asks the HDF5 library, which reports what is wrong). Damaged structures are
     /// errors.
-    pub(crate) fn load(&mut self, id: u64) -> Result<Option<TxtEntry>> {
+    pub(crate) fn load(&mut self, id: &str) -> Result<Option<TxtEntry>> {
         let Some(members) = self.image(id)? else { return Ok(None) };
         let mut views = [None, None, None];
         for (name, header) in members {
@@ -101,11 +102,11 @@ impl ImageReader<'_> {
             }
             _ => return Ok(None),
         };
-        Ok(Some(TxtEntry { id, whole, five, nine }))
+        Ok(Some(TxtEntry { id: ImageId::new(id), whole, five, nine }))
     }
 
     /// One view of image `id`, as [`load`](Self::load) reads it.
-    pub(crate) fn load_view(&mut self, id: u64, view: View) -> Result<Option<ViewEntry>> {
+    pub(crate) fn load_view(&mut self, id: &str, view: View) -> Result<Option<ViewEntry>> {
         let Some(members) = self.image(id)? else { return Ok(None) };
         let Some((_, header)) = members.into_iter().find(|(name, _)| **name == *view.name()) else {
             return Ok(None);
@@ -114,15 +115,15 @@ impl ImageReader<'_> {
     }
 
     /// The member names of image `id`'s group (`None`: no such group).
-    pub(crate) fn member_names(&mut self, id: u64) -> Result<Option<Vec<String>>> {
+    pub(crate) fn member_names(&mut self, id: &str) -> Result<Option<Vec<String>>> {
         let members = self.image(id)?;
         Ok(members.map(|m| m.into_iter().map(|(name, _)| name.into()).collect()))
     }
 
     /// The members of image `id`'s group, `None` if it has none (absent, or not a group).
-    pub(super) fn image(&mut self, id: u64) -> Result<Option<Members>> {
-        let Some(&at) = self.f.index.images.get(&id) else { return Ok(None) };
-        self.group(at, &id.to_string())
+    pub(super) fn image(&mut self, id: &str) -> Result<Option<Members>> {
+        let Some(&at) = self.f.index.images.get(id) else { return Ok(None) };
+        self.group(at, id)
     }
 
     /// The members (name, object header) of the old-style group whose header is at `at`.

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::read::{Dataset, ImageReader, NativeTxtFile};
 use crate::entry::{PackedTexts, TxtArrays, ViewArrays};
 use crate::error::{Error, Result};
+use crate::id::Key;
 use crate::schema::{self, View};
 
 /// Waves per preload (fewer for few images): a wave's texts are held twice for a moment.
@@ -27,9 +28,9 @@ const TASKS_PER_THREAD: usize = 8;
 /// `texts`. `None`: an image laid out otherwise than h5py's default (the caller reads the file
 /// through the HDF5 library instead). An image with fewer than `k` texts per crop, or another
 /// feature size, is an [`Error::Shape`].
-pub(crate) fn preload_arrays(
+pub(crate) fn preload_arrays<K: Key + Sync>(
     file: &NativeTxtFile<'_>,
-    ids: &[u64],
+    ids: &[K],
     shape: [(usize, usize); 3],
     texts: bool,
 ) -> Result<Option<TxtArrays>> {
@@ -83,8 +84,8 @@ pub(crate) fn preload_arrays(
                 || file.reader(),
                 |r, (task_ids, mut parts)| -> Result<Option<Vec<Texts<'_>>>> {
                     let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); 3];
-                    for (j, &id) in task_ids.iter().enumerate() {
-                        let loaded = r.load_into(id, &shape, j, &mut parts, &mut bytes)?;
+                    for (j, id) in task_ids.iter().enumerate() {
+                        let loaded = r.load_into(&id.name(), &shape, j, &mut parts, &mut bytes)?;
                         if loaded.is_none() {
                             return Ok(None);
                         }
@@ -143,7 +144,7 @@ impl ImageReader<'_> {
     /// `bytes` (one per view); `None`: laid out otherwise than h5py's default.
     fn load_into(
         &mut self,
-        id: u64,
+        id: &str,
         shape: &[(usize, usize); 3],
         j: usize,
         parts: &mut [Part<'_>],

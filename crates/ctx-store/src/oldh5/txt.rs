@@ -11,6 +11,7 @@ use super::file::{NativeFile, RootAttr, io};
 use crate::bounds;
 use crate::entry::TxtEntry;
 use crate::error::{Error, Result};
+use crate::id::{self, ImageId};
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
 
@@ -42,8 +43,8 @@ impl NativeTxt {
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
     /// otherwise). `complete` are the ids of its complete images (checked by the caller through
     /// HDF5); any other member of the root group is dropped from the index, to be written again.
-    pub(crate) fn append(path: &Path, complete: &[u64]) -> Result<Option<Self>> {
-        let keep: std::collections::HashSet<String> = complete.iter().map(u64::to_string).collect();
+    pub(crate) fn append(path: &Path, complete: &[ImageId]) -> Result<Option<Self>> {
+        let keep: std::collections::HashSet<&str> = complete.iter().map(ImageId::as_str).collect();
         Ok(NativeFile::append(path, |name| keep.contains(name))?.map(|f| Self { f }))
     }
 
@@ -55,7 +56,10 @@ impl NativeTxt {
 
     /// Writes a batch of images and commits it.
     pub(crate) fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        let names: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+        let names = entries
+            .iter()
+            .map(|e| id::checked_name(&self.f.path, &e.id).map(|n| n.into_owned()))
+            .collect::<Result<Vec<String>>>()?;
         self.f.check_new(names.iter().map(String::as_str))?;
         // Other threads lay the images out (in groups, in parallel) while this one writes
         // them: the layout (every byte but the floats) costs about a fifth of the write itself.
@@ -170,7 +174,7 @@ impl<'e> Image<'e> {
             let shape = view.shape(v.k);
             let mut fshape = shape.clone();
             fshape.push(v.d);
-            let obj = |d: &str| schema::txt_object(e.id, view, d);
+            let obj = |d: &str| schema::txt_object(&e.id, view, d);
             let n = v.crops * v.k;
             for (dataset, dims, len) in [
                 (schema::FEATURES, &fshape, v.features.len()),

@@ -313,12 +313,13 @@ fn check_object(
     } else if members.len() <= FULL_WALK_MEMBERS {
         (members, Vec::new())
     } else {
-        // The first image, as `detect` takes it (the smallest id), now; the rest when opened.
+        // The first image, as `detect` takes it (the smallest id, `ImageId`'s order), now; the
+        // rest when opened.
         let first = members
             .iter()
             .enumerate()
-            .filter_map(|(i, (name, _))| Some((crate::schema::parse_id(name)?, i)))
-            .min_by_key(|m| m.0)
+            .map(|(i, (name, _))| (crate::id::ImageId::new(&**name), i))
+            .min_by(|a, b| a.0.cmp(&b.0))
             .map(|(_, i)| i);
         let mut rest = members;
         (first.map(|i| rest.swap_remove(i)).into_iter().collect(), rest)

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::encode::{self, Addr, Buf, Entry};
 use super::file::{NativeFile, RootAttr, io};
 use crate::error::Result;
+use crate::id::ImageId;
 use crate::testing::{self, WritePoint};
 
 const _: () = assert!(cfg!(target_endian = "little"), "floats are written as they lie in memory");
@@ -35,23 +36,22 @@ impl NativeVis {
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
     /// otherwise); `ids` are its images (read by the caller through HDF5), any other member of
     /// the root group is dropped from the index.
-    pub(crate) fn append(path: &Path, fdim: usize, ids: &[u64]) -> Result<Option<Self>> {
-        let keep: std::collections::HashSet<String> = ids.iter().map(u64::to_string).collect();
+    pub(crate) fn append(path: &Path, fdim: usize, ids: &[ImageId]) -> Result<Option<Self>> {
+        let keep: std::collections::HashSet<&str> = ids.iter().map(ImageId::as_str).collect();
         Ok(NativeFile::append(path, |name| keep.contains(name))?.map(|f| Self { f, fdim }))
     }
 
-    /// Writes `ids.len()` images (`features`: their vectors back to back, checked by the
+    /// Writes images `names` (`features`: their vectors back to back; both checked by the
     /// caller) in one write, and commits them.
-    pub(crate) fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
-        let names: Vec<String> = ids.iter().map(u64::to_string).collect();
+    pub(crate) fn write_batch(&mut self, names: &[String], features: &[f32]) -> Result<()> {
         self.f.check_new(names.iter().map(String::as_str))?;
         let floats = self.fdim * 4;
         let aligned = floats.next_multiple_of(8);
         let pad = [0u8; 8];
-        let mut headers = Vec::with_capacity(ids.len());
-        let mut members = Vec::with_capacity(ids.len());
+        let mut headers = Vec::with_capacity(names.len());
+        let mut members = Vec::with_capacity(names.len());
         let mut at = self.f.eof;
-        for (i, name) in names.into_iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             let mut b = Buf::with_capacity(aligned as u64, 128);
             let data = if floats == 0 { Addr::Abs(super::UNDEF) } else { Addr::Rel(0) };
             let messages = vec![
@@ -63,11 +63,14 @@ impl NativeVis {
             let header = encode::object_header(&mut b, messages);
             let len = b.here();
             headers.push(b.relocate(at));
-            members.push((name, Entry { name: 0, header: Addr::Abs(at + header), group: None }));
+            members.push((
+                name.clone(),
+                Entry { name: 0, header: Addr::Abs(at + header), group: None },
+            ));
             at += len;
             testing::at(WritePoint::Entry(i));
         }
-        let mut slices: Vec<&[u8]> = Vec::with_capacity(3 * ids.len());
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(3 * names.len());
         for (i, header) in headers.iter().enumerate() {
             let row = &features[i * self.fdim..(i + 1) * self.fdim];
             slices.push(bytemuck::cast_slice(row));
@@ -77,7 +80,7 @@ impl NativeVis {
         let start = self.f.eof;
         self.f.io.write_at(start, &slices).map_err(io(&self.f.path, "/"))?;
         self.f.commit_batch(members, at)?;
-        tracing::debug!(n = ids.len(), "vis_ctx batch written");
+        tracing::debug!(n = names.len(), "vis_ctx batch written");
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use crate::h5;
 use crate::haav::caption_db::HaavCaptionDb;
 use crate::haav::txt::HaavTxtCtxReader;
 use crate::haav::vis::HaavVisCtxReader;
+use crate::id::ImageId;
 use crate::kind::{CaptionLayout, FileKind};
 use crate::original::caption_db::CaptionDb;
 use crate::original::txt::TxtCtxReader;
@@ -40,15 +41,12 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
     if file.link_exists(schema::KEYS) {
         return Ok(FileKind::CaptionDb(CaptionLayout::Contiguous));
     }
-    let (ids, other) = h5::numeric_members(path, &file)?;
+    let ids = h5::image_members(path, &file)?;
     let unknown = |what: String| Error::Schema {
         path: path.to_owned(),
         message: format!("not a context file: {what}"),
     };
     let Some(first) = ids.first() else {
-        if let Some(n) = other.first() {
-            return Err(unknown(format!("unexpected member {n:?} at the root")));
-        }
         return match h5::read_attr_str(path, &file, schema::KIND)? {
             Some(value) => FileKind::from_attribute(&value)
                 .ok_or_else(|| unknown(format!("no member, and {} is {value:?}", schema::KIND))),
@@ -58,6 +56,11 @@ pub fn detect(path: impl AsRef<Path>) -> Result<FileKind> {
         };
     };
     let name = first.to_string();
+    // The original names images by integer ids; other names in files we wrote (their kind
+    // attribute) or beside the vis_ctx's `fdim`.
+    if first.as_u64().is_none() && !has_attr(schema::KIND) && !has_attr(schema::FDIM) {
+        return Err(unknown(format!("unexpected member {name:?} at the root")));
+    }
     if file.dataset(&name).is_ok() {
         return Ok(FileKind::VisCtx);
     }
@@ -107,14 +110,14 @@ pub struct Summary {
     pub key_dim: Option<usize>,
     /// caption db (original layout, HAAV's): batch groups.
     pub batches: Option<usize>,
-    /// First and last image ids.
-    pub id_range: Option<(u64, u64)>,
+    /// First and last image ids ([`ImageId`]'s order).
+    pub id_range: Option<(ImageId, ImageId)>,
     /// How the file was made (files we write).
     pub provenance: Option<Provenance>,
 }
 
-fn id_range(ids: &[u64]) -> Option<(u64, u64)> {
-    ids.first().zip(ids.last()).map(|(a, b)| (*a, *b))
+fn id_range(ids: &[ImageId]) -> Option<(ImageId, ImageId)> {
+    ids.first().zip(ids.last()).map(|(a, b)| (a.clone(), b.clone()))
 }
 
 /// Summarises the file at `path`.
@@ -143,15 +146,15 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
     match kind {
         FileKind::VisCtx => {
             let r = VisCtxReader::open(path)?;
-            let ids = r.ids()?;
+            let ids = r.keys()?;
             (s.count, s.fdim, s.id_range) = (ids.len(), Some(r.fdim()), id_range(&ids));
             s.provenance = r.provenance()?;
         }
         FileKind::TxtCtx => {
             let r = TxtCtxReader::open(path)?;
-            let ids = r.ids()?;
+            let ids = r.keys()?;
             (s.count, s.id_range) = (ids.len(), id_range(&ids));
-            if let Some(&first) = ids.first() {
+            if let Some(first) = ids.first() {
                 let v = r.view(first, View::Whole, None, None)?;
                 (s.k, s.d) = (Some(v.k), Some(v.d));
             }
@@ -169,19 +172,19 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
         }
         FileKind::HaavVisCtx => {
             let r = HaavVisCtxReader::open(path)?;
-            let ids = r.ids()?;
+            let ids = r.keys()?;
             (s.count, s.id_range) = (ids.len(), id_range(&ids));
             (s.fdim_grid, s.fdim_pooled) = (Some(r.fdim_grid()), Some(r.fdim_pooled()));
-            if let Some(&first) = ids.first() {
+            if let Some(first) = ids.first() {
                 s.tokens = Some(r.get(first)?.tokens);
             }
             s.provenance = r.provenance()?;
         }
         FileKind::HaavTxtCtx => {
             let r = HaavTxtCtxReader::open(path)?;
-            let ids = r.ids()?;
+            let ids = r.keys()?;
             (s.count, s.id_range, s.fdim) = (ids.len(), id_range(&ids), Some(r.fdim()));
-            if let Some(&first) = ids.first() {
+            if let Some(first) = ids.first() {
                 let rows = r.view_rows(first)?;
                 (s.k, s.view_rows) = (Some(rows[2]), Some(rows));
                 s.d = Some(r.fdim());
@@ -203,7 +206,7 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
 fn summarize_compact(path: &Path, s: &mut Summary) -> Result<bool> {
     let file = h5::open_read(path)?;
     let Some(info) = compact::info(path, &file)? else { return Ok(false) };
-    let ids = compact::ids(path, &file)?;
+    let ids: Vec<ImageId> = compact::ids(path, &file)?.into_iter().map(ImageId::from).collect();
     (s.count, s.id_range) = (ids.len(), id_range(&ids));
     let k_of = |view: View| info.views.iter().find(|(v, _)| *v == view).map(|&(_, k)| k);
     if !ids.is_empty() {

@@ -14,6 +14,7 @@ use crate::entry::Captions;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
 use crate::h5::{self, gzip, h5err, packed, resume};
+use crate::id::{self, ImageId, Key};
 use crate::kind::{FileKind, Profile};
 use crate::oldh5::read::{ImageReader, NativeIndex, NativeTxtFile};
 use crate::oldh5::txt::NativeTxt;
@@ -91,7 +92,7 @@ impl TxtCtxWriter {
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of
     /// complete images; an image group missing a view (a crash inside a flush) is removed.
-    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let path = path.as_ref();
         NativeTxt::recover(path)?;
         let file = h5::open_read(path)?;
@@ -104,7 +105,7 @@ impl TxtCtxWriter {
     }
 
     /// [`append`](Self::append) through the HDF5 library, to a file of `kind`.
-    pub(crate) fn append_as(path: &Path, kind: FileKind) -> Result<(Self, Vec<u64>)> {
+    pub(crate) fn append_as(path: &Path, kind: FileKind) -> Result<(Self, Vec<ImageId>)> {
         let w = h5::Writer::append(path)?;
         let complete = resume::complete_image_groups(&w, complete_image)?;
         let compressed = Compressed::of(kind, &w.path);
@@ -176,7 +177,7 @@ pub(crate) fn check_views(path: &Path, e: &TxtEntry) -> Result<()> {
 }
 
 /// A view's crops against the schema's (the writers' first check of an entry).
-fn check_crops(path: &Path, id: u64, view: View, v: &ViewEntry) -> Result<()> {
+fn check_crops(path: &Path, id: &ImageId, view: View, v: &ViewEntry) -> Result<()> {
     if v.crops != view.crops() {
         return Err(Error::Input {
             path: path.to_owned(),
@@ -197,13 +198,13 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
         check_views(path, e)?;
         for view in e.views() {
             let v = e.view(view);
-            check_crops(path, e.id, view, v)?;
+            check_crops(path, &e.id, view, v)?;
             let shape = view.shape(v.k);
             let fshape = [shape.as_slice(), &[v.d]].concat();
             for (name, data, shape) in
                 [(schema::FEATURES, &v.features, fshape), (schema::SCORES, &v.scores, shape)]
             {
-                let object = schema::txt_object(e.id, view, name);
+                let object = schema::txt_object(&e.id, view, name);
                 bounds::check_len(path, &object, &shape, data.len())?;
                 let name = name.to_owned();
                 arrays.push(packed::F32Array { name, object, data, shape });
@@ -217,7 +218,7 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
     // Each view's features and scores, in the order they were staged.
     let mut next = arrays.iter().enumerate();
     for (i, e) in entries.iter().enumerate() {
-        let name = e.id.to_string();
+        let name = id::checked_name(path, &e.id)?;
         let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
         for view in e.views() {
             let v = e.view(view);
@@ -225,7 +226,7 @@ fn write_packed(w: &h5::Writer, packer: &packed::Packer, entries: &[TxtEntry]) -
             for (at, a) in next.by_ref().take(2) {
                 staged.write_to(at, &vg, &a.name, &a.object)?;
             }
-            let object = schema::txt_object(e.id, view, schema::TEXTS);
+            let object = schema::txt_object(&e.id, view, schema::TEXTS);
             gzip::write_strings(path, &vg, schema::TEXTS, &object, &view.shape(v.k), &v.texts)?;
         }
         testing::at(WritePoint::Entry(i));
@@ -240,18 +241,18 @@ fn write_entry<'d>(
     sink: &h5::RawSink<'_, 'd>,
 ) -> Result<()> {
     let path = &w.path;
-    let name = e.id.to_string();
+    let name = id::checked_name(path, &e.id)?;
     check_views(path, e)?;
     let g = w.file().create_group(&name).map_err(h5err(path, &name))?;
     for view in e.views() {
         let v = e.view(view);
         let object = format!("{name}/{view}");
-        check_crops(path, e.id, view, v)?;
+        check_crops(path, &e.id, view, v)?;
         let vg = g.create_group(view.name()).map_err(h5err(path, &object))?;
         let shape = view.shape(v.k);
         let mut fshape = shape.clone();
         fshape.push(v.d);
-        let obj = |d: &str| schema::txt_object(e.id, view, d);
+        let obj = |d: &str| schema::txt_object(&e.id, view, d);
         let (features, scores, texts) = (&v.features, &v.scores, &v.texts);
         if compressed {
             gzip::write_f32(
@@ -354,26 +355,33 @@ impl TxtCtxReader {
         Provenance::read(&self.path, &self.file)
     }
 
-    /// Image ids, ascending.
+    /// Image ids, ascending; an error naming the first image whose name is not an integer
+    /// (files of other sources: [`keys`](Self::keys)).
     pub fn ids(&self) -> Result<Vec<u64>> {
+        id::integers(&self.path, &self.keys()?)
+    }
+
+    /// Every image's name, integers first ([`ImageId`]'s order).
+    pub fn keys(&self) -> Result<Vec<ImageId>> {
         if let Some(j) = &self.joined {
-            return Ok(j.ids().to_vec());
+            return Ok(j.ids().iter().map(|&n| ImageId::from(n)).collect());
         }
         if let Some(index) = &self.native {
             return Ok(index.ids().to_vec());
         }
-        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+        h5::image_members(&self.path, &self.file)
     }
 
-    /// One image, all views.
-    pub fn get(&self, id: u64) -> Result<TxtEntry> {
+    /// One image, all views: `get(531912)` or `get("dog_01")`.
+    pub fn get(&self, id: impl Key) -> Result<TxtEntry> {
+        let id = id.name();
         if let Some(j) = &self.joined {
-            return j.get(id);
+            return j.get(&id);
         }
-        if let Some(e) = self.native(|r| r.load(id))? {
+        if let Some(e) = self.native(|r| r.load(&id))? {
             return Ok(e);
         }
-        self.plan(id)?.load(self)
+        self.plan(&id)?.load(self)
     }
 
     /// What `read` gives for a file in h5py's default format (`None` for other files, and for
@@ -389,15 +397,14 @@ impl TxtCtxReader {
 
     /// The member names of image `id`'s group in a file in h5py's default format, read without
     /// the HDF5 library (`None`: another format, or no such group).
-    pub(crate) fn image_members(&self, id: u64) -> Result<Option<Vec<String>>> {
+    pub(crate) fn image_members(&self, id: &str) -> Result<Option<Vec<String>>> {
         self.native(|r| r.member_names(id))
     }
 
     /// The HDF5 part of reading an image (under HDF5's global lock): checks, texts, and where
     /// the float data lie. [`ImagePlan::load`] then reads the floats without the lock.
-    fn plan(&self, id: u64) -> Result<ImagePlan> {
-        let name = id.to_string();
-        let g = h5::group(&self.path, &self.file, &name, &name)?;
+    fn plan(&self, id: &str) -> Result<ImagePlan> {
+        let g = h5::group(&self.path, &self.file, id, id)?;
         if let [_, one] = held_views(&g)[..] {
             // Five without nine, or nine without five.
             let missing = if one == View::Five { View::Nine } else { View::Five };
@@ -407,7 +414,7 @@ impl TxtCtxReader {
             });
         }
         Ok(ImagePlan {
-            id,
+            id: ImageId::new(id),
             views: [
                 self.plan_view(&g, id, View::Whole)?,
                 self.plan_view(&g, id, View::Five)?,
@@ -420,18 +427,19 @@ impl TxtCtxReader {
     /// `f[f"{id}/five/features"][crop, :top_k]`.
     pub fn view(
         &self,
-        id: u64,
+        id: impl Key,
         view: View,
         crop: Option<usize>,
         top_k: Option<usize>,
     ) -> Result<ViewEntry> {
+        let id = id.name();
+        let id = &*id;
         let joined = self.joined.as_ref().map(|j| j.view(id, view)).transpose()?;
         let v =
             match joined.map_or_else(|| self.native(|r| r.load_view(id, view)), |v| Ok(Some(v)))? {
                 Some(v) => v,
                 None => {
-                    let name = id.to_string();
-                    let g = h5::group(&self.path, &self.file, &name, &name)?;
+                    let g = h5::group(&self.path, &self.file, id, id)?;
                     self.read_view(&g, id, view)?
                 }
             };
@@ -445,22 +453,22 @@ impl TxtCtxReader {
         })
     }
 
-    fn read_view(&self, g: &Group, id: u64, view: View) -> Result<ViewEntry> {
+    fn read_view(&self, g: &Group, id: &str, view: View) -> Result<ViewEntry> {
         self.plan_view(g, id, view)?.load(self, id, view)
     }
 
     /// The views image `id` holds: all three, or `whole` alone (in a file of a run that
     /// searched the whole image only).
-    pub fn views(&self, id: u64) -> Result<Vec<View>> {
+    pub fn views(&self, id: impl Key) -> Result<Vec<View>> {
+        let name = id.name();
         if let Some(j) = &self.joined {
-            return j.views(id);
+            return j.views(&name);
         }
-        let name = id.to_string();
         let g = h5::group(&self.path, &self.file, &name, &name)?;
         Ok(held_views(&g))
     }
 
-    fn plan_view(&self, g: &Group, id: u64, view: View) -> Result<ViewPlan> {
+    fn plan_view(&self, g: &Group, id: &str, view: View) -> Result<ViewPlan> {
         let path = &self.path;
         let object = format!("{id}/{view}");
         if view != View::Whole && !held_views(g).contains(&view) {
@@ -502,9 +510,9 @@ impl TxtCtxReader {
         })
     }
 
-    /// Loads every image into memory, in parallel (ids ascending).
+    /// Loads every image into memory, in parallel (in [`keys`](Self::keys)' order).
     pub fn preload(&self) -> Result<Vec<TxtEntry>> {
-        self.preload_ids(&self.ids()?)
+        self.preload_ids(&self.keys()?)
     }
 
     /// Loads the given images into memory, in parallel, in the order given.
@@ -515,7 +523,7 @@ impl TxtCtxReader {
     /// The readers are one fewer than rayon's threads (the planner takes a core of its own:
     /// more readers measured slower, contending for the kernel's memory-map lock while they
     /// fault in their buffers), and plans go to them in groups of `PLANS_PER_HANDOVER`.
-    pub fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+    pub fn preload_ids<K: Key + Sync>(&self, ids: &[K]) -> Result<Vec<TxtEntry>> {
         if let Some(j) = &self.joined {
             return j.preload_ids(ids);
         }
@@ -532,9 +540,9 @@ impl TxtCtxReader {
     /// `None` for a file, or an image, that is not in h5py's default format (read those with
     /// [`preload_ids`](Self::preload_ids)); an image with fewer texts per crop than `k`, or
     /// another feature size, is an [`Error::Shape`].
-    pub fn preload_arrays(
+    pub fn preload_arrays<K: Key + Sync>(
         &self,
-        ids: &[u64],
+        ids: &[K],
         shape: [(usize, usize); 3],
         texts: bool,
     ) -> Result<Option<crate::entry::TxtArrays>> {
@@ -548,7 +556,7 @@ impl TxtCtxReader {
     /// or anything unexpected in it, which the HDF5 library then reads (and reports). Public
     /// for the tests, which compare both ways of reading.
     #[doc(hidden)]
-    pub fn preload_without_hdf5(&self, ids: &[u64]) -> Option<Vec<TxtEntry>> {
+    pub fn preload_without_hdf5<K: Key + Sync>(&self, ids: &[K]) -> Option<Vec<TxtEntry>> {
         if let Some(j) = &self.joined {
             return j.preload_ids(ids).ok();
         }
@@ -556,11 +564,11 @@ impl TxtCtxReader {
     }
 
     /// [`preload_without_hdf5`](Self::preload_without_hdf5), with damage found as an error.
-    fn preload_native(&self, ids: &[u64]) -> Result<Option<Vec<TxtEntry>>> {
+    fn preload_native<K: Key + Sync>(&self, ids: &[K]) -> Result<Option<Vec<TxtEntry>>> {
         let Some(index) = self.native.as_ref().filter(|_| self.direct) else { return Ok(None) };
         let file = NativeTxtFile::new(&self.path, &self.raw, index)?;
         let loaded: Result<Option<Vec<TxtEntry>>> =
-            ids.par_iter().map_init(|| file.reader(), |r, &id| r.load(id)).collect();
+            ids.par_iter().map_init(|| file.reader(), |r, id| r.load(&id.name())).collect();
         if matches!(loaded, Ok(None)) {
             tracing::debug!("{:?}: preloading through the HDF5 library", self.path);
         }
@@ -569,7 +577,7 @@ impl TxtCtxReader {
 
     /// [`preload_ids`](Self::preload_ids) through the HDF5 library (public for the tests).
     #[doc(hidden)]
-    pub fn preload_through_hdf5(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+    pub fn preload_through_hdf5<K: Key + Sync>(&self, ids: &[K]) -> Result<Vec<TxtEntry>> {
         if let Some(j) = &self.joined {
             return j.preload_ids(ids);
         }
@@ -588,7 +596,7 @@ impl TxtCtxReader {
                     let plans = group
                         .iter()
                         .enumerate()
-                        .map(|(j, &id)| Ok((start * PLANS_PER_HANDOVER + j, self.plan(id)?)))
+                        .map(|(j, id)| Ok((start * PLANS_PER_HANDOVER + j, self.plan(&id.name())?)))
                         .collect::<Result<Vec<_>>>()?;
                     if tx.send(plans).is_err() {
                         break; // a reader failed; its error is reported below
@@ -623,16 +631,17 @@ const PLANS_PER_HANDOVER: usize = 8;
 
 /// An image whose HDF5 part is done; see [`TxtCtxReader::plan`].
 struct ImagePlan {
-    id: u64,
+    id: ImageId,
     views: [ViewPlan; 3],
 }
 
 impl ImagePlan {
     fn load(self, r: &TxtCtxReader) -> Result<TxtEntry> {
         let [whole, five, nine] = self.views;
-        let whole = whole.load(r, self.id, View::Whole)?;
-        let mut five = five.load(r, self.id, View::Five)?;
-        let mut nine = nine.load(r, self.id, View::Nine)?;
+        let id = self.id.as_str();
+        let whole = whole.load(r, id, View::Whole)?;
+        let mut five = five.load(r, id, View::Five)?;
+        let mut nine = nine.load(r, id, View::Nine)?;
         // An absent view has the whole view's feature size, as the writer's entry had.
         for v in [&mut five, &mut nine].into_iter().filter(|v| v.is_absent()) {
             v.d = whole.d;
@@ -669,7 +678,7 @@ impl ViewPlan {
         }
     }
 
-    fn load(self, r: &TxtCtxReader, id: u64, view: View) -> Result<ViewEntry> {
+    fn load(self, r: &TxtCtxReader, id: &str, view: View) -> Result<ViewEntry> {
         let obj = |d: &str| schema::txt_object(id, view, d);
         Ok(ViewEntry {
             crops: self.crops,

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::entry::VisCtx;
 use crate::error::{Error, Result};
 use crate::h5;
+use crate::id::{self, ImageId, Key};
 use crate::kind::FileKind;
 use crate::oldh5::file::NativeFile;
 use crate::oldh5::vis::NativeVis;
@@ -52,14 +53,12 @@ impl VisCtxWriter {
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids it holds.
-    /// A file of the native writer is first rolled back to its last sync if the machine
-    /// restarted since (`crate::recover`).
-    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<u64>)> {
+    pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let path = path.as_ref();
         NativeFile::recover(path)?;
         let file = h5::open_read(path)?;
         let fdim = read_fdim(path, &file)?;
-        let (ids, _) = h5::numeric_members(path, &file)?;
+        let ids = h5::image_members(path, &file)?;
         drop(file); // its lock, before the writer takes its own
         if let Some(native) = NativeVis::append(path, fdim, &ids)? {
             return Ok((
@@ -77,20 +76,24 @@ impl VisCtxWriter {
     }
 
     /// Writes `ids.len()` images; `features` holds their vectors back to back
-    /// (`ids.len() * fdim` values). Committed before returning.
-    pub fn write_batch(&mut self, ids: &[u64], features: &[f32]) -> Result<()> {
+    /// (`ids.len() * fdim` values). Committed before returning. Ids are integers or names
+    /// ([`Key`]); a name HDF5 cannot hold is an error ([`ImageId::problem`]).
+    pub fn write_batch<K: Key>(&mut self, ids: &[K], features: &[f32]) -> Result<()> {
         bounds::check_len(&self.path, "/", &[ids.len(), self.fdim], features.len())?;
+        let names = ids
+            .iter()
+            .map(|id| id::checked_name(&self.path, id).map(|n| n.into_owned()))
+            .collect::<Result<Vec<String>>>()?;
         let w = match &mut self.backend {
-            Backend::Native(native) => return native.write_batch(ids, features),
+            Backend::Native(native) => return native.write_batch(&names, features),
             Backend::Hdf5(w) => w,
         };
         let root = w.file();
         w.write_batch(|sink| {
             // With fdim 0 every row is empty (chunks_exact would yield none).
             let rows = (0..ids.len()).map(|i| &features[i * self.fdim..(i + 1) * self.fdim]);
-            for (i, (id, row)) in ids.iter().zip(rows).enumerate() {
-                let name = id.to_string();
-                sink.write_f32(root, &name, &name, &[self.fdim], row)?;
+            for (i, (name, row)) in names.iter().zip(rows).enumerate() {
+                sink.write_f32(root, name, name, &[self.fdim], row)?;
                 testing::at(WritePoint::Entry(i));
             }
             Ok(())
@@ -159,20 +162,26 @@ impl VisCtxReader {
         Provenance::read(&self.path, &self.file)
     }
 
-    /// Image ids, ascending.
+    /// Image ids, ascending; an error naming the first image whose name is not an integer
+    /// (files of other sources: [`keys`](Self::keys)).
     pub fn ids(&self) -> Result<Vec<u64>> {
-        Ok(h5::numeric_members(&self.path, &self.file)?.0)
+        id::integers(&self.path, &self.keys()?)
     }
 
-    /// The features of one image, `(fdim,)`.
-    pub fn get(&self, id: u64) -> Result<Vec<f32>> {
+    /// Every image's name, integers first ([`ImageId`]'s order).
+    pub fn keys(&self) -> Result<Vec<ImageId>> {
+        h5::image_members(&self.path, &self.file)
+    }
+
+    /// The features of one image, `(fdim,)`: `get(531912)` or `get("dog_01")`.
+    pub fn get(&self, id: impl Key) -> Result<Vec<f32>> {
         let mut out = vec![0f32; self.fdim];
-        self.read_into(id, &mut out)?;
+        self.read_into(&id, &mut out)?;
         Ok(out)
     }
 
-    fn read_into(&self, id: u64, out: &mut [f32]) -> Result<()> {
-        let name = id.to_string();
+    fn read_into(&self, id: &impl Key, out: &mut [f32]) -> Result<()> {
+        let name = id.name();
         let ds = h5::dataset(&self.path, &self.file, &name, &name)?;
         h5::check_f32(&self.path, &ds, &name, &[Some(self.fdim)])?;
         h5::read_f32_into(&self.path, &ds, &name, self.userblock_free(), out)
@@ -184,7 +193,7 @@ impl VisCtxReader {
 
     /// Loads every image into memory, in parallel.
     pub fn preload(&self) -> Result<VisCtx> {
-        let ids = self.ids()?;
+        let ids = self.keys()?;
         let n = bounds::values(
             &self.path,
             "/",
@@ -197,7 +206,7 @@ impl VisCtxReader {
             features
                 .par_chunks_mut(self.fdim)
                 .zip(ids.par_iter())
-                .try_for_each(|(out, &id)| self.read_into(id, out))?;
+                .try_for_each(|(out, id)| self.read_into(id, out))?;
         }
         Ok(VisCtx { ids, fdim: self.fdim, features })
     }

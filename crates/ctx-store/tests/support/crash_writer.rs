@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use ctx_store::testing::{WritePoint, set_write_hook};
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, Provenance, TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
+    CaptionDbWriter, CaptionLayout, ImageId, Provenance, TxtCtxWriter, TxtEntry, ViewEntry,
+    VisCtxWriter,
 };
 
 /// Entries (images, or phrases) per batch.
@@ -72,7 +73,7 @@ fn view(v: &mut Values, crops: usize) -> ViewEntry {
 
 fn txt_entry(id: u64) -> TxtEntry {
     let mut v = Values(id);
-    TxtEntry { id, whole: view(&mut v, 1), five: view(&mut v, 5), nine: view(&mut v, 9) }
+    TxtEntry { id: id.into(), whole: view(&mut v, 1), five: view(&mut v, 5), nine: view(&mut v, 9) }
 }
 
 enum Writer {
@@ -98,11 +99,11 @@ impl Writer {
         Ok(match kind {
             "txt" => {
                 let (w, ids) = TxtCtxWriter::append(path)?;
-                (Writer::Txt(w), ids)
+                (Writer::Txt(w), ids.iter().filter_map(ImageId::as_u64).collect())
             }
             "vis" => {
                 let (w, ids) = VisCtxWriter::append(path)?;
-                (Writer::Vis(w), ids)
+                (Writer::Vis(w), ids.iter().filter_map(ImageId::as_u64).collect())
             }
             _ => {
                 let w = CaptionDbWriter::append(path)?;

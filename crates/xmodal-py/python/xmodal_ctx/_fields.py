@@ -62,7 +62,7 @@ def check_k(source, k, factors):
     ids = f.ids()
     if len(ids) == 0:
         return
-    first = f[int(ids[0])]
+    first = f[ids[0] if isinstance(ids[0], str) else int(ids[0])]
     for view, factor in factors.items():
         stored = first[view]["scores"].shape[-1]
         if stored < factor * k:

@@ -9,7 +9,8 @@ class File:
     ``kind`` is ``vis_ctx``, ``txt_ctx`` or ``caption_db``; ``profile`` is ``original`` or
     ``haav``; ``attrs`` the root attributes (h5py's ``dict(f.attrs)``); ``len(f)`` the images
     (a caption database's rows); ``f.ids()`` the image ids ascending; ``id in f`` and ``f[id]``
-    take integers and decimal strings.
+    take integers and decimal strings, and the names of images whose ids are not integers
+    (``f["dog_01"]``, ``f["000010001"]``: a name is taken as it is).
     """
 
     def __init__(self, native):
@@ -52,7 +53,8 @@ class File:
         return self._f[key]
 
     def __iter__(self):
-        return iter(self.ids().tolist())
+        ids = self.ids()
+        return iter(ids.tolist() if hasattr(ids, "tolist") else ids)
 
     def __repr__(self):
         return repr(self._f)
@@ -67,7 +69,9 @@ class File:
         """Nothing to do (kept for code written for h5py.File): the file closes when dropped."""
 
     def ids(self):
-        """Image ids ascending, a uint64 array (a caption database: its row numbers)."""
+        """Image ids ascending, a uint64 array (a caption database: its row numbers); for a file
+        whose images are not all named by integers (a folder's ``dog_01``, webdataset's
+        ``000010001``), the group names as a list of ``str``, integers first."""
         return self._f.ids()
 
     def view(self, id, view, crop=None, top_k=None):

@@ -1,4 +1,5 @@
-"""Image ids as h5py's ``f[str(id)]`` and ``xmodal_ctx`` take them: integers or decimal strings."""
+"""Image ids as h5py's ``f[name]`` and ``xmodal_ctx`` take them: integers, their decimal
+strings, or (files of sources without integer ids) the group names as they are."""
 
 import numbers
 
@@ -15,3 +16,14 @@ def parse(key):
         return None
     key = int(key)
     return key if key >= 0 else None
+
+
+def name(key):
+    """The group name ``key`` names, or ``None``: a string as it is (``"000010001"`` stays so),
+    an integer >= 0 as ``str(int)`` writes it."""
+    if isinstance(key, bytes):
+        key = key.decode("utf-8", "replace")
+    if isinstance(key, str):
+        return key
+    id = parse(key)
+    return None if id is None else str(id)

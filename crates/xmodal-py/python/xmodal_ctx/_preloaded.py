@@ -8,7 +8,8 @@ from . import _keys
 class Preloaded:
     """What ``File.preload`` returns.
 
-    ``ids``: the images, in the order read (uint64). ``arrays``: one array per dataset and
+    ``ids``: the images, in the order read (uint64; a list of ``str`` for a file whose images
+    are named otherwise than by integers). ``arrays``: one array per dataset and
     view, the image along the first axis (``"five/features"`` ``(n, 5, k, d)``, a vis_ctx's
     ``"features"`` ``(n, fdim)``, HAAV's ``"grid_features"`` ``(n, tokens, width)``, a caption
     database's ``"keys"``). ``p[id]`` has the layout of ``File.__getitem__`` with views into
@@ -21,14 +22,23 @@ class Preloaded:
         self.ids = loaded["ids"]
         self.arrays = loaded["arrays"]
         self._texts = loaded["texts"]
-        self._order = np.argsort(self.ids, kind="stable")
-        self._sorted = self.ids[self._order]
+        if isinstance(self.ids, np.ndarray):
+            self._names = None
+            self._order = np.argsort(self.ids, kind="stable")
+            self._sorted = self.ids[self._order]
+        else:
+            self._names = {n: i for i, n in enumerate(self.ids)}
 
     def __len__(self):
         return len(self.ids)
 
     def row(self, key):
         """The row of image ``key`` in the arrays (``KeyError`` if it was not preloaded)."""
+        if self._names is not None:
+            row = self._names.get(_keys.name(key))
+            if row is None:
+                raise KeyError(f"{key!r}: not preloaded")
+            return row
         id = _keys.parse(key)
         if id is not None and len(self._sorted):
             i = int(np.searchsorted(self._sorted, np.uint64(id)))

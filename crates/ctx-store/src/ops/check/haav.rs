@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::haav::caption_db::HaavCaptionDb;
 use crate::haav::txt::HaavTxtCtxReader;
 use crate::haav::vis::HaavVisCtxReader;
+use crate::id::ImageId;
 use crate::ops::check::report::{
     Report, check_finite, check_scores, check_unit_rows, image_ids, unexpected_views,
 };
@@ -25,8 +26,8 @@ pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
             return Ok(());
         }
     };
-    let mut tokens: Option<(usize, u64)> = None;
-    for id in image_ids(path, report)? {
+    let mut tokens: Option<(usize, &ImageId)> = None;
+    for id in &image_ids(path, report)? {
         let e = match r.get(id) {
             Ok(e) => e,
             Err(e) => {
@@ -69,11 +70,11 @@ pub(crate) fn txt(path: &Path, k: Option<usize>, report: &mut Report) -> Result<
         Some(k) => k,
         None => ids
             .iter()
-            .find_map(|&id| r.view(id, View::Nine, None, None).ok().map(|v| v.k))
+            .find_map(|id| r.view(id, View::Nine, None, None).ok().map(|v| v.k))
             .unwrap_or(0),
     };
     report.haav_k = Some(k);
-    for id in ids {
+    for id in &ids {
         if !unexpected_views(path, id, report)? {
             continue;
         }

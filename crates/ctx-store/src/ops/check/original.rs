@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::id::ImageId;
 use crate::ops::check::report::{
     Report, check_scores, check_unit_rows, image_ids, unexpected_views,
 };
@@ -21,7 +22,7 @@ pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
             return Ok(());
         }
     };
-    for id in image_ids(path, report)? {
+    for id in &image_ids(path, report)? {
         if let Err(e) = r.get(id) {
             report.push_err(id.to_string(), &e);
         }
@@ -32,9 +33,9 @@ pub(crate) fn vis(path: &Path, report: &mut Report) -> Result<()> {
 /// txt_ctx: every view of every image readable (`whole`, with or without `five` and `nine`), one `k` and `d` in all, scores descending.
 pub(crate) fn txt(path: &Path, report: &mut Report) -> Result<()> {
     let r = TxtCtxReader::open(path)?;
-    let mut dims: Option<(usize, usize, u64)> = None;
-    for id in image_ids(path, report)? {
-        let known = match r.image_members(id)? {
+    let mut dims: Option<(usize, usize, &ImageId)> = None;
+    for id in &image_ids(path, report)? {
+        let known = match r.image_members(id.as_str())? {
             Some(members) => {
                 let name = id.to_string();
                 for member in members.iter().filter(|m| View::from_name(m).is_none()) {

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::entry::ViewEntry;
 use crate::error::{Error, Result};
 use crate::h5;
+use crate::id::ImageId;
 use crate::kind::FileKind;
 use crate::schema::{self, View};
 
@@ -52,22 +53,19 @@ impl Report {
     }
 }
 
-/// Image ids at the root of `path`; other member names are violations.
-pub(crate) fn image_ids(path: &Path, report: &mut Report) -> Result<Vec<u64>> {
+/// Image ids at the root of `path` (every member names an image).
+pub(crate) fn image_ids(path: &Path, report: &mut Report) -> Result<Vec<ImageId>> {
     let file = h5::open_read(path)?;
-    let (ids, other) = h5::numeric_members(path, &file)?;
-    for name in other {
-        report.push(name, "member name is not a decimal image id");
-    }
+    let ids = h5::image_members(path, &file)?;
     report.entries = ids.len();
     Ok(ids)
 }
 
 /// Members of an image group that are not views.
-pub(crate) fn unexpected_views(path: &Path, id: u64, report: &mut Report) -> Result<bool> {
+pub(crate) fn unexpected_views(path: &Path, id: &ImageId, report: &mut Report) -> Result<bool> {
     let file = h5::open_read(path)?;
-    let name = id.to_string();
-    match file.group(&name) {
+    let name = id.as_str();
+    match file.group(name) {
         Ok(g) => {
             for member in g.member_names().unwrap_or_default() {
                 if View::from_name(&member).is_none() {
@@ -77,7 +75,7 @@ pub(crate) fn unexpected_views(path: &Path, id: u64, report: &mut Report) -> Res
             Ok(true)
         }
         Err(_) => {
-            report.push(&name, "is not a group");
+            report.push(name, "is not a group");
             Ok(false)
         }
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::id::ImageId;
 
 /// Images copied per batch written (vis_ctx, txt_ctx).
 pub(crate) const IMAGES_PER_BATCH: usize = 64;
@@ -19,10 +20,10 @@ pub(crate) fn canonical(p: &Path) -> PathBuf {
 }
 
 /// Checks that no image id is in two inputs (`ids[i]` holds the ids of `inputs[i]`).
-pub(crate) fn disjoint(inputs: &[&Path], ids: &[Vec<u64>]) -> Result<()> {
-    let mut seen: HashMap<u64, usize> = HashMap::new();
+pub(crate) fn disjoint(inputs: &[&Path], ids: &[Vec<ImageId>]) -> Result<()> {
+    let mut seen: HashMap<&ImageId, usize> = HashMap::new();
     for (j, list) in ids.iter().enumerate() {
-        for &id in list {
+        for id in list {
             if let Some(i) = seen.insert(id, j) {
                 let message = format!("image {id} is also in {}", inputs[i].display());
                 return Err(merge_error(inputs[j], message));

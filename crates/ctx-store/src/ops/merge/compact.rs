@@ -8,6 +8,7 @@ use crate::compact::write::{CompactBatch, CompactTxtWriter, CompactView};
 use crate::compact::{CompactInfo, compact_info};
 use crate::error::Result;
 use crate::h5;
+use crate::id::ImageId;
 use crate::ops::merge::common::{disjoint, merge_error};
 use crate::provenance::Provenance;
 
@@ -64,7 +65,8 @@ pub(crate) fn txt(
             Some(_) => {}
         }
     }
-    let ids: Vec<Vec<u64>> = all.iter().map(|(_, ids, _)| ids.clone()).collect();
+    let ids: Vec<Vec<ImageId>> =
+        all.iter().map(|(_, ids, _)| ids.iter().map(|&n| ImageId::from(n)).collect()).collect();
     disjoint(inputs, &ids)?;
     let mut w = CompactTxtWriter::create_with(
         output,

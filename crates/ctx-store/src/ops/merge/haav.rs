@@ -27,14 +27,14 @@ pub(crate) fn vis(
         );
         return Err(merge_error(r.path(), message));
     }
-    let ids = readers.iter().map(HaavVisCtxReader::ids).collect::<Result<Vec<_>>>()?;
+    let ids = readers.iter().map(HaavVisCtxReader::keys).collect::<Result<Vec<_>>>()?;
     disjoint(inputs, &ids)?;
     let (fdim_grid, fdim_pooled) = dims(&readers[0]);
     let mut w = HaavVisCtxWriter::create(output, fdim_grid, fdim_pooled, provenance, overwrite)?;
     for (r, ids) in readers.iter().zip(&ids) {
         for chunk in ids.chunks(IMAGES_PER_BATCH) {
             let (mut grid, mut pooled, mut tokens) = (Vec::new(), Vec::new(), 0);
-            for &id in chunk {
+            for id in chunk {
                 let e = r.get(id)?;
                 tokens = e.tokens;
                 grid.extend(e.grid);
@@ -61,12 +61,12 @@ pub(crate) fn txt(
         let message = format!("fdim {}, but {} has fdim {fdim}", r.fdim(), inputs[0].display());
         return Err(merge_error(r.path(), message));
     }
-    let ids = readers.iter().map(HaavTxtCtxReader::ids).collect::<Result<Vec<_>>>()?;
+    let ids = readers.iter().map(HaavTxtCtxReader::keys).collect::<Result<Vec<_>>>()?;
     disjoint(inputs, &ids)?;
     // k of each input that holds an image, from its first image.
     let mut first: Option<([usize; 3], &Path)> = None;
     for (r, ids) in readers.iter().zip(&ids) {
-        let Some(&id) = ids.first() else { continue };
+        let Some(id) = ids.first() else { continue };
         let rows = r.view_rows(id)?;
         match first {
             None => first = Some((rows, r.path())),

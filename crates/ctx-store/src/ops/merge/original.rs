@@ -24,13 +24,13 @@ pub(crate) fn vis(
         let message = format!("fdim {}, but {} has fdim {fdim}", r.fdim(), inputs[0].display());
         return Err(merge_error(r.path(), message));
     }
-    let ids = readers.iter().map(VisCtxReader::ids).collect::<Result<Vec<_>>>()?;
+    let ids = readers.iter().map(VisCtxReader::keys).collect::<Result<Vec<_>>>()?;
     disjoint(inputs, &ids)?;
     let mut w = VisCtxWriter::create(output, fdim, provenance, overwrite)?;
     for (r, ids) in readers.iter().zip(&ids) {
         for chunk in ids.chunks(IMAGES_PER_BATCH) {
             let mut rows = Vec::with_capacity(chunk.len() * fdim);
-            for &id in chunk {
+            for id in chunk {
                 rows.extend(r.get(id)?);
             }
             w.write_batch(chunk, &rows)?;
@@ -47,12 +47,12 @@ pub(crate) fn txt(
     overwrite: bool,
 ) -> Result<usize> {
     let readers = inputs.iter().map(TxtCtxReader::open).collect::<Result<Vec<_>>>()?;
-    let ids = readers.iter().map(TxtCtxReader::ids).collect::<Result<Vec<_>>>()?;
+    let ids = readers.iter().map(TxtCtxReader::keys).collect::<Result<Vec<_>>>()?;
     disjoint(inputs, &ids)?;
     // k and d of each input that holds an image, from its first image.
     let mut sizes: Option<(usize, usize, &Path)> = None;
     for (r, ids) in readers.iter().zip(&ids) {
-        let Some(&id) = ids.first() else { continue };
+        let Some(id) = ids.first() else { continue };
         let v = r.view(id, View::Whole, None, None)?;
         match sizes {
             None => sizes = Some((v.k, v.d, r.path())),
