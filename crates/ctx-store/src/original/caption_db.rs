@@ -104,7 +104,7 @@ impl CaptionDbWriter {
         drop(db);
         let w = h5::Writer::append(path.as_ref())?;
         let grown = open_grown(&w, layout)?;
-        let grown_sources = sources::open_grown(&w, layout, has_sources)?;
+        let grown_sources = open_grown_sources(&w, layout, has_sources)?;
         let packer = packed::Packer::new(&w.path, H5PY_GZIP_LEVEL);
         Ok(Self {
             w,
@@ -163,7 +163,7 @@ impl CaptionDbWriter {
         bounds::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
         bounds::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
         let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
-        let sources = sources::prepare(&path, self.has_sources, n, sources)?;
+        let sources = h5::sources::prepare(&path, self.has_sources, n, sources)?;
         let root: &Group = self.w.file();
         match self.layout {
             CaptionLayout::Original => {
@@ -253,6 +253,18 @@ fn open_grown(w: &h5::Writer, layout: CaptionLayout) -> Result<Option<[Dataset; 
     }
     let open = |name: &str| w.file().dataset(name).map_err(h5err(&w.path, name));
     Ok(Some([open(schema::KEYS)?, open(schema::FEATURES)?, open(schema::CAPTIONS)?]))
+}
+
+/// The contiguous layout's `sources`, held open by a resumed writer like the other datasets.
+fn open_grown_sources(
+    w: &h5::Writer,
+    layout: CaptionLayout,
+    has: Option<bool>,
+) -> Result<Option<Dataset>> {
+    if layout != CaptionLayout::Contiguous || has != Some(true) {
+        return Ok(None);
+    }
+    w.file().dataset(schema::SOURCES).map(Some).map_err(h5err(&w.path, schema::SOURCES))
 }
 
 /// A dataset of `dim`-wide rows (1-d without `dim`) that grows batch by batch, in chunks of
@@ -353,7 +365,7 @@ impl CaptionDb {
             || file.link_exists(schema::KEYS);
         if contiguous {
             let (len, key_dim, feature_dim) = check_batch(&path, &file, "", file_len)?;
-            let sources = sources::check(&path, &file, "", len)?;
+            let sources = h5::sources::check(&path, &file, "", len)?;
             return Ok(Self {
                 path,
                 file,
@@ -391,8 +403,8 @@ impl CaptionDb {
                 });
             }
             (key_dim, feature_dim) = (kd, fd);
-            let has = sources::check(&path, &g, &format!("{name}/"), n)?;
-            sources::agree(&path, &name, &mut with_sources, has)?;
+            let has = h5::sources::check(&path, &g, &format!("{name}/"), n)?;
+            h5::sources::agree(&path, &name, &mut with_sources, has)?;
             len += n;
             groups.push((name, n));
         }

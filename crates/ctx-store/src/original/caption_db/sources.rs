@@ -1,27 +1,10 @@
 //! Each phrase's source, where the texts came with one: a `sources` dataset beside `captions`
 //! (in every batch group of the original layout, at the root of the contiguous one).
 
-use hdf5::Dataset;
-
 use crate::error::Result;
-use crate::h5::{self, h5err, sources};
+use crate::h5::{h5err, sources};
 use crate::kind::CaptionLayout;
 use crate::original::caption_db::{CHUNK_ROWS, CaptionDb};
-use crate::schema;
-
-pub(super) use sources::{agree, check, prepare};
-
-/// The contiguous layout's `sources`, held open by a resumed writer like the other datasets.
-pub(super) fn open_grown(
-    w: &h5::Writer,
-    layout: CaptionLayout,
-    has: Option<bool>,
-) -> Result<Option<Dataset>> {
-    if layout != CaptionLayout::Contiguous || has != Some(true) {
-        return Ok(None);
-    }
-    w.file().dataset(schema::SOURCES).map(Some).map_err(h5err(&w.path, schema::SOURCES))
-}
 
 impl CaptionDb {
     /// Whether the phrases have sources (the `sources` dataset).
