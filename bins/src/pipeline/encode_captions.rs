@@ -71,10 +71,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     super::install_stop_handlers()?;
     let started = Instant::now();
     let c = &args.common;
-    let phrases = args.texts.load(&args.model)?;
+    let (phrases, sources) = args.texts.load(&args.model)?;
     let shard = c.shard()?;
     let batch = args.batch_size;
     let (phrases, out) = shard::apply(shard, phrases, batch, &args.out);
+    let sources = sources.map(|s| shard::apply(shard, s, batch, &args.out).0);
     let profile = c.profile;
     let layout = layout(profile, args.layout)?;
     // HAAV's scripts tokenise with OpenAI clip's tokenize (77 tokens; longer phrases cut there).
@@ -118,6 +119,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Tokenizing (on the CPU threads) runs ahead of the model; writing runs behind it.
     let todo: Arc<Vec<String>> = Arc::new(phrases[already..].to_vec());
     drop(phrases);
+    // Each batch's sources, cut like its phrases.
+    let sources = sources.map(|s| s[already..].to_vec());
     // The source thread's own tokenizer (the model's stays with it on the model thread).
     let tokenizer = clip_encoder::ClipTokenizer::from_file(enc.tokenizer().path())?;
     let flow = stages::source("tokenize", 2, move |out| {
@@ -127,7 +130,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             let end = (start + batch).min(todo.len());
             let tokens = tokenizer.batch_with(&todo[start..end], tokenization)?;
-            if out.send((todo[start..end].to_vec(), tokens)).is_err() {
+            let own = sources.as_ref().map(|s| s[start..end].to_vec());
+            if out.send(((todo[start..end].to_vec(), own), tokens)).is_err() {
                 break;
             }
         }
@@ -148,8 +152,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         flow,
         "write",
         writer,
-        move |w: &mut DbWriter, (captions, keys, feats): (Vec<String>, Vec<f32>, Vec<f32>)| {
-            w.write_batch(&keys, &feats, &captions)
+        move |w: &mut DbWriter, ((captions, sources), keys, feats): (Texts, Vec<f32>, Vec<f32>)| {
+            w.write_batch(&keys, &feats, &captions, sources.as_deref())
                 .with_context(|| format!("writing {}", path.display()))?;
             Ok(captions.len())
         },
@@ -170,6 +174,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     .print();
     Ok(ExitCode::SUCCESS)
 }
+
+/// A batch's phrases and, where the database gives them, their sources.
+type Texts = (Vec<String>, Option<Vec<String>>);
 
 /// A caption_db writer of either profile.
 enum DbWriter {
@@ -213,10 +220,16 @@ impl DbWriter {
         }
     }
 
-    fn write_batch(&mut self, keys: &[f32], feats: &[f32], captions: &[String]) -> Result<()> {
+    fn write_batch(
+        &mut self,
+        keys: &[f32],
+        feats: &[f32],
+        captions: &[String],
+        sources: Option<&[String]>,
+    ) -> Result<()> {
         match self {
-            DbWriter::Original(w) => w.write_batch(keys, feats, captions)?,
-            DbWriter::Haav(w) => w.write_batch(keys, feats, captions)?,
+            DbWriter::Original(w) => w.write_batch_with_sources(keys, feats, captions, sources)?,
+            DbWriter::Haav(w) => w.write_batch_with_sources(keys, feats, captions, sources)?,
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use ctx_store::{
 };
 use retrieval::{Index, IndexOptions, Precision};
 
+use super::exclude::OwnCaptions;
 use super::images;
 use super::output::{Failures, Open, RunIdentity, canonical, decide};
 use super::sources::ImageArgs;
@@ -48,6 +49,11 @@ pub struct Args {
     /// nine groups). The original profile only.
     #[arg(long, default_value = "whole,five,nine", value_parser = views::parse)]
     pub views: Views,
+    /// Leave out the hits whose source is the query image (a caption database encoded from texts
+    /// with sources: karpathy: or JSON Lines), still keeping k per view and crop: each search
+    /// fetches as many extra hits as the most captions one source has (SmallCap's rule).
+    #[arg(long)]
+    pub exclude_source: bool,
     /// Output file.
     #[arg(long, default_value = "outputs/retrieved_captions/txt_ctx.hdf5")]
     pub out: PathBuf,
@@ -62,6 +68,10 @@ pub struct Args {
     /// which join the features and texts from the caption database kept beside it).
     #[arg(long, value_enum, default_value = "full")]
     pub txt_layout: super::compact_out::TxtLayout,
+    /// With --format json: once every image is written, also write the JSON Lines as one JSON
+    /// object to FILE ({"ID": {"whole": ..., ...}, ...}, SmallCap's shape; sharded like --out).
+    #[arg(long, value_name = "FILE")]
+    pub json_object: Option<PathBuf>,
     /// Score every key in f32 instead of screening in a lower precision first and re-scoring the
     /// candidates in f32 (the same results). The screening runs in f16 on CUDA and in bf16 on
     /// CPUs with bf16 instructions, where it is faster; on other CPUs it runs in f32 and this
@@ -122,6 +132,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if vis_out.as_ref().is_some_and(|v| same_file(v, &out)) {
         bail!("--vis-out and --out name the same file {}", out.display());
     }
+    let json_object = match (&args.json_object, args.format) {
+        (Some(_), Format::Hdf5) => bail!("--json-object is for --format json"),
+        (Some(p), Format::Json) => Some(match shard {
+            Some(s) => s.path(p),
+            None => p.clone(),
+        }),
+        (None, _) => None,
+    };
+    if json_object.as_ref().is_some_and(|j| same_file(j, &out)) {
+        bail!("--json-object and --out name the same file {}", out.display());
+    }
     let profile = c.profile;
     if profile == Profile::Haav && args.views != Views::All {
         bail!(
@@ -160,6 +181,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.views != Views::All {
         arguments.insert("views".into(), args.views.name().into());
     }
+    if args.exclude_source {
+        arguments.insert("exclude_source".into(), true.into());
+    }
     let id = RunIdentity { tool: "retrieve-captions", arguments: arguments.into() };
     let proj = enc.config().projection_dim as usize;
     if db.key_dim() != proj {
@@ -182,6 +206,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.k
         );
     }
+    let own = match args.exclude_source {
+        true => Some(Arc::new(OwnCaptions::new(&args.caption_db, db.sources()?, most)?)),
+        false => None,
+    };
     let mut captions = db.load()?;
     let index = Search::build(&args, &enc, &captions)?;
     // The index holds its own copy of the keys (on the device or in host memory); the features
@@ -237,6 +265,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // stay behind), into a queue that holds what one search gathers: a stage's input is the
     // previous stage's output channel, so this stage sizes the search's.
     let (k, most, views) = (args.k, gathered_rows(&index), args.views);
+    let fetch = {
+        let own = own.clone();
+        move |v| own.as_ref().map_or(per_crop(profile, v, k), |o| o.fetch(per_crop(profile, v, k)))
+    };
     let gather = most.div_ceil(batch * views.rows_per_image()).clamp(1, 64);
     let flow = flow.map("queries", gather, |e: images::Encoded| Ok(e.into_queries()))?;
     let (measure, delay) = (args.measure_search, search_delay());
@@ -260,7 +292,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let queries = Tensor::f_cat(&all, 0)?;
             let t = Instant::now();
             std::thread::sleep(delay);
-            let (hits, calls) = index.search_views(&queries, views, |v| per_crop(profile, v, k))?;
+            let (hits, calls) = index.search_views(&queries, views, &fetch)?;
             timed.seconds += t.elapsed().as_secs_f64();
             timed.add(rows, calls, &hits);
             let mut row = 0;
@@ -286,7 +318,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         writer,
         move |w: &mut TxtWriter, (items, hits): (Vec<images::Item>, retrieval::Hits)| {
             let keep = |v| per_crop(profile, v, k);
-            let entries = txt_entries(&items, &hits, &captions, &txt_done, views, keep);
+            let own = own.as_deref();
+            let entries = txt_entries(&items, &hits, &captions, &txt_done, views, keep, own);
             w.write_batch(&entries).with_context(|| format!("writing {}", path.display()))?;
             Ok(items.len())
         },
@@ -294,6 +327,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )?;
     let written = images::consume(flow, &pb, "retrieve-captions")?;
     super::check_stopped("retrieve-captions", written)?;
+    if let Some(object) = &json_object {
+        let n = super::json_object::write(&out, object)?;
+        tracing::info!(images = n, out = %object.display(), "JSON object written");
+    }
     images::conclude("retrieve-captions", &pb, written, already, &failures, started, out)
 }
 
@@ -390,7 +427,8 @@ fn per_crop(profile: Profile, v: crops::View, k: usize) -> usize {
 
 /// The entries of one batch, leaving out the images in `skip` (already in the file): image `i`'s
 /// queries are rows `i * views.rows_per_image() ..` in crops' layout (whole, five, nine; or
-/// whole alone), each with `hits.k` hits of which view `v` keeps the first `keep(v)`.
+/// whole alone), each with `hits.k` hits of which view `v` keeps the first `keep(v)` (with
+/// `own`: the first `keep(v)` whose source is not the image, of the hits fetched).
 fn txt_entries(
     items: &[images::Item],
     hits: &retrieval::Hits,
@@ -398,6 +436,7 @@ fn txt_entries(
     skip: &HashSet<ImageId>,
     views: Views,
     keep: impl Fn(crops::View) -> usize,
+    own: Option<&OwnCaptions>,
 ) -> Vec<TxtEntry> {
     let (stride, fd) = (hits.k, captions.feature_dim);
     // IVF pads short lists with id -1 (score -FLT_MAX), which the original's Python indexing
@@ -408,9 +447,18 @@ fn txt_entries(
         let row0 = image * views.rows_per_image() + v.rows().start;
         let (crops, k) = (v.crops(), keep(v));
         let k = k.min(stride);
-        // The first k hits of each of the view's rows.
-        let at: Vec<usize> =
-            (row0..row0 + crops).flat_map(|r| r * stride..r * stride + k).collect();
+        // The first k hits of each of the view's rows (not the image's own).
+        let at: Vec<usize> = match own {
+            None => (row0..row0 + crops).flat_map(|r| r * stride..r * stride + k).collect(),
+            Some(own) => {
+                let (id, fetched) = (items[image].id.to_string(), own.fetch(k).min(stride));
+                (row0..row0 + crops)
+                    .flat_map(|r| {
+                        own.keep(r * stride..r * stride + fetched, &hits.ids, phrase, &id, k)
+                    })
+                    .collect()
+            }
+        };
         let mut features = Vec::with_capacity(at.len() * fd);
         for &i in &at {
             let id = phrase(hits.ids[i]);
@@ -472,6 +520,13 @@ impl Db {
             Db::Original(d) => d.key_dim(),
             Db::Haav(d) => d.key_dim(),
         }
+    }
+
+    fn sources(&self) -> Result<Option<Vec<String>>> {
+        Ok(match self {
+            Db::Original(d) => d.sources()?,
+            Db::Haav(d) => d.sources()?,
+        })
     }
 
     fn load(&self) -> Result<Captions> {

@@ -38,14 +38,16 @@ fn parse_texts(s: &str) -> Result<TextSource, String> {
 
 impl TextArgs {
     /// The texts to encode, in the order they are written (`--max-tokens` counts the tokens of
-    /// `model`'s tokenizer).
-    pub fn load(&self, model: &Path) -> Result<Vec<String>> {
+    /// `model`'s tokenizer), and their sources where the database gives any (a text without
+    /// one then has the empty source).
+    pub fn load(&self, model: &Path) -> Result<(Vec<String>, Option<Vec<String>>)> {
         let Some(source) = &self.texts else {
             let dir = self.ann_dir.as_deref().context("give --ann-dir or --texts")?;
-            return Ok(datasets::phrase_database(
+            let phrases = datasets::phrase_database(
                 &dir.join("attributes.json"),
                 &dir.join("relationships.json"),
-            )?);
+            )?;
+            return Ok((phrases, None));
         };
         if self.split.is_some() && !matches!(source, TextSource::Karpathy(_)) {
             anyhow::bail!("--split is for a karpathy: text database, not {source}");
@@ -70,7 +72,11 @@ impl TextArgs {
         if texts.is_empty() {
             anyhow::bail!("{source}: no text is left after --max-tokens");
         }
-        Ok(texts.into_iter().map(|t| t.text).collect())
+        let sources = texts
+            .iter()
+            .any(|t| t.source.is_some())
+            .then(|| texts.iter().map(|t| t.source.clone().unwrap_or_default()).collect());
+        Ok((texts.into_iter().map(|t| t.text).collect(), sources))
     }
 
     /// The flags' part of a run's provenance: `ann_dir` alone for Visual Genome (as files

@@ -9,6 +9,7 @@
 //! caption_db.hdf5   original: "<batch index>"/{keys (B,dk), features (B,d), captions (B,)}, gzip
 //!                   ours:     keys (N,dk), features (N,d), captions (N,) at the root, chunked;
 //!                             attr layout = "xctx-contiguous-v1"
+//!                   both, texts with sources: sources (B,) | (N,) beside captions, UTF-8
 //! ours, all three:  root string attributes xctx_kind, xctx_tool, xctx_version, xctx_arguments
 //!
 //! HAAV's profile (same file names, other content; every dataset gzip-compressed):
@@ -17,7 +18,7 @@
 //!                                 pooled_features float32 (fdim_pooled,)}
 //! txt_ctx.hdf5      attr fdim: int64; "<image id>"/{whole,five,nine}/{features,scores,texts}
 //!                   rows per crop: whole 8k, five 2k, nine k (k = 16: 128 / 32 / 16)
-//! caption_db.hdf5   "<batch index>"/{keys (B,dk), values (B,d), captions (B,)}
+//! caption_db.hdf5   "<batch index>"/{keys (B,dk), values (B,d), captions (B,)[, sources (B,)]}
 //! ours:             xctx_kind = haav_vis_ctx | haav_txt_ctx | haav_caption_db
 //! ```
 
@@ -33,6 +34,9 @@ pub const TEXTS: &str = "texts";
 pub const KEYS: &str = "keys";
 /// Caption database: the phrases.
 pub const CAPTIONS: &str = "captions";
+/// Caption database: each phrase's source (the image whose caption it is), where the texts came
+/// with one; beside `captions` in each batch group, or at the root of the contiguous layout.
+pub const SOURCES: &str = "sources";
 /// Root attribute marking our own caption database layout.
 pub const LAYOUT: &str = "layout";
 /// Value of [`LAYOUT`] for the contiguous caption database.

@@ -3,7 +3,7 @@
 //! string datasets. The files beside it build on this: resuming a killed writer (`resume`),
 //! h5py's gzip datasets (`gzip`) and their chunks compressed on rayon's threads (`packed`,
 //! stored by `direct_chunk`), and reading stored chunks (`chunks`) and variable-length strings
-//! (`vlen`) without the library.
+//! (`vlen`) without the library, and the caption databases' `sources` (`sources`).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,7 @@ mod object_addr;
 pub(crate) mod packed;
 pub(crate) mod provenance;
 pub(crate) mod resume;
+pub(crate) mod sources;
 pub(crate) mod vlen;
 
 /// The version of the HDF5 C library this crate was built with, e.g. `1.14.6`.

@@ -1,5 +1,6 @@
 //! HAAV's `caption_db.hdf5`: a group per batch of 512 phrases, `"0"`, `"1"`, ..., each with
-//! `keys (B, dk)`, `values (B, d)` float32 and `captions (B,)` variable-length UTF-8, gzip.
+//! `keys (B, dk)`, `values (B, d)` float32 and `captions (B,)` variable-length UTF-8, gzip; texts
+//! that came with a source (the image a caption describes) keep it in `sources (B,)` beside them.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,7 @@ use hdf5::{File, Group};
 
 use crate::entry::{Caption, Captions};
 use crate::error::{Error, Result};
-use crate::h5::{self, gzip, h5err, resume};
+use crate::h5::{self, gzip, h5err, resume, sources};
 use crate::kind::FileKind;
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
@@ -22,6 +23,8 @@ struct Batches {
     groups: Vec<(String, usize)>,
     dims: Option<(usize, usize)>,
     len: usize,
+    /// Whether the batches have sources; `None` without batches.
+    sources: Option<bool>,
 }
 
 /// Checks the batch groups of `root`: numbered from 0 without gap, each with `keys (n, dk)`,
@@ -35,7 +38,8 @@ fn scan(path: &Path, root: &Group, file_len: u64) -> Result<Batches> {
             message: format!("unexpected member {name:?} in HAAV's caption database"),
         });
     }
-    let mut out = Batches { groups: Vec::with_capacity(numbers.len()), dims: None, len: 0 };
+    let groups = Vec::with_capacity(numbers.len());
+    let mut out = Batches { groups, dims: None, len: 0, sources: None };
     for (i, b) in numbers.iter().enumerate() {
         if *b != i as u64 {
             return Err(Error::Missing { path: path.to_owned(), object: i.to_string() });
@@ -62,6 +66,8 @@ fn scan(path: &Path, root: &Group, file_len: u64) -> Result<Batches> {
             }
             _ => out.dims = Some((dk, d)),
         }
+        let has = sources::check(path, &g, &format!("{name}/"), ks[0])?;
+        sources::agree(path, &name, &mut out.sources, has)?;
         out.len += ks[0];
         out.groups.push((name, ks[0]));
     }
@@ -90,6 +96,8 @@ pub struct HaavCaptionDbWriter {
     dims: Option<(usize, usize)>,
     batches: usize,
     rows: usize,
+    /// Whether the rows have sources: `None` until the first batch decides.
+    has_sources: Option<bool>,
 }
 
 impl HaavCaptionDbWriter {
@@ -105,7 +113,7 @@ impl HaavCaptionDbWriter {
         let w = h5::Writer::create(path.as_ref(), overwrite)?;
         provenance.write(&w.path, w.file(), FileKind::HaavCaptionDb)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, dims: Some((key_dim, value_dim)), batches: 0, rows: 0 })
+        Ok(Self { w, dims: Some((key_dim, value_dim)), batches: 0, rows: 0, has_sources: None })
     }
 
     /// Opens an existing file to add batches (resume); [`rows`](Self::rows) tells how many
@@ -122,7 +130,8 @@ impl HaavCaptionDbWriter {
             }
         }
         let b = scan(&w.path, w.file(), file_len(&w.path)?)?;
-        Ok(Self { w, dims: b.dims, batches: b.groups.len(), rows: b.len })
+        let (batches, rows, has_sources) = (b.groups.len(), b.len, b.sources);
+        Ok(Self { w, dims: b.dims, batches, rows, has_sources })
     }
 
     /// Captions written so far.
@@ -138,11 +147,25 @@ impl HaavCaptionDbWriter {
     /// Appends one batch group: `captions.len()` rows of keys and values. Flushed before
     /// returning. An empty batch writes nothing (h5py cannot write an empty gzip dataset).
     pub fn write_batch(&mut self, keys: &[f32], values: &[f32], captions: &[String]) -> Result<()> {
+        self.write_batch_with_sources(keys, values, captions, None)
+    }
+
+    /// [`write_batch`](Self::write_batch) with each caption's source (row-aligned with
+    /// `captions`), stored in the group's `sources` dataset. The first batch decides whether the
+    /// file has sources; every later batch must agree.
+    pub fn write_batch_with_sources(
+        &mut self,
+        keys: &[f32],
+        values: &[f32],
+        captions: &[String],
+        sources: Option<&[String]>,
+    ) -> Result<()> {
         let n = captions.len();
         if n == 0 {
             return Ok(());
         }
         let path = self.w.path.clone();
+        sources::prepare(&path, self.has_sources, n, sources)?;
         let (dk, d) = self.dims.unwrap_or((keys.len() / n, values.len() / n));
         bounds::check_len(&path, schema::KEYS, &[n, dk], keys.len())?;
         bounds::check_len(&path, schema::VALUES, &[n, d], values.len())?;
@@ -153,10 +176,15 @@ impl HaavCaptionDbWriter {
         testing::at(WritePoint::Entry(0));
         gzip::write_f32(&path, &g, schema::VALUES, &obj(schema::VALUES), &[n, d], values)?;
         testing::at(WritePoint::Entry(1));
+        // Before the captions: a group holding its captions is complete (see `append`).
+        if let Some(sources) = sources {
+            gzip::write_strings(&path, &g, schema::SOURCES, &obj(schema::SOURCES), &[n], sources)?;
+        }
         gzip::write_strings(&path, &g, schema::CAPTIONS, &obj(schema::CAPTIONS), &[n], captions)?;
         testing::at(WritePoint::Entry(2));
         self.w.end_batch()?;
         (self.dims, self.batches, self.rows) = (Some((dk, d)), self.batches + 1, self.rows + n);
+        self.has_sources = Some(sources.is_some());
         tracing::debug!(n, rows = self.rows, "HAAV caption_db batch written");
         Ok(())
     }
@@ -176,6 +204,7 @@ pub struct HaavCaptionDb {
     /// (group name, rows) in batch order.
     groups: Vec<(String, usize)>,
     len: usize,
+    sources: bool,
 }
 
 impl HaavCaptionDb {
@@ -185,7 +214,8 @@ impl HaavCaptionDb {
         let file = h5::open_read(&path)?;
         let b = scan(&path, &file, file_len(&path)?)?;
         let (key_dim, value_dim) = b.dims.unwrap_or_default();
-        Ok(Self { path, file, key_dim, value_dim, groups: b.groups, len: b.len })
+        let sources = b.sources.unwrap_or(false);
+        Ok(Self { path, file, key_dim, value_dim, groups: b.groups, len: b.len, sources })
     }
 
     /// The file.
@@ -240,6 +270,36 @@ impl HaavCaptionDb {
             out.captions.extend(part.captions);
         }
         Ok(out)
+    }
+
+    /// Whether the phrases have sources (a `sources` dataset in each batch group).
+    pub fn has_sources(&self) -> bool {
+        self.sources
+    }
+
+    /// Each phrase's source (the image whose caption it is), in row order; `None` when the
+    /// database has no sources.
+    pub fn sources(&self) -> Result<Option<Vec<String>>> {
+        if !self.sources {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(self.len);
+        for i in 0..self.groups.len() {
+            out.extend(self.sources_part(i)?.unwrap_or_default());
+        }
+        Ok(Some(out))
+    }
+
+    /// The sources of batch group `i`, `None` without.
+    pub fn sources_part(&self, i: usize) -> Result<Option<Vec<String>>> {
+        if !self.sources {
+            return Ok(None);
+        }
+        let Some((name, _)) = self.groups.get(i) else {
+            return Err(Error::Missing { path: self.path.clone(), object: i.to_string() });
+        };
+        let g = h5::group(&self.path, &self.file, name, name)?;
+        sources::read(&self.path, &g, &format!("{name}/"), None).map(Some)
     }
 
     /// Batch group `i`, values in [`Captions::features`].

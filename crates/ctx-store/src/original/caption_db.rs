@@ -7,7 +7,8 @@
 //!   compressed: see `create_growing`) and
 //!   extended batch by batch, marked by the root attribute `layout`. Faster to write and load.
 //!
-//! [`CaptionDb::open`] detects the layout.
+//! Texts that came with a source (the image a caption describes) keep it in a `sources` dataset
+//! beside `captions` (see `sources`). [`CaptionDb::open`] detects the layout.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,7 @@ use crate::schema;
 use crate::testing::{self, WritePoint};
 
 mod load;
+mod sources;
 
 /// Rows per chunk of the contiguous layout (4 MiB of 512-d float32 per chunk).
 const CHUNK_ROWS: usize = 2048;
@@ -46,6 +48,10 @@ pub struct CaptionDbWriter {
     /// Original layout: compress through HDF5 on the calling thread (see
     /// [`set_serial_compression`](Self::set_serial_compression)).
     serial: bool,
+    /// Whether the rows have sources: `None` until the first batch decides.
+    has_sources: Option<bool>,
+    /// Contiguous layout with sources: the growing `sources` dataset, held open as `grown`.
+    grown_sources: Option<Dataset>,
 }
 
 impl CaptionDbWriter {
@@ -80,6 +86,8 @@ impl CaptionDbWriter {
             grown,
             serial: false,
             packer,
+            has_sources: None,
+            grown_sources: None,
         })
     }
 
@@ -92,11 +100,25 @@ impl CaptionDbWriter {
         let (layout, key_dim, feature_dim, rows) =
             (db.layout, db.key_dim, db.feature_dim, db.len());
         let batches = db.groups.len();
+        let has_sources = (rows > 0 || batches > 0 || db.sources).then_some(db.sources);
         drop(db);
         let w = h5::Writer::append(path.as_ref())?;
         let grown = open_grown(&w, layout)?;
+        let grown_sources = open_grown_sources(&w, layout, has_sources)?;
         let packer = packed::Packer::new(&w.path, H5PY_GZIP_LEVEL);
-        Ok(Self { w, layout, key_dim, feature_dim, batches, rows, grown, serial: false, packer })
+        Ok(Self {
+            w,
+            layout,
+            key_dim,
+            feature_dim,
+            batches,
+            rows,
+            grown,
+            serial: false,
+            packer,
+            has_sources,
+            grown_sources,
+        })
     }
 
     /// With `serial`, the original layout's float chunks are compressed by HDF5 on the calling
@@ -123,11 +145,25 @@ impl CaptionDbWriter {
         features: &[f32],
         captions: &[String],
     ) -> Result<()> {
+        self.write_batch_with_sources(keys, features, captions, None)
+    }
+
+    /// [`write_batch`](Self::write_batch) with each caption's source (row-aligned with
+    /// `captions`), stored in the `sources` dataset. The first batch decides whether the file
+    /// has sources; every later batch must agree.
+    pub fn write_batch_with_sources(
+        &mut self,
+        keys: &[f32],
+        features: &[f32],
+        captions: &[String],
+        sources: Option<&[String]>,
+    ) -> Result<()> {
         let n = captions.len();
         let path = self.w.path.clone();
         bounds::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
         bounds::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
         let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
+        let sources = h5::sources::prepare(&path, self.has_sources, n, sources)?;
         let root: &Group = self.w.file();
         match self.layout {
             CaptionLayout::Original => {
@@ -161,16 +197,10 @@ impl CaptionDbWriter {
                     ];
                     self.packer.write(&g, &floats, |i| testing::at(WritePoint::Entry(i)))?;
                 }
-                let object = obj(schema::CAPTIONS);
-                let chunk = guess_chunk(&[n], 8);
-                let ds = g
-                    .new_dataset::<VarLenUnicode>()
-                    .shape([n])
-                    .chunk(chunk)
-                    .deflate(H5PY_GZIP_LEVEL)
-                    .create(schema::CAPTIONS)
-                    .map_err(h5err(&path, &object))?;
-                ds.write_raw(&texts).map_err(h5err(&path, &object))?;
+                if let Some(sources) = &sources {
+                    write_strings(&path, &g, schema::SOURCES, &obj(schema::SOURCES), sources)?;
+                }
+                write_strings(&path, &g, schema::CAPTIONS, &obj(schema::CAPTIONS), &texts)?;
                 testing::at(WritePoint::Entry(2));
             }
             CaptionLayout::Contiguous => {
@@ -180,6 +210,18 @@ impl CaptionDbWriter {
                 testing::at(WritePoint::Entry(0));
                 grow_2d(&path, f, schema::FEATURES, features, start, end, self.feature_dim)?;
                 testing::at(WritePoint::Entry(1));
+                if let Some(sources) = &sources {
+                    if self.grown_sources.is_none() {
+                        create_growing::<VarLenUnicode>(&path, root, schema::SOURCES, None)?;
+                        let ds =
+                            root.dataset(schema::SOURCES).map_err(h5err(&path, schema::SOURCES))?;
+                        self.grown_sources = Some(ds);
+                    }
+                    let s = self.grown_sources.as_ref().expect("created above");
+                    s.resize([end]).map_err(h5err(&path, schema::SOURCES))?;
+                    s.write_slice(ArrayView1::from(&sources[..]), start..end)
+                        .map_err(h5err(&path, schema::SOURCES))?;
+                }
                 c.resize([end]).map_err(h5err(&path, schema::CAPTIONS))?;
                 c.write_slice(ArrayView1::from(&texts[..]), start..end)
                     .map_err(h5err(&path, schema::CAPTIONS))?;
@@ -188,6 +230,7 @@ impl CaptionDbWriter {
         }
         self.batches += 1;
         self.rows += n;
+        self.has_sources = Some(sources.is_some());
         tracing::debug!(n, rows = self.rows, "caption_db batch written");
         self.w.end_batch()
     }
@@ -195,6 +238,7 @@ impl CaptionDbWriter {
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<()> {
         self.grown = None;
+        self.grown_sources = None;
         self.w.close()
     }
 }
@@ -209,6 +253,18 @@ fn open_grown(w: &h5::Writer, layout: CaptionLayout) -> Result<Option<[Dataset; 
     }
     let open = |name: &str| w.file().dataset(name).map_err(h5err(&w.path, name));
     Ok(Some([open(schema::KEYS)?, open(schema::FEATURES)?, open(schema::CAPTIONS)?]))
+}
+
+/// The contiguous layout's `sources`, held open by a resumed writer like the other datasets.
+fn open_grown_sources(
+    w: &h5::Writer,
+    layout: CaptionLayout,
+    has: Option<bool>,
+) -> Result<Option<Dataset>> {
+    if layout != CaptionLayout::Contiguous || has != Some(true) {
+        return Ok(None);
+    }
+    w.file().dataset(schema::SOURCES).map(Some).map_err(h5err(&w.path, schema::SOURCES))
 }
 
 /// A dataset of `dim`-wide rows (1-d without `dim`) that grows batch by batch, in chunks of
@@ -243,6 +299,24 @@ fn grow_2d(
     ds.write_slice(view, (start..end, ..)).map_err(h5err(path, object))
 }
 
+/// A batch group's `(n,)` strings, gzip as h5py writes them.
+fn write_strings(
+    path: &Path,
+    g: &Group,
+    name: &str,
+    object: &str,
+    texts: &[VarLenUnicode],
+) -> Result<()> {
+    let ds = g
+        .new_dataset::<VarLenUnicode>()
+        .shape([texts.len()])
+        .chunk(guess_chunk(&[texts.len()], 8))
+        .deflate(H5PY_GZIP_LEVEL)
+        .create(name)
+        .map_err(h5err(path, object))?;
+    ds.write_raw(texts).map_err(h5err(path, object))
+}
+
 fn write_gzip(
     path: &Path,
     g: &Group,
@@ -272,6 +346,8 @@ pub struct CaptionDb {
     /// Original layout: (group name, rows) in batch order.
     groups: Vec<(String, usize)>,
     len: usize,
+    /// Whether the rows have sources (a `sources` dataset beside `captions`).
+    sources: bool,
 }
 
 impl CaptionDb {
@@ -289,6 +365,7 @@ impl CaptionDb {
             || file.link_exists(schema::KEYS);
         if contiguous {
             let (len, key_dim, feature_dim) = check_batch(&path, &file, "", file_len)?;
+            let sources = h5::sources::check(&path, &file, "", len)?;
             return Ok(Self {
                 path,
                 file,
@@ -297,6 +374,7 @@ impl CaptionDb {
                 feature_dim,
                 groups: Vec::new(),
                 len,
+                sources,
             });
         }
         let (batches, other) = h5::numeric_members(&path, &file)?;
@@ -308,6 +386,7 @@ impl CaptionDb {
         }
         let mut groups = Vec::with_capacity(batches.len());
         let (mut key_dim, mut feature_dim, mut len) = (0, 0, 0);
+        let mut with_sources = None;
         for (i, b) in batches.iter().enumerate() {
             if *b != i as u64 {
                 return Err(Error::Missing { path, object: i.to_string() });
@@ -324,12 +403,16 @@ impl CaptionDb {
                 });
             }
             (key_dim, feature_dim) = (kd, fd);
+            let has = h5::sources::check(&path, &g, &format!("{name}/"), n)?;
+            h5::sources::agree(&path, &name, &mut with_sources, has)?;
             len += n;
             groups.push((name, n));
         }
         let what = "rows of all batches times (key size + feature size + 1)";
         bounds::values(&path, "/", what, &[len, key_dim + feature_dim + 1], file_len)?;
-        Ok(Self { path, file, layout: CaptionLayout::Original, key_dim, feature_dim, groups, len })
+        let sources = with_sources.unwrap_or(false);
+        let layout = CaptionLayout::Original;
+        Ok(Self { path, file, layout, key_dim, feature_dim, groups, len, sources })
     }
 
     /// The file.

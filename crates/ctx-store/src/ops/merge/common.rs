@@ -15,6 +15,17 @@ pub(crate) fn merge_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Merge { path: path.to_owned(), message: message.into() }
 }
 
+/// Caption databases with rows, each with whether it has sources: all have them or none does.
+pub(crate) fn sources_agree(dbs: &[(&Path, bool)]) -> Result<()> {
+    if let (Some((with, _)), Some((without, _))) =
+        (dbs.iter().find(|d| d.1), dbs.iter().find(|d| !d.1))
+    {
+        let message = format!("has no sources, but {} has", with.display());
+        return Err(merge_error(without, message));
+    }
+    Ok(())
+}
+
 pub(crate) fn canonical(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned())
 }

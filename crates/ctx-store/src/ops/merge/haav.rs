@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::haav::caption_db::{HaavCaptionDb, HaavCaptionDbWriter};
 use crate::haav::txt::{HaavTxtCtxReader, HaavTxtCtxWriter};
 use crate::haav::vis::{HaavVisCtxReader, HaavVisCtxWriter};
-use crate::ops::merge::common::{IMAGES_PER_BATCH, disjoint, merge_error};
+use crate::ops::merge::common::{IMAGES_PER_BATCH, disjoint, merge_error, sources_agree};
 use crate::provenance::Provenance;
 
 pub(crate) fn vis(
@@ -110,11 +110,14 @@ pub(crate) fn caption_db(
         return Err(merge_error(db.path(), message));
     }
     let (kd, vd) = sizes(reference);
+    let filled = dbs.iter().filter(|db| !db.is_empty());
+    sources_agree(&filled.map(|db| (db.path(), db.has_sources())).collect::<Vec<_>>())?;
     let mut w = HaavCaptionDbWriter::create(output, kd, vd, provenance, overwrite)?;
     for db in &dbs {
         for part in 0..db.batches() {
             let c = db.load_part(part)?;
-            w.write_batch(&c.keys, &c.features, &c.captions)?;
+            let sources = db.sources_part(part)?;
+            w.write_batch_with_sources(&c.keys, &c.features, &c.captions, sources.as_deref())?;
         }
     }
     let rows = w.rows();

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::kind::CaptionLayout;
-use crate::ops::merge::common::{IMAGES_PER_BATCH, disjoint, merge_error};
+use crate::ops::merge::common::{IMAGES_PER_BATCH, disjoint, merge_error, sources_agree};
 use crate::original::caption_db::{CaptionDb, CaptionDbWriter};
 use crate::original::txt::{TxtCtxReader, TxtCtxWriter};
 use crate::original::vis::{VisCtxReader, VisCtxWriter};
@@ -95,12 +95,15 @@ pub(crate) fn caption_db(
         );
         return Err(merge_error(db.path(), message));
     }
+    let filled = dbs.iter().filter(|db| !db.is_empty());
+    sources_agree(&filled.map(|db| (db.path(), db.has_sources())).collect::<Vec<_>>())?;
     let mut w = CaptionDbWriter::create(output, layout, kd, fd, provenance, overwrite)?;
     for db in &dbs {
         for part in 0..db.parts() {
             let c = db.load_part(part)?;
             if !c.captions.is_empty() {
-                w.write_batch(&c.keys, &c.features, &c.captions)?;
+                let sources = db.sources_part(part)?;
+                w.write_batch_with_sources(&c.keys, &c.features, &c.captions, sources.as_deref())?;
             }
         }
     }
