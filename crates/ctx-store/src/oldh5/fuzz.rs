@@ -258,6 +258,16 @@ fn view(rng: &mut Rng, crops: usize, k: usize, d: usize) -> ViewEntry {
 /// Seed files: a `txt_ctx` of our native writer (two batches), and h5py's `txt_ctx`, `vis_ctx`
 /// and HAAV's gzip-chunked `txt_ctx`.
 fn seeds(dir: &Path) -> Vec<Vec<u8>> {
+    ours(dir);
+    test_support::run_python_code(H5PY_SEEDS, &[&dir]);
+    ["ours", "txt", "vis", "haav_txt"]
+        .iter()
+        .map(|n| std::fs::read(dir.join(format!("{n}.h5"))).unwrap())
+        .collect()
+}
+
+/// The first seed, `ours.h5` in `dir`: a `txt_ctx` of our native writer (two batches).
+fn ours(dir: &Path) -> Vec<u8> {
     let mut rng = Rng::new(5);
     let ours = dir.join("ours.h5");
     let mut w = NativeTxt::create(&ours, &[("xctx_kind", "txt_ctx")], true).unwrap();
@@ -274,11 +284,7 @@ fn seeds(dir: &Path) -> Vec<Vec<u8>> {
         w.write_batch(&entries).unwrap();
     }
     w.finish().unwrap();
-    test_support::run_python_code(H5PY_SEEDS, &[&dir]);
-    ["ours", "txt", "vis", "haav_txt"]
-        .iter()
-        .map(|n| std::fs::read(dir.join(format!("{n}.h5"))).unwrap())
-        .collect()
+    std::fs::read(ours).unwrap()
 }
 
 const H5PY_SEEDS: &str = r#"
@@ -303,6 +309,18 @@ with h5py.File(out + '/vis.h5', 'w') as f:
     for i in range(20):
         f.create_dataset(str(i), data=f32(4))
 "#;
+
+/// [`read_natively`] of the file at `path` (holding `bytes`), caught if it panics, with the
+/// largest allocation beyond what the file's length justifies (0 if none): a copy of the file a
+/// few times over, and 1 MiB.
+fn read_limited(path: &Path, bytes: &[u8]) -> (std::thread::Result<usize>, u64) {
+    let limit = 4 * bytes.len() + (1 << 20);
+    OVER.store(0, Ordering::Relaxed);
+    LIMIT.with(|l| l.set(limit));
+    let outcome = std::panic::catch_unwind(|| read_natively(path, bytes));
+    LIMIT.with(|l| l.set(usize::MAX));
+    (outcome, OVER.swap(0, Ordering::Relaxed))
+}
 
 fn budget() -> Duration {
     let secs = std::env::var("XCTX_FUZZ_SECS").ok().and_then(|s| s.parse().ok());
@@ -343,12 +361,7 @@ fn native_parser_ends_every_input_in_ok_or_an_error() {
         std::fs::create_dir_all(&keep).unwrap();
         std::fs::write(keep.join("current.h5"), &bytes).unwrap();
         *current.lock().unwrap() = (inputs, Instant::now());
-        // What the file's length justifies: a copy of the file a few times over, and 1 MiB.
-        let limit = 4 * bytes.len() + (1 << 20);
-        LIMIT.with(|l| l.set(limit));
-        let outcome = std::panic::catch_unwind(|| read_natively(&path, &bytes));
-        LIMIT.with(|l| l.set(usize::MAX));
-        let over = OVER.swap(0, Ordering::Relaxed);
+        let (outcome, over) = read_limited(&path, &bytes);
         views += outcome.as_ref().map_or(0, |n| *n);
         if outcome.is_err() || over > 0 {
             let kept = keep.join(format!("failure-{}.h5", failures.len()));
@@ -372,4 +385,24 @@ fn native_parser_ends_every_input_in_ok_or_an_error() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// An input the fuzzer found: a swap puts a root object header claiming 65535 messages into a
+/// 52 KB file, whose reading must allocate for the messages the file can hold, not the count.
+#[test]
+fn a_header_claiming_more_messages_than_the_file_holds_allocates_for_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = Input::Mutated {
+        seed: 0,
+        mutations: vec![Mutation::Swap { a: 636_916_702, b: 1_620_378_176, len: 37_813 }],
+    };
+    let bytes = file_of(&input, &[ours(dir.path())]);
+    let path = dir.path().join("input.h5");
+    std::fs::write(&path, &bytes).unwrap();
+    let root = parse::u64_at(&bytes, 64);
+    let claimed = parse::u16_at(&bytes[root as usize..], 2);
+    assert_eq!(claimed, u16::MAX, "the root object header's message count, as the fuzzer left it");
+    let (outcome, over) = read_limited(&path, &bytes);
+    assert!(outcome.is_ok(), "a panic");
+    assert_eq!(over, 0, "allocated {over} bytes for a file of {}", bytes.len());
 }

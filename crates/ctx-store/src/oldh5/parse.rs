@@ -208,7 +208,9 @@ pub(crate) fn header_messages(r: &mut Reader, at: u64, object: &str) -> Result<V
     }
     let count = usize::from(u16_at(&h, 2));
     let mut blocks = vec![(at + 16, u64::from(u32_at(&h, 8)))];
-    let mut out = Vec::with_capacity(count);
+    // Room for the messages the header claims, as far as the file can hold them (8 bytes each
+    // at least): the count is the file's word, unchecked until the chunks are read.
+    let mut out = Vec::with_capacity(count.min(usize::try_from(r.len / 8).unwrap_or(usize::MAX)));
     // Continuations followed (a few at most): none may lead back to a chunk read already.
     let mut seen = Vec::new();
     while let Some((start, size)) = blocks.pop() {
