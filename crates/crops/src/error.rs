@@ -15,7 +15,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a decodable JPEG or PNG (empty, truncated, another format, corrupt).
+    /// The file is not a decodable JPEG, PNG or WebP (empty, truncated, another format, corrupt).
     #[error("{}: cannot decode image: {message}", path.display())]
     Decode {
         /// The image file.

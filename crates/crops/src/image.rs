@@ -48,9 +48,9 @@ impl RgbImage {
     }
 }
 
-/// Decodes a JPEG or PNG (format sniffed from the content, not the extension) to RGB8 as Pillow's
-/// `convert("RGB")`: grey replicated, alpha dropped (no compositing), palette expanded, 16-bit
-/// samples reduced to their high byte. No EXIF rotation. A header larger than [`MAX_PIXELS`]
+/// Decodes a JPEG, PNG or WebP (format sniffed from the content, not the extension) to RGB8 as
+/// Pillow's `convert("RGB")`: grey replicated, alpha dropped (no compositing), palette expanded,
+/// 16-bit samples reduced to their high byte. No EXIF rotation. A header larger than [`MAX_PIXELS`]
 /// is refused before any pixel buffer is allocated.
 pub fn decode(path: &Path) -> Result<RgbImage> {
     let bytes =
@@ -85,7 +85,7 @@ pub fn decode_bytes_with(path: &Path, bytes: &[u8], jpeg: JpegDecoder) -> Result
         None => {
             return Err(Error::Decode {
                 path: path.to_owned(),
-                message: "not a JPEG or PNG file".into(),
+                message: "not a JPEG, PNG or WebP file".into(),
             });
         }
         Some(image::ImageFormat::Jpeg) if !has_end_of_image(bytes) => {
