@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
-use crops::{Error, decode, decode_bytes};
+use crops::{Error, decode_bytes};
 use test_support::reference_outputs;
+
+mod common;
 
 #[test]
 fn jpeg_pixels_equal_pillows() {
@@ -14,16 +16,7 @@ fn jpeg_pixels_equal_pillows() {
     assert!(manifest.len() >= 60, "jpeg_reference.py made {} cases", manifest.len());
     let mut modes = std::collections::BTreeSet::new();
     for case in &manifest {
-        let name = case["name"].as_str().unwrap();
-        let img = decode(&dir.path().join(case["file"].as_str().unwrap()))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let size = [case["size"][0].as_u64().unwrap(), case["size"][1].as_u64().unwrap()];
-        assert_eq!([u64::from(img.width), u64::from(img.height)], size, "{name}: size");
-        let want = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
-        assert_eq!(img.data.len(), want.len(), "{name}: bytes");
-        let differ = img.data.iter().zip(&want).filter(|(a, b)| a != b).count();
-        let max = img.data.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
-        assert_eq!(differ, 0, "{name}: {differ} levels differ from Pillow's, by up to {max}");
+        common::assert_decodes_as_pillow(dir.path(), case);
         modes.insert(case["mode"].as_str().unwrap().to_owned());
     }
     assert_eq!(modes.into_iter().collect::<Vec<_>>(), ["CMYK", "L", "RGB"]);

@@ -5,8 +5,10 @@
 
 use std::path::Path;
 
-use crops::{Error, decode, decode_bytes};
+use crops::{Error, decode_bytes};
 use test_support::reference_outputs;
+
+mod common;
 
 #[test]
 fn webp_pixels_match_pillows() {
@@ -15,16 +17,7 @@ fn webp_pixels_match_pillows() {
     assert_eq!(manifest.len(), 11, "webp_reference.py's cases");
     let (mut lossless, mut lossy, mut rgba) = (0, 0, 0);
     for case in &manifest {
-        let name = case["name"].as_str().unwrap();
-        let img = decode(&dir.path().join(case["file"].as_str().unwrap()))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let size = [case["size"][0].as_u64().unwrap(), case["size"][1].as_u64().unwrap()];
-        assert_eq!([u64::from(img.width), u64::from(img.height)], size, "{name}: size");
-        let want = std::fs::read(dir.path().join(format!("{name}.rgb"))).unwrap();
-        assert_eq!(img.data.len(), want.len(), "{name}: bytes");
-        let differ = img.data.iter().zip(&want).filter(|(a, b)| a != b).count();
-        let max = img.data.iter().zip(&want).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
-        assert_eq!(differ, 0, "{name}: {differ} levels differ from Pillow's, by up to {max}");
+        common::assert_decodes_as_pillow(dir.path(), case);
         rgba += usize::from(case["mode"] == "RGBA");
         if case["lossless"].as_bool().unwrap() {
             lossless += 1;

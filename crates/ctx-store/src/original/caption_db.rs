@@ -512,10 +512,9 @@ impl CaptionDb {
         }
     }
 
-    /// Part `i` of the database: batch group `i` of the original layout, rows
-    /// `i * CHUNK_ROWS ..` of the contiguous one (so that a copy needs no more memory than that).
-    pub(crate) fn load_part(&self, i: usize) -> Result<Captions> {
-        let (g, prefix, rows) = match self.layout {
+    /// Where part `i` lies: its group, the prefix of its objects' names and its rows there.
+    pub(crate) fn part(&self, i: usize) -> Result<(hdf5::Group, String, std::ops::Range<usize>)> {
+        Ok(match self.layout {
             CaptionLayout::Original => {
                 let (name, n) = &self.groups[i];
                 let g = self.file.group(name).map_err(h5err(&self.path, name))?;
@@ -525,7 +524,13 @@ impl CaptionDb {
                 let start = i * CHUNK_ROWS;
                 (self.root()?, String::new(), start..self.len.min(start + CHUNK_ROWS))
             }
-        };
+        })
+    }
+
+    /// Part `i` of the database: batch group `i` of the original layout, rows
+    /// `i * CHUNK_ROWS ..` of the contiguous one (so that a copy needs no more memory than that).
+    pub(crate) fn load_part(&self, i: usize) -> Result<Captions> {
+        let (g, prefix, rows) = self.part(i)?;
         let read = |name: &str| -> Result<Vec<f32>> {
             let object = format!("{prefix}{name}");
             let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;

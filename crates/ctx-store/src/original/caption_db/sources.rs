@@ -2,9 +2,8 @@
 //! (in every batch group of the original layout, at the root of the contiguous one).
 
 use crate::error::Result;
-use crate::h5::{h5err, sources};
-use crate::kind::CaptionLayout;
-use crate::original::caption_db::{CHUNK_ROWS, CaptionDb};
+use crate::h5::sources;
+use crate::original::caption_db::CaptionDb;
 
 impl CaptionDb {
     /// Whether the phrases have sources (the `sources` dataset).
@@ -30,17 +29,7 @@ impl CaptionDb {
         if !self.sources {
             return Ok(None);
         }
-        let (g, prefix, rows) = match self.layout {
-            CaptionLayout::Original => {
-                let (name, n) = &self.groups[i];
-                let g = self.file.group(name).map_err(h5err(&self.path, name))?;
-                (g, format!("{name}/"), 0..*n)
-            }
-            CaptionLayout::Contiguous => {
-                let start = i * CHUNK_ROWS;
-                (self.root()?, String::new(), start..self.len.min(start + CHUNK_ROWS))
-            }
-        };
+        let (g, prefix, rows) = self.part(i)?;
         sources::read(&self.path, &g, &prefix, Some(rows)).map(Some)
     }
 }
