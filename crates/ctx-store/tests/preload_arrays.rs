@@ -76,7 +76,10 @@ fn arrays_equal_the_entries_in_every_order_and_cut() {
     // More texts per crop than the file holds, or another feature size: the image's shape.
     for shape in [[(k + 1, d); 3], [(k, d + 1); 3]] {
         match r.preload_arrays(&ids, shape, false) {
-            Err(Error::Shape { object, .. }) => assert_eq!(object, "3/whole/features"),
+            // Images are read in parallel: any image's may be the error reported.
+            Err(Error::Shape { object, .. }) => {
+                assert!(ids.iter().any(|id| object == format!("{id}/whole/features")), "{object}")
+            }
             other => panic!("expected a shape error, got {:?}", other.map(|a| a.is_some())),
         }
     }
