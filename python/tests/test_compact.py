@@ -3,6 +3,7 @@ the wrong or a missing caption database is refused. The files come from the comp
 binary of crates/xmodal-py (the same entries written in both layouts)."""
 
 import os
+import pickle
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 import xmodal_ctx
+import xmodal_ctx.haav
+import xmodal_ctx.m2
 from conftest import ROOT
 from test_read import assert_same
 
@@ -71,3 +75,26 @@ def test_the_caption_db_given_moved_or_wrong(twins, tmp_path):
     with pytest.raises(ValueError) as e:
         xmodal_ctx.open(moved, caption_db=other / "caption_db.hdf5")
     assert str(moved) in str(e.value) and str(other / "caption_db.hdf5") in str(e.value)
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_the_fields_take_the_caption_db(twins, tmp_path, preload):
+    profile, d = twins
+    moved = tmp_path / "compact.hdf5"
+    shutil.copy(d / "compact.hdf5", moved)
+    field = xmodal_ctx.m2.TxtCtxField if profile == "original" else xmodal_ctx.haav.TxtCtxField
+    k = 2 if profile == "original" else 1
+    with pytest.raises(FileNotFoundError, match="caption_db.hdf5"):
+        field(moved, k=k, preload=preload)
+    got = field(moved, k=k, preload=preload, caption_db=d / "caption_db.hdf5")
+    want = field(d / "full.hdf5", k=k, preload=preload)
+    ids = [int(i) for i in xmodal_ctx.open(d / "full.hdf5").ids()]
+    a = got.process([got.preprocess(i) for i in ids])
+    b = want.process([want.preprocess(i) for i in ids])
+    assert a.keys() == b.keys()
+    for view in a:
+        for name, t in a[view].items():
+            assert torch.equal(t, b[view][name]), (view, name)
+    # A data loader worker opens the file again, with the same caption database.
+    again = pickle.loads(pickle.dumps(got))
+    assert torch.equal(again.preprocess(ids[0])[0], want.preprocess(ids[0])[0])

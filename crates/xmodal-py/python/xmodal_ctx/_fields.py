@@ -19,25 +19,28 @@ class CtxSource:
     """A context file read per image, or preloaded whole.
 
     Without preload the file is opened on first use in each process (a forked data loader
-    worker opens its own); pickling keeps the path only. With preload the arrays are read once,
-    on all cores, before the training starts.
+    worker opens its own); pickling keeps the paths only. With preload the arrays are read once,
+    on all cores, before the training starts. ``caption_db``: the caption database a compact
+    txt_ctx is joined with (``None``: the one it records, beside it).
     """
 
-    def __init__(self, path, preload, k=None):
-        from . import open as _open
-
+    def __init__(self, path, preload, k=None, caption_db=None):
         self.path = os.fspath(path)
-        self._file = _open(self.path)
+        self.caption_db = None if caption_db is None else os.fspath(caption_db)
+        self._file = self._open()
         self._pid = os.getpid()
         self.attrs = self._file.attrs
         self.kind, self.profile = self._file.kind, self._file.profile
         self.preloaded = self._file.preload(k=k, texts=False) if preload else None
 
+    def _open(self):
+        from . import open as _open
+
+        return _open(self.path, caption_db=self.caption_db)
+
     def file(self):
         if self._file is None or self._pid != os.getpid():
-            from . import open as _open
-
-            self._file, self._pid = _open(self.path), os.getpid()
+            self._file, self._pid = self._open(), os.getpid()
         return self._file
 
     def __getstate__(self):

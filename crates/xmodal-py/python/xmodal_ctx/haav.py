@@ -26,12 +26,23 @@ class TxtCtxField(RawField):
     nine_p, nine_r)``, features flattened to ``(crops * rows, fdim)``; ``process(batch)`` stacks
     them into ``{"whole"|"five"|"nine": {"embed", "pos", "rank"}}``. ``fdim`` is the file's root
     attribute. A ``k`` above the file's is refused (``ValueError``).
+
+    ``caption_db`` (an argument the original's field does not have): the caption database of a
+    compact txt_ctx kept elsewhere than beside it under the name it records.
     """
 
-    def __init__(self, ctx_file, k=8, preload=False, preprocessing=None, postprocessing=None):
+    def __init__(
+        self,
+        ctx_file,
+        k=8,
+        preload=False,
+        preprocessing=None,
+        postprocessing=None,
+        caption_db=None,
+    ):
         self.k = k
         self.preload = preload
-        self.ctx = CtxSource(ctx_file, preload, k=k)
+        self.ctx = CtxSource(ctx_file, preload, k=k, caption_db=caption_db)
         check_k(self.ctx, k, _FACTORS)
         self.fdim = self.ctx.attrs["fdim"]
         self._index = {

@@ -20,12 +20,23 @@ class TxtCtxField(RawField):
     (9k, d), nine positions (9k,))``, the positions being the crop of each row;
     ``process(batch)`` stacks them into ``{"whole": {"embed", "pos"}, "five": ..., "nine":
     ...}``, ``whole``'s ``pos`` all zeros. A ``k`` above the file's is refused (``ValueError``).
+
+    ``caption_db`` (an argument the original's field does not have): the caption database of a
+    compact txt_ctx kept elsewhere than beside it under the name it records.
     """
 
-    def __init__(self, ctx_file, k=4, preload=False, preprocessing=None, postprocessing=None):
+    def __init__(
+        self,
+        ctx_file,
+        k=4,
+        preload=False,
+        preprocessing=None,
+        postprocessing=None,
+        caption_db=None,
+    ):
         self.k = k
         self.preload = preload
-        self.ctx = CtxSource(ctx_file, preload, k=k)
+        self.ctx = CtxSource(ctx_file, preload, k=k, caption_db=caption_db)
         check_k(self.ctx, k, {"whole": 1, "five": 1, "nine": 1})
         self._five_p = torch.from_numpy(positions(5, k))
         self._nine_p = torch.from_numpy(positions(9, k))
