@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`. Each does its own set-up.
-.PHONY: setup setup-test test demo lint doc build bench-io check-requirements wheel gpu-dry-run
+.PHONY: setup setup-test test demo lint doc build bench-io check-requirements wheel wheel-check gpu-dry-run
 
 setup:
 	@./scripts/setup.sh
@@ -33,6 +33,11 @@ test: lint doc setup-test
 # The xmodal_ctx wheel (abi3: CPython 3.10+) in dist/, for users' own environments.
 wheel: setup
 	./scripts/python_package.sh wheel
+
+# The wheel `setup` built, installed from PyPI's numpy into a fresh venv outside the repository
+# per CPython 3.10+ on PATH, imported and read there (needs PyPI; CI runs it after `make test`).
+wheel-check: setup
+	./scripts/python_package.sh check
 
 demo: setup
 	./scripts/demo.sh

@@ -8,6 +8,12 @@
 #                                       setup`); does nothing when the sources are those of the
 #                                       last install. XMODAL_PROFILE=release installs the release
 #                                       build (the benchmarks do).
+#   scripts/python_package.sh check [WHEEL]
+#                                       the wheel (default: the one `install` built) installs
+#                                       with its dependencies from PyPI into a fresh venv in a
+#                                       temporary folder outside the repository, imports there
+#                                       and reads a txt_ctx; pip also resolves it for CPython
+#                                       3.10 to 3.13 (its abi3 tag). Needs PyPI (CI runs it).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="${XMODAL_VENV:-$root/.venv}" # the project's venv (XMODAL_VENV: another, with maturin)
@@ -46,8 +52,46 @@ case "${1:-}" in
       echo "$want" >"$stamp"
     fi
     ;;
+  check)
+    wheel=${2:-$(ls "$root"/target/wheels/"${XMODAL_PROFILE:-dev}"/xmodal_ctx-*.whl)}
+    wheel=$(cd "$(dirname "$wheel")" && pwd)/$(basename "$wheel")
+    case "$(basename "$wheel")" in
+      *-cp310-abi3-*.whl) ;;
+      *) echo "check: $wheel is not an abi3 wheel for CPython 3.10+" >&2 && exit 1 ;;
+    esac
+    fixtures="$root/target/debug/xmodal-py-fixtures"
+    [ -x "$fixtures" ] || cargo build -q -p xmodal-py --bin xmodal-py-fixtures
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    for v in 3.10 3.12 3.13; do
+      "$venv/bin/python" -m pip install --dry-run --quiet --disable-pip-version-check \
+        --ignore-installed --only-binary=:all: --python-version "$v" --target "$tmp/t-$v" "$wheel"
+    done
+    "$fixtures" txt "$tmp/txt_ctx.hdf5" 3 4 8
+    # Every CPython 3.10+ on PATH (CI has 3.10 to 3.13), each in a venv of its own.
+    ran=0
+    for py in python3.10 python3.11 python3.12 python3.13 python3.14; do
+      command -v "$py" >/dev/null || continue
+      "$py" -m venv "$tmp/venv-$py"
+      "$tmp/venv-$py/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-cache-dir "$wheel"
+      (cd "$tmp" && "$tmp/venv-$py/bin/python" - "$tmp" <<'PY'
+import sys
+import xmodal_ctx
+assert xmodal_ctx.__file__.startswith(sys.argv[1]), xmodal_ctx.__file__
+f = xmodal_ctx.open("txt_ctx.hdf5")
+e = f[int(f.ids()[0])]
+assert len(f) == 3 and e["five"]["features"].shape == (5, 4, 8), e["five"]["features"].shape
+assert f.preload().arrays["nine/features"].shape == (3, 9, 4, 8)
+print(f"check: {xmodal_ctx.__file__} on Python {sys.version.split()[0]}: reads {f.path}")
+PY
+      )
+      ran=$((ran + 1))
+    done
+    [ "$ran" -gt 0 ] || { echo "check: no python3.10 or later on PATH" >&2 && exit 1; }
+    ;;
   *)
-    echo "usage: $0 wheel|install" >&2
+    echo "usage: $0 wheel|install|check [WHEEL]" >&2
     exit 2
     ;;
 esac
