@@ -36,6 +36,7 @@ pub(crate) mod synced;
 pub(crate) mod txt;
 pub(crate) mod validate;
 pub(crate) mod vis;
+mod window;
 
 /// The undefined address.
 const UNDEF: u64 = u64::MAX;

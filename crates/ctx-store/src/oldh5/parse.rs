@@ -7,6 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::encode::{Addr, ENTRY_SIZE, Entry, SNOD_SIZE, SUPERBLOCK_SIZE, TREE_SIZE};
+use super::window::Seen;
 use super::{INTERNAL_K, LEAF_K};
 use crate::bounds;
 use crate::error::{Error, Result};
@@ -29,10 +30,12 @@ pub(crate) struct Reader<'a> {
     pub(crate) path: &'a Path,
     file: &'a std::fs::File,
     pub(crate) len: u64,
-    block: Vec<u8>,
-    block_at: u64,
+    pub(super) block: Vec<u8>,
+    pub(super) block_at: u64,
     /// Bytes read at once.
     block_size: usize,
+    /// The bytes asked for since [`take_seen`](Self::take_seen) (see [`Seen`]).
+    pub(super) seen: Seen,
 }
 
 /// Bytes read at once for metadata.
@@ -50,7 +53,7 @@ impl<'a> Reader<'a> {
         len: u64,
         block_size: usize,
     ) -> Self {
-        Self { path, file, len, block: Vec::new(), block_at: 0, block_size }
+        Self { path, file, len, block: Vec::new(), block_at: 0, block_size, seen: Seen::default() }
     }
 
     /// `n` bytes at `at`, which must lie within the file.
@@ -58,6 +61,7 @@ impl<'a> Reader<'a> {
         let Some(end) = at.checked_add(n as u64).filter(|&end| end <= self.len) else {
             return Err(self.corrupt(what, format!("{n} bytes at {at} lie past the file's end")));
         };
+        self.seen.metadata(at, end);
         let cached = at >= self.block_at && end <= self.block_at + self.block.len() as u64;
         if !cached {
             let want = n.max(self.block_size.min((self.len - at) as usize));
@@ -80,6 +84,7 @@ impl<'a> Reader<'a> {
         if at.checked_add(out.len() as u64).is_none_or(|end| end > self.len) {
             return Err(self.corrupt(what, format!("{} bytes at {at} lie past the end", out.len())));
         }
+        self.seen.data(at, at + out.len() as u64);
         let block_end = self.block_at + self.block.len() as u64;
         let (mut at, mut out) = (at, out);
         if at >= self.block_at && at < block_end {

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::parse::{self, Reader, u32_at, u64_at};
-use super::validate::{self, Collection};
+use super::validate::{self, Bad, Collection};
+use super::window::Window;
 use crate::bounds;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::Result;
@@ -66,7 +67,8 @@ impl<'f> NativeTxtFile<'f> {
 
     /// A reader for one thread.
     pub(crate) fn reader(&self) -> ImageReader<'_> {
-        ImageReader { f: self, r: Reader::new(self.path, self.file, self.len), heaps: Vec::new() }
+        let r = Reader::new(self.path, self.file, self.len);
+        ImageReader { f: self, r, heaps: Vec::new(), window: Window::default() }
     }
 }
 
@@ -75,6 +77,8 @@ pub(crate) struct ImageReader<'f> {
     f: &'f NativeTxtFile<'f>,
     pub(super) r: Reader<'f>,
     heaps: Vec<Collection>,
+    /// The stretch of an image read at once.
+    window: Window,
 }
 
 /// Collections kept per reader (h5py's hold the texts of a few images each).
@@ -123,6 +127,7 @@ impl ImageReader<'_> {
     /// The members of image `id`'s group, `None` if it has none (absent, or not a group).
     pub(super) fn image(&mut self, id: &str) -> Result<Option<Members>> {
         let Some(&at) = self.f.index.images.get(id) else { return Ok(None) };
+        self.window.enter(&mut self.r, at, id)?;
         self.group(at, id)
     }
 
@@ -247,8 +252,35 @@ impl ImageReader<'_> {
         n: usize,
         object: &str,
         keep: impl Fn(usize) -> bool,
-        mut push: impl FnMut(&str),
+        push: impl FnMut(&str),
     ) -> Result<Option<()>> {
+        self.each_text(d, n, object, keep, Collection::string, push)
+    }
+
+    /// [`texts`](Self::texts) as bytes whose UTF-8 is left to the caller to check.
+    pub(super) fn text_bytes(
+        &mut self,
+        d: &Dataset,
+        n: usize,
+        object: &str,
+        keep: impl Fn(usize) -> bool,
+        push: impl FnMut(&[u8]),
+    ) -> Result<Option<()>> {
+        self.each_text(d, n, object, keep, Collection::text_bytes, push)
+    }
+
+    fn each_text<T: ?Sized>(
+        &mut self,
+        d: &Dataset,
+        n: usize,
+        object: &str,
+        keep: impl Fn(usize) -> bool,
+        get: impl for<'c> Fn(&'c Collection, usize, u32) -> std::result::Result<&'c T, Bad>,
+        mut push: impl FnMut(&T),
+    ) -> Result<Option<()>>
+    where
+        for<'a> &'a T: Default,
+    {
         if n.checked_mul(16).is_none_or(|b| b as u64 != d.size) || d.size > self.r.len {
             return Ok(None);
         }
@@ -260,12 +292,12 @@ impl ImageReader<'_> {
             }
             let (len, at, index) = validate::element(e);
             if at == 0 && len == 0 {
-                push("");
+                push(<&T>::default());
                 continue;
             }
             let path = self.r.path;
             let c = self.collection(at, &object)?;
-            push(c.string(len, index).map_err(|b| b.error(path, &object))?);
+            push(get(c, len, index).map_err(|b| b.error(path, &object))?);
         }
         Ok(Some(()))
     }

@@ -198,13 +198,25 @@ impl ImageReader<'_> {
                 continue;
             }
             let (ends, out) = (&mut p.ends[j * rows..(j + 1) * rows], &mut bytes[i]);
-            let mut next = 0;
             let keep = |t: usize| t % stored < k;
-            let pushed = self.texts(&h.texts, h.n, &object, keep, |s| {
-                out.extend_from_slice(s.as_bytes());
+            // The view's texts are checked for UTF-8 at once; where that fails, one by one, for
+            // the error naming the text.
+            let start = out.len();
+            let mut next = 0;
+            let pushed = self.text_bytes(&h.texts, h.n, &object, keep, |s| {
+                out.extend_from_slice(s);
                 ends[next] = out.len() as u64;
                 next += 1;
             })?;
+            if pushed.is_some() && !utf8(&out[start..], start as u64, ends) {
+                out.truncate(start);
+                next = 0;
+                self.texts(&h.texts, h.n, &object, keep, |s| {
+                    out.extend_from_slice(s.as_bytes());
+                    ends[next] = out.len() as u64;
+                    next += 1;
+                })?;
+            }
             if pushed.is_none() {
                 return Ok(None);
             }
@@ -243,5 +255,32 @@ impl ImageReader<'_> {
             )?;
         }
         Ok(Some(()))
+    }
+}
+
+/// Whether `texts`, strings one after the other, each ending at an offset of `ends` (counted
+/// from `base` bytes before `texts`), are each UTF-8: the whole is, and no string ends inside
+/// a character.
+fn utf8(texts: &[u8], base: u64, ends: &[u64]) -> bool {
+    if texts.is_ascii() {
+        return true;
+    }
+    std::str::from_utf8(texts)
+        .is_ok_and(|all| ends.iter().all(|&e| all.is_char_boundary((e - base) as usize)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8;
+
+    #[test]
+    fn utf8_of_texts_checked_at_once() {
+        let texts = "a dogé".as_bytes(); // "a ", "dog", "é": 2, 5, 7
+        assert!(utf8(texts, 0, &[2, 5, 7]));
+        assert!(utf8(texts, 10, &[12, 15, 17]), "offsets after earlier texts");
+        // "é" split over two strings: the whole is UTF-8, the strings are not.
+        assert!(!utf8(texts, 0, &[2, 6, 7]));
+        assert!(!utf8(b"a \xff", 0, &[2, 3]));
+        assert!(utf8(b"", 0, &[]));
     }
 }

@@ -149,12 +149,17 @@ impl Collection {
         Some(&self.bytes[start..start + len])
     }
 
+    /// [`string`](Self::string)'s bytes, their UTF-8 not checked (the caller checks many at once).
+    pub(crate) fn text_bytes(&self, len: usize, index: u32) -> Result<&[u8], Bad> {
+        self.object(index).filter(|t| t.len() == len).ok_or_else(|| {
+            Bad::at(self.at, format!("global heap object {index} is missing or not {len} bytes"))
+        })
+    }
+
     /// The string a variable-length element (length, address: this collection, `index`)
     /// refers to: the object must exist and hold exactly `len` bytes of UTF-8.
     pub(crate) fn string(&self, len: usize, index: u32) -> Result<&str, Bad> {
-        let text = self.object(index).filter(|t| t.len() == len).ok_or_else(|| {
-            Bad::at(self.at, format!("global heap object {index} is missing or not {len} bytes"))
-        })?;
+        let text = self.text_bytes(len, index)?;
         std::str::from_utf8(text)
             .map_err(|e| Bad::at(self.at, format!("global heap object {index}: not UTF-8 ({e})")))
     }
