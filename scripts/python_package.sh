@@ -71,7 +71,7 @@ case "${1:-}" in
     # Every CPython 3.10+ on PATH (CI has 3.10 to 3.13), each in a venv of its own.
     ran=0
     for py in python3.10 python3.11 python3.12 python3.13 python3.14; do
-      command -v "$py" >/dev/null || continue
+      "$py" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null || continue
       "$py" -m venv "$tmp/venv-$py"
       "$tmp/venv-$py/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-cache-dir "$wheel"
