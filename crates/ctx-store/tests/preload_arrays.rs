@@ -1,6 +1,7 @@
 //! `TxtCtxReader::preload_arrays` (floats read into place, texts packed per view) against the
 //! images as `preload_ids` reads them: every view, all texts and the first few, the file's
-//! order and a given one, with and without texts; a shorter image is a shape error.
+//! order and a given one, with and without texts; a shorter image is a shape error, a text
+//! that is not UTF-8 damage.
 
 mod common;
 
@@ -83,4 +84,37 @@ fn arrays_equal_the_entries_in_every_order_and_cut() {
             other => panic!("expected a shape error, got {:?}", other.map(|a| a.is_some())),
         }
     }
+}
+
+#[test]
+fn a_text_that_is_not_utf8_is_damage_naming_its_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("txt.h5");
+    let mut rng = Rng::new(12);
+    let mut all = entries(&mut rng, 40, 2, 3);
+    all[17].five.texts[3] = "a marker é of this text".into();
+    let mut w =
+        TxtCtxWriter::create(&path, &Provenance::new("preload-arrays-test", "{}"), false).unwrap();
+    w.write_batch(&all).unwrap();
+    w.finish().unwrap();
+    let r = TxtCtxReader::open(&path).unwrap();
+    let ids = r.ids().unwrap();
+    assert!(r.preload_arrays(&ids, [(2, 3); 3], true).unwrap().is_some());
+
+    // The second byte of the marker's "é" overwritten: that text is no longer UTF-8.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let marker = "a marker é".as_bytes();
+    let at = bytes.windows(marker.len()).position(|w| w == marker).expect("the marker");
+    bytes[at + marker.len() - 1] = b'!';
+    std::fs::write(&path, &bytes).unwrap();
+    let r = TxtCtxReader::open(&path).unwrap();
+    match r.preload_arrays(&ids, [(2, 3); 3], true) {
+        Err(Error::Damaged { object, reason, .. }) => {
+            assert_eq!(object, format!("{}/five/texts", all[17].id));
+            assert!(reason.contains("UTF-8"), "{reason}");
+        }
+        other => panic!("expected damage, got {:?}", other.map(|a| a.is_some())),
+    }
+    // Without the texts the floats read as before.
+    assert!(r.preload_arrays(&ids, [(2, 3); 3], false).unwrap().is_some());
 }
