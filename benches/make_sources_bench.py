@@ -9,8 +9,10 @@ Images: scikit-image's photos (those of scripts/make_sources.py) at a few sizes 
   karpathy.json         Karpathy's split file (filepath, filename, cocoid), --image-root OUT/coco
   image_info.json       a COCO-format image list, --image-root OUT/coco/train2014
   list.txt              ID<TAB>PATH lines
+  folder/               the same files (hard links) named by their integer ids, ID.jpg
   wds/0000{0..3}.tar    four img2dataset shards (KEY.jpg, KEY.json, KEY.txt): the same bytes
-The folder source is OUT/coco/train2014 itself. Texts: Visual Genome files made by
+Ids are the same integers in every source (keys and stems included), so that binaries without
+names for ids read every source too. Texts: Visual Genome files made by
 benches/make_vg.py (VG_IMAGES images, default 60) under OUT/vg, and their phrase database (as the
 original builds it: sorted, unique) as texts.txt, texts.jsonl and texts_karpathy.json (five
 captions an image), so that every database holds the same texts in the same order.
@@ -59,6 +61,8 @@ def coco_layout(out, names):
     (ann / "captions_train2014.json").write_text(json.dumps({"images": imgs, "annotations": anns}))
     (ann / "captions_val2014.json").write_text(json.dumps({"images": [], "annotations": []}))
     np.save(ann / "coco_train_ids.npy", np.array([a["id"] for a in anns], dtype=np.int64))
+    for split in ("restval", "dev", "test"):
+        np.save(ann / f"coco_{split}_ids.npy", np.array([], dtype=np.int64))
 
 
 def other_sources(out, names):
@@ -68,12 +72,15 @@ def other_sources(out, names):
     info = [{"id": i + 1, "file_name": f} for i, f in enumerate(names)]
     (out / "image_info.json").write_text(json.dumps({"images": info}))
     (out / "list.txt").write_text("".join(f"{i + 1}\tcoco/train2014/{f}\n" for i, f in enumerate(names)))
+    (out / "folder").mkdir(exist_ok=True)
+    for i, f in enumerate(names):
+        (out / "folder" / f"{i + 1}.jpg").hardlink_to(out / "coco" / "train2014" / f)
     (out / "wds").mkdir(exist_ok=True)
     per = -(-len(names) // 4)
     for s in range(4):
         with tarfile.open(out / "wds" / f"{s:05d}.tar", "w") as t:
             for i in range(s * per, min(len(names), (s + 1) * per)):
-                key = f"{i:09d}"
+                key = str(i + 1)
                 data = (out / "coco" / "train2014" / names[i]).read_bytes()
                 for ext, b in (("jpg", data), ("json", json.dumps({"key": key}).encode()),
                                ("txt", f"photo {i}".encode())):

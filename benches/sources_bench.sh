@@ -8,6 +8,8 @@
 # the min and median rate and the median of the per-round ratio to COCO's layout (VG's for texts).
 #
 #     IMAGES=300 ROUNDS=5 WORKERS=2 bash benches/sources_bench.sh
+#
+# BIN=DIR runs the binaries in DIR instead of this tree's release build.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -17,8 +19,10 @@ workers=${WORKERS:-2}
 vg_images=${VG_IMAGES:-60}
 dir=$root/target/bench/sources-$n
 model=$root/target/bench/tiny-clip-a
-cargo build --release -q -p xctx-bins
-bin=$root/target/release
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p xctx-bins
+fi
+bin=${BIN:-$root/target/release}
 [ -f "$dir/list.txt" ] || .venv/bin/python benches/make_sources_bench.py "$dir" "$n" "$vg_images" >/dev/null
 [ -f "$model/model.safetensors" ] || .venv/bin/python scripts/make_tiny_clip.py "$model" --preset a >/dev/null 2>&1
 out=$dir/out
@@ -29,7 +33,8 @@ phrases=$(wc -l <"$dir/texts.txt")
 rate() {
   local count=$1 step=$2; shift 2
   local t0; t0=$(date +%s%N)
-  "$bin/$step" "$@" --model "$model" --device cpu --overwrite --quiet
+  "$bin/$step" "$@" --model "$model" --device cpu --overwrite --quiet 2>>"$out/steps.log" ||
+    { echo "$step $* failed: $(tail -n 1 "$out/steps.log")" >&2; return 1; }
   awk -v c="$count" -v ns="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.2f", c / (ns / 1e9) }'
 }
 
@@ -39,7 +44,7 @@ images_args() {
     coco) echo --dataset-root "$dir/coco" ;;
     karpathy) echo --images "karpathy:$dir/karpathy.json" --image-root "$dir/coco" ;;
     coco-json) echo --images "coco-json:$dir/image_info.json" --image-root "$dir/coco/train2014" ;;
-    folder) echo --images "folder:$dir/coco/train2014" ;;
+    folder) echo --images "folder:$dir/folder" ;;
     list) echo --images "list:$dir/list.txt" ;;
     wds) echo --images "wds:$dir/wds/{00000..00003}.tar" ;;
   esac

@@ -13,7 +13,9 @@ use ctx_store::{CaptionDb, Captions, ImageId, TxtCtxReader, TxtEntry, VisCtx, Vi
 use steps::*;
 use test_support::{max_row_rel, run_python, run_python_json, tiny_clip, workspace_root};
 
-/// Retrieved texts a crop: fewer than the smallest database's texts, so that ranks are ordered.
+/// Retrieved texts a crop: no more than the smallest database's texts. (A database that holds
+/// one text twice ties its scores, and tied ranks are not compared: only the text file's does,
+/// where more than half of the ranks stay separated; JSON Lines' is read with `--dedup`.)
 const K: &str = "3";
 
 /// One source and the text database it is paired with.
@@ -109,7 +111,7 @@ fn cases(dir: &Path) -> Vec<Case> {
         Case {
             name: "wds",
             images: strings(&["--images", &format!("wds:{}", p("wds/{00000..00001}.tar"))]),
-            texts: strings(&["--texts", &p("texts.jsonl")]),
+            texts: strings(&["--texts", &karpathy]),
             skip: true,
             want: listed("wds", None),
         },
