@@ -4,8 +4,9 @@
 # read in place), encoded by `encode-images` (release, the tiny random checkpoint, so decoding and
 # cropping bound the run; CPU), the sources alternated over ROUNDS rounds (each round starting one
 # source later); then `encode-captions` on the same phrases as Visual Genome's files (--ann-dir)
-# and as --texts txt / jsonl / karpathy:. Prints each run's whole-process rate, and per source
-# the min and median rate and the median of the per-round ratio to COCO's layout (VG's for texts).
+# and as --texts txt / jsonl / karpathy:. Prints each run's whole-process rate (per wall second
+# and per CPU second), and per source the min and median rate and the median of the per-round
+# ratio to COCO's layout (VG's for texts).
 #
 #     IMAGES=300 ROUNDS=5 WORKERS=2 bash benches/sources_bench.sh
 #
@@ -29,13 +30,17 @@ out=$dir/out
 mkdir -p "$out"
 phrases=$(wc -l <"$dir/texts.txt")
 
-# rate COUNT STEP ARGS...: COUNT / the whole process's seconds.
+# rate COUNT STEP ARGS...: COUNT / the whole process's wall seconds, and COUNT / its CPU seconds
+# (user + system, all threads: less moved by other processes than the wall time).
 rate() {
   local count=$1 step=$2; shift 2
-  local t0; t0=$(date +%s%N)
-  "$bin/$step" "$@" --model "$model" --device cpu --overwrite --quiet 2>>"$out/steps.log" ||
+  local t0 cpu; t0=$(date +%s%N)
+  /usr/bin/time -f "%U %S" -o "$out/time" "$bin/$step" "$@" --model "$model" --device cpu \
+    --overwrite --quiet 2>>"$out/steps.log" ||
     { echo "$step $* failed: $(tail -n 1 "$out/steps.log")" >&2; return 1; }
-  awk -v c="$count" -v ns="$(( $(date +%s%N) - t0 ))" 'BEGIN { printf "%.2f", c / (ns / 1e9) }'
+  cpu=$(awk '{ print $1 + $2 }' "$out/time")
+  awk -v c="$count" -v ns="$(( $(date +%s%N) - t0 ))" -v cpu="$cpu" \
+    'BEGIN { printf "%.2f %.2f", c / (ns / 1e9), c / cpu }'
 }
 
 # The image sources: name, then encode-images' source flags.
@@ -75,18 +80,21 @@ bench() {
         v=$(rate "$count" encode-captions $(texts_args "$s") --out "$out/caption_db.$s.hdf5")
       fi
       echo "$r $s $v" >>"$log"
-      echo "$kind round $r: $s $v /s"
+      echo "$kind round $r: $s $v (wall, CPU) /s"
     done
   done
-  echo "| source | min /s | median /s | median ratio to $base (same round) |"
-  echo "|---|---|---|---|"
+  echo "| source | min /s | median /s | median ratio to $base | median /CPU-s | median ratio to $base, CPU |"
+  echo "|---|---|---|---|---|---|"
   for s in "${sources[@]}"; do
-    local rates ratios
+    local rates ratios cpu cpu_ratios
     rates=$(awk -v s="$s" '$2 == s { print $3 }' "$log" | sort -n)
-    ratios=$(awk -v s="$s" -v b="$base" '$2 == b { base[$1] = $3 } $2 == s { v[$1] = $3 }
+    cpu=$(awk -v s="$s" '$2 == s { print $4 }' "$log" | sort -n)
+    ratios=$(awk -v s="$s" -v b="$base" -v c=3 '$2 == b { base[$1] = $c } $2 == s { v[$1] = $c }
       END { for (r in v) printf "%.3f\n", v[r] / base[r] }' "$log" | sort -n)
-    printf '| %s | %s | %s | %s |\n' "$s" "$(head -1 <<<"$rates")" "$(median <<<"$rates")" \
-      "$(median <<<"$ratios")"
+    cpu_ratios=$(awk -v s="$s" -v b="$base" -v c=4 '$2 == b { base[$1] = $c } $2 == s { v[$1] = $c }
+      END { for (r in v) printf "%.3f\n", v[r] / base[r] }' "$log" | sort -n)
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$s" "$(head -1 <<<"$rates")" "$(median <<<"$rates")" \
+      "$(median <<<"$ratios")" "$(median <<<"$cpu")" "$(median <<<"$cpu_ratios")"
   done
 }
 
