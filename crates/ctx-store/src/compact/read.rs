@@ -29,10 +29,12 @@ pub(crate) struct Joined {
 }
 
 impl Joined {
-    /// Reads the compact file `path` (open as `root`) and the caption database `given`, or the
-    /// one its root names beside it, loaded by `load` (of the file's `profile`).
+    /// Reads the compact file `path` (open as `root`, `checks` left to check) and the caption
+    /// database `given`, or the one its root names beside it, loaded by `load` (of the file's
+    /// `profile`).
     pub(crate) fn open(
         path: &Path,
+        checks: &h5::Checks,
         root: &Group,
         given: Option<&Path>,
         (profile, load): (Profile, LoadCaptions),
@@ -56,7 +58,7 @@ impl Joined {
         }
         let caption_db = db::locate(path, &info.caption_db, given);
         let captions = db::load_checked(path, &caption_db, &info.caption_db, profile, load)?;
-        let (raw_ids, views) = read_rows(path, root, &info, &caption_db)?;
+        let (raw_ids, views) = read_rows(path, checks, root, &info, &caption_db)?;
         let n = raw_ids.len();
         let held: Vec<View> = views.iter().map(|v| v.view).collect();
         if n > 0 && held != [View::Whole] && held != View::ALL {
@@ -157,6 +159,7 @@ impl Joined {
 /// checked against the database's size; `caption_db` is named in the error).
 pub(crate) fn read_rows(
     path: &Path,
+    checks: &h5::Checks,
     root: &Group,
     info: &CompactInfo,
     caption_db: &Path,
@@ -170,7 +173,7 @@ pub(crate) fn read_rows(
     let views = info
         .views
         .iter()
-        .map(|&(view, k)| read_view(path, root, view, k, n, db_rows, caption_db))
+        .map(|&(view, k)| read_view(path, checks, root, view, k, n, db_rows, caption_db))
         .collect::<Result<Vec<_>>>()?;
     Ok((raw_ids.into_iter().map(|v| v as u64).collect(), views))
 }
@@ -179,6 +182,7 @@ pub(crate) fn read_rows(
 /// more rows than ids), checking their shapes and every row against the database's `db_rows`.
 fn read_view(
     path: &Path,
+    checks: &h5::Checks,
     root: &Group,
     view: View,
     k: usize,
@@ -189,7 +193,7 @@ fn read_view(
     let per_image = view.crops() * k;
     let read = |name: &str| -> Result<hdf5::Dataset> {
         let object = format!("{view}/{name}");
-        let ds = h5::dataset(path, root, &object, &object)?;
+        let ds = h5::dataset(path, checks, root, &object, &object)?;
         let shape = ds.shape();
         let held = shape.first().copied().unwrap_or(0);
         let expected = [vec![held], view.shape(k)].concat();

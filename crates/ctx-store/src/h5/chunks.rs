@@ -38,7 +38,6 @@ pub(crate) fn stored(
     element: usize,
     file_len: u64,
 ) -> Result<Option<(Vec<usize>, Vec<Stored>)>> {
-    crate::h5::opened(path, ds, object)?;
     let deflate = match ds.filters().as_slice() {
         [] => false,
         [Filter::Deflate(_)] => true,

@@ -18,6 +18,7 @@ use hdf5::{Dataset, File, Group};
 
 use crate::error::{Error, Result};
 use crate::id::ImageId;
+pub(crate) use crate::oldh5::access::Checks;
 use crate::sync::SyncClock;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
@@ -88,9 +89,16 @@ fn classify_open_error(path: &Path, action: &'static str, source: hdf5::Error) -
 
 /// Opens a context file read-only.
 pub(crate) fn open_read(path: &Path) -> Result<File> {
+    open_checked(path).map(|(file, _)| file)
+}
+
+/// Opens a context file read-only, with what is left to check as its objects are opened
+/// ([`dataset`], [`group`], [`opened`]).
+pub(crate) fn open_checked(path: &Path) -> Result<(File, Checks)> {
     check_signature(path)?;
-    crate::oldh5::access::file(path)?;
-    File::open(path).map_err(|e| classify_open_error(path, "open", e))
+    let checks = crate::oldh5::access::file(path)?;
+    let file = File::open(path).map_err(|e| classify_open_error(path, "open", e))?;
+    Ok((file, checks))
 }
 
 /// Metadata cache of our writers: a fixed 16 MiB, enough to hold the metadata of several
@@ -131,6 +139,8 @@ pub(crate) struct Writer {
     raw: std::fs::File,
     /// When the flushed file is synced ([`crate::SyncPolicy`]).
     clock: std::sync::Mutex<SyncClock>,
+    /// What is left to check in an existing file as its objects are opened.
+    pub(crate) checks: Checks,
 }
 
 impl Writer {
@@ -151,16 +161,28 @@ impl Writer {
             .create(path)
             .map_err(|e| classify_open_error(path, "create", e))?;
         let raw = Self::open_raw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
+        Ok(Self {
+            path: path.to_owned(),
+            file: Some(file),
+            raw,
+            clock: SyncClock::new().into(),
+            checks: Checks::default(),
+        })
     }
 
     /// Opens an existing file to append to it (resuming a run).
     pub(crate) fn append(path: &Path) -> Result<Self> {
         check_signature(path)?;
-        crate::oldh5::access::file(path)?;
+        let checks = crate::oldh5::access::file(path)?;
         let file = Self::open_rw(path)?;
         let raw = Self::open_raw(path)?;
-        Ok(Self { path: path.to_owned(), file: Some(file), raw, clock: SyncClock::new().into() })
+        Ok(Self {
+            path: path.to_owned(),
+            file: Some(file),
+            raw,
+            clock: SyncClock::new().into(),
+            checks,
+        })
     }
 
     fn open_raw(path: &Path) -> Result<std::fs::File> {
@@ -263,22 +285,29 @@ impl Drop for Writer {
 
 /// Opens the dataset `name` under `group`, or [`Error::Missing`] with its full path `object`.
 /// What the library reads of it that `oldh5::validate` left unchecked at open (a root member of
-/// a large file; a chunk index) is checked first (`oldh5::access`).
-pub(crate) fn dataset(path: &Path, group: &Group, name: &str, object: &str) -> Result<Dataset> {
+/// a large file; a chunk index) is checked first (`checks`, from [`open_checked`]).
+pub(crate) fn dataset(
+    path: &Path,
+    checks: &Checks,
+    group: &Group,
+    name: &str,
+    object: &str,
+) -> Result<Dataset> {
     if name == object {
-        crate::oldh5::access::root_member(path, name)?;
+        checks.root_member(path, name)?;
     }
     let ds = group.dataset(name).map_err(|e| missing_or(path, group, name, object, e))?;
-    opened(path, &ds, object)?;
+    opened(path, checks, &ds, object)?;
     Ok(ds)
 }
 
 /// Before the library reads the chunk index of `ds` (`object` of `path`): checks it where
-/// `oldh5::validate` left it to be checked when opened (`oldh5::access`).
-pub(crate) fn opened(path: &Path, ds: &Dataset, object: &str) -> Result<()> {
-    if ds.is_chunked() {
+/// `oldh5::validate` left it to be checked when opened (`checks`). Every dataset a reader opens
+/// goes through here (or [`dataset`]) before its data are read.
+pub(crate) fn opened(path: &Path, checks: &Checks, ds: &Dataset, object: &str) -> Result<()> {
+    if checks.chunk_indexes() && ds.is_chunked() {
         let at = object_addr::header_address(ds).map_err(h5err(path, object))?;
-        crate::oldh5::access::dataset_opened(path, at, object)?;
+        checks.dataset_opened(path, at, object)?;
     }
     Ok(())
 }
@@ -292,10 +321,17 @@ fn missing_or(path: &Path, parent: &Group, name: &str, object: &str, e: hdf5::Er
     }
 }
 
-/// Opens the group `name` under `group`, or [`Error::Missing`].
-pub(crate) fn group(path: &Path, parent: &Group, name: &str, object: &str) -> Result<Group> {
+/// Opens the group `name` under `group`, or [`Error::Missing`]; a member of the root is checked
+/// first where `checks` says.
+pub(crate) fn group(
+    path: &Path,
+    checks: &Checks,
+    parent: &Group,
+    name: &str,
+    object: &str,
+) -> Result<Group> {
     if name == object {
-        crate::oldh5::access::root_member(path, name)?;
+        checks.root_member(path, name)?;
     }
     parent.group(name).map_err(|e| missing_or(path, parent, name, object, e))
 }
@@ -362,7 +398,6 @@ pub(crate) fn read_f32_into(
     if let (Some(raw), Some(offset)) = (raw, direct_offset(ds)) {
         pread_f32(path, object, raw, offset, out)
     } else {
-        opened(path, ds, object)?;
         ds.read_into_raw(out).map(drop).map_err(h5err(path, object))
     }
 }
@@ -445,7 +480,6 @@ pub(crate) fn read_strings_in(
     object: &str,
     rows: Option<std::ops::Range<usize>>,
 ) -> Result<Vec<String>> {
-    opened(path, ds, object)?;
     fn read<T: hdf5::H5Type>(
         ds: &Dataset,
         rows: Option<std::ops::Range<usize>>,

@@ -35,12 +35,18 @@ pub(crate) fn prepare(
 
 /// Whether `g` (a batch group, or the root of the contiguous layout; its objects' names start
 /// with `prefix`) has sources, checked to be `(rows,)` strings.
-pub(crate) fn check(path: &Path, g: &Group, prefix: &str, rows: usize) -> Result<bool> {
+pub(crate) fn check(
+    path: &Path,
+    checks: &h5::Checks,
+    g: &Group,
+    prefix: &str,
+    rows: usize,
+) -> Result<bool> {
     if !g.link_exists(schema::SOURCES) {
         return Ok(false);
     }
     let object = format!("{prefix}{}", schema::SOURCES);
-    let ds = h5::dataset(path, g, schema::SOURCES, &object)?;
+    let ds = h5::dataset(path, checks, g, schema::SOURCES, &object)?;
     h5::check_shape(path, &ds, &object, &[Some(rows)])?;
     Ok(true)
 }
@@ -66,11 +72,12 @@ pub(crate) fn agree(path: &Path, name: &str, seen: &mut Option<bool>, has: bool)
 /// The sources of `g` (its objects' names start with `prefix`), rows `rows` or all.
 pub(crate) fn read(
     path: &Path,
+    checks: &h5::Checks,
     g: &Group,
     prefix: &str,
     rows: Option<std::ops::Range<usize>>,
 ) -> Result<Vec<String>> {
     let object = format!("{prefix}{}", schema::SOURCES);
-    let ds = h5::dataset(path, g, schema::SOURCES, &object)?;
+    let ds = h5::dataset(path, checks, g, schema::SOURCES, &object)?;
     h5::vlen::strings(path, &ds, &object, rows)
 }

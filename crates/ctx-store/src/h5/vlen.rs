@@ -114,7 +114,6 @@ pub(crate) fn strings(
     object: &str,
     rows: Option<Range<usize>>,
 ) -> Result<Vec<String>> {
-    crate::h5::opened(path, ds, object)?;
     match read_checked(path, ds, object, rows.clone())? {
         Some(strings) => Ok(strings),
         None => crate::h5::read_strings_in(path, ds, object, rows),

@@ -30,7 +30,7 @@ struct Batches {
 /// Checks the batch groups of `root`: numbered from 0 without gap, each with `keys (n, dk)`,
 /// `values (n, d)`, `captions (n,)`, the same sizes in every batch, and no more values than a
 /// file of `file_len` bytes holds.
-fn scan(path: &Path, root: &Group, file_len: u64) -> Result<Batches> {
+fn scan(path: &Path, checks: &h5::Checks, root: &Group, file_len: u64) -> Result<Batches> {
     let (numbers, other) = h5::numeric_members(path, root)?;
     if let Some(name) = other.first() {
         return Err(Error::Schema {
@@ -45,15 +45,15 @@ fn scan(path: &Path, root: &Group, file_len: u64) -> Result<Batches> {
             return Err(Error::Missing { path: path.to_owned(), object: i.to_string() });
         }
         let name = b.to_string();
-        let g = h5::group(path, root, &name, &name)?;
+        let g = h5::group(path, checks, root, &name, &name)?;
         let obj = |d: &str| format!("{name}/{d}");
-        let keys = h5::dataset(path, &g, schema::KEYS, &obj(schema::KEYS))?;
+        let keys = h5::dataset(path, checks, &g, schema::KEYS, &obj(schema::KEYS))?;
         let ks = h5::check_f32(path, &keys, &obj(schema::KEYS), &[None, None])?;
         let dk = bounds::dim(path, &obj(schema::KEYS), "the key size", ks[1] as i128)?;
-        let values = h5::dataset(path, &g, schema::VALUES, &obj(schema::VALUES))?;
+        let values = h5::dataset(path, checks, &g, schema::VALUES, &obj(schema::VALUES))?;
         let vs = h5::check_f32(path, &values, &obj(schema::VALUES), &[Some(ks[0]), None])?;
         let d = bounds::dim(path, &obj(schema::VALUES), "the value size", vs[1] as i128)?;
-        let captions = h5::dataset(path, &g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
+        let captions = h5::dataset(path, checks, &g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
         h5::check_shape(path, &captions, &obj(schema::CAPTIONS), &[Some(ks[0])])?;
         match out.dims {
             Some(dims) if dims != (dk, d) => {
@@ -66,7 +66,7 @@ fn scan(path: &Path, root: &Group, file_len: u64) -> Result<Batches> {
             }
             _ => out.dims = Some((dk, d)),
         }
-        let has = sources::check(path, &g, &format!("{name}/"), ks[0])?;
+        let has = sources::check(path, checks, &g, &format!("{name}/"), ks[0])?;
         sources::agree(path, &name, &mut out.sources, has)?;
         out.len += ks[0];
         out.groups.push((name, ks[0]));
@@ -129,7 +129,7 @@ impl HaavCaptionDbWriter {
                 w.file().unlink(&last).map_err(h5err(&w.path, &last))?;
             }
         }
-        let b = scan(&w.path, w.file(), file_len(&w.path)?)?;
+        let b = scan(&w.path, &w.checks, w.file(), file_len(&w.path)?)?;
         let (batches, rows, has_sources) = (b.groups.len(), b.len, b.sources);
         Ok(Self { w, dims: b.dims, batches, rows, has_sources })
     }
@@ -199,6 +199,8 @@ impl HaavCaptionDbWriter {
 pub struct HaavCaptionDb {
     path: PathBuf,
     file: File,
+    /// What is left to check as batch groups are opened.
+    checks: h5::Checks,
     key_dim: usize,
     value_dim: usize,
     /// (group name, rows) in batch order.
@@ -211,11 +213,11 @@ impl HaavCaptionDb {
     /// Opens the file and checks every batch group's datasets.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
-        let file = h5::open_read(&path)?;
-        let b = scan(&path, &file, file_len(&path)?)?;
+        let (file, checks) = h5::open_checked(&path)?;
+        let b = scan(&path, &checks, &file, file_len(&path)?)?;
         let (key_dim, value_dim) = b.dims.unwrap_or_default();
         let sources = b.sources.unwrap_or(false);
-        Ok(Self { path, file, key_dim, value_dim, groups: b.groups, len: b.len, sources })
+        Ok(Self { path, file, checks, key_dim, value_dim, groups: b.groups, len: b.len, sources })
     }
 
     /// The file.
@@ -298,8 +300,8 @@ impl HaavCaptionDb {
         let Some((name, _)) = self.groups.get(i) else {
             return Err(Error::Missing { path: self.path.clone(), object: i.to_string() });
         };
-        let g = h5::group(&self.path, &self.file, name, name)?;
-        sources::read(&self.path, &g, &format!("{name}/"), None).map(Some)
+        let g = h5::group(&self.path, &self.checks, &self.file, name, name)?;
+        sources::read(&self.path, &self.checks, &g, &format!("{name}/"), None).map(Some)
     }
 
     /// Batch group `i`, values in [`Captions::features`].
@@ -307,16 +309,16 @@ impl HaavCaptionDb {
         let Some((name, n)) = self.groups.get(i) else {
             return Err(Error::Missing { path: self.path.clone(), object: i.to_string() });
         };
-        let g = h5::group(&self.path, &self.file, name, name)?;
+        let g = h5::group(&self.path, &self.checks, &self.file, name, name)?;
         let read = |dataset: &str, width: usize| -> Result<Vec<f32>> {
             let object = format!("{name}/{dataset}");
-            let ds = h5::dataset(&self.path, &g, dataset, &object)?;
+            let ds = h5::dataset(&self.path, &self.checks, &g, dataset, &object)?;
             let mut v = vec![0f32; n * width];
             h5::read_f32_into(&self.path, &ds, &object, None, &mut v)?;
             Ok(v)
         };
         let object = format!("{name}/{}", schema::CAPTIONS);
-        let ds = h5::dataset(&self.path, &g, schema::CAPTIONS, &object)?;
+        let ds = h5::dataset(&self.path, &self.checks, &g, schema::CAPTIONS, &object)?;
         Ok(Captions {
             key_dim: self.key_dim,
             feature_dim: self.value_dim,

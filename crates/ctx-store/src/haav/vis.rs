@@ -188,6 +188,8 @@ impl HaavVisCtxWriter {
 pub struct HaavVisCtxReader {
     path: PathBuf,
     file: File,
+    /// What is left to check as images are opened.
+    checks: h5::Checks,
     fdim_grid: usize,
     fdim_pooled: usize,
     /// The file's length, which bounds the sizes read from it.
@@ -198,14 +200,14 @@ impl HaavVisCtxReader {
     /// Opens the file and reads `fdim_grid` and `fdim_pooled`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
-        let file = h5::open_read(&path)?;
+        let (file, checks) = h5::open_checked(&path)?;
         let (fdim_grid, fdim_pooled) = read_dims(&path, &file)?;
         let len = std::fs::metadata(&path).map(|m| m.len()).map_err(|source| Error::Io {
             path: path.clone(),
             object: "/".into(),
             source,
         })?;
-        Ok(Self { path, file, fdim_grid, fdim_pooled, len })
+        Ok(Self { path, file, checks, fdim_grid, fdim_pooled, len })
     }
 
     /// The file.
@@ -242,15 +244,15 @@ impl HaavVisCtxReader {
     /// One image: `f[f"{id}/grid_features"][:]` and `f[f"{id}/pooled_features"][:]`.
     pub fn get(&self, id: impl Key) -> Result<HaavVisEntry> {
         let name = id.name();
-        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        let g = h5::group(&self.path, &self.checks, &self.file, &name, &name)?;
         let (gobj, pobj) = (grid_object(&name), pooled_object(&name));
-        let ds = h5::dataset(&self.path, &g, schema::GRID_FEATURES, &gobj)?;
+        let ds = h5::dataset(&self.path, &self.checks, &g, schema::GRID_FEATURES, &gobj)?;
         let shape = h5::check_f32(&self.path, &ds, &gobj, &[None, Some(self.fdim_grid)])?;
         let tokens = bounds::dim(&self.path, &gobj, "tokens", shape[0] as i128)?;
         let n = bounds::values(&self.path, &gobj, "values", &[tokens, self.fdim_grid], self.len)?;
         let mut grid = vec![0f32; n];
         h5::read_f32_into(&self.path, &ds, &gobj, None, &mut grid)?;
-        let ds = h5::dataset(&self.path, &g, schema::POOLED_FEATURES, &pobj)?;
+        let ds = h5::dataset(&self.path, &self.checks, &g, schema::POOLED_FEATURES, &pobj)?;
         h5::check_f32(&self.path, &ds, &pobj, &[Some(self.fdim_pooled)])?;
         let mut pooled = vec![0f32; self.fdim_pooled];
         h5::read_f32_into(&self.path, &ds, &pobj, None, &mut pooled)?;

@@ -32,8 +32,10 @@ pub(crate) struct Reader<'a> {
     pub(crate) len: u64,
     pub(super) block: Vec<u8>,
     pub(super) block_at: u64,
-    /// Bytes read at once.
+    /// Bytes the next read that misses the block reads at least.
     block_size: usize,
+    /// Bytes each read after the first reads at least.
+    later_block_size: usize,
     /// The bytes asked for since [`take_seen`](Self::take_seen) (see [`Seen`]).
     pub(super) seen: Seen,
 }
@@ -43,17 +45,28 @@ const BLOCK: usize = 64 * 1024;
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(path: &'a Path, file: &'a std::fs::File, len: u64) -> Self {
-        Self::with_block(path, file, len, BLOCK)
+        Self::with_blocks(path, file, len, BLOCK, BLOCK)
     }
 
-    /// A reader reading `block_size` bytes at once.
-    pub(crate) fn with_block(
+    /// A reader whose first read reads `first` bytes at least, and every later one `then`: an
+    /// object's header alone is read whole by the first, its neighbours by the later ones.
+    pub(crate) fn with_blocks(
         path: &'a Path,
         file: &'a std::fs::File,
         len: u64,
-        block_size: usize,
+        first: usize,
+        then: usize,
     ) -> Self {
-        Self { path, file, len, block: Vec::new(), block_at: 0, block_size, seen: Seen::default() }
+        Self {
+            path,
+            file,
+            len,
+            block: Vec::new(),
+            block_at: 0,
+            block_size: first,
+            later_block_size: then,
+            seen: Seen::default(),
+        }
     }
 
     /// `n` bytes at `at`, which must lie within the file.
@@ -72,6 +85,7 @@ impl<'a> Reader<'a> {
                 source,
             })?;
             self.block_at = at;
+            self.block_size = self.later_block_size;
         }
         let from = (at - self.block_at) as usize;
         Ok(&self.block[from..from + n])

@@ -340,6 +340,8 @@ fn write_gzip(
 pub struct CaptionDb {
     path: PathBuf,
     file: File,
+    /// What is left to check as the file's objects are opened.
+    checks: h5::Checks,
     layout: CaptionLayout,
     key_dim: usize,
     feature_dim: usize,
@@ -354,7 +356,7 @@ impl CaptionDb {
     /// Opens the file and detects its layout.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
-        let file = h5::open_read(&path)?;
+        let (file, checks) = h5::open_checked(&path)?;
         let file_len = std::fs::metadata(&path).map(|m| m.len()).map_err(|source| Error::Io {
             path: path.clone(),
             object: "/".into(),
@@ -364,11 +366,12 @@ impl CaptionDb {
             .is_some_and(|l| l == schema::LAYOUT_CONTIGUOUS)
             || file.link_exists(schema::KEYS);
         if contiguous {
-            let (len, key_dim, feature_dim) = check_batch(&path, &file, "", file_len)?;
-            let sources = h5::sources::check(&path, &file, "", len)?;
+            let (len, key_dim, feature_dim) = check_batch(&path, &checks, &file, "", file_len)?;
+            let sources = h5::sources::check(&path, &checks, &file, "", len)?;
             return Ok(Self {
                 path,
                 file,
+                checks,
                 layout: CaptionLayout::Contiguous,
                 key_dim,
                 feature_dim,
@@ -392,8 +395,8 @@ impl CaptionDb {
                 return Err(Error::Missing { path, object: i.to_string() });
             }
             let name = b.to_string();
-            let g = h5::group(&path, &file, &name, &name)?;
-            let (n, kd, fd) = check_batch(&path, &g, &format!("{name}/"), file_len)?;
+            let g = h5::group(&path, &checks, &file, &name, &name)?;
+            let (n, kd, fd) = check_batch(&path, &checks, &g, &format!("{name}/"), file_len)?;
             if i > 0 && (kd, fd) != (key_dim, feature_dim) {
                 return Err(Error::Schema {
                     path,
@@ -403,7 +406,7 @@ impl CaptionDb {
                 });
             }
             (key_dim, feature_dim) = (kd, fd);
-            let has = h5::sources::check(&path, &g, &format!("{name}/"), n)?;
+            let has = h5::sources::check(&path, &checks, &g, &format!("{name}/"), n)?;
             h5::sources::agree(&path, &name, &mut with_sources, has)?;
             len += n;
             groups.push((name, n));
@@ -412,7 +415,7 @@ impl CaptionDb {
         bounds::values(&path, "/", what, &[len, key_dim + feature_dim + 1], file_len)?;
         let sources = with_sources.unwrap_or(false);
         let layout = CaptionLayout::Original;
-        Ok(Self { path, file, layout, key_dim, feature_dim, groups, len, sources })
+        Ok(Self { path, file, checks, layout, key_dim, feature_dim, groups, len, sources })
     }
 
     /// The file.
@@ -497,7 +500,7 @@ impl CaptionDb {
                 &mut out.features[row * fd..(row + n) * fd],
             )?;
             let object = format!("{prefix}{}", schema::CAPTIONS);
-            let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+            let ds = self.dataset(&g, schema::CAPTIONS, &object)?;
             out.captions.extend(h5::vlen::strings(&self.path, &ds, &object, None)?);
             row += n;
         }
@@ -533,14 +536,13 @@ impl CaptionDb {
         let (g, prefix, rows) = self.part(i)?;
         let read = |name: &str| -> Result<Vec<f32>> {
             let object = format!("{prefix}{name}");
-            let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
-            h5::opened(&self.path, &ds, &object)?;
+            let ds = self.dataset(&g, name, &object)?;
             let a: ndarray::Array2<f32> =
                 ds.read_slice_2d((rows.clone(), ..)).map_err(h5err(&self.path, &object))?;
             Ok(a.into_iter().collect())
         };
         let object = format!("{prefix}{}", schema::CAPTIONS);
-        let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+        let ds = self.dataset(&g, schema::CAPTIONS, &object)?;
         Ok(Captions {
             key_dim: self.key_dim,
             feature_dim: self.feature_dim,
@@ -550,9 +552,17 @@ impl CaptionDb {
         })
     }
 
+    /// The dataset `name` of `g` (`object` in errors), its chunk index checked where `checks`
+    /// says.
+    pub(crate) fn dataset(&self, g: &Group, name: &str, object: &str) -> Result<hdf5::Dataset> {
+        let ds = g.dataset(name).map_err(h5err(&self.path, object))?;
+        h5::opened(&self.path, &self.checks, &ds, object)?;
+        Ok(ds)
+    }
+
     fn read_rows(&self, g: &Group, prefix: &str, name: &str, out: &mut [f32]) -> Result<()> {
         let object = format!("{prefix}{name}");
-        let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
+        let ds = self.dataset(g, name, &object)?;
         h5::read_f32_into(&self.path, &ds, &object, None, out)
     }
 
@@ -582,14 +592,13 @@ impl CaptionDb {
         };
         let read_row = |name: &str| -> Result<Vec<f32>> {
             let object = format!("{prefix}{name}");
-            let ds = g.dataset(name).map_err(h5err(&self.path, &object))?;
-            h5::opened(&self.path, &ds, &object)?;
+            let ds = self.dataset(&g, name, &object)?;
             let a: ndarray::Array1<f32> =
                 ds.read_slice_1d((row, ..)).map_err(h5err(&self.path, &object))?;
             Ok(a.to_vec())
         };
         let object = format!("{prefix}{}", schema::CAPTIONS);
-        let ds = g.dataset(schema::CAPTIONS).map_err(h5err(&self.path, &object))?;
+        let ds = self.dataset(&g, schema::CAPTIONS, &object)?;
         let texts = h5::vlen::strings(&self.path, &ds, &object, None)?;
         Ok(Caption {
             key: read_row(schema::KEYS)?,
@@ -603,18 +612,19 @@ impl CaptionDb {
 /// and that the sizes are ones to allocate with in a file of `file_len` bytes.
 fn check_batch(
     path: &Path,
+    checks: &h5::Checks,
     g: &Group,
     prefix: &str,
     file_len: u64,
 ) -> Result<(usize, usize, usize)> {
     let obj = |d: &str| format!("{prefix}{d}");
-    let keys = h5::dataset(path, g, schema::KEYS, &obj(schema::KEYS))?;
+    let keys = h5::dataset(path, checks, g, schema::KEYS, &obj(schema::KEYS))?;
     let ks = h5::check_f32(path, &keys, &obj(schema::KEYS), &[None, None])?;
     let dk = bounds::dim(path, &obj(schema::KEYS), "the key size", ks[1] as i128)?;
-    let features = h5::dataset(path, g, schema::FEATURES, &obj(schema::FEATURES))?;
+    let features = h5::dataset(path, checks, g, schema::FEATURES, &obj(schema::FEATURES))?;
     let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &[Some(ks[0]), None])?;
     let d = bounds::dim(path, &obj(schema::FEATURES), "the feature size", fs[1] as i128)?;
-    let captions = h5::dataset(path, g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
+    let captions = h5::dataset(path, checks, g, schema::CAPTIONS, &obj(schema::CAPTIONS))?;
     h5::check_shape(path, &captions, &obj(schema::CAPTIONS), &[Some(ks[0])])?;
     let what = "rows times (key size + feature size + 1)";
     bounds::values(path, &obj(schema::KEYS), what, &[ks[0], dk + d + 1], file_len)?;

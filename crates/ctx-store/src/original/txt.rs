@@ -279,6 +279,8 @@ pub struct TxtCtxReader {
     path: PathBuf,
     file: File,
     raw: std::fs::File,
+    /// What is left to check as images are opened through the library.
+    checks: h5::Checks,
     /// No userblock: dataset offsets are file offsets, so floats can be read directly.
     direct: bool,
     /// The file's length, which bounds the sizes read from it.
@@ -316,7 +318,7 @@ impl TxtCtxReader {
         loader: (Profile, LoadCaptions),
     ) -> Result<Self> {
         let path = path.to_owned();
-        let file = h5::open_read(&path)?;
+        let (file, checks) = h5::open_checked(&path)?;
         let raw = std::fs::File::open(&path).map_err(|source| Error::Io {
             path: path.clone(),
             object: "/".into(),
@@ -325,14 +327,14 @@ impl TxtCtxReader {
         let direct = file.userblock() == 0;
         let len = bounds::file_len(&path, &raw)?;
         let joined = match compact::is_compact(&path, &file)? {
-            true => Some(Box::new(Joined::open(&path, &file, given, loader)?)),
+            true => Some(Box::new(Joined::open(&path, &checks, &file, given, loader)?)),
             false => None,
         };
         let native = match direct && joined.is_none() {
             true => NativeIndex::read(&path, &raw)?,
             false => None,
         };
-        Ok(Self { path, file, raw, direct, len, native, joined })
+        Ok(Self { path, file, raw, checks, direct, len, native, joined })
     }
 
     /// The compact layout's root, `None` for a file of the full layout.
@@ -404,7 +406,7 @@ impl TxtCtxReader {
     /// The HDF5 part of reading an image (under HDF5's global lock): checks, texts, and where
     /// the float data lie. [`ImagePlan::load`] then reads the floats without the lock.
     fn plan(&self, id: &str) -> Result<ImagePlan> {
-        let g = h5::group(&self.path, &self.file, id, id)?;
+        let g = h5::group(&self.path, &self.checks, &self.file, id, id)?;
         if let [_, one] = held_views(&g)[..] {
             // Five without nine, or nine without five.
             let missing = if one == View::Five { View::Nine } else { View::Five };
@@ -439,7 +441,7 @@ impl TxtCtxReader {
             match joined.map_or_else(|| self.native(|r| r.load_view(id, view)), |v| Ok(Some(v)))? {
                 Some(v) => v,
                 None => {
-                    let g = h5::group(&self.path, &self.file, id, id)?;
+                    let g = h5::group(&self.path, &self.checks, &self.file, id, id)?;
                     self.read_view(&g, id, view)?
                 }
             };
@@ -464,7 +466,7 @@ impl TxtCtxReader {
         if let Some(j) = &self.joined {
             return j.views(&name);
         }
-        let g = h5::group(&self.path, &self.file, &name, &name)?;
+        let g = h5::group(&self.path, &self.checks, &self.file, &name, &name)?;
         Ok(held_views(&g))
     }
 
@@ -474,11 +476,12 @@ impl TxtCtxReader {
         if view != View::Whole && !held_views(g).contains(&view) {
             return Ok(ViewPlan::absent());
         }
-        let vg = h5::group(path, g, view.name(), &object)?;
+        let vg = h5::group(path, &self.checks, g, view.name(), &object)?;
         let obj = |d: &str| schema::txt_object(id, view, d);
         let whole = view == View::Whole;
 
-        let features = h5::dataset(path, &vg, schema::FEATURES, &obj(schema::FEATURES))?;
+        let features =
+            h5::dataset(path, &self.checks, &vg, schema::FEATURES, &obj(schema::FEATURES))?;
         let fshape = if whole { vec![None, None] } else { vec![Some(view.crops()), None, None] };
         let fs = h5::check_f32(path, &features, &obj(schema::FEATURES), &fshape)?;
         let fobj = obj(schema::FEATURES);
@@ -488,9 +491,9 @@ impl TxtCtxReader {
         bounds::values(path, &fobj, "values", &[crops, k, d], self.len)?;
         let sshape: Vec<Option<usize>> = view.shape(k).into_iter().map(Some).collect();
 
-        let scores = h5::dataset(path, &vg, schema::SCORES, &obj(schema::SCORES))?;
+        let scores = h5::dataset(path, &self.checks, &vg, schema::SCORES, &obj(schema::SCORES))?;
         h5::check_f32(path, &scores, &obj(schema::SCORES), &sshape)?;
-        let texts = h5::dataset(path, &vg, schema::TEXTS, &obj(schema::TEXTS))?;
+        let texts = h5::dataset(path, &self.checks, &vg, schema::TEXTS, &obj(schema::TEXTS))?;
         h5::check_shape(path, &texts, &obj(schema::TEXTS), &sshape)?;
 
         let direct = self.direct;

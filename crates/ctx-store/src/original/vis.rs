@@ -127,6 +127,8 @@ pub struct VisCtxReader {
     path: PathBuf,
     file: File,
     raw: std::fs::File,
+    /// What is left to check as images are opened.
+    checks: h5::Checks,
     fdim: usize,
     /// The file's length, which bounds the sizes read from it.
     len: u64,
@@ -136,7 +138,7 @@ impl VisCtxReader {
     /// Opens the file and reads `fdim`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_owned();
-        let file = h5::open_read(&path)?;
+        let (file, checks) = h5::open_checked(&path)?;
         let fdim = read_fdim(&path, &file)?;
         let raw = std::fs::File::open(&path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -144,7 +146,7 @@ impl VisCtxReader {
             source,
         })?;
         let len = bounds::file_len(&path, &raw)?;
-        Ok(Self { path, file, raw, fdim, len })
+        Ok(Self { path, file, raw, checks, fdim, len })
     }
 
     /// The file.
@@ -182,7 +184,7 @@ impl VisCtxReader {
 
     fn read_into(&self, id: &impl Key, out: &mut [f32]) -> Result<()> {
         let name = id.name();
-        let ds = h5::dataset(&self.path, &self.file, &name, &name)?;
+        let ds = h5::dataset(&self.path, &self.checks, &self.file, &name, &name)?;
         h5::check_f32(&self.path, &ds, &name, &[Some(self.fdim)])?;
         h5::read_f32_into(&self.path, &ds, &name, self.userblock_free(), out)
     }

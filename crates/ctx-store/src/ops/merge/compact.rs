@@ -46,8 +46,8 @@ pub(crate) fn txt(
             );
             return Err(merge_error(p, message));
         }
-        let file = h5::open_read(p)?;
-        let (ids, views) = read_rows(p, &file, &info, Path::new(&info.caption_db.name))?;
+        let (file, checks) = h5::open_checked(p)?;
+        let (ids, views) = read_rows(p, &checks, &file, &info, Path::new(&info.caption_db.name))?;
         all.push((info, ids, views));
     }
     // Views and k of every input that holds an image.

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use crate::entry::Captions;
 use crate::error::{Error, Result};
-use crate::h5::{self, chunks, h5err, vlen};
+use crate::h5::{self, chunks, vlen};
 use crate::original::caption_db::CaptionDb;
 use crate::{bounds, schema};
 
@@ -49,7 +49,7 @@ impl CaptionDb {
                 for ((g, prefix, n), (k, f, c)) in parts.into_iter().zip(outs) {
                     for (name, width, out) in [(schema::KEYS, kd, k), (schema::FEATURES, fd, f)] {
                         let object = format!("{prefix}{name}");
-                        let ds = g.dataset(name).map_err(h5err(path, &object))?;
+                        let ds = self.dataset(&g, name, &object)?;
                         let bands = match direct {
                             true => chunks::plan(path, &ds, &object, (n, width), file_len)?,
                             false => None,
@@ -67,7 +67,7 @@ impl CaptionDb {
                         }
                     }
                     let object = format!("{prefix}{}", schema::CAPTIONS);
-                    let ds = g.dataset(schema::CAPTIONS).map_err(h5err(path, &object))?;
+                    let ds = self.dataset(&g, schema::CAPTIONS, &object)?;
                     let bands = match strings_direct {
                         true => vlen::plan(path, &ds, &object, n, file_len)?,
                         false => None,

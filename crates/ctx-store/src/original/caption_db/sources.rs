@@ -19,7 +19,7 @@ impl CaptionDb {
         }
         let mut out = Vec::with_capacity(self.len);
         for (g, prefix, _) in self.parts_in_order()? {
-            out.extend(sources::read(&self.path, &g, &prefix, None)?);
+            out.extend(sources::read(&self.path, &self.checks, &g, &prefix, None)?);
         }
         Ok(Some(out))
     }
@@ -30,6 +30,6 @@ impl CaptionDb {
             return Ok(None);
         }
         let (g, prefix, rows) = self.part(i)?;
-        sources::read(&self.path, &g, &prefix, Some(rows)).map(Some)
+        sources::read(&self.path, &self.checks, &g, &prefix, Some(rows)).map(Some)
     }
 }
