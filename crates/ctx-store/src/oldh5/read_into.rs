@@ -9,6 +9,8 @@
 //! order and their offsets shifted by what was before them. A wave's texts are thus the only
 //! memory over the arrays themselves.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rayon::prelude::*;
 
 use super::read::{Dataset, ImageReader, NativeTxtFile};
@@ -78,23 +80,35 @@ pub(crate) fn preload_arrays<K: Key + Sync>(
                 .collect();
             tasks.push((task_ids, parts));
         }
-        let done = tasks
+        // The first task (in file order) that failed or met an image laid out otherwise: the
+        // tasks after it stop, the ones before it run to their end, so that the error reported
+        // is the first failing image's whichever thread meets an error first.
+        let stopped_at = AtomicUsize::new(usize::MAX);
+        let results: Vec<Result<Option<Vec<Texts<'_>>>>> = tasks
             .into_par_iter()
+            .enumerate()
             .map_init(
                 || file.reader(),
-                |r, (task_ids, mut parts)| -> Result<Option<Vec<Texts<'_>>>> {
+                |r, (i, (task_ids, mut parts))| -> Result<Option<Vec<Texts<'_>>>> {
                     let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); 3];
                     for (j, id) in task_ids.iter().enumerate() {
-                        let loaded = r.load_into(&id.name(), &shape, j, &mut parts, &mut bytes)?;
-                        if loaded.is_none() {
-                            return Ok(None);
+                        if stopped_at.load(Ordering::Relaxed) < i {
+                            return Ok(None); // an earlier task's outcome is reported
+                        }
+                        let loaded = r.load_into(&id.name(), &shape, j, &mut parts, &mut bytes);
+                        if !matches!(loaded, Ok(Some(()))) {
+                            stopped_at.fetch_min(i, Ordering::Relaxed);
+                            return loaded.map(|_| None);
                         }
                     }
                     Ok(Some(bytes.into_iter().zip(parts).map(|(b, p)| (b, p.ends)).collect()))
                 },
             )
-            .collect::<Result<Option<Vec<_>>>>()?;
-        let Some(done) = done else { return Ok(None) };
+            .collect();
+        // The first task's error or `None` in file order.
+        let Some(done) = results.into_iter().collect::<Result<Option<Vec<_>>>>()? else {
+            return Ok(None);
+        };
         for task in done {
             for ((chunk, ends), (all, held)) in task.into_iter().zip(packed.iter_mut()) {
                 if !*held {
