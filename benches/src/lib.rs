@@ -19,16 +19,7 @@ fn phrase(rng: &mut Rng) -> String {
 }
 
 fn view(rng: &mut Rng, crops: usize, k: usize, d: usize) -> ViewEntry {
-    let mut scores = rng.vec_f32(crops * k);
-    scores.chunks_mut(k.max(1)).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
-    ViewEntry {
-        crops,
-        k,
-        d,
-        features: rng.vec_f32(crops * k * d),
-        scores,
-        texts: (0..crops * k).map(|_| phrase(rng)).collect(),
-    }
+    ctx_store::testing::random_view(rng, crops, k, d, Rng::f32, |rng, _| phrase(rng))
 }
 
 /// `pool` random images of `k` texts and `d`-sized features; image `i` of a run is

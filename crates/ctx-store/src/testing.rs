@@ -108,3 +108,22 @@ pub(crate) fn record(op: IoOp) {
 pub(crate) fn rebooted() -> bool {
     REBOOTED.load(std::sync::atomic::Ordering::SeqCst)
 }
+
+/// A random view for tests and benchmarks: `crops` crops of `k` texts with `d`-sized features.
+/// The values come from `value`, drawn from `rng` in a fixed order (the scores, then sorted best
+/// first per crop; then the features), then text `i` from `text`: the same view for the same
+/// generator state.
+pub fn random_view<R>(
+    rng: &mut R,
+    crops: usize,
+    k: usize,
+    d: usize,
+    mut value: impl FnMut(&mut R) -> f32,
+    mut text: impl FnMut(&mut R, usize) -> String,
+) -> crate::ViewEntry {
+    let mut scores: Vec<f32> = (0..crops * k).map(|_| value(rng)).collect();
+    scores.chunks_mut(k.max(1)).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+    let features = (0..crops * k * d).map(|_| value(rng)).collect();
+    let texts = (0..crops * k).map(|i| text(rng, i)).collect();
+    crate::ViewEntry { crops, k, d, features, scores, texts }
+}

@@ -19,21 +19,9 @@ use ctx_store::{
     View, ViewEntry,
 };
 
-/// xorshift64*: the same numbers on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn f32s(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect()
-    }
-}
+#[path = "rng.rs"]
+mod rng;
+use rng::Rng;
 
 type Failure = Box<dyn std::error::Error>;
 

@@ -20,21 +20,17 @@ use ctx_store::{
     Provenance, TxtCtxWriter, TxtEntry, View, ViewEntry, VisCtxWriter,
 };
 
-/// xorshift64*: the same numbers on every machine.
-struct Rng(u64);
+#[path = "rng.rs"]
+mod rng;
+use rng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
+/// Texts of one to three words, some of them empty or not ASCII.
+trait Texts {
+    fn text(&mut self) -> String;
+    fn texts(&mut self, n: usize) -> Vec<String>;
+}
 
-    fn f32s(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5).collect()
-    }
-
+impl Texts for Rng {
     fn text(&mut self) -> String {
         const WORDS: [&str; 8] = [
             "a dog",
