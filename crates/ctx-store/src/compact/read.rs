@@ -173,19 +173,19 @@ pub(crate) fn read_rows(
     let views = info
         .views
         .iter()
-        .map(|&(view, k)| read_view(path, checks, root, view, k, n, db_rows, caption_db))
+        .map(|&view_k| read_view(path, checks, root, view_k, n, db_rows, caption_db))
         .collect::<Result<Vec<_>>>()?;
     Ok((raw_ids.into_iter().map(|v| v as u64).collect(), views))
 }
 
-/// Reads `view/rows` and `view/scores` of the first `n` images (a killed writer may have left
-/// more rows than ids), checking their shapes and every row against the database's `db_rows`.
+/// Reads `view/rows` and `view/scores` (`k` texts per crop) of the first `n` images (a killed
+/// writer may have left more rows than ids), checking their shapes and every row against the
+/// database's `db_rows`.
 fn read_view(
     path: &Path,
     checks: &h5::Checks,
     root: &Group,
-    view: View,
-    k: usize,
+    (view, k): (View, usize),
     n: usize,
     db_rows: usize,
     caption_db: &Path,
