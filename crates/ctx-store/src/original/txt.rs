@@ -466,6 +466,10 @@ impl TxtCtxReader {
         if let Some(j) = &self.joined {
             return j.views(&name);
         }
+        if let Some(members) = self.image_members(&name)? {
+            let held = |v: &View| *v == View::Whole || members.iter().any(|m| m == v.name());
+            return Ok(View::ALL.into_iter().filter(held).collect());
+        }
         let g = h5::group(&self.path, &self.checks, &self.file, &name, &name)?;
         Ok(held_views(&g))
     }
