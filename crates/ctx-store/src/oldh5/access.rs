@@ -72,10 +72,10 @@ fn known(key: FileKey) -> Option<Checks> {
     files.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
 }
 
-/// Bytes a member's check reads first: an h5py dataset's object header (16 bytes and a chunk of
-/// 256) in one read.
+/// Bytes a check reads first: an h5py dataset's object header (16 bytes and a chunk of 256), or
+/// one of our datasets' (version 2) header, in one read.
 const FIRST_READ: usize = 512;
-/// Bytes read at once after that: a group's headers and indexes lie together.
+/// Bytes a member's check reads at once after that: a group's headers and indexes lie together.
 const BLOCK: usize = 8 * 1024;
 
 impl Checks {
@@ -129,7 +129,8 @@ impl Checks {
         if done.lock().map(|d| d.contains(&at)).unwrap_or(false) {
             return Ok(());
         }
-        let mut r = Reader::with_blocks(path, &p.raw, p.len, BLOCK, BLOCK);
+        // The header, then each node of the index where it lies: each structure in one read.
+        let mut r = Reader::with_blocks(path, &p.raw, p.len, FIRST_READ, FIRST_READ);
         validate::dataset_chunk_index(&mut r, at, object)?;
         if let Ok(mut d) = done.lock() {
             d.insert(at);
