@@ -71,6 +71,14 @@ impl Staged<'_> {
     }
 }
 
+impl Staged<'_> {
+    /// Each staged dataset's chunk shape and compressed chunks (row-major), in the order they
+    /// were staged, for a writer that stores them itself (`oldh5`).
+    pub(crate) fn into_chunks(self) -> Vec<(Vec<usize>, Vec<Vec<u8>>)> {
+        self.packed.into_iter().map(|d| (d.chunk, d.chunks)).collect()
+    }
+}
+
 impl Packer {
     /// A packer for `path` (named in errors), compressing at `level`.
     pub(crate) fn new(path: &Path, level: u8) -> Self {

@@ -28,6 +28,9 @@ pub(crate) mod access;
 pub(crate) mod chunked;
 mod encode;
 pub(crate) mod file;
+mod gzip_batch;
+pub(crate) mod haav_txt;
+pub(crate) mod haav_vis;
 #[cfg(test)]
 mod fuzz;
 mod io;
