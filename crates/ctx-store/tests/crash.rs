@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use ctx_store::{CaptionDb, TxtCtxReader, VisCtxReader, check};
+use ctx_store::{
+    CaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, VisCtxReader, check,
+};
 use serde_json::Value;
 use test_support::run_python_json;
 
@@ -112,6 +114,14 @@ fn content(kind: &str, path: &Path) -> String {
         }
         "vis" => {
             let r = VisCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        "haav-txt" => {
+            let r = HaavTxtCtxReader::open(path).unwrap();
+            format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        "haav-vis" => {
+            let r = HaavVisCtxReader::open(path).unwrap();
             format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
         }
         _ => {
@@ -242,6 +252,17 @@ fn vis_writer_killed_inside_batch_writes() {
 }
 
 #[test]
+fn haav_writers_killed_inside_batch_writes() {
+    // HAAV's files are written without the HDF5 library too: entryN: images laid out (their
+    // chunks compressed), the batch's one write not made yet; before-flush: the write made, the
+    // root group's index next; index: the index written, not its superblock.
+    let stops = ["entry0@2", "entry39@1", "before-flush@3", "index@0", "index@2", "flushed@1"];
+    kill_check_resume("haav-txt", &stops, at_stop);
+    kill_check_resume("haav-vis", &stops, at_stop);
+    kill_check_resume("haav-vis", &["between@1"], at_stop);
+}
+
+#[test]
 fn caption_writers_killed_inside_batch_writes() {
     let stops = ["entry0@2", "entry1@2", "entry2@1", "before-flush@2", "flushed@3"];
     kill_check_resume("caption", &stops, at_stop);
@@ -276,7 +297,7 @@ fn txt_writer_killed_at_unplanned_moments_of_its_commits() {
 /// start), and checks that every file opens in h5py and ctx-store, holds whole batches, and
 /// resumes to the uninterrupted run. Returns the kills that left a file with at least one batch.
 fn killed_at_random_instants(kind: &str, kills: u64, seed: u64) -> u64 {
-    let total: u64 = if kind == "vis" { 100 } else { 20 };
+    let total: u64 = if kind.ends_with("vis") { 100 } else { 20 };
     let dir = tempfile::tempdir().unwrap();
     let start = std::time::Instant::now();
     let want = uninterrupted(dir.path(), kind, total);
@@ -339,5 +360,28 @@ fn vis_writer_killed_at_seeded_random_instants() {
 #[ignore = "300 kills: minutes"]
 fn vis_writer_killed_at_300_seeded_random_instants() {
     let with_batches = killed_at_random_instants("vis", 300, 4);
+    assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
+}
+
+#[test]
+fn haav_writers_killed_at_seeded_random_instants() {
+    // As the vis writer's: most kills may land before the first commit of a short run.
+    let with_batches = killed_at_random_instants("haav-txt", 6, 5);
+    assert!(with_batches >= 2, "haav-txt: only {with_batches} of 6 kills came after a batch");
+    let with_batches = killed_at_random_instants("haav-vis", 20, 6);
+    assert!(with_batches >= 2, "haav-vis: only {with_batches} of 20 kills came after a batch");
+}
+
+#[test]
+#[ignore = "300 kills: minutes"]
+fn haav_txt_writer_killed_at_300_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("haav-txt", 300, 7);
+    assert!(with_batches >= 150, "only {with_batches} of 300 kills came after a batch");
+}
+
+#[test]
+#[ignore = "300 kills: minutes"]
+fn haav_vis_writer_killed_at_300_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("haav-vis", 300, 8);
     assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
 }
