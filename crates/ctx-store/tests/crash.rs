@@ -14,9 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use ctx_store::{
-    CaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, VisCtxReader, check,
-};
+use ctx_store::{CaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, VisCtxReader, check};
 use serde_json::Value;
 use test_support::run_python_json;
 

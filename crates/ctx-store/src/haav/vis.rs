@@ -79,8 +79,10 @@ impl HaavVisCtxWriter {
         let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
         let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
         // HAAV's script sets them in this order.
-        let mut attributes =
-            vec![RootAttr::I64(schema::FDIM_POOLED, pooled), RootAttr::I64(schema::FDIM_GRID, grid)];
+        let mut attributes = vec![
+            RootAttr::I64(schema::FDIM_POOLED, pooled),
+            RootAttr::I64(schema::FDIM_GRID, grid),
+        ];
         let prov = provenance.attributes(FileKind::HaavVisCtx);
         attributes.extend(prov.iter().map(|&(name, value)| RootAttr::Str(name, value)));
         let native = NativeHaavVis::create(path, &attributes, overwrite)?;

@@ -84,8 +84,10 @@ impl NativeHaavTxt {
         let mut heaps = Buf::default();
         let mut refs = Vec::with_capacity(entries.len() * 3);
         for e in entries {
-            let texts: Vec<&str> =
-                View::ALL.iter().flat_map(|&v| e.view(v).texts.iter().map(String::as_str)).collect();
+            let texts: Vec<&str> = View::ALL
+                .iter()
+                .flat_map(|&v| e.view(v).texts.iter().map(String::as_str))
+                .collect();
             let collections: Vec<u64> = texts
                 .chunks(COLLECTION_OBJECTS)
                 .map(|c| start + encode::global_heap(&mut heaps, c.iter().map(|t| t.as_bytes())))
@@ -121,11 +123,12 @@ impl NativeHaavTxt {
         for (i, name) in names.iter().enumerate() {
             let mut views = Vec::with_capacity(3);
             for view in View::ALL {
-                let datasets: Vec<(&str, Entry)> = [schema::FEATURES, schema::SCORES, schema::TEXTS]
-                    .into_iter()
-                    .zip(next.by_ref())
-                    .map(|(n, (s, r))| (n, gzip_batch::dataset(&mut meta, s, r)))
-                    .collect();
+                let datasets: Vec<(&str, Entry)> =
+                    [schema::FEATURES, schema::SCORES, schema::TEXTS]
+                        .into_iter()
+                        .zip(next.by_ref())
+                        .map(|(n, (s, r))| (n, gzip_batch::dataset(&mut meta, s, r)))
+                        .collect();
                 views.push((view.name(), encode::small_group(&mut meta, &datasets)));
             }
             let group = encode::small_group(&mut meta, &views);

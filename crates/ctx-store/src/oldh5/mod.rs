@@ -28,11 +28,11 @@ pub(crate) mod access;
 pub(crate) mod chunked;
 mod encode;
 pub(crate) mod file;
+#[cfg(test)]
+mod fuzz;
 mod gzip_batch;
 pub(crate) mod haav_txt;
 pub(crate) mod haav_vis;
-#[cfg(test)]
-mod fuzz;
 mod io;
 mod parse;
 pub(crate) mod read;
