@@ -294,6 +294,7 @@ fn txt_writer_killed_at_unplanned_moments_of_its_commits() {
 /// whose batches take a fraction of a millisecond: 100, for the run to outlast the process's
 /// start), and checks that every file opens in h5py and ctx-store, holds whole batches, and
 /// resumes to the uninterrupted run. Returns the kills that left a file with at least one batch.
+#[allow(clippy::print_stdout)] // its figures, as the tests' own lines
 fn killed_at_random_instants(kind: &str, kills: u64, seed: u64) -> u64 {
     let total: u64 = if kind.ends_with("vis") { 100 } else { 20 };
     let dir = tempfile::tempdir().unwrap();
