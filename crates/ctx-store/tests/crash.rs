@@ -345,12 +345,18 @@ fn txt_writer_killed_at_seeded_random_instants() {
     assert!(with_batches >= 2, "only {with_batches} of 6 kills came after a batch");
 }
 
+/// The kills of the long runs: 300, or `XCTX_CRASH_KILLS`.
+fn long_run_kills() -> u64 {
+    std::env::var("XCTX_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+}
+
 /// The long run of the same: `cargo test -p ctx-store --test crash -- --ignored`.
 #[test]
 #[ignore = "300 kills: minutes"]
 fn txt_writer_killed_at_300_seeded_random_instants() {
-    let with_batches = killed_at_random_instants("txt", 300, 2);
-    assert!(with_batches >= 150, "only {with_batches} of 300 kills came after a batch");
+    let kills = long_run_kills();
+    let with_batches = killed_at_random_instants("txt", kills, 2);
+    assert!(with_batches >= kills / 2, "only {with_batches} of {kills} kills came after a batch");
 }
 
 #[test]
@@ -364,8 +370,9 @@ fn vis_writer_killed_at_seeded_random_instants() {
 #[test]
 #[ignore = "300 kills: minutes"]
 fn vis_writer_killed_at_300_seeded_random_instants() {
-    let with_batches = killed_at_random_instants("vis", 300, 4);
-    assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
+    let kills = long_run_kills();
+    let with_batches = killed_at_random_instants("vis", kills, 4);
+    assert!(with_batches >= kills / 3, "only {with_batches} of {kills} kills came after a batch");
 }
 
 #[test]
@@ -380,13 +387,15 @@ fn haav_writers_killed_at_seeded_random_instants() {
 #[test]
 #[ignore = "300 kills: minutes"]
 fn haav_txt_writer_killed_at_300_seeded_random_instants() {
-    let with_batches = killed_at_random_instants("haav-txt", 300, 7);
-    assert!(with_batches >= 150, "only {with_batches} of 300 kills came after a batch");
+    let kills = long_run_kills();
+    let with_batches = killed_at_random_instants("haav-txt", kills, 7);
+    assert!(with_batches >= kills / 2, "only {with_batches} of {kills} kills came after a batch");
 }
 
 #[test]
 #[ignore = "300 kills: minutes"]
 fn haav_vis_writer_killed_at_300_seeded_random_instants() {
-    let with_batches = killed_at_random_instants("haav-vis", 300, 8);
-    assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
+    let kills = long_run_kills();
+    let with_batches = killed_at_random_instants("haav-vis", kills, 8);
+    assert!(with_batches >= kills / 3, "only {with_batches} of {kills} kills came after a batch");
 }
