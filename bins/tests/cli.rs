@@ -599,3 +599,47 @@ fn summaries_say_whether_a_file_was_finished() {
     let s = stdout_json(&inspect(&[&path, &"--json"]));
     assert_eq!(s["commits"], json!({"atomic": true, "last_synced": true, "finished": true}));
 }
+
+/// HAAV's files are committed by batch too: not finished as a killed writer leaves them,
+/// finished after; written through HDF5 (the writer before the native one), flushed.
+#[test]
+fn summaries_say_whether_a_haav_file_was_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let prov = ctx_store::Provenance::new("cli-test", "{}");
+    ctx_store::set_sync_policy(ctx_store::SyncPolicy::Batch);
+    let commits = |p: &std::path::Path| stdout_json(&inspect(&[&p, &"--json"]))["commits"].clone();
+    let (grid, pooled) = (vec![0.25f32; 2 * 3], vec![0.6f32, 0.8]);
+    let vis = dir.path().join("haav-vis.h5");
+    let mut w = ctx_store::HaavVisCtxWriter::create(&vis, 3, 2, &prov, false).unwrap();
+    w.write_batch(&[7u64], 2, &grid, &pooled).unwrap();
+    drop(w); // not finished, as a killed writer leaves it
+    assert_eq!(commits(&vis), json!({"atomic": true, "last_synced": true, "finished": false}));
+    let text = String::from_utf8(inspect(&[&vis]).stdout).unwrap();
+    assert!(text.contains("commits:    atomic by batch; not finished"), "{text}");
+    let (w, ids) = ctx_store::HaavVisCtxWriter::append(&vis).unwrap();
+    assert_eq!(ids, vec![7]);
+    w.finish().unwrap();
+    assert_eq!(commits(&vis), json!({"atomic": true, "last_synced": true, "finished": true}));
+
+    let view = |crops: usize, k: usize| ctx_store::ViewEntry {
+        crops,
+        k,
+        d: 2,
+        features: vec![0.5; crops * k * 2],
+        scores: vec![1.0; crops * k],
+        texts: vec!["a".into(); crops * k],
+    };
+    let entry =
+        ctx_store::TxtEntry { id: 7.into(), whole: view(1, 8), five: view(5, 2), nine: view(9, 1) };
+    let txt = dir.path().join("haav-txt.h5");
+    let mut w = ctx_store::HaavTxtCtxWriter::create(&txt, 2, &prov, false).unwrap();
+    w.write_batch(std::slice::from_ref(&entry)).unwrap();
+    w.finish().unwrap();
+    assert_eq!(commits(&txt), json!({"atomic": true, "last_synced": true, "finished": true}));
+
+    let old = dir.path().join("haav-vis-hdf5.h5");
+    let mut w = ctx_store::HaavVisCtxWriter::create_through_hdf5(&old, 3, 2, &prov, false).unwrap();
+    w.write_batch(&[7u64], 2, &grid, &pooled).unwrap();
+    w.finish().unwrap();
+    assert_eq!(commits(&old), json!({"atomic": false, "last_synced": null, "finished": null}));
+}

@@ -12,8 +12,9 @@
 //! io-bench caption-load FILE [serial]     # CaptionDb::open + load (serial: load_serial)
 //! io-bench caption-floor FILE             # the file's float bytes, read in parallel
 //! io-bench vis-write OUT N D [BATCH]      # VisCtxWriter, N images of D floats in batches (64)
-//! io-bench haav-txt-write OUT N K D [serial]   # HaavTxtCtxWriter, batches of 64 images
-//! io-bench haav-vis-write OUT N TOKENS GRID POOLED [serial]  # HaavVisCtxWriter, batches of 64
+//! io-bench haav-txt-write OUT N K D [hdf5] [serial]   # HaavTxtCtxWriter, batches of 64 images
+//! io-bench haav-vis-write OUT N TOKENS GRID POOLED [hdf5] [serial]  # HaavVisCtxWriter, batches of 64
+//!   (hdf5: through the HDF5 library, the writer before the native one; serial: HDF5 compresses)
 //!                                         # (serial: chunks compressed by HDF5, one thread)
 //! ```
 //!
@@ -152,7 +153,8 @@ fn main() -> anyhow::Result<()> {
             "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
              [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] | \
              caption-load FILE [serial] | caption-floor FILE | vis-write OUT N D [BATCH] | \
-             haav-txt-write OUT N K D [serial] | haav-vis-write OUT N TOKENS GRID POOLED [serial]"
+             haav-txt-write OUT N K D [hdf5] [serial] | haav-vis-write OUT N TOKENS GRID POOLED \
+             [hdf5] [serial]"
         ),
     }
     Ok(())
@@ -163,6 +165,7 @@ fn main() -> anyhow::Result<()> {
 fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
     const BATCH: usize = 64;
     let serial = args.iter().any(|a| a == "serial");
+    let hdf5 = args.iter().any(|a| a == "hdf5");
     let path = &args[2];
     let n: usize = arg(args, 3, "N")?;
     let prov = Provenance::new("io-bench", "{}");
@@ -172,7 +175,10 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
             let (k, d): (usize, usize) = (arg(args, 4, "K")?, arg(args, 5, "D")?);
             let mut entries = xctx_benches::haav_txt_pool(BATCH, k, d);
             (start, cpu_before) = (Instant::now(), thread_cpu_seconds());
-            let mut w = ctx_store::HaavTxtCtxWriter::create(path, d, &prov, true)?;
+            let mut w = match hdf5 {
+                true => ctx_store::HaavTxtCtxWriter::create_through_hdf5(path, d, &prov, true)?,
+                false => ctx_store::HaavTxtCtxWriter::create(path, d, &prov, true)?,
+            };
             w.set_serial_compression(serial);
             for first in (0..n).step_by(BATCH) {
                 let len = BATCH.min(n - first);
@@ -190,7 +196,12 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
             let (grid, pooled) =
                 (rng.vec_f32(BATCH * tokens * grid_d), rng.vec_f32(BATCH * pooled_d));
             (start, cpu_before) = (Instant::now(), thread_cpu_seconds());
-            let mut w = ctx_store::HaavVisCtxWriter::create(path, grid_d, pooled_d, &prov, true)?;
+            let mut w = match hdf5 {
+                true => ctx_store::HaavVisCtxWriter::create_through_hdf5(
+                    path, grid_d, pooled_d, &prov, true,
+                )?,
+                false => ctx_store::HaavVisCtxWriter::create(path, grid_d, pooled_d, &prov, true)?,
+            };
             w.set_serial_compression(serial);
             for first in (0..n).step_by(BATCH) {
                 let len = BATCH.min(n - first);
@@ -205,7 +216,8 @@ fn haav(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()> {
     let secs = start.elapsed().as_secs_f64();
     let calling = thread_cpu_seconds() - cpu_before;
     let bytes = std::fs::metadata(path)?.len();
-    let json = serde_json::json!({"op": op, "serial": serial, "images": n, "seconds": secs,
+    let json = serde_json::json!({"op": op, "hdf5": hdf5, "serial": serial, "images": n,
+                                  "seconds": secs,
                                   "calling_thread_cpu_s": calling, "file_bytes": bytes});
     writeln!(out, "{json}")?;
     Ok(())

@@ -76,7 +76,9 @@ fn damaged_chunk_b_trees_of_our_gzip_datasets_are_damage_when_opened() {
     let path = dir.path().join("haav_vis_ctx.h5");
     haav_vis(&path);
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(bytes[8], 2, "superblock version 2: checksummed headers, unchecked chunk indexes");
+    // Superblock 0 and version-1 object headers, as h5py writes HAAV's files: nothing of them
+    // is checksummed, the chunk indexes are checked before HDF5 reads them.
+    assert_eq!(bytes[8], 0, "superblock version 0");
     let nodes = chunk_nodes(&bytes);
     assert!(nodes.len() >= 4, "a chunk B-tree per dataset: {nodes:?}");
     let whole = HaavVisCtxReader::open(&path).unwrap().preload().unwrap();
@@ -95,8 +97,11 @@ fn damaged_chunk_b_trees_of_our_gzip_datasets_are_damage_when_opened() {
             damage(&mut b, node);
             let p = dir.path().join(format!("{what}-{node}.h5"));
             std::fs::write(&p, &b).unwrap();
-            let r = HaavVisCtxReader::open(&p).unwrap();
-            let errors: Vec<Error> = [5, 6].iter().filter_map(|&id| r.get(id).err()).collect();
+            let errors: Vec<Error> = match HaavVisCtxReader::open(&p) {
+                // A file in h5py's default format is checked whole as it is opened.
+                Err(e) => vec![e],
+                Ok(r) => [5, 6].iter().filter_map(|&id| r.get(id).err()).collect(),
+            };
             assert_eq!(errors.len(), 1, "{what} of the node at {node}: one image fails");
             assert!(damaged(&errors[0]), "{what} of the node at {node}: {}", errors[0]);
             assert!(errors[0].to_string().contains("chunk index"), "{}", errors[0]);

@@ -395,9 +395,10 @@ fn h5py_sees_haavs_schema_in_our_files() {
 }
 
 /// At ViT-B/32's sizes (a 50 x 768 grid, 512 pooled; d = 768 and k = 16, so `whole` holds
-/// 128 x 768 features) every dataset spans several chunks, partial at the edges: the writers that
-/// compress chunks on rayon's threads and copy them in, and the serial ones (HDF5 compressing),
-/// give the file h5py writes with HAAV's calls, as h5py sees it (values by digest).
+/// 128 x 768 features) every dataset spans several chunks, partial at the edges: the native
+/// writers (chunks compressed on rayon's threads, every byte written without HDF5), and the ones
+/// through HDF5 (chunks compressed in parallel and copied in, or compressed by HDF5), give the
+/// file h5py writes with HAAV's calls, as h5py sees it (values by digest).
 #[test]
 fn chunks_compressed_in_parallel_give_haavs_files_at_real_sizes() {
     let dir = tempfile::tempdir().unwrap();
@@ -414,16 +415,24 @@ fn chunks_compressed_in_parallel_give_haavs_files_at_real_sizes() {
         want_txt["531912/whole/features"]["chunks"] != json!([1, 128, 768]),
         "one chunk per dataset: not the case this test is for"
     );
-    for serial in [false, true] {
-        let what = if serial { "serial" } else { "parallel" };
+    // The native writer, and the one through HDF5 with chunks compressed in parallel or by HDF5.
+    for (what, hdf5, serial) in
+        [("parallel", false, false), ("hdf5-parallel", true, false), ("hdf5-serial", true, true)]
+    {
         let v = dir.path().join(format!("vis-{what}.h5"));
-        let mut w = HaavVisCtxWriter::create(&v, 768, 512, &prov(), false).unwrap();
+        let mut w = match hdf5 {
+            true => HaavVisCtxWriter::create_through_hdf5(&v, 768, 512, &prov(), false).unwrap(),
+            false => HaavVisCtxWriter::create(&v, 768, 512, &prov(), false).unwrap(),
+        };
         w.set_serial_compression(serial);
         w.write_batch::<u64>(&[], 50, &[], &[]).unwrap();
         vis.write_batches(&mut w, &vis.batches(2));
         w.finish().unwrap();
         let t = dir.path().join(format!("txt-{what}.h5"));
-        let mut w = HaavTxtCtxWriter::create(&t, 768, &prov(), false).unwrap();
+        let mut w = match hdf5 {
+            true => HaavTxtCtxWriter::create_through_hdf5(&t, 768, &prov(), false).unwrap(),
+            false => HaavTxtCtxWriter::create(&t, 768, &prov(), false).unwrap(),
+        };
         w.set_serial_compression(serial);
         w.write_batch(&[]).unwrap(); // an empty batch (every image already there) adds nothing
         for b in entries.chunks(2) {

@@ -1,5 +1,5 @@
-//! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, the
-//! original profile's) recorded (every write and
+//! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, of
+//! both profiles) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
 use ctx_store::{
-    Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
+    HaavTxtCtxReader, HaavTxtCtxWriter, HaavVisCtxReader, HaavVisCtxWriter, Provenance, SyncPolicy,
+    TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
 };
 use test_support::Rng;
 
@@ -47,6 +48,29 @@ fn batch(b: u64) -> Vec<TxtEntry> {
     (b * BATCH..(b + 1) * BATCH).map(entry).collect()
 }
 
+/// HAAV's txt_ctx: k and the feature size (views of 8k, 2k and k texts per crop).
+const HAAV_K: usize = 1;
+const HAAV_D: usize = 4;
+
+fn haav_batch(b: u64) -> Vec<TxtEntry> {
+    (b * BATCH..(b + 1) * BATCH)
+        .map(|id| {
+            let mut rng = Rng::new(id + 1);
+            TxtEntry {
+                id: id.into(),
+                whole: random_view(&mut rng, 1, 8 * HAAV_K, HAAV_D),
+                five: random_view(&mut rng, 5, 2 * HAAV_K, HAAV_D),
+                nine: random_view(&mut rng, 9, HAAV_K, HAAV_D),
+            }
+        })
+        .collect()
+}
+
+/// HAAV's vis_ctx: tokens per image, grid and pooled sizes.
+const TOKENS: usize = 3;
+const GRID: usize = 8;
+const POOLED: usize = 5;
+
 fn provenance() -> Provenance {
     Provenance::new("power-cut-test", "{}")
 }
@@ -59,12 +83,16 @@ const FDIM: usize = 24;
 enum Kind {
     Txt,
     Vis,
+    HaavTxt,
+    HaavVis,
 }
 
 /// A writer of either kind.
 enum Writer {
     Txt(TxtCtxWriter),
     Vis(VisCtxWriter),
+    HaavTxt(HaavTxtCtxWriter),
+    HaavVis(HaavVisCtxWriter),
 }
 
 impl Kind {
@@ -74,6 +102,12 @@ impl Kind {
             Kind::Vis => {
                 Writer::Vis(VisCtxWriter::create(path, FDIM, &provenance(), true).unwrap())
             }
+            Kind::HaavTxt => Writer::HaavTxt(
+                HaavTxtCtxWriter::create(path, HAAV_D, &provenance(), true).unwrap(),
+            ),
+            Kind::HaavVis => Writer::HaavVis(
+                HaavVisCtxWriter::create(path, GRID, POOLED, &provenance(), true).unwrap(),
+            ),
         }
     }
 
@@ -88,6 +122,14 @@ impl Kind {
                 let (w, ids) = VisCtxWriter::append(path)?;
                 (Writer::Vis(w), integers(ids))
             }
+            Kind::HaavTxt => {
+                let (w, ids) = HaavTxtCtxWriter::append(path)?;
+                (Writer::HaavTxt(w), integers(ids))
+            }
+            Kind::HaavVis => {
+                let (w, ids) = HaavVisCtxWriter::append(path)?;
+                (Writer::HaavVis(w), integers(ids))
+            }
         })
     }
 
@@ -100,6 +142,14 @@ impl Kind {
             }
             Kind::Vis => {
                 let r = VisCtxReader::open(path).unwrap();
+                format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+            }
+            Kind::HaavTxt => {
+                let r = HaavTxtCtxReader::open(path).unwrap();
+                format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+            }
+            Kind::HaavVis => {
+                let r = HaavVisCtxReader::open(path).unwrap();
                 format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
             }
         }
@@ -116,6 +166,22 @@ impl Writer {
                     ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
                 w.write_batch(&ids, &rows).unwrap();
             }
+            Writer::HaavTxt(w) => w.write_batch(&haav_batch(b)).unwrap(),
+            Writer::HaavVis(w) => {
+                let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
+                let grid: Vec<f32> =
+                    ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(TOKENS * GRID)).collect();
+                // CLIP's pooled embeddings are L2-normalised (`check` holds them to it).
+                let pooled: Vec<f32> = ids
+                    .iter()
+                    .flat_map(|&i| {
+                        let v = Rng::new(i + 7).vec_f32(POOLED);
+                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        v.into_iter().map(move |x| x / norm)
+                    })
+                    .collect();
+                w.write_batch(&ids, TOKENS, &grid, &pooled).unwrap();
+            }
         }
     }
 
@@ -123,6 +189,8 @@ impl Writer {
         match self {
             Writer::Txt(w) => w.finish().unwrap(),
             Writer::Vis(w) => w.finish().unwrap(),
+            Writer::HaavTxt(w) => w.finish().unwrap(),
+            Writer::HaavVis(w) => w.finish().unwrap(),
         }
     }
 }
@@ -336,7 +404,7 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
 /// every image's texts, or floats).
 fn h5py_holds(kind: Kind, python: &Path, files: &[(PathBuf, u64, u64)]) {
     let code = match kind {
-        Kind::Txt => {
+        Kind::Txt | Kind::HaavTxt => {
             "
 import sys, h5py
 for p in sys.argv[1:]:
@@ -350,6 +418,15 @@ import sys, h5py
 for p in sys.argv[1:]:
     with h5py.File(p, 'r') as f:
         print(len(f), sum(f[k][()].shape[0] for k in f))
+"
+        }
+        Kind::HaavVis => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        print(len(f), sum(f[k]['grid_features'][()].size + f[k]['pooled_features'][()].size
+                          for k in f))
 "
         }
     };
@@ -366,7 +443,11 @@ for p in sys.argv[1:]:
     for ((p, lo, hi), line) in files.iter().zip(lines) {
         let n: u64 = line.split(' ').next().unwrap().parse().unwrap();
         assert!(*lo <= n && n <= *hi, "{}: {n} images, not {lo}..={hi}", p.display());
-        let per_image = if kind == Kind::Txt { 9 } else { FDIM as u64 };
+        let per_image = match kind {
+            Kind::Txt | Kind::HaavTxt => 9,
+            Kind::Vis => FDIM as u64,
+            Kind::HaavVis => (TOKENS * GRID + POOLED) as u64,
+        };
         assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
 }
@@ -396,6 +477,36 @@ fn every_power_cut_state_of_a_batch_synced_vis_run_keeps_its_durable_batches() {
 #[test]
 fn every_power_cut_state_of_a_vis_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(Kind::Vis, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_haav_txt_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::HaavTxt, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 100, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_haav_txt_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(Kind::HaavTxt, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_haav_vis_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::HaavVis, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 100, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_haav_vis_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(Kind::HaavVis, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");

@@ -17,7 +17,7 @@ pub(crate) const H5PY_GZIP_LEVEL: u8 = 4;
 /// The size h5py's `guess_chunk` counts per element: numpy's `itemsize` (8 for the object
 /// dtype of variable-length strings).
 const F32_ITEMSIZE: usize = 4;
-const STRING_ITEMSIZE: usize = 8;
+pub(crate) const STRING_ITEMSIZE: usize = 8;
 
 /// h5py refuses a chunked dataset with an empty axis (the guessed chunk is larger than it), and
 /// so does HDF5: an empty axis is an input error here too.

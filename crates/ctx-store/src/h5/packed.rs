@@ -71,6 +71,14 @@ impl Staged<'_> {
     }
 }
 
+impl Staged<'_> {
+    /// Each staged dataset's chunk shape and compressed chunks (row-major), in the order they
+    /// were staged, for a writer that stores them itself (`oldh5`).
+    pub(crate) fn into_chunks(self) -> Vec<(Vec<usize>, Vec<Vec<u8>>)> {
+        self.packed.into_iter().map(|d| (d.chunk, d.chunks)).collect()
+    }
+}
+
 impl Packer {
     /// A packer for `path` (named in errors), compressing at `level`.
     pub(crate) fn new(path: &Path, level: u8) -> Self {
@@ -194,7 +202,10 @@ fn gather(data: &[f32], shape: &[usize], chunk: &[usize], position: &[usize], ou
 }
 
 /// `data` as one zlib stream (what HDF5's deflate filter stores), by `z` (fresh or reset).
-fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2::CompressError> {
+pub(crate) fn deflate(
+    z: &mut Compress,
+    data: &[u8],
+) -> std::result::Result<Vec<u8>, flate2::CompressError> {
     // zlib's compressBound, plus room for the header and check value.
     let mut out = Vec::with_capacity(data.len() + data.len() / 1000 + 64);
     loop {

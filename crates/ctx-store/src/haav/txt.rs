@@ -10,11 +10,13 @@ use crate::compact::CompactInfo;
 use crate::compact::db::LoadCaptions;
 use crate::entry::{TxtEntry, ViewEntry};
 use crate::error::{Error, Result};
-use crate::h5::{self, h5err};
+use crate::h5::{self, h5err, resume};
 use crate::haav::attr_size;
 use crate::haav::caption_db::HaavCaptionDb;
-use crate::id::{ImageId, Key};
+use crate::id::{self, ImageId, Key};
 use crate::kind::{FileKind, Profile};
+use crate::oldh5::file::{NativeFile, RootAttr};
+use crate::oldh5::haav_txt::NativeHaavTxt;
 use crate::original::txt::{TxtCtxReader, TxtCtxWriter};
 use crate::provenance::Provenance;
 use crate::schema::{self, View};
@@ -30,17 +32,25 @@ pub(crate) fn read_fdim(path: &Path, root: &Group) -> Result<usize> {
     }
 }
 
-/// Writes HAAV's `txt_ctx.hdf5` batch by batch, through [`TxtCtxWriter`] (same resume and flush
-/// per batch) with gzip-compressed datasets and the root attribute `fdim`.
+/// Writes HAAV's `txt_ctx.hdf5` batch by batch, each batch committed by one write once
+/// [`write_batch`] returns (`docs/crash-safety.md`): without the HDF5 library (`oldh5`), or
+/// through [`TxtCtxWriter`]'s HDF5 path (gzip datasets) to continue a file in another format.
 ///
 /// Every entry must have HAAV's layout: views of 1, 5 and 9 crops holding 8k, 2k and k texts
 /// per crop, `d = fdim`, and the same k as the file's other images.
+///
+/// [`write_batch`]: HaavTxtCtxWriter::write_batch
 pub struct HaavTxtCtxWriter {
-    inner: TxtCtxWriter,
+    backend: Backend,
     path: std::path::PathBuf,
     fdim: usize,
     /// The file's k (texts per crop of `nine`), from its first image.
     k: Option<usize>,
+}
+
+enum Backend {
+    Native(NativeHaavTxt),
+    Hdf5(TxtCtxWriter),
 }
 
 impl HaavTxtCtxWriter {
@@ -54,30 +64,58 @@ impl HaavTxtCtxWriter {
     ) -> Result<Self> {
         let path = path.as_ref();
         let fdim_i64 = attr_size(path, FDIM_OBJECT, fdim)?;
+        let prov = provenance.attributes(FileKind::HaavTxtCtx);
+        let mut attributes: Vec<RootAttr> =
+            prov.iter().map(|&(name, value)| RootAttr::Str(name, value)).collect();
+        attributes.push(RootAttr::I64(schema::FDIM, fdim_i64));
+        let native = NativeHaavTxt::create(path, &attributes, overwrite)?;
+        Ok(Self { backend: Backend::Native(native), path: path.to_owned(), fdim, k: None })
+    }
+
+    /// [`create`](Self::create) through the HDF5 library (the writer before the native one: the
+    /// same file as h5py sees it, not atomic by batch), for comparisons in tests and benchmarks.
+    #[doc(hidden)]
+    pub fn create_through_hdf5(
+        path: impl AsRef<Path>,
+        fdim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let fdim_i64 = attr_size(path, FDIM_OBJECT, fdim)?;
         let inner =
             TxtCtxWriter::create_as(path, provenance, overwrite, FileKind::HaavTxtCtx, |w| {
                 h5::write_attr_i64(&w.path, w.file(), schema::FDIM, fdim_i64)
             })?;
-        Ok(Self { inner, path: path.to_owned(), fdim, k: None })
+        Ok(Self { backend: Backend::Hdf5(inner), path: path.to_owned(), fdim, k: None })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
-    /// complete images; an image group missing a view or dataset (a crash inside a flush) is
-    /// removed.
+    /// complete images; an image group missing a view or dataset (left by a writer through the
+    /// HDF5 library, killed inside a flush) is written again.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
         let path = path.as_ref();
-        let (inner, ids) = TxtCtxWriter::append_as(path, FileKind::HaavTxtCtx)?;
-        let w = inner.h5().ok_or_else(|| library_only(path))?;
-        let fdim = read_fdim(&w.path, w.file())?;
-        let k = match ids.first() {
+        NativeFile::recover(path)?;
+        let file = h5::open_read(path)?;
+        let fdim = read_fdim(path, &file)?;
+        let complete = resume::complete_ids(path, &file, complete_image)?;
+        let k = match complete.first() {
             Some(id) => {
                 let nine = format!("{id}/{}/{}", View::Nine, schema::SCORES);
-                let ds = w.file().dataset(&nine).map_err(h5err(&w.path, &nine))?;
+                let ds = file.dataset(&nine).map_err(h5err(path, &nine))?;
                 ds.shape().get(1).copied()
             }
             None => None,
         };
-        Ok((Self { inner, path: path.to_owned(), fdim, k }, ids))
+        drop(file); // its lock, before the writer takes its own
+        let (backend, complete) = match NativeHaavTxt::append(path, &complete)? {
+            Some(native) => (Backend::Native(native), complete),
+            None => {
+                let (inner, ids) = TxtCtxWriter::append_as(path, FileKind::HaavTxtCtx)?;
+                (Backend::Hdf5(inner), ids)
+            }
+        };
+        Ok((Self { backend, path: path.to_owned(), fdim, k }, complete))
     }
 
     /// The feature size (root attribute `fdim`).
@@ -85,9 +123,9 @@ impl HaavTxtCtxWriter {
         self.fdim
     }
 
-    /// Writes a batch of images and flushes it to disk.
+    /// Writes a batch of images and commits it.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
-        let path = &self.inner.h5().ok_or_else(|| library_only(&self.path))?.path;
+        let path = &self.path;
         for e in entries {
             let k = check_entry(path, e, self.fdim)?;
             match self.k {
@@ -101,30 +139,45 @@ impl HaavTxtCtxWriter {
                 _ => self.k = Some(k),
             }
         }
-        self.inner.write_batch(entries)
+        match &mut self.backend {
+            Backend::Native(native) => {
+                let names = entries
+                    .iter()
+                    .map(|e| id::checked_name(path, &e.id).map(|n| n.into_owned()))
+                    .collect::<Result<Vec<String>>>()?;
+                native.write_batch(entries, &names)
+            }
+            Backend::Hdf5(inner) => inner.write_batch(entries),
+        }
     }
 
-    /// With `serial`, the float chunks are compressed by HDF5 on the calling thread, as before
-    /// the parallel writer: the same file, for benchmarks and tests.
+    /// With `serial`, a file written through the HDF5 library
+    /// ([`create_through_hdf5`](Self::create_through_hdf5)) has its float chunks compressed by
+    /// HDF5 on the calling thread: the same file, for benchmarks and tests. No effect on the
+    /// native writer.
     #[doc(hidden)]
     pub fn set_serial_compression(&mut self, serial: bool) {
-        self.inner.set_serial_compression(serial);
+        if let Backend::Hdf5(inner) = &mut self.backend {
+            inner.set_serial_compression(serial);
+        }
     }
 
-    /// Flushes and closes the file.
+    /// Closes the file, synced and recorded as finished (natively written files; through HDF5,
+    /// flushed): every batch is committed already.
     pub fn finish(self) -> Result<()> {
-        self.inner.finish()
+        match self.backend {
+            Backend::Native(native) => native.finish(),
+            Backend::Hdf5(inner) => inner.finish(),
+        }
     }
 }
 
-/// HAAV's files are written through the HDF5 library (gzip-compressed chunks); a writer without
-/// it would be this crate's mistake, reported rather than panicking.
-fn library_only(path: &Path) -> Error {
-    Error::Schema {
-        path: path.to_owned(),
-        message: "HAAV's txt_ctx is written through the HDF5 library, but this writer is not"
-            .into(),
-    }
+/// Whether an image group holds the three views, each with its three datasets.
+fn complete_image(g: &Group) -> bool {
+    View::ALL.iter().all(|v| {
+        g.group(v.name())
+            .is_ok_and(|vg| resume::holds(&vg, &[schema::FEATURES, schema::SCORES, schema::TEXTS]))
+    })
 }
 
 /// Checks HAAV's layout of one entry; returns its k.

@@ -12,6 +12,8 @@ use crate::h5::{self, gzip, h5err, packed, resume};
 use crate::haav::attr_size;
 use crate::id::{self, ImageId, Key};
 use crate::kind::FileKind;
+use crate::oldh5::file::{NativeFile, RootAttr};
+use crate::oldh5::haav_vis::{NativeHaavVis, VisBatch};
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
@@ -36,21 +38,30 @@ fn pooled_object(id: impl std::fmt::Display) -> String {
     format!("{id}/{}", schema::POOLED_FEATURES)
 }
 
-/// Writes HAAV's `vis_ctx.hdf5` batch by batch; each batch is on disk once [`write_batch`]
-/// returns, and [`append`] resumes a killed run.
+/// Writes HAAV's `vis_ctx.hdf5` batch by batch, each batch committed by one write once
+/// [`write_batch`] returns (`docs/crash-safety.md`): without the HDF5 library (`oldh5`), or
+/// through it to continue a file in another format. [`append`] resumes a killed run.
 ///
 /// [`write_batch`]: HaavVisCtxWriter::write_batch
 /// [`append`]: HaavVisCtxWriter::append
 pub struct HaavVisCtxWriter {
-    w: h5::Writer,
+    backend: Backend,
+    path: PathBuf,
     fdim_grid: usize,
     fdim_pooled: usize,
     /// Tokens per image of the file's images (HAAV's training code stacks them).
     tokens: Option<usize>,
-    /// Compresses a batch's chunks on rayon's threads (`packed`).
-    packer: packed::Packer,
-    /// Compress through HDF5 on the calling thread instead (the previous path).
-    serial: bool,
+}
+
+enum Backend {
+    Native(NativeHaavVis),
+    Hdf5 {
+        w: h5::Writer,
+        /// Compresses a batch's chunks on rayon's threads (`packed`).
+        packer: packed::Packer,
+        /// Compress through HDF5 on the calling thread instead.
+        serial: bool,
+    },
 }
 
 impl HaavVisCtxWriter {
@@ -67,34 +78,73 @@ impl HaavVisCtxWriter {
         let path = path.as_ref();
         let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
         let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
-        let w = h5::Writer::create(path, overwrite)?;
         // HAAV's script sets them in this order.
+        let mut attributes = vec![
+            RootAttr::I64(schema::FDIM_POOLED, pooled),
+            RootAttr::I64(schema::FDIM_GRID, grid),
+        ];
+        let prov = provenance.attributes(FileKind::HaavVisCtx);
+        attributes.extend(prov.iter().map(|&(name, value)| RootAttr::Str(name, value)));
+        let native = NativeHaavVis::create(path, &attributes, overwrite)?;
+        Ok(Self {
+            backend: Backend::Native(native),
+            path: path.to_owned(),
+            fdim_grid,
+            fdim_pooled,
+            tokens: None,
+        })
+    }
+
+    /// [`create`](Self::create) through the HDF5 library (the writer before the native one: the
+    /// same file as h5py sees it, not atomic by batch), for comparisons in tests and benchmarks.
+    #[doc(hidden)]
+    pub fn create_through_hdf5(
+        path: impl AsRef<Path>,
+        fdim_grid: usize,
+        fdim_pooled: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
+        let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
+        let w = h5::Writer::create(path, overwrite)?;
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_POOLED, pooled)?;
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_GRID, grid)?;
         provenance.write(&w.path, w.file(), FileKind::HaavVisCtx)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
         let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
-        Ok(Self { w, fdim_grid, fdim_pooled, tokens: None, packer, serial: false })
+        Ok(Self {
+            backend: Backend::Hdf5 { w, packer, serial: false },
+            path: path.to_owned(),
+            fdim_grid,
+            fdim_pooled,
+            tokens: None,
+        })
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its
-    /// complete images; an image group missing a dataset (a crash inside a flush) is removed.
+    /// complete images; an image group missing a dataset (left by a writer through the HDF5
+    /// library, killed inside a flush) is written again.
     pub fn append(path: impl AsRef<Path>) -> Result<(Self, Vec<ImageId>)> {
-        let w = h5::Writer::append(path.as_ref())?;
-        let (fdim_grid, fdim_pooled) = read_dims(&w.path, w.file())?;
-        let ids = resume::complete_image_groups(&w, |g| {
-            resume::holds(g, &[schema::GRID_FEATURES, schema::POOLED_FEATURES])
-        })?;
-        let tokens = match ids.first() {
-            Some(id) => {
-                let object = grid_object(id);
-                let ds = w.file().dataset(&object).map_err(h5err(&w.path, &object))?;
-                ds.shape().first().copied()
+        let path = path.as_ref();
+        NativeFile::recover(path)?;
+        let file = h5::open_read(path)?;
+        let (fdim_grid, fdim_pooled) = read_dims(path, &file)?;
+        let ids = resume::complete_ids(path, &file, complete_image)?;
+        let tokens = first_tokens(path, &file, &ids)?;
+        drop(file); // its lock, before the writer takes its own
+        let backend = match NativeHaavVis::append(path, &ids)? {
+            Some(native) => Backend::Native(native),
+            None => {
+                let w = h5::Writer::append(path)?;
+                resume::complete_image_groups(&w, complete_image)?;
+                let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
+                Backend::Hdf5 { w, packer, serial: false }
             }
-            None => None,
         };
-        let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
-        Ok((Self { w, fdim_grid, fdim_pooled, tokens, packer, serial: false }, ids))
+        let w = Self { backend, path: path.to_owned(), fdim_grid, fdim_pooled, tokens };
+        Ok((w, ids))
     }
 
     /// The width of `grid_features`.
@@ -109,7 +159,7 @@ impl HaavVisCtxWriter {
 
     /// Writes `ids.len()` images: `grid` holds their `(tokens, fdim_grid)` grids back to back
     /// (`ids.len() * tokens * fdim_grid` values), `pooled` their `(fdim_pooled,)` embeddings.
-    /// Every image of a file has the same `tokens`. Flushed to disk before returning. Ids are
+    /// Every image of a file has the same `tokens`. Committed before returning. Ids are
     /// integers or names ([`Key`]).
     pub fn write_batch<K: Key>(
         &mut self,
@@ -118,7 +168,7 @@ impl HaavVisCtxWriter {
         grid: &[f32],
         pooled: &[f32],
     ) -> Result<()> {
-        let path = self.w.path.clone();
+        let path = self.path.clone();
         if let Some(t) = self.tokens.filter(|&t| t != tokens) {
             return Err(Error::Input {
                 path,
@@ -126,44 +176,36 @@ impl HaavVisCtxWriter {
                 message: format!("{tokens} tokens per image, but the file's images have {t}"),
             });
         }
-        let (gsize, psize) = (tokens * self.fdim_grid, self.fdim_pooled);
         bounds::check_len(
             &path,
             schema::GRID_FEATURES,
             &[ids.len(), tokens, self.fdim_grid],
             grid.len(),
         )?;
-        bounds::check_len(&path, schema::POOLED_FEATURES, &[ids.len(), psize], pooled.len())?;
-        let root = self.w.file();
-        let names = ids.iter().map(|id| id::checked_name(&path, id)).collect::<Result<Vec<_>>>()?;
-        let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
-        // Each image's two datasets, in the order HAAV's script writes them.
-        let arrays: Vec<packed::F32Array<'_>> = names
+        bounds::check_len(
+            &path,
+            schema::POOLED_FEATURES,
+            &[ids.len(), self.fdim_pooled],
+            pooled.len(),
+        )?;
+        let names = ids
             .iter()
-            .enumerate()
-            .flat_map(|(i, id)| {
-                let p = &pooled[i * psize..(i + 1) * psize];
-                let g = &grid[i * gsize..(i + 1) * gsize];
-                [
-                    (pname.to_owned(), pooled_object(id), p, vec![psize]),
-                    (gname.to_owned(), grid_object(id), g, vec![tokens, self.fdim_grid]),
-                ]
-            })
-            .map(|(name, object, data, shape)| packed::F32Array { name, object, data, shape })
-            .collect();
-        let staged =
-            if self.serial || ids.is_empty() { None } else { Some(self.packer.stage(&arrays)?) };
-        for (i, (name, pair)) in names.iter().zip(arrays.chunks_exact(2)).enumerate() {
-            let g = root.create_group(name).map_err(h5err(&path, name))?;
-            for (j, a) in pair.iter().enumerate() {
-                match &staged {
-                    Some(s) => s.write_to(2 * i + j, &g, &a.name, &a.object)?,
-                    None => gzip::write_f32(&path, &g, &a.name, &a.object, &a.shape, a.data)?,
-                }
+            .map(|id| id::checked_name(&path, id).map(|n| n.into_owned()))
+            .collect::<Result<Vec<String>>>()?;
+        match &mut self.backend {
+            Backend::Native(native) => native.write_batch(&VisBatch {
+                names: &names,
+                tokens,
+                fdim_grid: self.fdim_grid,
+                fdim_pooled: self.fdim_pooled,
+                grid,
+                pooled,
+            })?,
+            Backend::Hdf5 { w, packer, serial } => {
+                let dims = (self.fdim_grid, self.fdim_pooled);
+                write_through_hdf5(w, packer, *serial, &names, tokens, dims, grid, pooled)?;
             }
-            testing::at(WritePoint::Entry(i));
         }
-        self.w.end_batch()?;
         if !ids.is_empty() {
             self.tokens = Some(tokens);
         }
@@ -171,17 +213,82 @@ impl HaavVisCtxWriter {
         Ok(())
     }
 
-    /// With `serial`, the chunks are compressed by HDF5 on the calling thread, as before the
-    /// parallel writer: the same file, for benchmarks and tests.
+    /// With `serial`, a file written through the HDF5 library
+    /// ([`create_through_hdf5`](Self::create_through_hdf5)) has its chunks compressed by HDF5 on
+    /// the calling thread: the same file, for benchmarks and tests. No effect on the native
+    /// writer.
     #[doc(hidden)]
     pub fn set_serial_compression(&mut self, serial: bool) {
-        self.serial = serial;
+        if let Backend::Hdf5 { serial: s, .. } = &mut self.backend {
+            *s = serial;
+        }
     }
 
-    /// Flushes and closes the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.w.close()
+    /// Closes the file, synced and recorded as finished (natively written files; through HDF5,
+    /// flushed): every batch is committed already.
+    pub fn finish(self) -> Result<()> {
+        match self.backend {
+            Backend::Native(native) => native.finish(),
+            Backend::Hdf5 { mut w, .. } => w.close(),
+        }
     }
+}
+
+/// Whether an image group holds both datasets.
+fn complete_image(g: &Group) -> bool {
+    resume::holds(g, &[schema::GRID_FEATURES, schema::POOLED_FEATURES])
+}
+
+/// The tokens of the first of `ids`, if any.
+fn first_tokens(path: &Path, file: &Group, ids: &[ImageId]) -> Result<Option<usize>> {
+    let Some(id) = ids.first() else { return Ok(None) };
+    let object = grid_object(id);
+    let ds = file.dataset(&object).map_err(h5err(path, &object))?;
+    Ok(ds.shape().first().copied())
+}
+
+/// A batch through the HDF5 library: its chunks compressed on rayon's threads (`packed`) or,
+/// with `serial`, by HDF5; each image's group and datasets, in the order HAAV's script writes
+/// them; then HDF5's flush.
+#[allow(clippy::too_many_arguments)]
+fn write_through_hdf5(
+    w: &h5::Writer,
+    packer: &packed::Packer,
+    serial: bool,
+    names: &[String],
+    tokens: usize,
+    (fdim_grid, psize): (usize, usize),
+    grid: &[f32],
+    pooled: &[f32],
+) -> Result<()> {
+    let (path, root) = (&w.path, w.file());
+    let gsize = tokens * fdim_grid;
+    let (pname, gname) = (schema::POOLED_FEATURES, schema::GRID_FEATURES);
+    let arrays: Vec<packed::F32Array<'_>> = names
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let p = &pooled[i * psize..(i + 1) * psize];
+            let g = &grid[i * gsize..(i + 1) * gsize];
+            [
+                (pname.to_owned(), pooled_object(id), p, vec![psize]),
+                (gname.to_owned(), grid_object(id), g, vec![tokens, fdim_grid]),
+            ]
+        })
+        .map(|(name, object, data, shape)| packed::F32Array { name, object, data, shape })
+        .collect();
+    let staged = if serial || names.is_empty() { None } else { Some(packer.stage(&arrays)?) };
+    for (i, (name, pair)) in names.iter().zip(arrays.chunks_exact(2)).enumerate() {
+        let g = root.create_group(name).map_err(h5err(path, name))?;
+        for (j, a) in pair.iter().enumerate() {
+            match &staged {
+                Some(s) => s.write_to(2 * i + j, &g, &a.name, &a.object)?,
+                None => gzip::write_f32(path, &g, &a.name, &a.object, &a.shape, a.data)?,
+            }
+        }
+        testing::at(WritePoint::Entry(i));
+    }
+    w.end_batch()
 }
 
 /// Reads HAAV's `vis_ctx.hdf5` (written by HAAV's `encode_images.py` or by us).

@@ -23,10 +23,16 @@
 //! or, for objects opened later, `access` checks them when they are opened.
 
 pub(crate) mod access;
+// Used by the caption_db and HAAV writers as they move onto it.
+#[allow(dead_code)]
+pub(crate) mod chunked;
 mod encode;
 pub(crate) mod file;
 #[cfg(test)]
 mod fuzz;
+mod gzip_batch;
+pub(crate) mod haav_txt;
+pub(crate) mod haav_vis;
 mod io;
 mod parse;
 pub(crate) mod read;

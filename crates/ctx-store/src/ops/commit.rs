@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 /// How a file's batches were committed, and whether its writer finished it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitState {
-    /// Written by ctx-store's native writer (the original profile's `txt_ctx.hdf5` and
-    /// `vis_ctx.hdf5`): every
+    /// Written by ctx-store's native writer (`txt_ctx.hdf5` and `vis_ctx.hdf5`, both
+    /// profiles): every
     /// batch committed by one write, its images all there or none; the file holds every batch
     /// committed before its writer stopped.
     Atomic {
@@ -56,10 +56,9 @@ pub fn commit_state(path: impl AsRef<Path>) -> Result<CommitState> {
     })
 }
 
-/// Before a file is continued: a file of the native writer (the original profile's
-/// `txt_ctx.hdf5` and `vis_ctx.hdf5`) is rolled back to its last sync if the machine restarted since (a power cut may have torn what was committed after
-/// it; `docs/crash-safety.md`); any other file is left as it is. `TxtCtxWriter::append` and
-/// `VisCtxWriter::append` do this themselves; callers that read the file before (its provenance) call it first.
+/// Before a file is continued: a file of the native writer (`txt_ctx.hdf5` and
+/// `vis_ctx.hdf5`, both profiles) is rolled back to its last sync if the machine restarted since (a power cut may have torn what was committed after
+/// it; `docs/crash-safety.md`); any other file is left as it is. The writers' `append`s do this themselves; callers that read the file before (its provenance) call it first.
 pub fn recover(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     if !path.exists() {

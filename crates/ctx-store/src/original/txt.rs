@@ -112,14 +112,6 @@ impl TxtCtxWriter {
         Ok((Self { backend: Backend::Hdf5 { w, compressed } }, complete))
     }
 
-    /// The file being written through the HDF5 library (`None` when written without it).
-    pub(crate) fn h5(&self) -> Option<&h5::Writer> {
-        match &self.backend {
-            Backend::Hdf5 { w, .. } => Some(w),
-            Backend::Native(_) => None,
-        }
-    }
-
     /// With `serial`, HAAV's float chunks are compressed by HDF5 on the calling thread, as
     /// before the parallel writer (no effect on other files).
     pub(crate) fn set_serial_compression(&mut self, serial: bool) {

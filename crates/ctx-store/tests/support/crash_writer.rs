@@ -9,7 +9,8 @@
 //! ctx-store-crash-writer KIND PATH write N     write a new PATH of N batches, uninterrupted
 //! ```
 //!
-//! KIND is `txt`, `vis`, `caption` (contiguous layout) or `caption-original`. STOP is
+//! KIND is `txt`, `vis`, `haav-txt`, `haav-vis`, `caption` (contiguous layout) or
+//! `caption-original`. STOP is
 //! `POINT@BATCH`, with POINT one of `entryN`, `rawN`, `before-flush`, `index`, `flushed` (the
 //! [`WritePoint`]s) or `between` (after `write_batch` returned): the writer prints
 //! `stopped at POINT in batch BATCH` and sleeps until killed. STOP `flush@BATCH` stops nowhere: it
@@ -25,8 +26,8 @@ use std::time::Duration;
 
 use ctx_store::testing::{WritePoint, set_write_hook};
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, ImageId, Provenance, TxtCtxWriter, TxtEntry, ViewEntry,
-    VisCtxWriter,
+    CaptionDbWriter, CaptionLayout, HaavTxtCtxWriter, HaavVisCtxWriter, ImageId, Provenance,
+    TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
 };
 
 /// Entries (images, or phrases) per batch.
@@ -37,6 +38,12 @@ const K: usize = 8;
 const D: usize = 64;
 /// vis_ctx: feature size.
 const FDIM: usize = 96;
+/// HAAV's txt_ctx: k (views of 8k, 2k and k texts per crop); vis_ctx: tokens, grid and pooled
+/// sizes.
+const HAAV_K: usize = 2;
+const TOKENS: usize = 4;
+const GRID: usize = 32;
+const POOLED: usize = 16;
 /// caption_db: key and feature sizes.
 const DIM: usize = 8;
 
@@ -58,27 +65,51 @@ impl Values {
     }
 }
 
-fn view(v: &mut Values, crops: usize) -> ViewEntry {
-    let mut scores = v.f32s(crops * K);
-    scores.chunks_mut(K).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+fn view(v: &mut Values, crops: usize, k: usize) -> ViewEntry {
+    let mut scores = v.f32s(crops * k);
+    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
     ViewEntry {
         crops,
-        k: K,
+        k,
         d: D,
-        features: v.f32s(crops * K * D),
+        features: v.f32s(crops * k * D),
         scores,
-        texts: (0..crops * K).map(|i| format!("phrase {i} {}", v.next() % 1000)).collect(),
+        texts: (0..crops * k).map(|i| format!("phrase {i} {}", v.next() % 1000)).collect(),
     }
 }
 
 fn txt_entry(id: u64) -> TxtEntry {
     let mut v = Values(id);
-    TxtEntry { id: id.into(), whole: view(&mut v, 1), five: view(&mut v, 5), nine: view(&mut v, 9) }
+    let (whole, five) = (view(&mut v, 1, K), view(&mut v, 5, K));
+    TxtEntry { id: id.into(), whole, five, nine: view(&mut v, 9, K) }
+}
+
+/// An entry of HAAV's layout.
+fn haav_txt_entry(id: u64) -> TxtEntry {
+    let mut v = Values(id);
+    let (whole, five) = (view(&mut v, 1, 8 * HAAV_K), view(&mut v, 5, 2 * HAAV_K));
+    TxtEntry { id: id.into(), whole, five, nine: view(&mut v, 9, HAAV_K) }
+}
+
+/// HAAV's vis_ctx of `ids`: their grids and their (L2-normalised) pooled vectors.
+fn haav_vis(ids: &[u64]) -> (Vec<f32>, Vec<f32>) {
+    let mut grid = Vec::new();
+    let mut pooled = Vec::new();
+    for &i in ids {
+        let mut v = Values(i);
+        grid.extend(v.f32s(TOKENS * GRID));
+        let p = v.f32s(POOLED);
+        let norm = p.iter().map(|x| x * x).sum::<f32>().sqrt();
+        pooled.extend(p.iter().map(|x| x / norm));
+    }
+    (grid, pooled)
 }
 
 enum Writer {
     Txt(TxtCtxWriter),
     Vis(VisCtxWriter),
+    HaavTxt(HaavTxtCtxWriter),
+    HaavVis(HaavVisCtxWriter),
     Caption(CaptionDbWriter),
 }
 
@@ -89,6 +120,10 @@ impl Writer {
         Ok(match kind {
             "txt" => Writer::Txt(TxtCtxWriter::create(path, &prov, true)?),
             "vis" => Writer::Vis(VisCtxWriter::create(path, FDIM, &prov, true)?),
+            "haav-txt" => Writer::HaavTxt(HaavTxtCtxWriter::create(path, D, &prov, true)?),
+            "haav-vis" => {
+                Writer::HaavVis(HaavVisCtxWriter::create(path, GRID, POOLED, &prov, true)?)
+            }
             "caption" => Writer::Caption(caption(CaptionLayout::Contiguous)?),
             _ => Writer::Caption(caption(CaptionLayout::Original)?),
         })
@@ -105,6 +140,14 @@ impl Writer {
                 let (w, ids) = VisCtxWriter::append(path)?;
                 (Writer::Vis(w), ids.iter().filter_map(ImageId::as_u64).collect())
             }
+            "haav-txt" => {
+                let (w, ids) = HaavTxtCtxWriter::append(path)?;
+                (Writer::HaavTxt(w), ids.iter().filter_map(ImageId::as_u64).collect())
+            }
+            "haav-vis" => {
+                let (w, ids) = HaavVisCtxWriter::append(path)?;
+                (Writer::HaavVis(w), ids.iter().filter_map(ImageId::as_u64).collect())
+            }
             _ => {
                 let w = CaptionDbWriter::append(path)?;
                 let rows = (0..w.rows() as u64).collect();
@@ -120,6 +163,13 @@ impl Writer {
             Writer::Vis(w) => {
                 let rows: Vec<f32> = ids.iter().flat_map(|&i| Values(i).f32s(FDIM)).collect();
                 w.write_batch(ids, &rows)
+            }
+            Writer::HaavTxt(w) => {
+                w.write_batch(&ids.iter().map(|&i| haav_txt_entry(i)).collect::<Vec<_>>())
+            }
+            Writer::HaavVis(w) => {
+                let (grid, pooled) = haav_vis(ids);
+                w.write_batch(ids, TOKENS, &grid, &pooled)
             }
             Writer::Caption(w) => {
                 let mut v = Values(b);
@@ -139,6 +189,8 @@ impl Writer {
         match self {
             Writer::Txt(w) => w.finish(),
             Writer::Vis(w) => w.finish(),
+            Writer::HaavTxt(w) => w.finish(),
+            Writer::HaavVis(w) => w.finish(),
             Writer::Caption(w) => w.finish(),
         }
     }
