@@ -4,7 +4,7 @@
 # floor, its device mode (the host's part and libtorch's part timed apart), and pipeline-bench's
 # device mode (retrieve-captions' stages with a stand-in model against a decode-only loop, wall
 # clock and CPU time). Prints each run's JSON line, then min and median of each and the ratios.
-#   ROUNDS=5 IMAGES=160 THREADS=1 bash benches/resize_device_cpu.sh [DIR]
+#   ROUNDS=5 IMAGES=160 THREADS=1 bash benches/resize_device_cpu.sh [DIR]   (NO_BUILD=1: the binaries as built)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -12,7 +12,7 @@ dir=${1:-$root/target/bench/coco-like}
 n=${IMAGES:-160}
 rounds=${ROUNDS:-5}
 threads=${THREADS:-1}
-cargo build --release -q -p xctx-benches --bin crops-bench --bin pipeline-bench
+[ -n "${NO_BUILD:-}" ] || cargo build --release -q -p xctx-benches --bin crops-bench --bin pipeline-bench
 [ "$(ls "$dir"/*.jpg 2>/dev/null | wc -l)" -ge "$n" ] || .venv/bin/python benches/crops_reference.py make "$dir" "$n"
 bin=target/release
 log=$(mktemp)

@@ -80,7 +80,8 @@ fn device(paths: &[std::path::PathBuf], threads: usize, run_device: bool) -> any
     // The host's parts, summed over threads: decoding, the crops' plans, the batch's tables,
     // the packing.
     let parts = std::sync::Mutex::new([0f64; 4]);
-    let add = |i: usize, t: Instant| parts.lock().expect("not poisoned")[i] += t.elapsed().as_secs_f64();
+    let add =
+        |i: usize, t: Instant| parts.lock().expect("not poisoned")[i] += t.elapsed().as_secs_f64();
     let (start, cpu) = (Instant::now(), xctx_benches::cpu_seconds());
     let batches: Vec<(Vec<u8>, DeviceCrops)> = pool.install(|| {
         paths
