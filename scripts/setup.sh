@@ -110,6 +110,9 @@ if [ "$(cat "$cfg" 2>/dev/null || true)" != "$new" ]; then
   echo "setup: wrote $cfg" >&2
 fi
 
+# nasm, for libjpeg-turbo's SIMD in the JPEG decoder (before anything builds `crops`).
+"$root/scripts/nasm.sh"
+
 # The xmodal_ctx Python package, built from this checkout (after .cargo/config.toml: the build
 # needs its CMAKE for HDF5).
 "$root/scripts/python_package.sh" install

@@ -4,8 +4,10 @@
 use ctx_store::{TxtEntry, ViewEntry};
 use test_support::Rng;
 
+mod cpu_time;
 mod crops_loop;
 
+pub use cpu_time::cpu_seconds;
 pub use crops_loop::{crops_loop, jpegs};
 
 const WORDS: &[&str] = &[

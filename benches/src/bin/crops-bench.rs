@@ -5,10 +5,11 @@
 //! SIMD zune-jpeg one, whose levels differ from Pillow's by a few); or, with `device`, the crops resized by libtorch's integer tensor
 //! operations (`DeviceCrops`, on the CPU here): the host's part (decode, the crops' tables, the
 //! images packed into one buffer per batch of 64) and the device's part timed apart, with the
-//! bytes and multiply-adds per image.
+//! bytes and multiply-adds per image, and the host's part split into decoding, the crops' plans,
+//! the batch's tables and the packing (`device-host`: the host's part only).
 //!
 //! ```text
-//! crops-bench DIR THREADS [decode-only | decode-fast | f16 | u8 | device]
+//! crops-bench DIR THREADS [decode-only | decode-fast | f16 | u8 | device | device-host]
 //! ```
 
 use std::io::Write;
@@ -25,13 +26,13 @@ fn main() -> anyhow::Result<()> {
     let jpeg = if fast { crops::JpegDecoder::Fast } else { crops::JpegDecoder::Exact };
     let half = args.get(3).is_some_and(|a| a == "f16");
     let levels = args.get(3).is_some_and(|a| a == "u8");
-    if args.get(3).is_some_and(|a| a == "device") {
+    if let Some(mode @ ("device" | "device-host")) = args.get(3).map(String::as_str) {
         let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
-        return device(&paths, threads);
+        return device(&paths, threads, mode == "device");
     }
     let paths = xctx_benches::jpegs(std::path::Path::new(dir))?;
     let p = crops::ClipPreprocess::default();
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), xctx_benches::cpu_seconds());
     let ok = if decode_only {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         pool.install(|| {
@@ -50,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         xctx_benches::crops_loop::<f32>(&paths, threads, &p)?
     };
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu.zip(xctx_benches::cpu_seconds()).map(|(a, b)| b - a);
     anyhow::ensure!(ok == paths.len(), "{} of {} images failed", paths.len() - ok, paths.len());
     let op = match (decode_only, half, levels) {
         (true, ..) if fast => "decode (zune-jpeg)",
@@ -62,20 +64,25 @@ fn main() -> anyhow::Result<()> {
         std::io::stdout(),
         "{}",
         serde_json::json!({"op": op, "threads": threads, "images": paths.len(), "seconds": secs,
-                           "images_per_s": paths.len() as f64 / secs})
+                           "cpu_seconds": cpu, "images_per_s": paths.len() as f64 / secs})
     )?;
     Ok(())
 }
 
-/// The `device` mode: see the file's description.
-fn device(paths: &[std::path::PathBuf], threads: usize) -> anyhow::Result<()> {
+/// The `device` mode (`device-host`: the host's part only): see the file's description.
+fn device(paths: &[std::path::PathBuf], threads: usize, run_device: bool) -> anyhow::Result<()> {
     use clip_encoder::{DeviceCrops, Placement, Tensor};
     use rayon::prelude::*;
     const BATCH: usize = 64;
     let pre = crops::ClipPreprocess::default();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     tch::set_num_threads(threads as i32);
-    let start = Instant::now();
+    // The host's parts, summed over threads: decoding, the crops' plans, the batch's tables,
+    // the packing.
+    let parts = std::sync::Mutex::new([0f64; 4]);
+    let add =
+        |i: usize, t: Instant| parts.lock().expect("not poisoned")[i] += t.elapsed().as_secs_f64();
+    let (start, cpu) = (Instant::now(), xctx_benches::cpu_seconds());
     let batches: Vec<(Vec<u8>, DeviceCrops)> = pool.install(|| {
         paths
             .par_chunks(BATCH)
@@ -83,14 +90,19 @@ fn device(paths: &[std::path::PathBuf], threads: usize) -> anyhow::Result<()> {
                 let decoded: Vec<(crops::RgbImage, Vec<crops::CropPlan>)> = chunk
                     .par_iter()
                     .map(|f| -> anyhow::Result<_> {
+                        let t = Instant::now();
                         let img = crops::decode(f)?;
+                        add(0, t);
+                        let t = Instant::now();
                         let plans = crops::image_boxes(img.width, img.height)
                             .iter()
                             .map(|b| pre.crop_plan(img.width, img.height, *b))
                             .collect::<crops::Result<Vec<_>>>()?;
+                        add(1, t);
                         Ok((img, plans))
                     })
                     .collect::<anyhow::Result<_>>()?;
+                let t = Instant::now();
                 let mut offset = 0;
                 let plans: Vec<(Placement, Vec<crops::CropPlan>)> = decoded
                     .iter()
@@ -101,32 +113,46 @@ fn device(paths: &[std::path::PathBuf], threads: usize) -> anyhow::Result<()> {
                     })
                     .collect();
                 let dc = DeviceCrops::new(&plans)?;
+                add(2, t);
+                let t = Instant::now();
                 let imgs: Vec<&crops::RgbImage> = decoded.iter().map(|(i, _)| i).collect();
-                Ok((clip_encoder::pack_images(&imgs, dc.bytes_needed()).0, dc))
+                let packed = clip_encoder::pack_images(&imgs, dc.bytes_needed()).0;
+                add(3, t);
+                Ok((packed, dc))
             })
             .collect::<anyhow::Result<_>>()
     })?;
     let host_s = start.elapsed().as_secs_f64();
+    let host_cpu = cpu.zip(xctx_benches::cpu_seconds()).map(|(a, b)| b - a);
     let start = Instant::now();
     let (mut image_bytes, mut cost) = (0, clip_encoder::CropCost::default());
     for (data, dc) in &batches {
-        let levels = dc.levels(&Tensor::from_slice(data))?;
-        anyhow::ensure!(levels.size()[0] as usize == dc.len(), "crops of a batch");
         image_bytes += data.len();
         let c = dc.cost();
         cost.table_bytes += c.table_bytes;
         cost.multiply_adds += c.multiply_adds;
         cost.output_bytes += c.output_bytes;
+        if !run_device {
+            continue;
+        }
+        let levels = dc.levels(&Tensor::from_slice(data))?;
+        anyhow::ensure!(levels.size()[0] as usize == dc.len(), "crops of a batch");
     }
     let device_s = start.elapsed().as_secs_f64();
     let n = paths.len() as f64;
+    let ms = |s: f64| 1000.0 * s / n;
+    let p = *parts.lock().expect("not poisoned");
     writeln!(
         std::io::stdout(),
         "{}",
         serde_json::json!({"op": "device crops (libtorch on the CPU)", "threads": threads,
             "images": paths.len(), "batch": BATCH,
-            "host_seconds": host_s, "host_images_per_s": n / host_s,
-            "device_seconds": device_s, "device_images_per_s": n / device_s,
+            "host_seconds": host_s, "host_cpu_seconds": host_cpu,
+            "host_images_per_s": n / host_s,
+            "device_seconds": run_device.then_some(device_s),
+            "device_images_per_s": run_device.then_some(n / device_s),
+            "host_ms_per_image": {"decode": ms(p[0]), "plans": ms(p[1]), "tables": ms(p[2]),
+                                  "packing": ms(p[3])},
             "per_image": {"image_bytes": image_bytes as f64 / n,
                           "table_bytes": cost.table_bytes as f64 / n,
                           "output_level_bytes": cost.output_bytes as f64 / n,
