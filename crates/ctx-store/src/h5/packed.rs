@@ -194,7 +194,10 @@ fn gather(data: &[f32], shape: &[usize], chunk: &[usize], position: &[usize], ou
 }
 
 /// `data` as one zlib stream (what HDF5's deflate filter stores), by `z` (fresh or reset).
-fn deflate(z: &mut Compress, data: &[u8]) -> std::result::Result<Vec<u8>, flate2::CompressError> {
+pub(crate) fn deflate(
+    z: &mut Compress,
+    data: &[u8],
+) -> std::result::Result<Vec<u8>, flate2::CompressError> {
     // zlib's compressBound, plus room for the header and check value.
     let mut out = Vec::with_capacity(data.len() + data.len() / 1000 + 64);
     loop {

@@ -23,6 +23,9 @@
 //! or, for objects opened later, `access` checks them when they are opened.
 
 pub(crate) mod access;
+// Used by the caption_db and HAAV writers as they move onto it.
+#[allow(dead_code)]
+pub(crate) mod chunked;
 mod encode;
 pub(crate) mod file;
 #[cfg(test)]
