@@ -1,5 +1,5 @@
 //! A disk that fills up inside a batch: the native writers' writes (`txt_ctx.hdf5`,
-//! `vis_ctx.hdf5`) fail with
+//! `vis_ctx.hdf5`, `caption_db.hdf5` in the contiguous layout) fail with
 //! "no space left on device" after a number of bytes (what fits is written), at many points of
 //! a run. The error is one line naming the file; once space is freed, the same file continues
 //! with every batch committed before the failure, to the uninterrupted run's content. A real
@@ -10,7 +10,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use ctx_store::{
-    Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, testing,
+    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
+    VisCtxReader, VisCtxWriter, testing,
 };
 use test_support::Rng;
 
@@ -36,6 +37,11 @@ fn batch(b: u64) -> Vec<TxtEntry> {
 }
 
 fn content(path: &Path) -> String {
+    if let Ok(db) = CaptionDb::open(path)
+        && db.layout() == CaptionLayout::Contiguous
+    {
+        return format!("{:?} {:?}", db.load().unwrap(), db.sources().unwrap());
+    }
     if VisCtxReader::open(path).is_ok() {
         let r = VisCtxReader::open(path).unwrap();
         return format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap());
@@ -61,6 +67,35 @@ fn vis_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
         let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
         let rows: Vec<f32> = ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
         if let Err(e) = w.write_batch(&ids, &rows) {
+            return (Some(b), Some(e));
+        }
+    }
+    (Some(BATCHES), w.finish().err())
+}
+
+/// caption_db: rows per batch (six batches fill two of the floats' 2048-row chunks), key and
+/// feature sizes.
+const CAPTION_BATCH: usize = 500;
+const KD: usize = 4;
+const FD: usize = 6;
+
+/// [`run`] of a caption_db file (contiguous layout, with sources).
+fn caption_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
+    let prov = Provenance::new("disk-full-test", "{}");
+    let mut w = match from {
+        0 => match CaptionDbWriter::create(path, CaptionLayout::Contiguous, KD, FD, &prov, true) {
+            Ok(w) => w,
+            Err(e) => return (None, Some(e)),
+        },
+        _ => CaptionDbWriter::append(path).unwrap(),
+    };
+    for b in from..BATCHES {
+        let n = CAPTION_BATCH;
+        let mut rng = Rng::new(b + 1);
+        let (k, f) = (rng.vec_f32(n * KD), rng.vec_f32(n * FD));
+        let captions: Vec<String> = (0..n).map(|i| format!("phrase {b} {i}")).collect();
+        let sources: Vec<String> = (0..n).map(|i| (i % 5).to_string()).collect();
+        if let Err(e) = w.write_batch_with_sources(&k, &f, &captions, Some(&sources)) {
             return (Some(b), Some(e));
         }
     }
@@ -99,6 +134,15 @@ fn a_full_disk_inside_a_vis_batch_loses_nothing_committed() {
     full_disk(vis_run, |p| VisCtxWriter::append(p).map(|(_, ids)| integers(ids)));
 }
 
+#[test]
+fn a_full_disk_inside_a_caption_db_batch_loses_nothing_committed() {
+    full_disk(caption_run, |p| {
+        let rows = CaptionDbWriter::append(p)?.rows();
+        // As many entries as the other kinds' batches hold, per batch.
+        Ok((0..(rows / CAPTION_BATCH) as u64 * BATCH).collect())
+    });
+}
+
 /// Fills the disk at 39 points of `run`'s file; `held` opens it to be continued.
 fn full_disk(run: Run, held: fn(&Path) -> ctx_store::Result<Vec<u64>>) {
     let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,7 +150,9 @@ fn full_disk(run: Run, held: fn(&Path) -> ctx_store::Result<Vec<u64>>) {
     let want_path = dir.path().join("uninterrupted.h5");
     assert!(run(&want_path, 0).1.is_none());
     let want = content(&want_path);
-    let size = std::fs::metadata(&want_path).unwrap().len();
+    // The bytes on the disk: a caption database's last chunks are allocated, not all written.
+    let meta = std::fs::metadata(&want_path).unwrap();
+    let size = meta.len().min(std::os::unix::fs::MetadataExt::blocks(&meta) * 512);
     let path = dir.path().join("full.h5");
     let mut failed_in_a_batch = 0;
     for i in 1..40u64 {
@@ -142,6 +188,11 @@ fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
 #[test]
 fn a_file_size_limit_on_vis_is_one_line_naming_the_file_and_the_file_resumes() {
     file_size_limit("vis", 40);
+}
+
+#[test]
+fn a_file_size_limit_on_caption_db_is_one_line_naming_the_file_and_the_file_resumes() {
+    file_size_limit("caption", 100);
 }
 
 /// [`a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes`] for the crash

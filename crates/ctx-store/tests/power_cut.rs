@@ -1,5 +1,5 @@
 //! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, the
-//! original profile's) recorded (every write and
+//! original profile's, and `caption_db.hdf5` in the contiguous layout) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
 use ctx_store::{
-    Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
+    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter,
+    TxtEntry, VisCtxReader, VisCtxWriter, check,
 };
 use test_support::Rng;
 
@@ -54,17 +55,25 @@ fn provenance() -> Provenance {
 /// vis_ctx: the feature size.
 const FDIM: usize = 24;
 
+/// caption_db: rows per batch (the fourth batch crosses the first 2048-row chunk), key and
+/// feature sizes.
+const CAPTION_BATCH: u64 = 520;
+const KD: usize = 4;
+const FD: usize = 6;
+
 /// The file being simulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Txt,
     Vis,
+    Caption,
 }
 
-/// A writer of either kind.
+/// A writer of any kind.
 enum Writer {
     Txt(TxtCtxWriter),
     Vis(VisCtxWriter),
+    Caption(CaptionDbWriter),
 }
 
 impl Kind {
@@ -74,7 +83,23 @@ impl Kind {
             Kind::Vis => {
                 Writer::Vis(VisCtxWriter::create(path, FDIM, &provenance(), true).unwrap())
             }
+            Kind::Caption => Writer::Caption(
+                CaptionDbWriter::create(
+                    path,
+                    CaptionLayout::Contiguous,
+                    KD,
+                    FD,
+                    &provenance(),
+                    true,
+                )
+                .unwrap(),
+            ),
         }
+    }
+
+    /// Entries (images, or rows) per batch.
+    fn per_batch(self) -> u64 {
+        if self == Kind::Caption { CAPTION_BATCH } else { BATCH }
     }
 
     /// Opens `path` to continue it: the writer and the images it holds.
@@ -87,6 +112,11 @@ impl Kind {
             Kind::Vis => {
                 let (w, ids) = VisCtxWriter::append(path)?;
                 (Writer::Vis(w), integers(ids))
+            }
+            Kind::Caption => {
+                let w = CaptionDbWriter::append(path)?;
+                let rows = (0..w.rows() as u64).collect();
+                (Writer::Caption(w), rows)
             }
         })
     }
@@ -102,6 +132,11 @@ impl Kind {
                 let r = VisCtxReader::open(path).unwrap();
                 format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
             }
+            Kind::Caption => {
+                let db = CaptionDb::open(path).unwrap();
+                let sources = db.sources().unwrap();
+                format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
+            }
         }
     }
 }
@@ -116,6 +151,18 @@ impl Writer {
                     ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
                 w.write_batch(&ids, &rows).unwrap();
             }
+            Writer::Caption(w) => {
+                let n = CAPTION_BATCH as usize;
+                let mut rng = Rng::new(b + 1);
+                let captions: Vec<String> = (0..n).map(|i| format!("phrase {b} {i}")).collect();
+                let sources: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).collect();
+                let (mut k, f) = (rng.vec_f32(n * KD), rng.vec_f32(n * FD));
+                for row in k.chunks_mut(KD) {
+                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    row.iter_mut().for_each(|x| *x /= norm);
+                }
+                w.write_batch_with_sources(&k, &f, &captions, Some(&sources)).unwrap();
+            }
         }
     }
 
@@ -123,6 +170,7 @@ impl Writer {
         match self {
             Writer::Txt(w) => w.finish().unwrap(),
             Writer::Vis(w) => w.finish().unwrap(),
+            Writer::Caption(w) => w.finish().unwrap(),
         }
     }
 }
@@ -220,14 +268,14 @@ fn states(pending: &[IoOp], rng: &mut Rng) -> Vec<(String, Vec<IoOp>)> {
 
 /// Batches the record commits (`Committed`) in its first `cut` operations, and those a
 /// completed sync made durable (`Durable` after a `Sync` among them).
-fn committed_and_durable(ops: &[IoOp], cut: usize) -> (u64, Option<u64>) {
+fn committed_and_durable(ops: &[IoOp], cut: usize, per_batch: u64) -> (u64, Option<u64>) {
     let mut committed = 0;
     let mut durable = None;
     for (i, op) in ops.iter().enumerate() {
         match op {
-            IoOp::Committed(n) if i <= cut => committed = *n / BATCH, // marks the write before
+            IoOp::Committed(n) if i <= cut => committed = *n / per_batch, // marks the write before
             IoOp::Durable(n) if i > 0 && i - 1 < cut && ops[i - 1] == IoOp::Sync => {
-                durable = Some(*n / BATCH);
+                durable = Some(*n / per_batch);
             }
             _ => {}
         }
@@ -260,7 +308,8 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
         if cut > 0 && !matches!(ops[cut - 1], IoOp::Write { .. } | IoOp::SetLen(_) | IoOp::Sync) {
             continue; // the same states as the cut before this marker
         }
-        let (committed, durable) = committed_and_durable(&ops, cut);
+        let (committed, durable) = committed_and_durable(&ops, cut, kind.per_batch());
+        let batch = kind.per_batch();
         let last_sync = ops[..cut].iter().rposition(|op| *op == IoOp::Sync);
         let mut base = Vec::new();
         apply(&mut base, &ops[..last_sync.map_or(0, |s| s + 1)]);
@@ -289,7 +338,7 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
                 // Synced at every batch, the state opens as it is, before it is continued.
                 let keep = keep_dir.join(format!("{}.h5", out.h5py.len()));
                 std::fs::copy(&path, &keep).unwrap();
-                out.h5py.push((keep, durable * BATCH, committed * BATCH));
+                out.h5py.push((keep, durable * batch, committed * batch));
             }
             // As the pipeline does before it reads the file's provenance.
             ctx_store::recover(&path).unwrap_or_else(|e| panic!("{at}: recover: {e}"));
@@ -297,9 +346,9 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
                 kind.append(&path).unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
             drop(w);
             let n = ids.len() as u64;
-            out.fewer += usize::from(n / BATCH < committed);
-            assert!(n.is_multiple_of(BATCH), "{at}: {n} images, not whole batches");
-            let held = n / BATCH;
+            out.fewer += usize::from(n / batch < committed);
+            assert!(n.is_multiple_of(batch), "{at}: {n} images, not whole batches");
+            let held = n / batch;
             if killed {
                 assert_eq!(held, committed, "{at}: a killed writer's file");
             } else {
@@ -352,6 +401,15 @@ for p in sys.argv[1:]:
         print(len(f), sum(f[k][()].shape[0] for k in f))
 "
         }
+        Kind::Caption => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        n = f['keys'].shape[0]
+        print(n, len(f['captions'][()]) + (len(f['sources'][()]) if 'sources' in f else n))
+"
+        }
     };
     let out = std::process::Command::new(python)
         .arg("-c")
@@ -366,7 +424,11 @@ for p in sys.argv[1:]:
     for ((p, lo, hi), line) in files.iter().zip(lines) {
         let n: u64 = line.split(' ').next().unwrap().parse().unwrap();
         assert!(*lo <= n && n <= *hi, "{}: {n} images, not {lo}..={hi}", p.display());
-        let per_image = if kind == Kind::Txt { 9 } else { FDIM as u64 };
+        let per_image = match kind {
+            Kind::Txt => 9,
+            Kind::Vis => FDIM as u64,
+            Kind::Caption => 2,
+        };
         assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
 }
@@ -396,6 +458,21 @@ fn every_power_cut_state_of_a_batch_synced_vis_run_keeps_its_durable_batches() {
 #[test]
 fn every_power_cut_state_of_a_vis_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(Kind::Vis, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::Caption, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 100, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_caption_db_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(Kind::Caption, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");

@@ -23,6 +23,7 @@
 //! or, for objects opened later, `access` checks them when they are opened.
 
 pub(crate) mod access;
+pub(crate) mod caption_db;
 // Used by the caption_db and HAAV writers as they move onto it.
 #[allow(dead_code)]
 pub(crate) mod chunked;
