@@ -1,4 +1,4 @@
-//! `caption_db.hdf5` in the contiguous layout, written by the native writer: h5py (both pinned
+//! `caption_db.hdf5` in both layouts, written by the native writer: h5py (both pinned
 //! versions) sees what it saw in the HDF5 library's file, ctx-store reads it equal, a resumed
 //! file (the native writer's or the HDF5 library's) continues to the uninterrupted run's
 //! content, and `ctx-inspect`'s commit state is atomic.
@@ -32,7 +32,10 @@ fn write(w: &mut CaptionDbWriter, first: usize, sizes: &[usize], sources: bool) 
 }
 
 fn create(path: &Path, hdf5: bool) -> CaptionDbWriter {
-    let layout = CaptionLayout::Contiguous;
+    create_in(path, CaptionLayout::Contiguous, hdf5)
+}
+
+fn create_in(path: &Path, layout: CaptionLayout, hdf5: bool) -> CaptionDbWriter {
     if hdf5 {
         CaptionDbWriter::create_through_hdf5(path, layout, KD, FD, &provenance(), true).unwrap()
     } else {
@@ -44,7 +47,8 @@ fn create(path: &Path, hdf5: bool) -> CaptionDbWriter {
 fn content(path: &Path) -> String {
     let db = CaptionDb::open(path).unwrap();
     let c = db.load().unwrap();
-    format!("{} {c:?} {:?} {:?}", db.len(), db.sources().unwrap(), db.provenance().unwrap())
+    let (sources, prov) = (db.sources().unwrap(), db.provenance().unwrap());
+    format!("{} {} {c:?} {sources:?} {prov:?}", db.len(), db.batches())
 }
 
 /// What h5py sees of a file: attributes, and every object's kind, dtype, shape, maximum
@@ -168,4 +172,49 @@ fn a_resumed_file_continues_to_the_uninterrupted_runs_content() {
     let (k, f, c, _) = batch(9, 2);
     let err = w.write_batch(&k, &f, &c).expect_err("refused").to_string();
     assert!(err.contains("without sources"), "{err}");
+}
+
+/// The original layout: a gzip group per batch, chunks of h5py's `guess_chunk` (B-trees of
+/// more than 64 chunks: `tests/caption_db_parallel.rs`).
+#[test]
+fn h5py_sees_the_native_original_layout_as_the_hdf5_librarys_and_it_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [1500, 1, 700, 2];
+    for sources in [false, true] {
+        let (native, hdf5) = (dir.path().join("native.h5"), dir.path().join("hdf5.h5"));
+        for (path, through) in [(&native, false), (&hdf5, true)] {
+            let mut w = create_in(path, CaptionLayout::Original, through);
+            write(&mut w, 0, &sizes, sources);
+            w.finish().unwrap();
+        }
+        assert_eq!(content(&native), content(&hdf5), "sources {sources}");
+        let views = h5py_views(&[&native, &hdf5]);
+        for v in &views {
+            assert_eq!(v[0], v[1], "sources {sources}: h5py's view of the two files");
+            assert_eq!(v[0]["0/keys"][1], serde_json::json!([1500, KD]), "{v}");
+        }
+        assert_eq!(views[0], views[1], "the two h5py versions");
+        assert_eq!(
+            commit_state(&native).unwrap(),
+            CommitState::Atomic { synced: true, finished: true }
+        );
+        // Resumed after two batches: the same content.
+        let resumed = dir.path().join("resumed.h5");
+        let mut w = create_in(&resumed, CaptionLayout::Original, false);
+        write(&mut w, 0, &sizes[..2], sources);
+        w.finish().unwrap();
+        let mut w = CaptionDbWriter::append(&resumed).unwrap();
+        assert_eq!((w.batches(), w.rows()), (2, 1501));
+        write(&mut w, 2, &sizes[2..], sources);
+        w.finish().unwrap();
+        assert_eq!(content(&resumed), content(&native));
+    }
+    // An empty batch is refused, the file unchanged.
+    let path = dir.path().join("native.h5");
+    let before = content(&path);
+    let mut w = CaptionDbWriter::append(&path).unwrap();
+    let err = w.write_batch_with_sources(&[], &[], &[], Some(&[])).expect_err("refused");
+    assert!(err.to_string().contains("empty"), "{err}");
+    drop(w);
+    assert_eq!(content(&path), before);
 }

@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::h5::gzip::{H5PY_GZIP_LEVEL, guess_chunk};
 use crate::h5::{self, h5err, packed};
 use crate::kind::{CaptionLayout, FileKind};
-use crate::oldh5::caption_db::NativeCaptionDb;
 use crate::provenance::Provenance;
 use crate::schema;
 use crate::testing::{self, WritePoint};
@@ -42,8 +41,8 @@ pub struct CaptionDbWriter {
     /// The HDF5 library's writer: the original layout, or a file the native one cannot
     /// continue.
     w: Option<h5::Writer>,
-    /// The contiguous layout without the HDF5 library (`oldh5::caption_db`).
-    native: Option<NativeCaptionDb>,
+    /// Either layout without the HDF5 library (`oldh5::caption_db`, `oldh5::caption_groups`).
+    native: Option<native::Native>,
     path: PathBuf,
     layout: CaptionLayout,
     key_dim: usize,
@@ -72,11 +71,8 @@ impl CaptionDbWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
-        if layout == CaptionLayout::Contiguous {
-            let native = native::create(path, key_dim, feature_dim, provenance, overwrite)?;
-            return Ok(Self::of_native(native, path, key_dim, feature_dim, 0, None));
-        }
-        Self::create_through_hdf5(path, layout, key_dim, feature_dim, provenance, overwrite)
+        let native = native::create(path, layout, key_dim, feature_dim, provenance, overwrite)?;
+        Ok(Self::of_native(native, path, layout, (key_dim, feature_dim), (0, 0), None))
     }
 
     /// [`create`](Self::create) with every layout written through the HDF5 library, as before
@@ -132,11 +128,15 @@ impl CaptionDbWriter {
         let batches = db.groups.len();
         let has_sources = (rows > 0 || batches > 0 || db.sources).then_some(db.sources);
         drop(db);
-        if layout == CaptionLayout::Contiguous
-            && let Some(native) =
+        let native = match layout {
+            CaptionLayout::Contiguous => {
                 native::append(path, key_dim, feature_dim, rows, has_sources == Some(true))?
-        {
-            return Ok(Self::of_native(native, path, key_dim, feature_dim, rows, has_sources));
+            }
+            CaptionLayout::Original => native::append_groups(path, batches, rows)?,
+        };
+        if let Some(native) = native {
+            let dims = (key_dim, feature_dim);
+            return Ok(Self::of_native(native, path, layout, dims, (batches, rows), has_sources));
         }
         let w = h5::Writer::append(path)?;
         let grown = open_grown(&w, layout)?;
@@ -159,13 +159,13 @@ impl CaptionDbWriter {
         })
     }
 
-    /// A writer of the contiguous layout through `native`.
+    /// A writer through `native`, of a file holding `batches` groups and `rows` rows.
     fn of_native(
-        native: NativeCaptionDb,
+        native: native::Native,
         path: &Path,
-        key_dim: usize,
-        feature_dim: usize,
-        rows: usize,
+        layout: CaptionLayout,
+        (key_dim, feature_dim): (usize, usize),
+        (batches, rows): (usize, usize),
         has_sources: Option<bool>,
     ) -> Self {
         Self {
@@ -173,10 +173,10 @@ impl CaptionDbWriter {
             w: None,
             native: Some(native),
             path: path.to_owned(),
-            layout: CaptionLayout::Contiguous,
+            layout,
             key_dim,
             feature_dim,
-            batches: 0,
+            batches,
             rows,
             packer: packed::Packer::new(path, H5PY_GZIP_LEVEL),
             serial: false,
@@ -233,7 +233,8 @@ impl CaptionDbWriter {
                 t.iter().map(|s| s.as_str()).collect()
             }
             let source_strs = sources.as_deref().map(strs);
-            native.write_batch(keys, features, &strs(&texts), source_strs.as_deref())?;
+            let (k, f) = ((keys, self.key_dim), (features, self.feature_dim));
+            native.write_batch(k, f, &strs(&texts), source_strs.as_deref())?;
             self.batches += 1;
             self.rows += n;
             self.has_sources = Some(sources.is_some());

@@ -9,24 +9,68 @@ use crate::error::Result;
 use crate::h5::{self, h5err};
 use crate::kind::{CaptionLayout, FileKind};
 use crate::oldh5::caption_db::{Growing, NativeCaptionDb};
+use crate::oldh5::caption_groups::NativeCaptionGroups;
 use crate::oldh5::chunked::{ChunkRef, Dtype};
 use crate::oldh5::file::NativeFile;
 use crate::provenance::Provenance;
 use crate::schema;
 
-/// A new contiguous `caption_db.hdf5`: the provenance and `layout` root attributes, as the
-/// HDF5 writer orders them, and the empty datasets.
+/// The native writer of either layout.
+pub(super) enum Native {
+    Contiguous(NativeCaptionDb),
+    Original(NativeCaptionGroups),
+}
+
+impl Native {
+    /// Appends one batch (checked by the caller) and commits it.
+    pub(super) fn write_batch(
+        &mut self,
+        keys: (&[f32], usize),
+        features: (&[f32], usize),
+        captions: &[&str],
+        sources: Option<&[&str]>,
+    ) -> Result<()> {
+        match self {
+            Native::Contiguous(w) => w.write_batch(keys.0, features.0, captions, sources),
+            Native::Original(w) => w.write_batch(keys, features, captions, sources),
+        }
+    }
+
+    pub(super) fn finish(self) -> Result<()> {
+        match self {
+            Native::Contiguous(w) => w.finish(),
+            Native::Original(w) => w.finish(),
+        }
+    }
+}
+
+/// A new `caption_db.hdf5`: the provenance (and, contiguous, `layout`) root attributes, as the
+/// HDF5 writer orders them, and the contiguous layout's empty datasets.
 pub(super) fn create(
     path: &Path,
+    layout: CaptionLayout,
     key_dim: usize,
     feature_dim: usize,
     provenance: &Provenance,
     overwrite: bool,
-) -> Result<NativeCaptionDb> {
-    let mut attributes =
-        provenance.attributes(FileKind::CaptionDb(CaptionLayout::Contiguous)).to_vec();
-    attributes.push((schema::LAYOUT, schema::LAYOUT_CONTIGUOUS));
-    NativeCaptionDb::create(path, &attributes, key_dim, feature_dim, overwrite)
+) -> Result<Native> {
+    let mut attributes = provenance.attributes(FileKind::CaptionDb(layout)).to_vec();
+    Ok(match layout {
+        CaptionLayout::Contiguous => {
+            attributes.push((schema::LAYOUT, schema::LAYOUT_CONTIGUOUS));
+            let w = NativeCaptionDb::create(path, &attributes, key_dim, feature_dim, overwrite)?;
+            Native::Contiguous(w)
+        }
+        CaptionLayout::Original => {
+            Native::Original(NativeCaptionGroups::create(path, &attributes, overwrite)?)
+        }
+    })
+}
+
+/// The native writer over an existing file of the original layout (`batches` groups, `rows`
+/// rows), if it is in h5py's default format; `None` otherwise.
+pub(super) fn append_groups(path: &Path, batches: usize, rows: usize) -> Result<Option<Native>> {
+    Ok(NativeCaptionGroups::append(path, batches, rows)?.map(Native::Original))
 }
 
 /// Rolls a contiguous file back to its last sync if a power cut may have torn what came after
@@ -44,7 +88,7 @@ pub(super) fn append(
     feature_dim: usize,
     rows: usize,
     sources: bool,
-) -> Result<Option<NativeCaptionDb>> {
+) -> Result<Option<Native>> {
     let sets = {
         let file = h5::open_read(path)?;
         let mut sets = Vec::with_capacity(4);
@@ -63,7 +107,7 @@ pub(super) fn append(
     };
     let mut sets = sets.into_iter();
     let [k, f, c] = [(); 3].map(|()| sets.next().expect("three datasets"));
-    NativeCaptionDb::append(path, [k, f, c], sets.next())
+    Ok(NativeCaptionDb::append(path, [k, f, c], sets.next())?.map(Native::Contiguous))
 }
 
 /// Dataset `name` as [`Growing::new`] makes it with `rows` rows, its chunks as HDF5 lists
