@@ -1,5 +1,5 @@
 //! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, the
-//! original profile's, and `caption_db.hdf5` in the contiguous layout) recorded (every write and
+//! original profile's, and `caption_db.hdf5` in both layouts) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -67,6 +67,7 @@ enum Kind {
     Txt,
     Vis,
     Caption,
+    CaptionOriginal,
 }
 
 /// A writer of any kind.
@@ -83,23 +84,23 @@ impl Kind {
             Kind::Vis => {
                 Writer::Vis(VisCtxWriter::create(path, FDIM, &provenance(), true).unwrap())
             }
-            Kind::Caption => Writer::Caption(
-                CaptionDbWriter::create(
-                    path,
-                    CaptionLayout::Contiguous,
-                    KD,
-                    FD,
-                    &provenance(),
-                    true,
-                )
-                .unwrap(),
-            ),
+            Kind::Caption | Kind::CaptionOriginal => {
+                let layout = match self {
+                    Kind::Caption => CaptionLayout::Contiguous,
+                    _ => CaptionLayout::Original,
+                };
+                let prov = provenance();
+                Writer::Caption(CaptionDbWriter::create(path, layout, KD, FD, &prov, true).unwrap())
+            }
         }
     }
 
     /// Entries (images, or rows) per batch.
     fn per_batch(self) -> u64 {
-        if self == Kind::Caption { CAPTION_BATCH } else { BATCH }
+        match self {
+            Kind::Caption | Kind::CaptionOriginal => CAPTION_BATCH,
+            Kind::Txt | Kind::Vis => BATCH,
+        }
     }
 
     /// Opens `path` to continue it: the writer and the images it holds.
@@ -113,7 +114,7 @@ impl Kind {
                 let (w, ids) = VisCtxWriter::append(path)?;
                 (Writer::Vis(w), integers(ids))
             }
-            Kind::Caption => {
+            Kind::Caption | Kind::CaptionOriginal => {
                 let w = CaptionDbWriter::append(path)?;
                 let rows = (0..w.rows() as u64).collect();
                 (Writer::Caption(w), rows)
@@ -132,7 +133,7 @@ impl Kind {
                 let r = VisCtxReader::open(path).unwrap();
                 format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
             }
-            Kind::Caption => {
+            Kind::Caption | Kind::CaptionOriginal => {
                 let db = CaptionDb::open(path).unwrap();
                 let sources = db.sources().unwrap();
                 format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
@@ -401,6 +402,15 @@ for p in sys.argv[1:]:
         print(len(f), sum(f[k][()].shape[0] for k in f))
 "
         }
+        Kind::CaptionOriginal => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        n = sum(g['keys'].shape[0] for g in f.values())
+        print(n, sum(len(g['captions'][()]) + len(g['sources'][()]) for g in f.values()))
+"
+        }
         Kind::Caption => {
             "
 import sys, h5py
@@ -427,7 +437,7 @@ for p in sys.argv[1:]:
         let per_image = match kind {
             Kind::Txt => 9,
             Kind::Vis => FDIM as u64,
-            Kind::Caption => 2,
+            Kind::Caption | Kind::CaptionOriginal => 2,
         };
         assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
@@ -473,6 +483,21 @@ fn every_power_cut_state_of_a_batch_synced_caption_db_run_keeps_its_durable_batc
 #[test]
 fn every_power_cut_state_of_a_caption_db_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(Kind::Caption, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_original_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::CaptionOriginal, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 60, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_an_original_caption_db_run_synced_at_its_end_rolls_back() {
+    let o = simulate(Kind::CaptionOriginal, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");

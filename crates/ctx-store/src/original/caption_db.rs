@@ -224,6 +224,11 @@ impl CaptionDbWriter {
     ) -> Result<()> {
         let n = captions.len();
         let path = self.path.clone();
+        if self.layout == CaptionLayout::Original && self.batches == 0 && n > 0 {
+            // A file of no batch group yet (one whose writer was killed before its first
+            // batch, continued) does not record the sizes: the first batch sets them.
+            (self.key_dim, self.feature_dim) = (keys.len() / n, features.len() / n);
+        }
         bounds::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
         bounds::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
         let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
