@@ -218,3 +218,58 @@ fn h5py_sees_the_native_original_layout_as_the_hdf5_librarys_and_it_resumes() {
     drop(w);
     assert_eq!(content(&path), before);
 }
+
+/// HAAV's caption database (gzip groups with `keys`, `values`, `captions`): the same as the
+/// HDF5 library's file in h5py and ctx-store, and resumed to the same content.
+#[test]
+fn haav_caption_db_is_the_hdf5_librarys_in_h5py_and_resumes() {
+    use ctx_store::{HaavCaptionDb, HaavCaptionDbWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [600, 1, 0, 9];
+    let write = |w: &mut HaavCaptionDbWriter, first: usize, sizes: &[usize]| {
+        for (i, &n) in sizes.iter().enumerate() {
+            let (k, f, c, s) = batch(first + i, n);
+            w.write_batch_with_sources(&k, &f, &c, Some(&s)).unwrap();
+        }
+    };
+    let haav_content = |path: &Path| {
+        let db = HaavCaptionDb::open(path).unwrap();
+        format!("{:?} {:?}", db.load().unwrap(), db.sources().unwrap())
+    };
+    let (native, hdf5) = (dir.path().join("native.h5"), dir.path().join("hdf5.h5"));
+    let mut w = HaavCaptionDbWriter::create(&native, KD, FD, &provenance(), true).unwrap();
+    write(&mut w, 0, &sizes);
+    w.finish().unwrap();
+    let mut w =
+        HaavCaptionDbWriter::create_through_hdf5(&hdf5, KD, FD, &provenance(), true).unwrap();
+    write(&mut w, 0, &sizes);
+    w.finish().unwrap();
+    assert_eq!(haav_content(&native), haav_content(&hdf5));
+    let views = h5py_views(&[&native, &hdf5]);
+    for v in &views {
+        assert_eq!(v[0], v[1], "h5py's view of the two files");
+        assert_eq!(v[0]["0/values"][1], serde_json::json!([600, FD]), "{v}");
+    }
+    assert_eq!(views[0], views[1], "the two h5py versions");
+    assert_eq!(
+        commit_state(&native).unwrap(),
+        CommitState::Atomic { synced: true, finished: true }
+    );
+    // Resumed: a file of ours, and one of the HDF5 library's.
+    for through in [false, true] {
+        let resumed = dir.path().join(format!("resumed-{through}.h5"));
+        let mut w = if through {
+            HaavCaptionDbWriter::create_through_hdf5(&resumed, KD, FD, &provenance(), true)
+        } else {
+            HaavCaptionDbWriter::create(&resumed, KD, FD, &provenance(), true)
+        }
+        .unwrap();
+        write(&mut w, 0, &sizes[..2]);
+        w.finish().unwrap();
+        let mut w = HaavCaptionDbWriter::append(&resumed).unwrap();
+        assert_eq!((w.batches(), w.rows()), (2, 601));
+        write(&mut w, 2, &sizes[2..]);
+        w.finish().unwrap();
+        assert_eq!(haav_content(&resumed), haav_content(&native), "through HDF5 {through}");
+    }
+}

@@ -1,4 +1,5 @@
-//! `caption_db.hdf5` in the original's layout written without the HDF5 library: per batch a
+//! `caption_db.hdf5` in the original's layout (and HAAV's, whose `features` are `values`)
+//! written without the HDF5 library: per batch a
 //! group `"0"`, `"1"`, ... at the root with `keys`, `features` (float32 rows) and `captions`
 //! (and `sources`, when the rows have them: variable-length strings), each compressed as h5py's
 //! `create_dataset(..., compression="gzip")` writes it (chunks of h5py's `guess_chunk`, deflate
@@ -25,6 +26,8 @@ const STRING_ITEMSIZE: usize = 8;
 pub(crate) struct NativeCaptionGroups {
     f: NativeFile,
     packer: Packer,
+    /// The name of the second float dataset (`features`, HAAV's `values`).
+    second: &'static str,
     /// Batch groups in the file.
     batches: usize,
     /// Rows in the file, for the test recording's commit marks.
@@ -32,24 +35,33 @@ pub(crate) struct NativeCaptionGroups {
 }
 
 impl NativeCaptionGroups {
-    /// Creates `path` with the string root `attributes`.
+    /// Creates `path` with the string root `attributes`; `second`: the second float dataset's
+    /// name.
     pub(crate) fn create(
         path: &Path,
         attributes: &[(&str, &str)],
+        second: &'static str,
         overwrite: bool,
     ) -> Result<Self> {
         let attrs: Vec<RootAttr> = attributes.iter().map(|&(n, v)| RootAttr::Str(n, v)).collect();
         let f = NativeFile::create(path, &attrs, overwrite)?;
-        Ok(Self { f, packer: Packer::new(path, H5PY_GZIP_LEVEL), batches: 0, rows: 0 })
+        let packer = Packer::new(path, H5PY_GZIP_LEVEL);
+        Ok(Self { f, packer, second, batches: 0, rows: 0 })
     }
 
     /// Opens an existing file of `batches` groups holding `rows` rows to add batches, if it is
     /// in h5py's default format (`None` otherwise).
-    pub(crate) fn append(path: &Path, batches: usize, rows: usize) -> Result<Option<Self>> {
+    pub(crate) fn append(
+        path: &Path,
+        second: &'static str,
+        batches: usize,
+        rows: usize,
+    ) -> Result<Option<Self>> {
         let keep = |name: &str| name.parse::<usize>().is_ok_and(|b| b < batches);
         Ok(NativeFile::append(path, keep)?.map(|f| Self {
             f,
             packer: Packer::new(path, H5PY_GZIP_LEVEL),
+            second,
             batches,
             rows: rows as u64,
         }))
@@ -81,8 +93,7 @@ impl NativeCaptionGroups {
             data,
             shape: vec![n, width],
         };
-        let floats =
-            [rows(schema::KEYS, keys, key_dim), rows(schema::FEATURES, features, feature_dim)];
+        let floats = [rows(schema::KEYS, keys, key_dim), rows(self.second, features, feature_dim)];
         let staged = self.packer.stage(&floats)?;
         testing::at(WritePoint::Entry(0));
         let eof = self.f.eof;

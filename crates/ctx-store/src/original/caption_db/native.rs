@@ -61,16 +61,19 @@ pub(super) fn create(
             let w = NativeCaptionDb::create(path, &attributes, key_dim, feature_dim, overwrite)?;
             Native::Contiguous(w)
         }
-        CaptionLayout::Original => {
-            Native::Original(NativeCaptionGroups::create(path, &attributes, overwrite)?)
-        }
+        CaptionLayout::Original => Native::Original(NativeCaptionGroups::create(
+            path,
+            &attributes,
+            schema::FEATURES,
+            overwrite,
+        )?),
     })
 }
 
 /// The native writer over an existing file of the original layout (`batches` groups, `rows`
 /// rows), if it is in h5py's default format; `None` otherwise.
 pub(super) fn append_groups(path: &Path, batches: usize, rows: usize) -> Result<Option<Native>> {
-    Ok(NativeCaptionGroups::append(path, batches, rows)?.map(Native::Original))
+    Ok(NativeCaptionGroups::append(path, schema::FEATURES, batches, rows)?.map(Native::Original))
 }
 
 /// Rolls a contiguous file back to its last sync if a power cut may have torn what came after
