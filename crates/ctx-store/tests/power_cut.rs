@@ -1,5 +1,5 @@
 //! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, the
-//! original profile's, and `caption_db.hdf5` in both layouts) recorded (every write and
+//! original profile's, and `caption_db.hdf5` in both layouts and HAAV's) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
 use ctx_store::{
-    CaptionDb, CaptionDbWriter, CaptionLayout, Provenance, SyncPolicy, TxtCtxReader, TxtCtxWriter,
-    TxtEntry, VisCtxReader, VisCtxWriter, check,
+    CaptionDb, CaptionDbWriter, CaptionLayout, HaavCaptionDb, HaavCaptionDbWriter, Provenance,
+    SyncPolicy, TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
 };
 use test_support::Rng;
 
@@ -68,6 +68,7 @@ enum Kind {
     Vis,
     Caption,
     CaptionOriginal,
+    HaavCaption,
 }
 
 /// A writer of any kind.
@@ -75,6 +76,7 @@ enum Writer {
     Txt(TxtCtxWriter),
     Vis(VisCtxWriter),
     Caption(CaptionDbWriter),
+    Haav(HaavCaptionDbWriter),
 }
 
 impl Kind {
@@ -92,13 +94,16 @@ impl Kind {
                 let prov = provenance();
                 Writer::Caption(CaptionDbWriter::create(path, layout, KD, FD, &prov, true).unwrap())
             }
+            Kind::HaavCaption => Writer::Haav(
+                HaavCaptionDbWriter::create(path, KD, FD, &provenance(), true).unwrap(),
+            ),
         }
     }
 
     /// Entries (images, or rows) per batch.
     fn per_batch(self) -> u64 {
         match self {
-            Kind::Caption | Kind::CaptionOriginal => CAPTION_BATCH,
+            Kind::Caption | Kind::CaptionOriginal | Kind::HaavCaption => CAPTION_BATCH,
             Kind::Txt | Kind::Vis => BATCH,
         }
     }
@@ -119,6 +124,11 @@ impl Kind {
                 let rows = (0..w.rows() as u64).collect();
                 (Writer::Caption(w), rows)
             }
+            Kind::HaavCaption => {
+                let w = HaavCaptionDbWriter::append(path)?;
+                let rows = (0..w.rows() as u64).collect();
+                (Writer::Haav(w), rows)
+            }
         })
     }
 
@@ -138,6 +148,11 @@ impl Kind {
                 let sources = db.sources().unwrap();
                 format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
             }
+            Kind::HaavCaption => {
+                let db = HaavCaptionDb::open(path).unwrap();
+                let sources = db.sources().unwrap();
+                format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
+            }
         }
     }
 }
@@ -152,7 +167,7 @@ impl Writer {
                     ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
                 w.write_batch(&ids, &rows).unwrap();
             }
-            Writer::Caption(w) => {
+            Writer::Caption(_) | Writer::Haav(_) => {
                 let n = CAPTION_BATCH as usize;
                 let mut rng = Rng::new(b + 1);
                 let captions: Vec<String> = (0..n).map(|i| format!("phrase {b} {i}")).collect();
@@ -162,7 +177,12 @@ impl Writer {
                     let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
                     row.iter_mut().for_each(|x| *x /= norm);
                 }
-                w.write_batch_with_sources(&k, &f, &captions, Some(&sources)).unwrap();
+                let s = Some(&sources[..]);
+                match self {
+                    Writer::Caption(w) => w.write_batch_with_sources(&k, &f, &captions, s).unwrap(),
+                    Writer::Haav(w) => w.write_batch_with_sources(&k, &f, &captions, s).unwrap(),
+                    _ => unreachable!("a caption database's writer"),
+                }
             }
         }
     }
@@ -172,6 +192,7 @@ impl Writer {
             Writer::Txt(w) => w.finish().unwrap(),
             Writer::Vis(w) => w.finish().unwrap(),
             Writer::Caption(w) => w.finish().unwrap(),
+            Writer::Haav(w) => w.finish().unwrap(),
         }
     }
 }
@@ -402,7 +423,7 @@ for p in sys.argv[1:]:
         print(len(f), sum(f[k][()].shape[0] for k in f))
 "
         }
-        Kind::CaptionOriginal => {
+        Kind::CaptionOriginal | Kind::HaavCaption => {
             "
 import sys, h5py
 for p in sys.argv[1:]:
@@ -437,7 +458,7 @@ for p in sys.argv[1:]:
         let per_image = match kind {
             Kind::Txt => 9,
             Kind::Vis => FDIM as u64,
-            Kind::Caption | Kind::CaptionOriginal => 2,
+            Kind::Caption | Kind::CaptionOriginal | Kind::HaavCaption => 2,
         };
         assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
@@ -498,6 +519,21 @@ fn every_power_cut_state_of_a_batch_synced_original_caption_db_run_keeps_its_dur
 #[test]
 fn every_power_cut_state_of_an_original_caption_db_run_synced_at_its_end_rolls_back() {
     let o = simulate(Kind::CaptionOriginal, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_haav_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::HaavCaption, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 60, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_haav_caption_db_run_synced_at_its_end_rolls_back() {
+    let o = simulate(Kind::HaavCaption, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
