@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitState {
     /// Written by ctx-store's native writer (the original profile's `txt_ctx.hdf5` and
-    /// `vis_ctx.hdf5`): every
+    /// `vis_ctx.hdf5`, every `caption_db.hdf5`): every
     /// batch committed by one write, its images all there or none; the file holds every batch
     /// committed before its writer stopped.
     Atomic {
@@ -57,9 +57,9 @@ pub fn commit_state(path: impl AsRef<Path>) -> Result<CommitState> {
 }
 
 /// Before a file is continued: a file of the native writer (the original profile's
-/// `txt_ctx.hdf5` and `vis_ctx.hdf5`) is rolled back to its last sync if the machine restarted since (a power cut may have torn what was committed after
+/// `txt_ctx.hdf5` and `vis_ctx.hdf5`, every `caption_db.hdf5`) is rolled back to its last sync if the machine restarted since (a power cut may have torn what was committed after
 /// it; `docs/crash-safety.md`); any other file is left as it is. `TxtCtxWriter::append` and
-/// `VisCtxWriter::append` do this themselves; callers that read the file before (its provenance) call it first.
+/// `VisCtxWriter::append` (and the caption databases' writers) do this themselves; callers that read the file before (its provenance) call it first.
 pub fn recover(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     if !path.exists() {
