@@ -186,7 +186,9 @@ impl CaptionDbWriter {
     }
 
     /// With `serial`, the original layout's float chunks are compressed by HDF5 on the calling
-    /// thread, as before the parallel writer: the same file, for benchmarks and tests.
+    /// thread, as before the parallel writer: the same file, for benchmarks and tests. Only the
+    /// HDF5 library's writer ([`create_through_hdf5`](Self::create_through_hdf5), or a file the
+    /// native writer cannot continue) compresses through HDF5; the native one always on rayon.
     #[doc(hidden)]
     pub fn set_serial_compression(&mut self, serial: bool) {
         self.serial = serial;
