@@ -106,7 +106,7 @@ pub struct HaavCaptionDbWriter {
 }
 
 enum Backend {
-    Native(NativeCaptionGroups),
+    Native(Box<NativeCaptionGroups>),
     Hdf5(h5::Writer),
 }
 
@@ -124,7 +124,7 @@ impl HaavCaptionDbWriter {
         let attributes = provenance.attributes(FileKind::HaavCaptionDb);
         let native = NativeCaptionGroups::create(path, &attributes, schema::VALUES, overwrite)?;
         Ok(Self {
-            backend: Backend::Native(native),
+            backend: Backend::Native(Box::new(native)),
             path: path.to_owned(),
             dims: Some((key_dim, value_dim)),
             batches: 0,
@@ -173,7 +173,7 @@ impl HaavCaptionDbWriter {
         let Some(native) = NativeCaptionGroups::append(path, schema::VALUES, batches, rows)? else {
             return Ok(None);
         };
-        let backend = Backend::Native(native);
+        let backend = Backend::Native(Box::new(native));
         Ok(Some(Self { backend, path: path.to_owned(), dims: b.dims, batches, rows, has_sources }))
     }
 

@@ -17,8 +17,8 @@ use crate::schema;
 
 /// The native writer of either layout.
 pub(super) enum Native {
-    Contiguous(NativeCaptionDb),
-    Original(NativeCaptionGroups),
+    Contiguous(Box<NativeCaptionDb>),
+    Original(Box<NativeCaptionGroups>),
 }
 
 impl Native {
@@ -59,21 +59,20 @@ pub(super) fn create(
         CaptionLayout::Contiguous => {
             attributes.push((schema::LAYOUT, schema::LAYOUT_CONTIGUOUS));
             let w = NativeCaptionDb::create(path, &attributes, key_dim, feature_dim, overwrite)?;
-            Native::Contiguous(w)
+            Native::Contiguous(Box::new(w))
         }
-        CaptionLayout::Original => Native::Original(NativeCaptionGroups::create(
-            path,
-            &attributes,
-            schema::FEATURES,
-            overwrite,
-        )?),
+        CaptionLayout::Original => {
+            let w = NativeCaptionGroups::create(path, &attributes, schema::FEATURES, overwrite)?;
+            Native::Original(Box::new(w))
+        }
     })
 }
 
 /// The native writer over an existing file of the original layout (`batches` groups, `rows`
 /// rows), if it is in h5py's default format; `None` otherwise.
 pub(super) fn append_groups(path: &Path, batches: usize, rows: usize) -> Result<Option<Native>> {
-    Ok(NativeCaptionGroups::append(path, schema::FEATURES, batches, rows)?.map(Native::Original))
+    Ok(NativeCaptionGroups::append(path, schema::FEATURES, batches, rows)?
+        .map(|w| Native::Original(Box::new(w))))
 }
 
 /// Rolls a contiguous file back to its last sync if a power cut may have torn what came after
@@ -110,7 +109,8 @@ pub(super) fn append(
     };
     let mut sets = sets.into_iter();
     let [k, f, c] = [(); 3].map(|()| sets.next().expect("three datasets"));
-    Ok(NativeCaptionDb::append(path, [k, f, c], sets.next())?.map(Native::Contiguous))
+    Ok(NativeCaptionDb::append(path, [k, f, c], sets.next())?
+        .map(|w| Native::Contiguous(Box::new(w))))
 }
 
 /// Dataset `name` as [`Growing::new`] makes it with `rows` rows, its chunks as HDF5 lists
