@@ -7,8 +7,9 @@
 //! io-bench preload FILE                # TxtCtxReader::preload of every image
 //! io-bench floor-write OUT N K D [BATCH]  # only the float bytes, written in order, no HDF5
 //! io-bench floor-read FILE N K D          # only the float bytes, read into new buffers
-//! io-bench caption-write OUT N D LAYOUT [serial]  # CaptionDbWriter, N phrases, keys and
-//!                                                 # features D wide; LAYOUT contiguous|original
+//! io-bench caption-write OUT N D LAYOUT [serial] [hdf5]  # CaptionDbWriter, N phrases, keys
+//!                                   # and features D wide; LAYOUT contiguous|original; hdf5:
+//!                                   # through the HDF5 library (the writer before the native one)
 //! io-bench caption-load FILE [serial]     # CaptionDb::open + load (serial: load_serial)
 //! io-bench caption-floor FILE             # the file's float bytes, read in parallel
 //! io-bench vis-write OUT N D [BATCH]      # VisCtxWriter, N images of D floats in batches (64)
@@ -151,7 +152,7 @@ fn main() -> anyhow::Result<()> {
         Some(op) if op.starts_with("caption-") => caption(op, &args, &mut out)?,
         _ => bail!(
             "usage: io-bench write OUT N K D [BATCH] | preload FILE | floor-write OUT N K D \
-             [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] | \
+             [BATCH] | floor-read FILE N K D | caption-write OUT N D LAYOUT [serial] [hdf5] | \
              caption-load FILE [serial] | caption-floor FILE | vis-write OUT N D [BATCH] | \
              haav-txt-write OUT N K D [hdf5] [serial] | haav-vis-write OUT N TOKENS GRID POOLED \
              [hdf5] [serial]"
@@ -254,7 +255,13 @@ fn caption(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()
             let phrases = xctx_benches::phrases(batch);
             let start = Instant::now();
             let prov = Provenance::new("io-bench", "{}");
-            let mut w = CaptionDbWriter::create(path, layout, d, d, &prov, true)?;
+            // `hdf5`: through the HDF5 library, as before the native writer.
+            let hdf5 = args.iter().any(|a| a == "hdf5");
+            let mut w = if hdf5 {
+                CaptionDbWriter::create_through_hdf5(path, layout, d, d, &prov, true)?
+            } else {
+                CaptionDbWriter::create(path, layout, d, d, &prov, true)?
+            };
             w.set_serial_compression(serial);
             let mut first = 0;
             while first < n {
@@ -264,7 +271,7 @@ fn caption(op: &str, args: &[String], out: &mut impl Write) -> anyhow::Result<()
             }
             w.finish()?;
             serde_json::json!({"op": op, "layout": format!("{layout:?}"), "serial": serial,
-                               "phrases": n, "d": d, "seconds": start.elapsed().as_secs_f64()})
+                               "hdf5": hdf5, "phrases": n, "d": d, "seconds": start.elapsed().as_secs_f64()})
         }
         "caption-load" => {
             let start = Instant::now();

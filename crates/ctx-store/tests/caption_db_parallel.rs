@@ -50,7 +50,14 @@ impl Db {
     /// Writes with ctx-store, batch by batch.
     fn write(&self, path: &Path, layout: CaptionLayout, serial: bool) {
         let prov = Provenance::new("caption_db_parallel", "{}");
-        let mut w = CaptionDbWriter::create(path, layout, self.kd, self.fd, &prov, false).unwrap();
+        // Serial: the HDF5 library's writer compressing on the calling thread, the reference;
+        // otherwise the native writer.
+        let mut w = if serial {
+            CaptionDbWriter::create_through_hdf5(path, layout, self.kd, self.fd, &prov, false)
+        } else {
+            CaptionDbWriter::create(path, layout, self.kd, self.fd, &prov, false)
+        }
+        .unwrap();
         w.set_serial_compression(serial);
         let mut row = 0;
         for &n in &self.sizes {

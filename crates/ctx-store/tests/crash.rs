@@ -290,13 +290,13 @@ fn txt_writer_killed_at_unplanned_moments_of_its_commits() {
     println!("{before} of {kills} kills landed before their batch's commit");
 }
 
-/// Kills `kills` writers of `kind` (seeded) at random instants of a run of 20 batches (vis_ctx,
-/// whose batches take a fraction of a millisecond: 100, for the run to outlast the process's
-/// start), and checks that every file opens in h5py and ctx-store, holds whole batches, and
+/// Kills `kills` writers of `kind` (seeded) at random instants of a run of 20 batches (vis_ctx
+/// and caption_db, whose batches take a fraction of a millisecond: 100, for the run to outlast
+/// the process's start; caption_db's 4,000 rows then fill two chunks), and checks that every file opens in h5py and ctx-store, holds whole batches, and
 /// resumes to the uninterrupted run. Returns the kills that left a file with at least one batch.
 #[allow(clippy::print_stdout)] // its figures, as the tests' own lines
 fn killed_at_random_instants(kind: &str, kills: u64, seed: u64) -> u64 {
-    let total: u64 = if kind.ends_with("vis") { 100 } else { 20 };
+    let total: u64 = if kind == "txt" || kind == "haav-txt" { 20 } else { 100 };
     let dir = tempfile::tempdir().unwrap();
     let start = std::time::Instant::now();
     let want = uninterrupted(dir.path(), kind, total);
@@ -398,4 +398,30 @@ fn haav_vis_writer_killed_at_300_seeded_random_instants() {
     let kills = long_run_kills();
     let with_batches = killed_at_random_instants("haav-vis", kills, 8);
     assert!(with_batches >= kills / 3, "only {with_batches} of {kills} kills came after a batch");
+}
+
+#[test]
+fn caption_writer_killed_at_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("caption", 20, 5);
+    assert!(with_batches >= 2, "only {with_batches} of 20 kills came after a batch");
+}
+
+#[test]
+#[ignore = "300 kills: minutes"]
+fn caption_writer_killed_at_300_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("caption", 300, 6);
+    assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
+}
+
+#[test]
+fn original_caption_writer_killed_at_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("caption-original", 20, 7);
+    assert!(with_batches >= 2, "only {with_batches} of 20 kills came after a batch");
+}
+
+#[test]
+#[ignore = "300 kills: minutes"]
+fn original_caption_writer_killed_at_300_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("caption-original", 300, 8);
+    assert!(with_batches >= 100, "only {with_batches} of 300 kills came after a batch");
 }

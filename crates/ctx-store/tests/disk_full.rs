@@ -1,5 +1,5 @@
 //! A disk that fills up inside a batch: the native writers' writes (`txt_ctx.hdf5`,
-//! `vis_ctx.hdf5`, of both profiles) fail with
+//! `vis_ctx.hdf5`, of both profiles, and `caption_db.hdf5` in the contiguous layout) fail with
 //! "no space left on device" after a number of bytes (what fits is written), at many points of
 //! a run. The error is one line naming the file; once space is freed, the same file continues
 //! with every batch committed before the failure, to the uninterrupted run's content. A real
@@ -10,8 +10,9 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use ctx_store::{
-    FileKind, HaavTxtCtxReader, HaavTxtCtxWriter, HaavVisCtxReader, HaavVisCtxWriter, Provenance,
-    TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, testing,
+    CaptionDb, CaptionDbWriter, CaptionLayout, FileKind, HaavTxtCtxReader, HaavTxtCtxWriter,
+    HaavVisCtxReader, HaavVisCtxWriter, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
+    VisCtxReader, VisCtxWriter, testing,
 };
 use test_support::Rng;
 
@@ -48,6 +49,11 @@ fn content(path: &Path) -> String {
         }
         _ => {}
     }
+    if let Ok(db) = CaptionDb::open(path)
+        && db.layout() == CaptionLayout::Contiguous
+    {
+        return format!("{:?} {:?}", db.load().unwrap(), db.sources().unwrap());
+    }
     if VisCtxReader::open(path).is_ok() {
         let r = VisCtxReader::open(path).unwrap();
         return format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap());
@@ -73,6 +79,35 @@ fn vis_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
         let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
         let rows: Vec<f32> = ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(FDIM)).collect();
         if let Err(e) = w.write_batch(&ids, &rows) {
+            return (Some(b), Some(e));
+        }
+    }
+    (Some(BATCHES), w.finish().err())
+}
+
+/// caption_db: rows per batch (six batches fill two of the floats' 2048-row chunks), key and
+/// feature sizes.
+const CAPTION_BATCH: usize = 500;
+const KD: usize = 4;
+const FD: usize = 6;
+
+/// [`run`] of a caption_db file (contiguous layout, with sources).
+fn caption_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error>) {
+    let prov = Provenance::new("disk-full-test", "{}");
+    let mut w = match from {
+        0 => match CaptionDbWriter::create(path, CaptionLayout::Contiguous, KD, FD, &prov, true) {
+            Ok(w) => w,
+            Err(e) => return (None, Some(e)),
+        },
+        _ => CaptionDbWriter::append(path).unwrap(),
+    };
+    for b in from..BATCHES {
+        let n = CAPTION_BATCH;
+        let mut rng = Rng::new(b + 1);
+        let (k, f) = (rng.vec_f32(n * KD), rng.vec_f32(n * FD));
+        let captions: Vec<String> = (0..n).map(|i| format!("phrase {b} {i}")).collect();
+        let sources: Vec<String> = (0..n).map(|i| (i % 5).to_string()).collect();
+        if let Err(e) = w.write_batch_with_sources(&k, &f, &captions, Some(&sources)) {
             return (Some(b), Some(e));
         }
     }
@@ -188,14 +223,32 @@ fn a_full_disk_inside_a_vis_batch_loses_nothing_committed() {
     full_disk(vis_run, |p| VisCtxWriter::append(p).map(|(_, ids)| integers(ids)));
 }
 
+#[test]
+fn a_full_disk_inside_a_caption_db_batch_loses_nothing_committed() {
+    full_disk(caption_run, |p| {
+        let rows = CaptionDbWriter::append(p)?.rows();
+        // As many entries as the other kinds' batches hold, per batch.
+        Ok((0..(rows / CAPTION_BATCH) as u64 * BATCH).collect())
+    });
+}
+
 /// Fills the disk at 39 points of `run`'s file; `held` opens it to be continued.
 fn full_disk(run: Run, held: fn(&Path) -> ctx_store::Result<Vec<u64>>) {
     let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let want_path = dir.path().join("uninterrupted.h5");
+    // The bytes the run writes (a caption database's chunks are allocated, not all written).
+    testing::start_recording();
     assert!(run(&want_path, 0).1.is_none());
+    let size: u64 = testing::take_recording()
+        .iter()
+        .map(|op| match op {
+            testing::IoOp::Write { bytes, .. } => bytes.len() as u64,
+            _ => 0,
+        })
+        .sum();
+    testing::fail_writes_after(None); // real I/O again
     let want = content(&want_path);
-    let size = std::fs::metadata(&want_path).unwrap().len();
     let path = dir.path().join("full.h5");
     let mut failed_in_a_batch = 0;
     for i in 1..40u64 {
@@ -234,6 +287,11 @@ fn a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes() {
 #[test]
 fn a_file_size_limit_on_vis_is_one_line_naming_the_file_and_the_file_resumes() {
     file_size_limit("vis", 40);
+}
+
+#[test]
+fn a_file_size_limit_on_caption_db_is_one_line_naming_the_file_and_the_file_resumes() {
+    file_size_limit("caption", 100);
 }
 
 /// [`a_file_size_limit_is_one_line_naming_the_file_and_the_file_resumes`] for the crash

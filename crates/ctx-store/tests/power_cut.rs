@@ -1,5 +1,5 @@
-//! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5` and `vis_ctx.hdf5`, of
-//! both profiles) recorded (every write and
+//! The crash simulator: the native writers' file I/O (`txt_ctx.hdf5`, `vis_ctx.hdf5` and
+//! `caption_db.hdf5`, of both profiles and both caption layouts) recorded (every write and
 //! sync, in order), and from that record every state a power cut could leave at each cut point:
 //! everything before the last completed sync kept; of the writes after it, none, all, each one
 //! alone, all but each one, seeded random subsets, and each write torn into its first or last
@@ -16,6 +16,7 @@ use std::sync::Mutex;
 
 use ctx_store::testing::{self, IoOp};
 use ctx_store::{
+    CaptionDb, CaptionDbWriter, CaptionLayout, HaavCaptionDb, HaavCaptionDbWriter,
     HaavTxtCtxReader, HaavTxtCtxWriter, HaavVisCtxReader, HaavVisCtxWriter, Provenance, SyncPolicy,
     TxtCtxReader, TxtCtxWriter, TxtEntry, VisCtxReader, VisCtxWriter, check,
 };
@@ -78,6 +79,12 @@ fn provenance() -> Provenance {
 /// vis_ctx: the feature size.
 const FDIM: usize = 24;
 
+/// caption_db: rows per batch (the fourth batch crosses the first 2048-row chunk), key and
+/// feature sizes.
+const CAPTION_BATCH: u64 = 520;
+const KD: usize = 4;
+const FD: usize = 6;
+
 /// The file being simulated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -85,14 +92,19 @@ enum Kind {
     Vis,
     HaavTxt,
     HaavVis,
+    Caption,
+    CaptionOriginal,
+    HaavCaption,
 }
 
-/// A writer of either kind.
+/// A writer of any kind.
 enum Writer {
     Txt(TxtCtxWriter),
     Vis(VisCtxWriter),
     HaavTxt(HaavTxtCtxWriter),
     HaavVis(HaavVisCtxWriter),
+    Caption(CaptionDbWriter),
+    Haav(HaavCaptionDbWriter),
 }
 
 impl Kind {
@@ -108,6 +120,25 @@ impl Kind {
             Kind::HaavVis => Writer::HaavVis(
                 HaavVisCtxWriter::create(path, GRID, POOLED, &provenance(), true).unwrap(),
             ),
+            Kind::Caption | Kind::CaptionOriginal => {
+                let layout = match self {
+                    Kind::Caption => CaptionLayout::Contiguous,
+                    _ => CaptionLayout::Original,
+                };
+                let prov = provenance();
+                Writer::Caption(CaptionDbWriter::create(path, layout, KD, FD, &prov, true).unwrap())
+            }
+            Kind::HaavCaption => Writer::Haav(
+                HaavCaptionDbWriter::create(path, KD, FD, &provenance(), true).unwrap(),
+            ),
+        }
+    }
+
+    /// Entries (images, or rows) per batch.
+    fn per_batch(self) -> u64 {
+        match self {
+            Kind::Caption | Kind::CaptionOriginal | Kind::HaavCaption => CAPTION_BATCH,
+            Kind::Txt | Kind::Vis | Kind::HaavTxt | Kind::HaavVis => BATCH,
         }
     }
 
@@ -130,6 +161,16 @@ impl Kind {
                 let (w, ids) = HaavVisCtxWriter::append(path)?;
                 (Writer::HaavVis(w), integers(ids))
             }
+            Kind::Caption | Kind::CaptionOriginal => {
+                let w = CaptionDbWriter::append(path)?;
+                let rows = (0..w.rows() as u64).collect();
+                (Writer::Caption(w), rows)
+            }
+            Kind::HaavCaption => {
+                let w = HaavCaptionDbWriter::append(path)?;
+                let rows = (0..w.rows() as u64).collect();
+                (Writer::Haav(w), rows)
+            }
         })
     }
 
@@ -151,6 +192,16 @@ impl Kind {
             Kind::HaavVis => {
                 let r = HaavVisCtxReader::open(path).unwrap();
                 format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+            }
+            Kind::Caption | Kind::CaptionOriginal => {
+                let db = CaptionDb::open(path).unwrap();
+                let sources = db.sources().unwrap();
+                format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
+            }
+            Kind::HaavCaption => {
+                let db = HaavCaptionDb::open(path).unwrap();
+                let sources = db.sources().unwrap();
+                format!("{:?} {sources:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
             }
         }
     }
@@ -182,6 +233,23 @@ impl Writer {
                     .collect();
                 w.write_batch(&ids, TOKENS, &grid, &pooled).unwrap();
             }
+            Writer::Caption(_) | Writer::Haav(_) => {
+                let n = CAPTION_BATCH as usize;
+                let mut rng = Rng::new(b + 1);
+                let captions: Vec<String> = (0..n).map(|i| format!("phrase {b} {i}")).collect();
+                let sources: Vec<String> = (0..n).map(|i| format!("{}", i % 7)).collect();
+                let (mut k, f) = (rng.vec_f32(n * KD), rng.vec_f32(n * FD));
+                for row in k.chunks_mut(KD) {
+                    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    row.iter_mut().for_each(|x| *x /= norm);
+                }
+                let s = Some(&sources[..]);
+                match self {
+                    Writer::Caption(w) => w.write_batch_with_sources(&k, &f, &captions, s).unwrap(),
+                    Writer::Haav(w) => w.write_batch_with_sources(&k, &f, &captions, s).unwrap(),
+                    _ => unreachable!("a caption database's writer"),
+                }
+            }
         }
     }
 
@@ -191,6 +259,8 @@ impl Writer {
             Writer::Vis(w) => w.finish().unwrap(),
             Writer::HaavTxt(w) => w.finish().unwrap(),
             Writer::HaavVis(w) => w.finish().unwrap(),
+            Writer::Caption(w) => w.finish().unwrap(),
+            Writer::Haav(w) => w.finish().unwrap(),
         }
     }
 }
@@ -288,14 +358,14 @@ fn states(pending: &[IoOp], rng: &mut Rng) -> Vec<(String, Vec<IoOp>)> {
 
 /// Batches the record commits (`Committed`) in its first `cut` operations, and those a
 /// completed sync made durable (`Durable` after a `Sync` among them).
-fn committed_and_durable(ops: &[IoOp], cut: usize) -> (u64, Option<u64>) {
+fn committed_and_durable(ops: &[IoOp], cut: usize, per_batch: u64) -> (u64, Option<u64>) {
     let mut committed = 0;
     let mut durable = None;
     for (i, op) in ops.iter().enumerate() {
         match op {
-            IoOp::Committed(n) if i <= cut => committed = *n / BATCH, // marks the write before
+            IoOp::Committed(n) if i <= cut => committed = *n / per_batch, // marks the write before
             IoOp::Durable(n) if i > 0 && i - 1 < cut && ops[i - 1] == IoOp::Sync => {
-                durable = Some(*n / BATCH);
+                durable = Some(*n / per_batch);
             }
             _ => {}
         }
@@ -328,7 +398,8 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
         if cut > 0 && !matches!(ops[cut - 1], IoOp::Write { .. } | IoOp::SetLen(_) | IoOp::Sync) {
             continue; // the same states as the cut before this marker
         }
-        let (committed, durable) = committed_and_durable(&ops, cut);
+        let (committed, durable) = committed_and_durable(&ops, cut, kind.per_batch());
+        let batch = kind.per_batch();
         let last_sync = ops[..cut].iter().rposition(|op| *op == IoOp::Sync);
         let mut base = Vec::new();
         apply(&mut base, &ops[..last_sync.map_or(0, |s| s + 1)]);
@@ -357,7 +428,7 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
                 // Synced at every batch, the state opens as it is, before it is continued.
                 let keep = keep_dir.join(format!("{}.h5", out.h5py.len()));
                 std::fs::copy(&path, &keep).unwrap();
-                out.h5py.push((keep, durable * BATCH, committed * BATCH));
+                out.h5py.push((keep, durable * batch, committed * batch));
             }
             // As the pipeline does before it reads the file's provenance.
             ctx_store::recover(&path).unwrap_or_else(|e| panic!("{at}: recover: {e}"));
@@ -365,9 +436,9 @@ fn simulate(kind: Kind, policy: SyncPolicy) -> Outcome {
                 kind.append(&path).unwrap_or_else(|e| panic!("{at}: cannot be continued: {e}"));
             drop(w);
             let n = ids.len() as u64;
-            out.fewer += usize::from(n / BATCH < committed);
-            assert!(n.is_multiple_of(BATCH), "{at}: {n} images, not whole batches");
-            let held = n / BATCH;
+            out.fewer += usize::from(n / batch < committed);
+            assert!(n.is_multiple_of(batch), "{at}: {n} images, not whole batches");
+            let held = n / batch;
             if killed {
                 assert_eq!(held, committed, "{at}: a killed writer's file");
             } else {
@@ -420,6 +491,24 @@ for p in sys.argv[1:]:
         print(len(f), sum(f[k][()].shape[0] for k in f))
 "
         }
+        Kind::CaptionOriginal | Kind::HaavCaption => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        n = sum(g['keys'].shape[0] for g in f.values())
+        print(n, sum(len(g['captions'][()]) + len(g['sources'][()]) for g in f.values()))
+"
+        }
+        Kind::Caption => {
+            "
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, 'r') as f:
+        n = f['keys'].shape[0]
+        print(n, len(f['captions'][()]) + (len(f['sources'][()]) if 'sources' in f else n))
+"
+        }
         Kind::HaavVis => {
             "
 import sys, h5py
@@ -447,6 +536,7 @@ for p in sys.argv[1:]:
             Kind::Txt | Kind::HaavTxt => 9,
             Kind::Vis => FDIM as u64,
             Kind::HaavVis => (TOKENS * GRID + POOLED) as u64,
+            Kind::Caption | Kind::CaptionOriginal | Kind::HaavCaption => 2,
         };
         assert_eq!(line, format!("{n} {}", n * per_image), "{}", p.display());
     }
@@ -490,8 +580,23 @@ fn every_power_cut_state_of_a_batch_synced_haav_txt_run_keeps_its_durable_batche
 }
 
 #[test]
+fn every_power_cut_state_of_a_batch_synced_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::Caption, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 100, "{} states", o.states);
+}
+
+#[test]
 fn every_power_cut_state_of_a_haav_txt_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(Kind::HaavTxt, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_caption_db_run_synced_at_its_end_rolls_back_to_its_last_sync() {
+    let o = simulate(Kind::Caption, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
@@ -507,6 +612,36 @@ fn every_power_cut_state_of_a_batch_synced_haav_vis_run_keeps_its_durable_batche
 #[test]
 fn every_power_cut_state_of_a_haav_vis_run_synced_at_its_end_rolls_back_to_its_last_sync() {
     let o = simulate(Kind::HaavVis, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_original_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::CaptionOriginal, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 60, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_an_original_caption_db_run_synced_at_its_end_rolls_back() {
+    let o = simulate(Kind::CaptionOriginal, SyncPolicy::End);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 30, "{} states", o.states);
+    assert!(o.fewer > 0, "no state lost a batch committed after the last sync");
+}
+
+#[test]
+fn every_power_cut_state_of_a_batch_synced_haav_caption_db_run_keeps_its_durable_batches() {
+    let o = simulate(Kind::HaavCaption, SyncPolicy::Batch);
+    println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
+    assert!(o.states > 60, "{} states", o.states);
+}
+
+#[test]
+fn every_power_cut_state_of_a_haav_caption_db_run_synced_at_its_end_rolls_back() {
+    let o = simulate(Kind::HaavCaption, SyncPolicy::End);
     println!("{} states, {} with fewer batches than committed", o.states, o.fewer);
     assert!(o.states > 30, "{} states", o.states);
     assert!(o.fewer > 0, "no state lost a batch committed after the last sync");

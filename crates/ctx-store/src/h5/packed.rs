@@ -47,6 +47,13 @@ pub(crate) struct Staged<'p> {
 }
 
 impl Staged<'_> {
+    /// Staged dataset `i`'s chunk shape and compressed chunks (row-major order of their
+    /// positions), for writers that place them themselves.
+    pub(crate) fn chunks(&self, i: usize) -> (&[usize], &[Vec<u8>]) {
+        let d = &self.packed[i];
+        (&d.chunk, &d.chunks)
+    }
+
     /// Writes staged dataset `i` (its index among those staged) into `group` as `to` (`object`
     /// names it in errors): HDF5 creates it as [`gzip::create_f32`] does and stores its
     /// compressed chunks.

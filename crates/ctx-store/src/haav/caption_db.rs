@@ -10,6 +10,8 @@ use crate::entry::{Caption, Captions};
 use crate::error::{Error, Result};
 use crate::h5::{self, gzip, h5err, resume, sources};
 use crate::kind::FileKind;
+use crate::oldh5::caption_groups::NativeCaptionGroups;
+use crate::oldh5::file::NativeFile;
 use crate::provenance::Provenance;
 use crate::testing::{self, WritePoint};
 use crate::{bounds, schema};
@@ -85,19 +87,27 @@ fn file_len(path: &Path) -> Result<u64> {
     })
 }
 
-/// Writes HAAV's `caption_db.hdf5` batch by batch: a gzip group per batch, flushed before
-/// [`write_batch`] returns; [`append`] resumes a killed run.
+/// Writes HAAV's `caption_db.hdf5` batch by batch: a gzip group per batch, committed by one
+/// write once [`write_batch`] returns (`docs/crash-safety.md`), without the HDF5 library
+/// (`oldh5::caption_groups`), or through it to continue a file in another format; [`append`]
+/// resumes a killed run.
 ///
 /// [`write_batch`]: HaavCaptionDbWriter::write_batch
 /// [`append`]: HaavCaptionDbWriter::append
 pub struct HaavCaptionDbWriter {
-    w: h5::Writer,
+    backend: Backend,
+    path: PathBuf,
     /// Key and value sizes; unknown when resuming a file without batches until the first one.
     dims: Option<(usize, usize)>,
     batches: usize,
     rows: usize,
     /// Whether the rows have sources: `None` until the first batch decides.
     has_sources: Option<bool>,
+}
+
+enum Backend {
+    Native(Box<NativeCaptionGroups>),
+    Hdf5(h5::Writer),
 }
 
 impl HaavCaptionDbWriter {
@@ -110,16 +120,71 @@ impl HaavCaptionDbWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
+        let path = path.as_ref();
+        let attributes = provenance.attributes(FileKind::HaavCaptionDb);
+        let native = NativeCaptionGroups::create(path, &attributes, schema::VALUES, overwrite)?;
+        Ok(Self {
+            backend: Backend::Native(Box::new(native)),
+            path: path.to_owned(),
+            dims: Some((key_dim, value_dim)),
+            batches: 0,
+            rows: 0,
+            has_sources: None,
+        })
+    }
+
+    /// [`create`](Self::create) through the HDF5 library, as before the native writer: the
+    /// reference the tests compare its files with.
+    #[doc(hidden)]
+    pub fn create_through_hdf5(
+        path: impl AsRef<Path>,
+        key_dim: usize,
+        value_dim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
         let w = h5::Writer::create(path.as_ref(), overwrite)?;
         provenance.write(&w.path, w.file(), FileKind::HaavCaptionDb)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
-        Ok(Self { w, dims: Some((key_dim, value_dim)), batches: 0, rows: 0, has_sources: None })
+        Ok(Self {
+            path: w.path.clone(),
+            backend: Backend::Hdf5(w),
+            dims: Some((key_dim, value_dim)),
+            batches: 0,
+            rows: 0,
+            has_sources: None,
+        })
+    }
+
+    /// The native writer over an existing file whose batch groups are all complete, if it is
+    /// in h5py's default format; `None` otherwise.
+    fn append_native(path: &Path) -> Result<Option<Self>> {
+        let file = h5::open_read(path)?;
+        let (numbers, _) = h5::numeric_members(path, &file)?;
+        if let Some(last) = numbers.last().map(u64::to_string) {
+            let g = file.group(&last).map_err(h5err(path, &last))?;
+            if !resume::holds(&g, &BATCH_DATASETS) {
+                return Ok(None); // removed through the HDF5 library
+            }
+        }
+        let b = scan(path, &file, file_len(path)?)?;
+        drop(file); // its lock, before the writer takes its own
+        let (batches, rows, has_sources) = (b.groups.len(), b.len, b.sources);
+        let Some(native) = NativeCaptionGroups::append(path, schema::VALUES, batches, rows)? else {
+            return Ok(None);
+        };
+        let backend = Backend::Native(Box::new(native));
+        Ok(Some(Self { backend, path: path.to_owned(), dims: b.dims, batches, rows, has_sources }))
     }
 
     /// Opens an existing file to add batches (resume); [`rows`](Self::rows) tells how many
     /// captions it holds. A last batch group missing a dataset (a crash inside a flush) is
     /// removed.
     pub fn append(path: impl AsRef<Path>) -> Result<Self> {
+        NativeFile::recover(path.as_ref())?;
+        if let Some(w) = Self::append_native(path.as_ref())? {
+            return Ok(w);
+        }
         let w = h5::Writer::append(path.as_ref())?;
         let (numbers, _) = h5::numeric_members(&w.path, w.file())?;
         if let Some(last) = numbers.last().map(u64::to_string) {
@@ -131,7 +196,8 @@ impl HaavCaptionDbWriter {
         }
         let b = scan(&w.path, &w.checks, w.file(), file_len(&w.path)?)?;
         let (batches, rows, has_sources) = (b.groups.len(), b.len, b.sources);
-        Ok(Self { w, dims: b.dims, batches, rows, has_sources })
+        let path = w.path.clone();
+        Ok(Self { backend: Backend::Hdf5(w), path, dims: b.dims, batches, rows, has_sources })
     }
 
     /// Captions written so far.
@@ -164,13 +230,34 @@ impl HaavCaptionDbWriter {
         if n == 0 {
             return Ok(());
         }
-        let path = self.w.path.clone();
-        sources::prepare(&path, self.has_sources, n, sources)?;
+        let path = self.path.clone();
+        let prepared = sources::prepare(&path, self.has_sources, n, sources)?;
         let (dk, d) = self.dims.unwrap_or((keys.len() / n, values.len() / n));
         bounds::check_len(&path, schema::KEYS, &[n, dk], keys.len())?;
         bounds::check_len(&path, schema::VALUES, &[n, d], values.len())?;
+        let w = match &mut self.backend {
+            Backend::Native(native) => {
+                let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
+                fn strs(t: &[hdf5::types::VarLenUnicode]) -> Vec<&str> {
+                    t.iter().map(|s| s.as_str()).collect()
+                }
+                let source_refs = prepared.as_deref().map(strs);
+                native.write_batch(
+                    (keys, dk),
+                    (values, d),
+                    &strs(&texts),
+                    source_refs.as_deref(),
+                )?;
+                (self.dims, self.batches, self.rows) =
+                    (Some((dk, d)), self.batches + 1, self.rows + n);
+                self.has_sources = Some(sources.is_some());
+                tracing::debug!(n, rows = self.rows, "HAAV caption_db batch written");
+                return Ok(());
+            }
+            Backend::Hdf5(w) => w,
+        };
         let name = self.batches.to_string();
-        let g = self.w.file().create_group(&name).map_err(h5err(&path, &name))?;
+        let g = w.file().create_group(&name).map_err(h5err(&path, &name))?;
         let obj = |d: &str| format!("{name}/{d}");
         gzip::write_f32(&path, &g, schema::KEYS, &obj(schema::KEYS), &[n, dk], keys)?;
         testing::at(WritePoint::Entry(0));
@@ -182,7 +269,7 @@ impl HaavCaptionDbWriter {
         }
         gzip::write_strings(&path, &g, schema::CAPTIONS, &obj(schema::CAPTIONS), &[n], captions)?;
         testing::at(WritePoint::Entry(2));
-        self.w.end_batch()?;
+        w.end_batch()?;
         (self.dims, self.batches, self.rows) = (Some((dk, d)), self.batches + 1, self.rows + n);
         self.has_sources = Some(sources.is_some());
         tracing::debug!(n, rows = self.rows, "HAAV caption_db batch written");
@@ -190,8 +277,11 @@ impl HaavCaptionDbWriter {
     }
 
     /// Flushes and closes the file.
-    pub fn finish(mut self) -> Result<()> {
-        self.w.close()
+    pub fn finish(self) -> Result<()> {
+        match self.backend {
+            Backend::Native(native) => native.finish(),
+            Backend::Hdf5(mut w) => w.close(),
+        }
     }
 }
 

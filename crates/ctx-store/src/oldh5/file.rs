@@ -41,11 +41,25 @@ pub(crate) struct NativeFile {
     /// The last superblock written, and whether a sync came after it.
     superblock: Vec<u8>,
     synced: bool,
+    /// What the recording's commit marks count, if not the root group's members (the rows of
+    /// a file whose datasets grow).
+    pub(super) progress: Option<u64>,
 }
 
 impl NativeFile {
     /// Creates `path` with `attributes` at the root, in this order.
     pub(crate) fn create(path: &Path, attributes: &[RootAttr], overwrite: bool) -> Result<Self> {
+        Self::create_with(path, attributes, overwrite, |_| (Vec::new(), Vec::new()))
+    }
+
+    /// [`create`](Self::create) with the root members `first` lays out (their bytes, to go at
+    /// the address it is given, and their entries) in the file's first commit.
+    pub(crate) fn create_with(
+        path: &Path,
+        attributes: &[RootAttr],
+        overwrite: bool,
+        first: impl FnOnce(u64) -> (Vec<u8>, Vec<(String, Entry)>),
+    ) -> Result<Self> {
         if path.exists() && !overwrite {
             return Err(Error::Exists { path: path.to_owned() });
         }
@@ -100,7 +114,16 @@ impl NativeFile {
             has_record: true,
             superblock: Vec::new(),
             synced: false,
+            progress: None,
         };
+        let (bytes, members) = first(w.eof);
+        if !bytes.is_empty() {
+            w.io.write_at(w.eof, &[&bytes]).map_err(io(path, "/"))?;
+            w.eof += bytes.len() as u64;
+        }
+        for (name, entry) in members {
+            w.index.insert(&name, entry);
+        }
         w.commit(false)?;
         Ok(w)
     }
@@ -129,6 +152,7 @@ impl NativeFile {
             has_record,
             superblock: Vec::new(),
             synced: false,
+            progress: None,
         };
         w.commit(false)?;
         Ok(Some(w))
@@ -171,6 +195,21 @@ impl NativeFile {
         self.commit(true)
     }
 
+    /// Like [`commit_batch`](Self::commit_batch), for members that may be in the file
+    /// already: those are pointed at their new entries.
+    pub(crate) fn commit_replacing(
+        &mut self,
+        members: impl IntoIterator<Item = (String, Entry)>,
+        end: u64,
+    ) -> Result<()> {
+        for (name, entry) in members {
+            self.index.set(&name, entry);
+        }
+        self.eof = end;
+        testing::at(WritePoint::BeforeFlush);
+        self.commit(true)
+    }
+
     /// Writes the root group's index after the file's end, then the superblock that points to
     /// it; `batch`: the commit of a batch (the test hook's points, the sync policy), not of a
     /// file being opened, which always syncs.
@@ -196,7 +235,7 @@ impl NativeFile {
         self.io.write_at(0, &[&self.superblock]).map_err(io(path, "/"))?;
         self.eof = eof;
         self.synced = false;
-        self.io.mark(IoOp::Committed(self.index.len() as u64));
+        self.io.mark(IoOp::Committed(self.progress()));
         if sync {
             self.sync_committed(false)?;
         }
@@ -215,8 +254,13 @@ impl NativeFile {
         self.io.sync().map_err(io(path, "/"))?;
         self.clock.synced();
         self.synced = true;
-        self.io.mark(IoOp::Durable(self.index.len() as u64));
+        self.io.mark(IoOp::Durable(self.progress()));
         Ok(())
+    }
+
+    /// What the commit marks count.
+    fn progress(&self) -> u64 {
+        self.progress.unwrap_or(self.index.len() as u64)
     }
 
     /// Closes the file, synced and recorded as finished: every batch is committed already.

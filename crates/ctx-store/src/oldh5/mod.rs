@@ -23,6 +23,8 @@
 //! or, for objects opened later, `access` checks them when they are opened.
 
 pub(crate) mod access;
+pub(crate) mod caption_db;
+pub(crate) mod caption_groups;
 // Used by the caption_db and HAAV writers as they move onto it.
 #[allow(dead_code)]
 pub(crate) mod chunked;

@@ -92,6 +92,20 @@ impl RootIndex {
         }
     }
 
+    /// Points member `name` at `entry` (its name offset kept), or adds it if it is new.
+    pub(crate) fn set(&mut self, name: &str, entry: Entry) {
+        let i = self.leaves.partition_point(|l| l.last() < name);
+        if let Some(leaf) = self.leaves.get_mut(i)
+            && let Ok(j) = leaf.members.binary_search_by(|(n, _)| (**n).cmp(name))
+        {
+            let m = &mut leaf.members[j].1;
+            *m = Entry { name: m.name, ..entry };
+            leaf.at = None;
+            return;
+        }
+        self.insert(name, entry);
+    }
+
     /// Lays out the changed nodes, a new B-tree, the heap and a new root object header carrying
     /// `messages` (the root's attributes) at `base`, the file's end.
     pub(crate) fn commit(&mut self, base: u64, messages: &[(u16, u8, Vec<u8>)]) -> Commit {

@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 /// How a file's batches were committed, and whether its writer finished it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitState {
-    /// Written by ctx-store's native writer (`txt_ctx.hdf5` and `vis_ctx.hdf5`, both
-    /// profiles): every
+    /// Written by ctx-store's native writer (every `txt_ctx.hdf5`, `vis_ctx.hdf5` and
+    /// `caption_db.hdf5` of both profiles that it created): every
     /// batch committed by one write, its images all there or none; the file holds every batch
     /// committed before its writer stopped.
     Atomic {
@@ -56,9 +56,11 @@ pub fn commit_state(path: impl AsRef<Path>) -> Result<CommitState> {
     })
 }
 
-/// Before a file is continued: a file of the native writer (`txt_ctx.hdf5` and
-/// `vis_ctx.hdf5`, both profiles) is rolled back to its last sync if the machine restarted since (a power cut may have torn what was committed after
-/// it; `docs/crash-safety.md`); any other file is left as it is. The writers' `append`s do this themselves; callers that read the file before (its provenance) call it first.
+/// Before a file is continued: a file of the native writer (every `txt_ctx.hdf5`,
+/// `vis_ctx.hdf5` and `caption_db.hdf5` of both profiles that it created) is rolled back to its
+/// last sync if the machine restarted since (a power cut may have torn what was committed after
+/// it; `docs/crash-safety.md`); any other file is left as it is. The writers' `append`s do this
+/// themselves; callers that read the file before (its provenance) call it first.
 pub fn recover(path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     if !path.exists() {

@@ -27,6 +27,7 @@ use crate::schema;
 use crate::testing::{self, WritePoint};
 
 mod load;
+mod native;
 mod sources;
 
 /// Rows per chunk of the contiguous layout (4 MiB of 512-d float32 per chunk).
@@ -37,7 +38,12 @@ pub struct CaptionDbWriter {
     /// Contiguous layout: `keys`, `features`, `captions`, open while the writer is (declared
     /// first: dropped before the file is closed).
     grown: Option<[Dataset; 3]>,
-    w: h5::Writer,
+    /// The HDF5 library's writer: the original layout, or a file the native one cannot
+    /// continue.
+    w: Option<h5::Writer>,
+    /// Either layout without the HDF5 library (`oldh5::caption_db`, `oldh5::caption_groups`).
+    native: Option<native::Native>,
+    path: PathBuf,
     layout: CaptionLayout,
     key_dim: usize,
     feature_dim: usize,
@@ -64,6 +70,22 @@ impl CaptionDbWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
+        let path = path.as_ref();
+        let native = native::create(path, layout, key_dim, feature_dim, provenance, overwrite)?;
+        Ok(Self::of_native(native, path, layout, (key_dim, feature_dim), (0, 0), None))
+    }
+
+    /// [`create`](Self::create) with every layout written through the HDF5 library, as before
+    /// the native writer: the reference the tests compare its files with.
+    #[doc(hidden)]
+    pub fn create_through_hdf5(
+        path: impl AsRef<Path>,
+        layout: CaptionLayout,
+        key_dim: usize,
+        feature_dim: usize,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
         let w = h5::Writer::create(path.as_ref(), overwrite)?;
         provenance.write(&w.path, w.file(), FileKind::CaptionDb(layout))?;
         if layout == CaptionLayout::Contiguous {
@@ -77,7 +99,9 @@ impl CaptionDbWriter {
         let grown = open_grown(&w, layout)?;
         let packer = packed::Packer::new(&w.path, H5PY_GZIP_LEVEL);
         Ok(Self {
-            w,
+            path: w.path.clone(),
+            w: Some(w),
+            native: None,
             layout,
             key_dim,
             feature_dim,
@@ -96,18 +120,32 @@ impl CaptionDbWriter {
     ///
     /// [`rows`]: CaptionDbWriter::rows
     pub fn append(path: impl AsRef<Path>) -> Result<Self> {
-        let db = CaptionDb::open(path.as_ref())?;
+        let path = path.as_ref();
+        native::recover(path)?;
+        let db = CaptionDb::open(path)?;
         let (layout, key_dim, feature_dim, rows) =
             (db.layout, db.key_dim, db.feature_dim, db.len());
         let batches = db.groups.len();
         let has_sources = (rows > 0 || batches > 0 || db.sources).then_some(db.sources);
         drop(db);
-        let w = h5::Writer::append(path.as_ref())?;
+        let native = match layout {
+            CaptionLayout::Contiguous => {
+                native::append(path, key_dim, feature_dim, rows, has_sources == Some(true))?
+            }
+            CaptionLayout::Original => native::append_groups(path, batches, rows)?,
+        };
+        if let Some(native) = native {
+            let dims = (key_dim, feature_dim);
+            return Ok(Self::of_native(native, path, layout, dims, (batches, rows), has_sources));
+        }
+        let w = h5::Writer::append(path)?;
         let grown = open_grown(&w, layout)?;
         let grown_sources = open_grown_sources(&w, layout, has_sources)?;
         let packer = packed::Packer::new(&w.path, H5PY_GZIP_LEVEL);
         Ok(Self {
-            w,
+            path: w.path.clone(),
+            w: Some(w),
+            native: None,
             layout,
             key_dim,
             feature_dim,
@@ -121,8 +159,36 @@ impl CaptionDbWriter {
         })
     }
 
+    /// A writer through `native`, of a file holding `batches` groups and `rows` rows.
+    fn of_native(
+        native: native::Native,
+        path: &Path,
+        layout: CaptionLayout,
+        (key_dim, feature_dim): (usize, usize),
+        (batches, rows): (usize, usize),
+        has_sources: Option<bool>,
+    ) -> Self {
+        Self {
+            grown: None,
+            w: None,
+            native: Some(native),
+            path: path.to_owned(),
+            layout,
+            key_dim,
+            feature_dim,
+            batches,
+            rows,
+            packer: packed::Packer::new(path, H5PY_GZIP_LEVEL),
+            serial: false,
+            has_sources,
+            grown_sources: None,
+        }
+    }
+
     /// With `serial`, the original layout's float chunks are compressed by HDF5 on the calling
-    /// thread, as before the parallel writer: the same file, for benchmarks and tests.
+    /// thread, as before the parallel writer: the same file, for benchmarks and tests. Only the
+    /// HDF5 library's writer ([`create_through_hdf5`](Self::create_through_hdf5), or a file the
+    /// native writer cannot continue) compresses through HDF5; the native one always on rayon.
     #[doc(hidden)]
     pub fn set_serial_compression(&mut self, serial: bool) {
         self.serial = serial;
@@ -159,12 +225,31 @@ impl CaptionDbWriter {
         sources: Option<&[String]>,
     ) -> Result<()> {
         let n = captions.len();
-        let path = self.w.path.clone();
+        let path = self.path.clone();
+        if self.layout == CaptionLayout::Original && self.batches == 0 && n > 0 {
+            // A file of no batch group yet (one whose writer was killed before its first
+            // batch, continued) does not record the sizes: the first batch sets them.
+            (self.key_dim, self.feature_dim) = (keys.len() / n, features.len() / n);
+        }
         bounds::check_len(&path, schema::KEYS, &[n, self.key_dim], keys.len())?;
         bounds::check_len(&path, schema::FEATURES, &[n, self.feature_dim], features.len())?;
         let texts = h5::to_varlen(&path, schema::CAPTIONS, captions)?;
         let sources = h5::sources::prepare(&path, self.has_sources, n, sources)?;
-        let root: &Group = self.w.file();
+        if let Some(native) = &mut self.native {
+            fn strs(t: &[VarLenUnicode]) -> Vec<&str> {
+                t.iter().map(|s| s.as_str()).collect()
+            }
+            let source_strs = sources.as_deref().map(strs);
+            let (k, f) = ((keys, self.key_dim), (features, self.feature_dim));
+            native.write_batch(k, f, &strs(&texts), source_strs.as_deref())?;
+            self.batches += 1;
+            self.rows += n;
+            self.has_sources = Some(sources.is_some());
+            tracing::debug!(n, rows = self.rows, "caption_db batch written");
+            return Ok(());
+        }
+        let w = self.w.as_mut().expect("the HDF5 writer without the native one");
+        let root: &Group = w.file();
         match self.layout {
             CaptionLayout::Original => {
                 let name = self.batches.to_string();
@@ -232,14 +317,17 @@ impl CaptionDbWriter {
         self.rows += n;
         self.has_sources = Some(sources.is_some());
         tracing::debug!(n, rows = self.rows, "caption_db batch written");
-        self.w.end_batch()
+        w.end_batch()
     }
 
     /// Flushes and closes the file.
     pub fn finish(mut self) -> Result<()> {
         self.grown = None;
         self.grown_sources = None;
-        self.w.close()
+        if let Some(native) = self.native.take() {
+            return native.finish();
+        }
+        self.w.take().map_or(Ok(()), |mut w| w.close())
     }
 }
 
