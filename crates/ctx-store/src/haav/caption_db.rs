@@ -159,7 +159,7 @@ impl HaavCaptionDbWriter {
     /// The native writer over an existing file whose batch groups are all complete, if it is
     /// in h5py's default format; `None` otherwise.
     fn append_native(path: &Path) -> Result<Option<Self>> {
-        let file = h5::open_read(path)?;
+        let (file, checks) = h5::open_checked(path)?;
         let (numbers, _) = h5::numeric_members(path, &file)?;
         if let Some(last) = numbers.last().map(u64::to_string) {
             let g = file.group(&last).map_err(h5err(path, &last))?;
@@ -167,7 +167,7 @@ impl HaavCaptionDbWriter {
                 return Ok(None); // removed through the HDF5 library
             }
         }
-        let b = scan(path, &file, file_len(path)?)?;
+        let b = scan(path, &checks, &file, file_len(path)?)?;
         drop(file); // its lock, before the writer takes its own
         let (batches, rows, has_sources) = (b.groups.len(), b.len, b.sources);
         let Some(native) = NativeCaptionGroups::append(path, schema::VALUES, batches, rows)? else {

@@ -92,7 +92,7 @@ pub(super) fn append(
     sources: bool,
 ) -> Result<Option<Native>> {
     let sets = {
-        let file = h5::open_read(path)?;
+        let (file, checks) = h5::open_checked(path)?;
         let mut sets = Vec::with_capacity(4);
         let wanted = [
             (schema::KEYS, Some(key_dim)),
@@ -100,7 +100,7 @@ pub(super) fn append(
             (schema::CAPTIONS, None),
         ];
         for (name, width) in wanted.into_iter().chain(sources.then_some((schema::SOURCES, None))) {
-            match existing(path, &file, name, width, rows)? {
+            match existing(path, &checks, &file, name, width, rows)? {
                 Some(g) => sets.push(g),
                 None => return Ok(None),
             }
@@ -117,12 +117,13 @@ pub(super) fn append(
 /// them; `None` if it differs (another chunk shape, a filter, a chunk not whole).
 fn existing(
     path: &Path,
+    checks: &h5::Checks,
     file: &File,
     name: &'static str,
     width: Option<usize>,
     rows: usize,
 ) -> Result<Option<Growing>> {
-    let ds = h5::dataset(path, file, name, name)?;
+    let ds = h5::dataset(path, checks, file, name, name)?;
     let mut g = Growing::new(name, width);
     let chunk: Option<Vec<u64>> = ds.chunk().map(|c| c.iter().map(|&c| c as u64).collect());
     if chunk.as_ref() != Some(&g.d.chunk) || !ds.filters().is_empty() {
