@@ -150,16 +150,7 @@ fn haav_vis_run(path: &Path, from: u64) -> (Option<u64>, Option<ctx_store::Error
     };
     for b in from..BATCHES {
         let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
-        let grid: Vec<f32> =
-            ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(TOKENS * GRID)).collect();
-        let pooled: Vec<f32> = ids
-            .iter()
-            .flat_map(|&i| {
-                let v = Rng::new(i + 2).vec_f32(POOLED);
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.into_iter().map(move |x| x / norm)
-            })
-            .collect();
+        let (grid, pooled) = common::haav_vis_rows(&ids, TOKENS, GRID, POOLED);
         if let Err(e) = w.write_batch(&ids, TOKENS, &grid, &pooled) {
             return (Some(b), Some(e));
         }

@@ -220,17 +220,7 @@ impl Writer {
             Writer::HaavTxt(w) => w.write_batch(&haav_batch(b)).unwrap(),
             Writer::HaavVis(w) => {
                 let ids: Vec<u64> = (b * BATCH..(b + 1) * BATCH).collect();
-                let grid: Vec<f32> =
-                    ids.iter().flat_map(|&i| Rng::new(i + 1).vec_f32(TOKENS * GRID)).collect();
-                // CLIP's pooled embeddings are L2-normalised (`check` holds them to it).
-                let pooled: Vec<f32> = ids
-                    .iter()
-                    .flat_map(|&i| {
-                        let v = Rng::new(i + 7).vec_f32(POOLED);
-                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                        v.into_iter().map(move |x| x / norm)
-                    })
-                    .collect();
+                let (grid, pooled) = common::haav_vis_rows(&ids, TOKENS, GRID, POOLED);
                 w.write_batch(&ids, TOKENS, &grid, &pooled).unwrap();
             }
             Writer::Caption(_) | Writer::Haav(_) => {
