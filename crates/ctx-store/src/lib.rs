@@ -35,7 +35,9 @@
 //!    `testing` (the crash-test hook),
 //!    `sync` (when writers sync to the disk); on
 //!    them `bounds` (sizes read from files, `check_len`), `kind` (the vocabulary: `Profile`,
-//!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data) and `provenance`.
+//!    `FileKind`, `CaptionLayout`), `entry` (the entries as plain data), `provenance` and
+//!    `gzip_chunks` (h5py's gzip chunk shapes and the float chunks compressed on rayon, which
+//!    both back-ends store); `testing` builds test entries of `entry`.
 //! 2. Format back-ends: `h5` (the HDF5 library: `resume`, `gzip`, `packed`, `direct_chunk`,
 //!    `chunks`, `vlen`, and reading and writing `provenance`) and `oldh5` (h5py's default file
 //!    format written and read without the library, and `validate`, the checks of damaged
@@ -73,6 +75,7 @@ mod bounds;
 mod compact;
 mod entry;
 mod error;
+mod gzip_chunks;
 mod h5;
 mod haav;
 mod id;

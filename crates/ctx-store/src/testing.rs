@@ -120,10 +120,10 @@ pub fn random_view<R>(
     d: usize,
     mut value: impl FnMut(&mut R) -> f32,
     mut text: impl FnMut(&mut R, usize) -> String,
-) -> crate::ViewEntry {
+) -> crate::entry::ViewEntry {
     let mut scores: Vec<f32> = (0..crops * k).map(|_| value(rng)).collect();
     scores.chunks_mut(k.max(1)).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
     let features = (0..crops * k * d).map(|_| value(rng)).collect();
     let texts = (0..crops * k).map(|i| text(rng, i)).collect();
-    crate::ViewEntry { crops, k, d, features, scores, texts }
+    crate::entry::ViewEntry { crops, k, d, features, scores, texts }
 }

@@ -11,13 +11,7 @@ use crate::bounds;
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
 
-/// Deflate level of h5py's `compression="gzip"` without `compression_opts`.
-pub(crate) const H5PY_GZIP_LEVEL: u8 = 4;
-
-/// The size h5py's `guess_chunk` counts per element: numpy's `itemsize` (8 for the object
-/// dtype of variable-length strings).
-const F32_ITEMSIZE: usize = 4;
-pub(crate) const STRING_ITEMSIZE: usize = 8;
+pub(crate) use crate::gzip_chunks::{H5PY_GZIP_LEVEL, STRING_ITEMSIZE, f32_chunk, guess_chunk};
 
 /// h5py refuses a chunked dataset with an empty axis (the guessed chunk is larger than it), and
 /// so does HDF5: an empty axis is an input error here too.
@@ -30,40 +24,6 @@ fn check_shape(path: &Path, object: &str, shape: &[usize]) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// h5py's `filters.guess_chunk`, so that the gzip datasets we write have h5py's chunk shapes.
-pub(crate) fn guess_chunk(shape: &[usize], typesize: usize) -> Vec<usize> {
-    const CHUNK_BASE: f64 = 16.0 * 1024.0;
-    const CHUNK_MIN: f64 = 8.0 * 1024.0;
-    const CHUNK_MAX: f64 = 1024.0 * 1024.0;
-    let mut chunks: Vec<f64> =
-        shape.iter().map(|&x| if x == 0 { 1024.0 } else { x as f64 }).collect();
-    let ndims = chunks.len();
-    let product = |c: &[f64]| c.iter().product::<f64>();
-    let dset_size = product(&chunks) * typesize as f64;
-    let target = (CHUNK_BASE * 2f64.powf((dset_size / (1024.0 * 1024.0)).log10()))
-        .clamp(CHUNK_MIN, CHUNK_MAX);
-    let mut idx = 0;
-    loop {
-        let chunk_bytes = product(&chunks) * typesize as f64;
-        if (chunk_bytes < target || (chunk_bytes - target).abs() / target < 0.5)
-            && chunk_bytes < CHUNK_MAX
-        {
-            break;
-        }
-        if product(&chunks) == 1.0 {
-            break;
-        }
-        chunks[idx % ndims] = (chunks[idx % ndims] / 2.0).ceil();
-        idx += 1;
-    }
-    chunks.into_iter().map(|c| c as usize).collect()
-}
-
-/// h5py's chunk shape for a float32 dataset of `shape`.
-pub(crate) fn f32_chunk(shape: &[usize]) -> Vec<usize> {
-    guess_chunk(shape, F32_ITEMSIZE)
 }
 
 /// Creates an empty gzip-compressed float32 dataset `name` of `shape` under `group`, deflate at

@@ -12,8 +12,8 @@ use super::chunked::{self, ChunkRef, Chunked, Dtype};
 use super::encode::{self, Addr, Buf, Entry};
 use super::file::{NativeFile, RootAttr, io};
 use crate::error::{Error, Result};
-use crate::h5::gzip::{H5PY_GZIP_LEVEL, guess_chunk};
-use crate::h5::packed::{F32Array, Packer};
+use crate::gzip_chunks::{F32Array, Packer};
+use crate::gzip_chunks::{H5PY_GZIP_LEVEL, guess_chunk};
 use crate::schema;
 use crate::testing::{self, WritePoint};
 

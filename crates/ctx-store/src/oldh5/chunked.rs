@@ -296,7 +296,7 @@ pub(crate) fn deflate_chunks(
         .par_iter()
         .map_init(init, |z, data| {
             z.reset();
-            crate::h5::packed::deflate(z, data).map_err(|e| Error::Io {
+            crate::gzip_chunks::deflate(z, data).map_err(|e| Error::Io {
                 path: path.to_owned(),
                 object: object.to_owned(),
                 source: std::io::Error::other(e),

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::chunked::{self, ChunkRef, Chunked, Dtype};
 use super::encode::{Addr, Entry};
 use crate::error::Result;
-use crate::h5::{gzip, packed};
+use crate::gzip_chunks;
 
 /// A dataset of a batch: its description and its stored (compressed) chunks, row-major.
 pub(crate) struct Stored {
@@ -18,8 +18,8 @@ pub(crate) struct Stored {
 
 /// The float32 datasets `arrays` (checked by the caller), gzip-compressed in h5py's chunks.
 pub(crate) fn f32_datasets(
-    packer: &packed::Packer,
-    arrays: &[packed::F32Array<'_>],
+    packer: &gzip_chunks::Packer,
+    arrays: &[gzip_chunks::F32Array<'_>],
 ) -> Result<Vec<Stored>> {
     if arrays.is_empty() {
         return Ok(Vec::new());
@@ -33,7 +33,7 @@ pub(crate) fn f32_datasets(
                 Dtype::F32,
                 &u64s(&a.shape),
                 &u64s(&chunk),
-                Some(gzip::H5PY_GZIP_LEVEL),
+                Some(gzip_chunks::H5PY_GZIP_LEVEL),
             ),
             chunks,
         })
@@ -51,12 +51,12 @@ pub(crate) fn string_datasets(
     let mut described = Vec::with_capacity(datasets.len());
     let mut raw = Vec::new();
     for (shape, elements) in datasets {
-        let chunk = gzip::guess_chunk(shape, gzip::STRING_ITEMSIZE);
+        let chunk = gzip_chunks::guess_chunk(shape, gzip_chunks::STRING_ITEMSIZE);
         let d = Chunked::fixed(
             Dtype::VlenStr,
             &u64s(shape),
             &u64s(&chunk),
-            Some(gzip::H5PY_GZIP_LEVEL),
+            Some(gzip_chunks::H5PY_GZIP_LEVEL),
         );
         let offsets = d.chunk_offsets();
         raw.extend(offsets.iter().map(|o| gather(elements, size, shape, &chunk, o)));
@@ -64,7 +64,7 @@ pub(crate) fn string_datasets(
     }
     let slices: Vec<&[u8]> = raw.iter().map(Vec::as_slice).collect();
     let mut stored =
-        chunked::deflate_chunks(path, object, &slices, gzip::H5PY_GZIP_LEVEL)?.into_iter();
+        chunked::deflate_chunks(path, object, &slices, gzip_chunks::H5PY_GZIP_LEVEL)?.into_iter();
     Ok(described
         .into_iter()
         .map(|(d, n)| Stored { d, chunks: stored.by_ref().take(n).collect() })

@@ -16,7 +16,7 @@ use super::gzip_batch::{self, Stored};
 use crate::bounds;
 use crate::entry::TxtEntry;
 use crate::error::{Error, Result};
-use crate::h5::{gzip, packed};
+use crate::gzip_chunks;
 use crate::id::ImageId;
 use crate::schema::{self, View};
 use crate::testing::{self, WritePoint};
@@ -27,14 +27,14 @@ const COLLECTION_OBJECTS: usize = 65_535;
 /// A HAAV `txt_ctx.hdf5` being written by this module.
 pub(crate) struct NativeHaavTxt {
     f: NativeFile,
-    packer: packed::Packer,
+    packer: gzip_chunks::Packer,
 }
 
 impl NativeHaavTxt {
     /// Creates `path` with root attributes `attributes`, in this order.
     pub(crate) fn create(path: &Path, attributes: &[RootAttr], overwrite: bool) -> Result<Self> {
         let f = NativeFile::create(path, attributes, overwrite)?;
-        Ok(Self { packer: packed::Packer::new(path, gzip::H5PY_GZIP_LEVEL), f })
+        Ok(Self { packer: gzip_chunks::Packer::new(path, gzip_chunks::H5PY_GZIP_LEVEL), f })
     }
 
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
@@ -42,7 +42,7 @@ impl NativeHaavTxt {
     /// other member of the root group is dropped from the index, to be written again.
     pub(crate) fn append(path: &Path, complete: &[ImageId]) -> Result<Option<Self>> {
         let keep: std::collections::HashSet<&str> = complete.iter().map(ImageId::as_str).collect();
-        let packer = packed::Packer::new(path, gzip::H5PY_GZIP_LEVEL);
+        let packer = gzip_chunks::Packer::new(path, gzip_chunks::H5PY_GZIP_LEVEL);
         Ok(NativeFile::append(path, |name| keep.contains(name))?.map(|f| Self { f, packer }))
     }
 
@@ -66,7 +66,7 @@ impl NativeHaavTxt {
                     let object = schema::txt_object(&e.id, view, name);
                     bounds::check_len(&path, &object, &shape, data.len())?;
                     let name = name.to_owned();
-                    arrays.push(packed::F32Array { name, object, data, shape });
+                    arrays.push(gzip_chunks::F32Array { name, object, data, shape });
                 }
                 let object = schema::txt_object(&e.id, view, schema::TEXTS);
                 bounds::check_len(&path, &object, &view.shape(v.k), v.texts.len())?;

@@ -11,7 +11,7 @@ use super::encode::{self, Buf};
 use super::file::{NativeFile, RootAttr, io};
 use super::gzip_batch::{self, Stored};
 use crate::error::Result;
-use crate::h5::{gzip, packed};
+use crate::gzip_chunks;
 use crate::id::ImageId;
 use crate::schema;
 use crate::testing::{self, WritePoint};
@@ -19,7 +19,7 @@ use crate::testing::{self, WritePoint};
 /// A HAAV `vis_ctx.hdf5` being written by this module.
 pub(crate) struct NativeHaavVis {
     f: NativeFile,
-    packer: packed::Packer,
+    packer: gzip_chunks::Packer,
 }
 
 /// One batch: each image's name, then its grids and pooled vectors back to back.
@@ -36,7 +36,7 @@ impl NativeHaavVis {
     /// Creates `path` with root attributes `attributes`, in this order.
     pub(crate) fn create(path: &Path, attributes: &[RootAttr], overwrite: bool) -> Result<Self> {
         let f = NativeFile::create(path, attributes, overwrite)?;
-        Ok(Self { packer: packed::Packer::new(path, gzip::H5PY_GZIP_LEVEL), f })
+        Ok(Self { packer: gzip_chunks::Packer::new(path, gzip_chunks::H5PY_GZIP_LEVEL), f })
     }
 
     /// Opens an existing file to add images, if it is in h5py's default format (`None`
@@ -44,7 +44,7 @@ impl NativeHaavVis {
     /// member of the root group is dropped from the index, to be written again.
     pub(crate) fn append(path: &Path, ids: &[ImageId]) -> Result<Option<Self>> {
         let keep: std::collections::HashSet<&str> = ids.iter().map(ImageId::as_str).collect();
-        let packer = packed::Packer::new(path, gzip::H5PY_GZIP_LEVEL);
+        let packer = gzip_chunks::Packer::new(path, gzip_chunks::H5PY_GZIP_LEVEL);
         Ok(NativeFile::append(path, |name| keep.contains(name))?.map(|f| Self { f, packer }))
     }
 
@@ -56,7 +56,7 @@ impl NativeHaavVis {
         }
         let (gsize, psize) = (b.tokens * b.fdim_grid, b.fdim_pooled);
         // Each image's two datasets, in the order HAAV's script writes them.
-        let arrays: Vec<packed::F32Array<'_>> = b
+        let arrays: Vec<gzip_chunks::F32Array<'_>> = b
             .names
             .iter()
             .enumerate()
@@ -69,7 +69,7 @@ impl NativeHaavVis {
                         vec![b.tokens, b.fdim_grid],
                     ),
                 ]
-                .map(|(name, data, shape)| packed::F32Array {
+                .map(|(name, data, shape)| gzip_chunks::F32Array {
                     name: name.to_owned(),
                     object: format!("{id}/{name}"),
                     data,

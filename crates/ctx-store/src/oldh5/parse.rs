@@ -7,7 +7,6 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use super::encode::{Addr, ENTRY_SIZE, Entry, SNOD_SIZE, SUPERBLOCK_SIZE, TREE_SIZE};
-use super::window::Seen;
 use super::{INTERNAL_K, LEAF_K};
 use crate::bounds;
 use crate::error::{Error, Result};
@@ -336,4 +335,26 @@ fn walk_node(
         walk_node(r, child, heap, depth + 1, Some(node_level), seen, out)?;
     }
     Ok(())
+}
+
+/// The bytes asked of a [`Reader`]: first address and end, of metadata and of everything.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Seen {
+    pub(super) metadata: Option<(u64, u64)>,
+    pub(super) all: Option<(u64, u64)>,
+}
+
+impl Seen {
+    pub(crate) fn metadata(&mut self, at: u64, end: u64) {
+        widen(&mut self.metadata, at, end);
+        widen(&mut self.all, at, end);
+    }
+
+    pub(crate) fn data(&mut self, at: u64, end: u64) {
+        widen(&mut self.all, at, end);
+    }
+}
+
+fn widen(span: &mut Option<(u64, u64)>, at: u64, end: u64) {
+    *span = Some(span.map_or((at, end), |(a, e)| (a.min(at), e.max(end))));
 }

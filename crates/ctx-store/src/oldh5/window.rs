@@ -12,33 +12,11 @@
 
 use std::os::unix::fs::FileExt;
 
-use super::parse::Reader;
+use super::parse::{Reader, Seen};
 use crate::error::{Error, Result};
 
 /// The most bytes read at once for one image.
 const WHOLE: u64 = 256 << 10;
-
-/// The bytes asked of a [`Reader`]: first address and end, of metadata and of everything.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct Seen {
-    metadata: Option<(u64, u64)>,
-    all: Option<(u64, u64)>,
-}
-
-impl Seen {
-    pub(crate) fn metadata(&mut self, at: u64, end: u64) {
-        widen(&mut self.metadata, at, end);
-        widen(&mut self.all, at, end);
-    }
-
-    pub(crate) fn data(&mut self, at: u64, end: u64) {
-        widen(&mut self.all, at, end);
-    }
-}
-
-fn widen(span: &mut Option<(u64, u64)>, at: u64, end: u64) {
-    *span = Some(span.map_or((at, end), |(a, e)| (a.min(at), e.max(end))));
-}
 
 impl Reader<'_> {
     /// What was asked for since the last call.
