@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-use ctx_store::{CaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, VisCtxReader, check};
+use ctx_store::{
+    CaptionDb, HaavCaptionDb, HaavTxtCtxReader, HaavVisCtxReader, TxtCtxReader, VisCtxReader, check,
+};
 use serde_json::Value;
 use test_support::run_python_json;
 
@@ -80,7 +82,7 @@ import sys, h5py
 with h5py.File(sys.argv[1], 'r') as f:
     if 'captions' in f:
         print(len(f['captions']))
-    elif f.attrs['xctx_kind'] == 'caption_db':
+    elif f.attrs['xctx_kind'] in ('caption_db', 'haav_caption_db'):
         print(sum(len(g['captions']) for g in f.values()))
     else:
         print(len(f))
@@ -121,6 +123,10 @@ fn content(kind: &str, path: &Path) -> String {
         "haav-vis" => {
             let r = HaavVisCtxReader::open(path).unwrap();
             format!("{:?} {:?}", r.preload().unwrap(), r.provenance().unwrap())
+        }
+        "haav-caption" => {
+            let db = HaavCaptionDb::open(path).unwrap();
+            format!("{:?} {:?}", db.load().unwrap(), db.provenance().unwrap())
         }
         _ => {
             let db = CaptionDb::open(path).unwrap();
@@ -417,6 +423,20 @@ fn caption_writer_killed_at_300_seeded_random_instants() {
 fn original_caption_writer_killed_at_seeded_random_instants() {
     let with_batches = killed_at_random_instants("caption-original", 20, 7);
     assert!(with_batches >= 2, "only {with_batches} of 20 kills came after a batch");
+}
+
+#[test]
+fn haav_caption_writer_killed_at_seeded_random_instants() {
+    let with_batches = killed_at_random_instants("haav-caption", 20, 9);
+    assert!(with_batches >= 2, "only {with_batches} of 20 kills came after a batch");
+}
+
+#[test]
+#[ignore = "300 kills: minutes"]
+fn haav_caption_writer_killed_at_300_seeded_random_instants() {
+    let kills = long_run_kills();
+    let with_batches = killed_at_random_instants("haav-caption", kills, 10);
+    assert!(with_batches >= kills / 3, "only {with_batches} of {kills} kills came after a batch");
 }
 
 #[test]

@@ -9,8 +9,8 @@
 //! ctx-store-crash-writer KIND PATH write N     write a new PATH of N batches, uninterrupted
 //! ```
 //!
-//! KIND is `txt`, `vis`, `haav-txt`, `haav-vis`, `caption` (contiguous layout) or
-//! `caption-original`. STOP is
+//! KIND is `txt`, `vis`, `haav-txt`, `haav-vis`, `caption` (contiguous layout),
+//! `caption-original` or `haav-caption`. STOP is
 //! `POINT@BATCH`, with POINT one of `entryN`, `rawN`, `before-flush`, `index`, `flushed` (the
 //! [`WritePoint`]s) or `between` (after `write_batch` returned): the writer prints
 //! `stopped at POINT in batch BATCH` and sleeps until killed. STOP `flush@BATCH` stops nowhere: it
@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use ctx_store::testing::{WritePoint, set_write_hook};
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, HaavTxtCtxWriter, HaavVisCtxWriter, ImageId, Provenance,
-    TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
+    CaptionDbWriter, CaptionLayout, HaavCaptionDbWriter, HaavTxtCtxWriter, HaavVisCtxWriter,
+    ImageId, Provenance, TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
 };
 
 /// Entries (images, or phrases) per batch.
@@ -111,6 +111,7 @@ enum Writer {
     HaavTxt(HaavTxtCtxWriter),
     HaavVis(HaavVisCtxWriter),
     Caption(CaptionDbWriter),
+    HaavCaption(HaavCaptionDbWriter),
 }
 
 impl Writer {
@@ -125,6 +126,9 @@ impl Writer {
                 Writer::HaavVis(HaavVisCtxWriter::create(path, GRID, POOLED, &prov, true)?)
             }
             "caption" => Writer::Caption(caption(CaptionLayout::Contiguous)?),
+            "haav-caption" => {
+                Writer::HaavCaption(HaavCaptionDbWriter::create(path, DIM, DIM, &prov, true)?)
+            }
             _ => Writer::Caption(caption(CaptionLayout::Original)?),
         })
     }
@@ -147,6 +151,11 @@ impl Writer {
             "haav-vis" => {
                 let (w, ids) = HaavVisCtxWriter::append(path)?;
                 (Writer::HaavVis(w), ids.iter().filter_map(ImageId::as_u64).collect())
+            }
+            "haav-caption" => {
+                let w = HaavCaptionDbWriter::append(path)?;
+                let rows = (0..w.rows() as u64).collect();
+                (Writer::HaavCaption(w), rows)
             }
             _ => {
                 let w = CaptionDbWriter::append(path)?;
@@ -171,7 +180,7 @@ impl Writer {
                 let (grid, pooled) = haav_vis(ids);
                 w.write_batch(ids, TOKENS, &grid, &pooled)
             }
-            Writer::Caption(w) => {
+            Writer::Caption(_) | Writer::HaavCaption(_) => {
                 let mut v = Values(b);
                 let n = BATCH as usize;
                 let mut keys = v.f32s(n * DIM);
@@ -180,7 +189,12 @@ impl Writer {
                     row.iter_mut().for_each(|x| *x /= norm);
                 }
                 let captions: Vec<String> = (0..n).map(|i| format!("caption {b} {i}")).collect();
-                w.write_batch(&keys, &v.f32s(n * DIM), &captions)
+                let features = v.f32s(n * DIM);
+                match self {
+                    Writer::Caption(w) => w.write_batch(&keys, &features, &captions),
+                    Writer::HaavCaption(w) => w.write_batch(&keys, &features, &captions),
+                    _ => unreachable!("a caption database's writer"),
+                }
             }
         }
     }
@@ -192,6 +206,7 @@ impl Writer {
             Writer::HaavTxt(w) => w.finish(),
             Writer::HaavVis(w) => w.finish(),
             Writer::Caption(w) => w.finish(),
+            Writer::HaavCaption(w) => w.finish(),
         }
     }
 }
@@ -274,7 +289,7 @@ fn run(args: &[String]) -> Result<(), String> {
             for b in 0..total {
                 let todo: Vec<u64> =
                     batch_ids(b).into_iter().filter(|i| !held.contains(i)).collect();
-                let caption = matches!(w, Writer::Caption(_));
+                let caption = matches!(w, Writer::Caption(_) | Writer::HaavCaption(_));
                 if caption && !todo.is_empty() && todo.len() != BATCH as usize {
                     return Err(format!("batch {b} is partly in the caption database"));
                 }
