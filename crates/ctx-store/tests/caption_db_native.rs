@@ -77,19 +77,9 @@ print(json.dumps([describe(p) for p in sys.argv[1:]]))
 fn h5py_views(paths: &[&Path]) -> Vec<serde_json::Value> {
     let mut views = Vec::new();
     for python in [test_support::python(), test_support::old_h5py_python()] {
-        let out = std::process::Command::new(&python)
-            .arg("-c")
-            .arg(DESCRIBE)
-            .args(paths)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let args: Vec<&dyn AsRef<std::ffi::OsStr>> = paths.iter().map(|p| p as _).collect();
+        let out = test_support::run_python_code_with(&python, DESCRIBE, &args);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         views.push(v);
     }
     views

@@ -509,15 +509,9 @@ for p in sys.argv[1:]:
 "
         }
     };
-    let out = std::process::Command::new(python)
-        .arg("-c")
-        .arg(code)
-        .args(files.iter().map(|(p, ..)| p))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}: {}", python.display(), String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<String> =
-        String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    let args: Vec<&dyn AsRef<std::ffi::OsStr>> = files.iter().map(|(p, ..)| p as _).collect();
+    let out = test_support::run_python_code_with(python, code, &args);
+    let lines: Vec<String> = out.lines().map(String::from).collect();
     assert_eq!(lines.len(), files.len());
     for ((p, lo, hi), line) in files.iter().zip(lines) {
         let n: u64 = line.split(' ').next().unwrap().parse().unwrap();

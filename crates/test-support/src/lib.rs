@@ -16,7 +16,7 @@ pub use fixtures::{read_f32_file, reference_outputs, tiny_clip, write_f32_file};
 pub use imports::{Import, ModuleGraph, ROOT, read_sources};
 pub use layers::{Layer, Layering, cycles};
 pub use python::{
-    old_h5py_python, python, run_python, run_python_code, run_python_json, run_python_json_with,
-    run_python_with_input, workspace_root,
+    old_h5py_python, python, run_python, run_python_code, run_python_code_with, run_python_json,
+    run_python_json_with, run_python_with_input, workspace_root,
 };
 pub use rng::Rng;

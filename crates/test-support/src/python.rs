@@ -106,10 +106,15 @@ pub fn run_python_json_with(
 
 /// Runs `python -c code args...` (for one-off h5py snippets), returns stdout; panics on failure.
 pub fn run_python_code(code: &str, args: &[&dyn AsRef<OsStr>]) -> String {
-    let mut cmd = Command::new(python());
+    run_python_code_with(&python(), code, args)
+}
+
+/// Like [`run_python_code`], with another interpreter (e.g. [`old_h5py_python`]).
+pub fn run_python_code_with(python: &Path, code: &str, args: &[&dyn AsRef<OsStr>]) -> String {
+    let mut cmd = Command::new(python);
     cmd.arg("-c").arg(code);
     for a in args {
         cmd.arg(a);
     }
-    output(cmd, "python -c", None)
+    output(cmd, &format!("{} -c", python.display()), None)
 }

@@ -30,6 +30,14 @@ fn read_dims(path: &Path, root: &Group) -> Result<(usize, usize)> {
     Ok((read(schema::FDIM_GRID, FDIM_GRID_OBJECT)?, read(schema::FDIM_POOLED, FDIM_POOLED_OBJECT)?))
 }
 
+/// `fdim_grid` and `fdim_pooled` as the int64 attributes of `path`.
+fn sizes(path: &Path, fdim_grid: usize, fdim_pooled: usize) -> Result<(i64, i64)> {
+    Ok((
+        attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?,
+        attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?,
+    ))
+}
+
 fn grid_object(id: impl std::fmt::Display) -> String {
     format!("{id}/{}", schema::GRID_FEATURES)
 }
@@ -76,8 +84,7 @@ impl HaavVisCtxWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
-        let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
+        let (grid, pooled) = sizes(path, fdim_grid, fdim_pooled)?;
         // HAAV's script sets them in this order.
         let mut attributes = vec![
             RootAttr::I64(schema::FDIM_POOLED, pooled),
@@ -86,13 +93,12 @@ impl HaavVisCtxWriter {
         let prov = provenance.attributes(FileKind::HaavVisCtx);
         attributes.extend(prov.iter().map(|&(name, value)| RootAttr::Str(name, value)));
         let native = NativeHaavVis::create(path, &attributes, overwrite)?;
-        Ok(Self {
-            backend: Backend::Native(native),
-            path: path.to_owned(),
-            fdim_grid,
-            fdim_pooled,
-            tokens: None,
-        })
+        Ok(Self::new(Backend::Native(native), path, (fdim_grid, fdim_pooled)))
+    }
+
+    /// A new file's writer on `backend`, for images of `(fdim_grid, fdim_pooled)` values.
+    fn new(backend: Backend, path: &Path, (fdim_grid, fdim_pooled): (usize, usize)) -> Self {
+        Self { backend, path: path.to_owned(), fdim_grid, fdim_pooled, tokens: None }
     }
 
     /// [`create`](Self::create) through the HDF5 library (the writer before the native one: the
@@ -106,21 +112,15 @@ impl HaavVisCtxWriter {
         overwrite: bool,
     ) -> Result<Self> {
         let path = path.as_ref();
-        let grid = attr_size(path, FDIM_GRID_OBJECT, fdim_grid)?;
-        let pooled = attr_size(path, FDIM_POOLED_OBJECT, fdim_pooled)?;
+        let (grid, pooled) = sizes(path, fdim_grid, fdim_pooled)?;
         let w = h5::Writer::create(path, overwrite)?;
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_POOLED, pooled)?;
         h5::write_attr_i64(&w.path, w.file(), schema::FDIM_GRID, grid)?;
         provenance.write(&w.path, w.file(), FileKind::HaavVisCtx)?;
         w.file().flush().map_err(h5err(&w.path, "/"))?;
         let packer = packed::Packer::new(&w.path, gzip::H5PY_GZIP_LEVEL);
-        Ok(Self {
-            backend: Backend::Hdf5 { w, packer, serial: false },
-            path: path.to_owned(),
-            fdim_grid,
-            fdim_pooled,
-            tokens: None,
-        })
+        let backend = Backend::Hdf5 { w, packer, serial: false };
+        Ok(Self::new(backend, path, (fdim_grid, fdim_pooled)))
     }
 
     /// Opens an existing file to add images (resume). Returns the writer and the ids of its

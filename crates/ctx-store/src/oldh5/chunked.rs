@@ -478,19 +478,8 @@ mod tests {
             }
         }
         for python in [test_support::python(), test_support::old_h5py_python()] {
-            let out = std::process::Command::new(&python)
-                .arg("-c")
-                .arg(H5PY_READ)
-                .arg(&path)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                python.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "{}", python.display());
+            let out = test_support::run_python_code_with(&python, H5PY_READ, &[&path]);
+            assert_eq!(out, want, "{}", python.display());
         }
     }
 
