@@ -167,6 +167,14 @@ fn json_object_holds_every_line_as_one_object() {
     let first = got.values().next().unwrap();
     assert_eq!(first["whole"].as_array().unwrap().len(), 5);
     assert_eq!(first["nine"].as_array().unwrap().len(), 9);
+    // Byte for byte the lines' objects (the scores' digits as written, so that Python's
+    // `json.load` gives the lines' floats), and every view in its order.
+    let members: Vec<&str> = text.lines().skip(1).map(|l| &l[1..l.len() - 1]).collect();
+    assert_eq!(std::fs::read_to_string(&object).unwrap(), format!("{{{}}}\n", members.join(",")));
+    for line in text.lines().skip(1) {
+        let at = |view: &str| line.find(&format!("\"{view}\":")).unwrap();
+        assert!(at("whole") < at("five") && at("five") < at("nine"), "{line}");
+    }
 
     // Only with --format json.
     let mut hdf5 = s.args("retrieve-captions", &s.out("t.hdf5"), &db);

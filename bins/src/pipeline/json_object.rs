@@ -3,11 +3,12 @@
 //! (SmallCap's `{cocoid: [...]}` shape), for consumers that load one object. Written streaming
 //! into a temporary file beside `FILE`, then renamed, so that `FILE` is whole or absent.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Converts the JSON Lines output `lines` (provenance line first) into the object file `out`;
 /// returns the number of images.
@@ -26,9 +27,11 @@ pub fn write(lines: &Path, out: &Path) -> Result<usize> {
             if n == 0 {
                 continue; // the provenance
             }
-            let v: Value = serde_json::from_str(&line)
+            // The hits are copied as they are written (the scores' digits and the views' order
+            // kept), not parsed.
+            let v: BTreeMap<String, &RawValue> = serde_json::from_str(&line)
                 .with_context(|| format!("{}: line {} is not JSON", lines.display(), n + 1))?;
-            let Some((id, hits)) = v.as_object().and_then(|o| o.iter().next()) else {
+            let Some((id, hits)) = v.iter().next().filter(|_| v.len() == 1) else {
                 bail!("{}: line {} is not an image's object", lines.display(), n + 1);
             };
             if images > 0 {

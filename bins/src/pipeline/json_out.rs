@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use ctx_store::{ImageId, Provenance, TxtEntry, View, ViewEntry};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// The key of the provenance line.
 const PROVENANCE: &str = "xctx_provenance";
@@ -56,13 +56,20 @@ impl JsonWriter {
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
         let mut buf = Vec::new();
         for e in entries {
-            let mut views = Map::new();
-            for v in e.views() {
-                views.insert(v.name().into(), view_json(v, e.view(v)));
+            // Written piece by piece: the views in their order (whole, five, nine), which a
+            // JSON map would sort.
+            buf.push(b'{');
+            serde_json::to_writer(&mut buf, &e.id.to_string())?;
+            buf.extend_from_slice(b":{");
+            for (n, v) in e.views().enumerate() {
+                if n > 0 {
+                    buf.push(b',');
+                }
+                serde_json::to_writer(&mut buf, v.name())?;
+                buf.push(b':');
+                serde_json::to_writer(&mut buf, &view_json(v, e.view(v)))?;
             }
-            let line = json!({ e.id.to_string(): views });
-            serde_json::to_writer(&mut buf, &line)?;
-            buf.push(b'\n');
+            buf.extend_from_slice(b"}}\n");
         }
         self.file
             .write_all(&buf)

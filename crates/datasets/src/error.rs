@@ -61,11 +61,23 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A source that names no image at all.
-    #[error("{source_name}: no images")]
+    /// A source that names no image (or text database that holds no text) at all.
+    #[error("{source_name}: no {what}")]
     EmptySource {
         /// The source as given (`folder:photos`, `wds:shards/{0..9}.tar`).
         source_name: String,
+        /// What it lacks: `images` or `texts`.
+        what: &'static str,
+    },
+    /// `--split` names a split that no image of a Karpathy file is in (a misspelt name).
+    #[error("{}: no image is in split {split:?} (its splits: {})", path.display(), present.join(", "))]
+    UnknownSplit {
+        /// The split file.
+        path: PathBuf,
+        /// The split asked for.
+        split: String,
+        /// The splits its images are in, in order of first appearance.
+        present: Vec<String>,
     },
     /// Two images of one source with the same id.
     #[error("{}: id {id} is both {} and {}", path.display(), first.display(), second.display())]

@@ -85,7 +85,7 @@ impl TextSource {
                 .collect(),
         };
         if texts.is_empty() {
-            return Err(Error::EmptySource { source_name: self.to_string() });
+            return Err(Error::EmptySource { source_name: self.to_string(), what: "texts" });
         }
         Ok(texts)
     }

@@ -297,4 +297,21 @@ fn text_databases() {
     std::fs::write(&bad, "\n\n").unwrap();
     let e = texts(&bad.display().to_string()).unwrap_err();
     assert!(matches!(e, Error::EmptySource { .. }), "{e}");
+    one_line(&e, &bad, "no texts");
+}
+
+#[test]
+fn a_split_no_image_is_in_is_an_error_naming_the_file_and_its_splits() {
+    let f = Fixtures::new();
+    let file = f.path("karpathy_coco.json");
+    let splits = vec!["train".to_owned(), "tset".to_owned()];
+    let opts = SourceOptions { image_root: Some(f.path("coco")), splits: Some(splits.clone()) };
+    let e = format!("karpathy:{}", file.display())
+        .parse::<ImageSource>()
+        .and_then(|s| s.images(&opts))
+        .unwrap_err();
+    let text = one_line(&e, &file, "\"tset\"");
+    assert!(text.ends_with("(its splits: test, train, restval, val)"), "{text}");
+    let e = karpathy_captions(&file, Some(&splits)).unwrap_err();
+    assert!(matches!(e, Error::UnknownSplit { .. }), "{e}");
 }

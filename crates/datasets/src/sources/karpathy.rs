@@ -71,6 +71,26 @@ fn read_entry<'e>(
     Ok(Some((filename, id)))
 }
 
+/// An error naming the first of `splits` that no image of `f` is in (`train,vall`: a typo would
+/// otherwise leave that split's images out silently).
+fn known_splits(path: &Path, f: &SplitFile, splits: Option<&[String]>) -> Result<()> {
+    let Some(splits) = splits else { return Ok(()) };
+    let mut present: Vec<&str> = Vec::new();
+    for split in f.images.iter().filter_map(|e| e.split.as_deref()) {
+        if !present.contains(&split) {
+            present.push(split);
+        }
+    }
+    match splits.iter().find(|s| !present.contains(&s.as_str())) {
+        None => Ok(()),
+        Some(split) => Err(Error::UnknownSplit {
+            path: path.to_owned(),
+            split: split.clone(),
+            present: present.into_iter().map(str::to_owned).collect(),
+        }),
+    }
+}
+
 /// The images of the kept splits, in the file's order: `root/filepath/filename` (or
 /// `root/filename` where the entry has no `filepath`).
 pub(crate) fn images(
@@ -79,6 +99,7 @@ pub(crate) fn images(
     splits: Option<&[String]>,
 ) -> Result<Vec<SourceImage>> {
     let f: SplitFile = json::read(path)?;
+    known_splits(path, &f, splits)?;
     let mut out = Vec::new();
     for (i, e) in f.images.iter().enumerate() {
         let Some((filename, id)) = read_entry(path, i, e, splits)? else { continue };
@@ -96,6 +117,7 @@ pub(crate) fn images(
 /// the training captions, each with its image's id).
 pub fn karpathy_captions(path: &Path, splits: Option<&[String]>) -> Result<Vec<KarpathyCaption>> {
     let f: SplitFile = json::read(path)?;
+    known_splits(path, &f, splits)?;
     let mut out = Vec::new();
     for (i, e) in f.images.iter().enumerate() {
         let Some((_, id)) = read_entry(path, i, e, splits)? else { continue };

@@ -152,7 +152,7 @@ impl ImageSource {
             ImageSource::Wds(pattern) => wds_images(&wds_shards(pattern)?)?,
         };
         if images.is_empty() {
-            return Err(Error::EmptySource { source_name: self.to_string() });
+            return Err(Error::EmptySource { source_name: self.to_string(), what: "images" });
         }
         tracing::debug!(images = images.len(), source = %self, "image source read");
         Ok(images)
