@@ -51,6 +51,14 @@ pub enum Error {
         /// The missing files.
         missing: Vec<PathBuf>,
     },
+    /// Tar shards a `wds:` pattern names that are not on disk (all of them, reported together).
+    #[error("{pattern}: {} of its shards are missing, first {}", missing.len(), missing.first().map(|p| p.display().to_string()).unwrap_or_default())]
+    MissingShards {
+        /// The pattern as given.
+        pattern: String,
+        /// The missing files.
+        missing: Vec<PathBuf>,
+    },
     /// One entry of a list of images (or texts) that is not what its format requires.
     #[error("{}: {entry}: {message}", path.display())]
     Entry {

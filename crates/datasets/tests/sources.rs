@@ -242,7 +242,7 @@ fn bad_input_is_a_one_line_error_naming_file_and_entry() {
         &SourceOptions::default(),
     )
     .unwrap_err();
-    one_line(&e, &f.path("wds/00002.tar"), "missing");
+    one_line(&e, &f.path("wds/00002.tar"), "1 of its shards are missing");
     let e = "zip:x".parse::<ImageSource>().unwrap_err();
     assert!(e.to_string().contains("unknown kind"), "{e}");
     let e = load(format!("coco-json:{}", bad.display()), &SourceOptions::default()).unwrap_err();

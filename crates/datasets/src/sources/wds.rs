@@ -15,7 +15,7 @@ pub fn wds_shards(pattern: &str) -> Result<Vec<PathBuf>> {
     let shards: Vec<PathBuf> = expand_braces(pattern)?.into_iter().map(PathBuf::from).collect();
     let missing: Vec<PathBuf> = shards.iter().filter(|p| !p.is_file()).cloned().collect();
     if !missing.is_empty() {
-        return Err(Error::MissingImages { missing });
+        return Err(Error::MissingShards { pattern: pattern.to_owned(), missing });
     }
     Ok(shards)
 }
