@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use ctx_store::{Captions, CompactTxtWriter, ImageId, Profile, Provenance};
+use ctx_store::{Captions, CompactIds, CompactTxtWriter, ImageId, Profile, Provenance};
 
 use super::Common;
 use super::output::{Open, RunIdentity, decide};
@@ -37,11 +37,14 @@ pub fn record(
 }
 
 /// Creates `out` in the compact layout for hits of `caption_db` (loaded as `captions`), or
-/// opens it to resume; the writer and the images it holds already.
+/// opens it to resume; the writer and the images it holds already. `ids` (every image of the
+/// run, known before the first batch) decides how the file stores ids: int64 where all are
+/// integers, else names; a file resumed keeps its own, and one of integers is refused for
+/// named images.
 pub fn open(
     out: &Path,
     id: &RunIdentity,
-    profile: Profile,
+    (profile, ids): (Profile, CompactIds),
     caption_db: &Path,
     captions: &Arc<Captions>,
     c: &Common,
@@ -49,8 +52,10 @@ pub fn open(
     let prov = id.provenance();
     let (w, done) = match decide(out, id, c.overwrite, |p: &Path| Provenance::of_file(p))? {
         Open::Create => {
-            let w =
-                CompactTxtWriter::create(out, profile, caption_db, captions.clone(), &prov, true)?;
+            let captions = captions.clone();
+            let w = CompactTxtWriter::create_with_ids(
+                out, profile, caption_db, captions, ids, &prov, true,
+            )?;
             (w, Vec::new())
         }
         Open::Resume => CompactTxtWriter::append(out, caption_db, captions.clone())?,
@@ -58,5 +63,12 @@ pub fn open(
     if w.profile() != profile {
         bail!("{}: a compact txt_ctx of the {} profile", out.display(), w.profile());
     }
-    Ok((w, done.into_iter().map(ImageId::from).collect()))
+    if (w.ids(), ids) == (CompactIds::Integers, CompactIds::Names) {
+        bail!(
+            "{}: its image ids are int64, but images of this run are named otherwise (write them \
+             to a new file)",
+            out.display()
+        );
+    }
+    Ok((w, done.into_iter().collect()))
 }

@@ -1,7 +1,11 @@
 //! `ctx-convert IN OUT`: a txt_ctx from one layout into the other, either profile. To the
 //! compact layout each hit's row in the caption database is found by its text and feature; to
 //! the full layout the features and texts are joined back from it. The entries read the same
-//! either way (ctx-store's readers, the xmodal_ctx package).
+//! either way (ctx-store's readers, the xmodal_ctx package), under the same image names.
+//!
+//! The inputs are checked before OUT is created (the txt_ctx opened, a compact one joined with
+//! its caption database; to the compact layout, the first images' hits looked up in the caption
+//! database given), and an OUT this command created is removed when it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,8 +14,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use ctx_store::{
-    CaptionDb, Captions, CompactTxtWriter, FileKind, HaavCaptionDb, HaavTxtCtxReader,
-    HaavTxtCtxWriter, Profile, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
+    CaptionDb, Captions, CompactIds, CompactTxtWriter, FileKind, HaavCaptionDb, HaavTxtCtxReader,
+    HaavTxtCtxWriter, ImageId, Profile, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
 };
 
 use super::Summary;
@@ -63,14 +67,15 @@ impl Reader {
         })
     }
 
-    fn ids(&self) -> Result<Vec<u64>> {
+    /// Every image's name, integers first.
+    fn keys(&self) -> Result<Vec<ImageId>> {
         Ok(match self {
-            Reader::Original(r) => r.ids()?,
-            Reader::Haav(r) => r.ids()?,
+            Reader::Original(r) => r.keys()?,
+            Reader::Haav(r) => r.keys()?,
         })
     }
 
-    fn preload_ids(&self, ids: &[u64]) -> Result<Vec<TxtEntry>> {
+    fn preload_ids(&self, ids: &[ImageId]) -> Result<Vec<TxtEntry>> {
         Ok(match self {
             Reader::Original(r) => r.preload_ids(ids)?,
             Reader::Haav(r) => r.preload_ids(ids)?,
@@ -140,37 +145,68 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if super::output::canonical(&args.out) == super::output::canonical(input) {
         bail!("{} is INPUT and OUT", input.display());
     }
+    // The inputs, checked before OUT is created.
     let db_in = if compact_in { args.caption_db.as_deref() } else { None };
     let reader = Reader::open(input, profile, db_in)?;
+    let ids = reader.keys()?;
+    let first = reader.preload_ids(&ids[..ids.len().min(BATCH)])?;
     let provenance = reader.provenance()?.unwrap_or_else(|| {
         let arguments = serde_json::json!({"input": input, "txt_layout": format!("{to:?}")});
         Provenance::new("ctx-convert", arguments.to_string())
     });
-    let mut writer = match to {
+    let db = match to {
         TxtLayout::Compact => {
             let db = args.caption_db.as_deref().context(
                 "--caption-db: the compact layout numbers each hit by its row in the caption \
                  database the txt_ctx was retrieved from",
             )?;
             let captions = Arc::new(load_captions(db, profile)?);
-            let w = CompactTxtWriter::create(&args.out, profile, db, captions, &provenance, true)?;
-            Writer::Compact(w)
+            CompactTxtWriter::check_hits(input, db, captions.clone(), &first)?;
+            Some((db, captions))
         }
-        TxtLayout::Full => match &reader {
-            Reader::Original(_) => {
-                Writer::Original(TxtCtxWriter::create(&args.out, &provenance, true)?)
-            }
-            Reader::Haav(r) => {
-                Writer::Haav(HaavTxtCtxWriter::create(&args.out, r.fdim(), &provenance, true)?)
-            }
-        },
+        TxtLayout::Full => None,
     };
-    let ids = reader.ids()?;
-    for chunk in ids.chunks(BATCH) {
-        let entries = reader.preload_ids(chunk)?;
-        writer.write_batch(&entries).with_context(|| format!("writing {}", args.out.display()))?;
+    let made = (|| -> Result<()> {
+        let mut writer = match db {
+            Some((db, captions)) => {
+                let id_kind = CompactIds::of(&ids);
+                let out = &args.out;
+                let w = CompactTxtWriter::create_with_ids(
+                    out,
+                    profile,
+                    db,
+                    captions,
+                    id_kind,
+                    &provenance,
+                    true,
+                )?;
+                Writer::Compact(w)
+            }
+            None => match &reader {
+                Reader::Original(_) => {
+                    Writer::Original(TxtCtxWriter::create(&args.out, &provenance, true)?)
+                }
+                Reader::Haav(r) => {
+                    Writer::Haav(HaavTxtCtxWriter::create(&args.out, r.fdim(), &provenance, true)?)
+                }
+            },
+        };
+        let write = |w: &mut Writer, entries: &[TxtEntry]| {
+            w.write_batch(entries).with_context(|| format!("writing {}", args.out.display()))
+        };
+        write(&mut writer, &first)?;
+        for chunk in ids.chunks(BATCH).skip(1) {
+            write(&mut writer, &reader.preload_ids(chunk)?)?;
+        }
+        writer.finish()
+    })();
+    if let Err(e) = made {
+        // The writer is closed; what it left of OUT (made, or replaced with --overwrite) goes.
+        if args.out.exists() {
+            let _ = std::fs::remove_file(&args.out);
+        }
+        return Err(e);
     }
-    writer.finish()?;
     Summary {
         tool: "ctx-convert",
         what: "images",

@@ -218,8 +218,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let captions = Arc::new(captions);
     let (writer, txt_done) = match (args.format, args.txt_layout) {
         (Format::Hdf5, super::compact_out::TxtLayout::Compact) => {
-            let (w, done) =
-                super::compact_out::open(&out, &id, profile, &args.caption_db, &captions, c)?;
+            let ids = ctx_store::CompactIds::of(images.iter().map(|i| &i.id));
+            let (w, done) = super::compact_out::open(
+                &out,
+                &id,
+                (profile, ids),
+                &args.caption_db,
+                &captions,
+                c,
+            )?;
             (TxtWriter::Compact(w), done)
         }
         (Format::Hdf5, _) => TxtWriter::open(&out, &id, profile, captions.feature_dim, c)?,

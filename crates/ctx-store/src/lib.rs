@@ -90,7 +90,7 @@ mod sync;
 pub mod testing;
 
 pub use compact::write::CompactTxtWriter;
-pub use compact::{CaptionDbIdentity, CompactInfo, compact_info};
+pub use compact::{CaptionDbIdentity, CompactIds, CompactInfo, compact_info};
 pub use entry::{
     Caption, Captions, HaavVisCtx, HaavVisEntry, PackedTexts, TxtArrays, TxtEntry, ViewArrays,
     ViewEntry, VisCtx,

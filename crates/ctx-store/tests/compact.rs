@@ -1,15 +1,16 @@
 //! The compact txt_ctx layout: written from full entries (each hit found as its caption database
 //! row), read back joined as the same entries, bit for bit, in both profiles; resumed, merged,
-//! inspected; refused with the wrong caption database; a planted wrong row is caught.
+//! inspected; refused with the wrong caption database; a planted wrong row is caught. Images
+//! named otherwise than by integers (a folder's stems) are held by name, read by h5py as `str`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ctx_store::{
-    CaptionDb, CaptionDbWriter, CaptionLayout, Captions, CompactTxtWriter, Error, FileKind,
-    HaavCaptionDb, HaavCaptionDbWriter, HaavTxtCtxReader, HaavTxtCtxWriter, Profile, Provenance,
-    TxtCtxReader, TxtCtxWriter, TxtEntry, View, ViewEntry, check, compact_info, detect, merge,
-    summarize,
+    CaptionDb, CaptionDbWriter, CaptionLayout, Captions, CompactIds, CompactTxtWriter, Error,
+    FileKind, HaavCaptionDb, HaavCaptionDbWriter, HaavTxtCtxReader, HaavTxtCtxWriter, ImageId,
+    Profile, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry, View, ViewEntry, check,
+    compact_info, detect, merge, summarize,
 };
 use test_support::Rng;
 
@@ -361,4 +362,148 @@ fn haav_profile_compact_reads_as_haavs_file() {
     let path = dir.path().join("bad.hdf5");
     let mut w = CompactTxtWriter::create(&path, Profile::Haav, &db, c, &prov(), false).unwrap();
     assert!(w.write_batch(&bad).unwrap_err().to_string().contains("8k, 2k and k"));
+}
+
+/// A folder's stems, integers first then names (`000010001` is a name, beside `10001`).
+const NAMED: [&str; 7] = ["7", "10001", "42", "beach", "000010001", "dog_01", "été 2"];
+
+/// `entries` under the names `NAMED`.
+fn named_entries(c: &Captions) -> Vec<TxtEntry> {
+    let seeds: Vec<u64> = (1..=NAMED.len() as u64).collect();
+    let mut all = entries(c, &seeds, Some([2, 3, 2]), 2);
+    all.iter_mut().zip(NAMED).for_each(|(e, name)| e.id = ImageId::from(name));
+    all
+}
+
+fn write_named(path: &Path, db: &Path, c: Arc<Captions>, all: &[TxtEntry]) {
+    let ids = CompactIds::of(all.iter().map(|e| &e.id));
+    let mut w =
+        CompactTxtWriter::create_with_ids(path, Profile::Original, db, c, ids, &prov(), false)
+            .unwrap();
+    for batch in all.chunks(3) {
+        w.write_batch(batch).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// Both files: the same names in the same order, every image and view the same.
+fn assert_same_named(full: &Path, compact: &Path) {
+    let (a, b) = (TxtCtxReader::open(full).unwrap(), TxtCtxReader::open(compact).unwrap());
+    let keys = a.keys().unwrap();
+    assert_eq!(b.keys().unwrap(), keys);
+    assert_eq!(b.ids().is_err(), a.ids().is_err());
+    assert_eq!(a.preload().unwrap(), b.preload().unwrap());
+    for id in &keys {
+        assert_eq!(a.get(id).unwrap(), b.get(id).unwrap(), "{id}");
+        assert_eq!(a.views(id).unwrap(), b.views(id).unwrap(), "{id}");
+        let x = a.view(id, View::Five, Some(1), Some(2)).unwrap();
+        assert_eq!(b.view(id, View::Five, Some(1), Some(2)).unwrap(), x, "{id}");
+    }
+}
+
+#[test]
+fn named_images_are_held_by_name_as_the_full_layout_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = caption_db(dir.path(), "caption_db.hdf5", 11);
+    let c = load(&db);
+    let all = named_entries(&c);
+    let (full, compact) = (dir.path().join("full.hdf5"), dir.path().join("compact.hdf5"));
+    write_full(&full, &all);
+    write_named(&compact, &db, c.clone(), &all);
+    assert_same_named(&full, &compact);
+    let r = TxtCtxReader::open(&compact).unwrap();
+    let names: Vec<String> = r.keys().unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["7", "42", "10001", "000010001", "beach", "dog_01", "été 2"]);
+    assert!(r.get("0042").is_err() && r.get(42).is_ok() && r.get("000010001").is_ok());
+    assert!(matches!(r.get(10002), Err(Error::Missing { .. })));
+    let info = compact_info(&compact).unwrap().unwrap();
+    assert_eq!((info.ids, info.images), (CompactIds::Names, NAMED.len()));
+    let s = summarize(&compact).unwrap();
+    assert_eq!(s.id_range, Some((ImageId::from("7"), ImageId::from("été 2"))));
+    assert!(check(&compact).unwrap().violations.is_empty());
+    // Integer ids alone stay int64.
+    assert_eq!(CompactIds::of([7_u64, 42]), CompactIds::Integers);
+    assert_eq!(CompactIds::of(["7", "042"]), CompactIds::Names);
+
+    // h5py (both pinned versions) reads /ids as UTF-8 strings, in the order written.
+    let code = "import sys, json, h5py\n\
+        f = h5py.File(sys.argv[1], 'r')\n\
+        ids = f['ids']\n\
+        print(json.dumps({'encoding': h5py.check_string_dtype(ids.dtype).encoding, \
+        'ids': [b.decode('utf-8') for b in ids[:]], 'rows': list(f['whole/rows'].shape)}))\n";
+    for python in [test_support::python(), test_support::old_h5py_python()] {
+        let out = test_support::run_python_code_with(&python, code, &[&compact]);
+        let seen: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(seen["encoding"], "utf-8", "{}", python.display());
+        assert_eq!(seen["ids"], serde_json::json!(NAMED), "{}", python.display());
+        assert_eq!(seen["rows"], serde_json::json!([NAMED.len(), 2]));
+    }
+}
+
+#[test]
+fn named_ids_resume_merge_and_an_integer_file_refuses_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = caption_db(dir.path(), "caption_db.hdf5", 12);
+    let c = load(&db);
+    let all = named_entries(&c);
+    let full = dir.path().join("full.hdf5");
+    write_full(&full, &all);
+
+    // Stopped after the first 5 images (integers and names), resumed: the names come back and
+    // the file keeps its dtype.
+    let resumed = dir.path().join("resumed.hdf5");
+    let ids = CompactIds::of(all.iter().map(|e| &e.id));
+    let mut w = CompactTxtWriter::create_with_ids(
+        &resumed,
+        Profile::Original,
+        &db,
+        c.clone(),
+        ids,
+        &prov(),
+        false,
+    )
+    .unwrap();
+    w.write_batch(&all[..5]).unwrap();
+    drop(w);
+    let (mut w, done) = CompactTxtWriter::append(&resumed, &db, c.clone()).unwrap();
+    assert_eq!(w.ids(), CompactIds::Names);
+    let mut want: Vec<ImageId> = all[..5].iter().map(|e| e.id.clone()).collect();
+    want.sort();
+    assert_eq!(done, want);
+    assert!(w.write_batch(&all[4..6]).is_err(), "image 000010001 is in the file already");
+    w.write_batch(&all[5..]).unwrap();
+    w.finish().unwrap();
+    assert_same_named(&full, &resumed);
+
+    // An integer file given a name: one line naming the file and the image; nothing written.
+    let ints = dir.path().join("ints.hdf5");
+    let mut w =
+        CompactTxtWriter::create(&ints, Profile::Original, &db, c.clone(), &prov(), false).unwrap();
+    assert_eq!(w.ids(), CompactIds::Integers);
+    w.write_batch(&all[..3]).unwrap();
+    let e = w.write_batch(&all[3..5]).unwrap_err().to_string();
+    assert!(e.contains("beach") && e.contains("int64") && e.contains("ints.hdf5"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    w.finish().unwrap();
+    assert_eq!(TxtCtxReader::open(&ints).unwrap().ids().unwrap(), [7, 42, 10001]);
+    let (mut w, _) = CompactTxtWriter::append(&ints, &db, c.clone()).unwrap();
+    assert_eq!(w.ids(), CompactIds::Integers);
+    assert!(w.write_batch(&all[5..6]).unwrap_err().to_string().contains("dog_01"));
+
+    // Shards: integers in one (int64), names in another, an empty one: merged, names.
+    let shards: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("n{i}.hdf5"))).collect();
+    write_named(&shards[0], &db, c.clone(), &all[..3]);
+    write_named(&shards[1], &db, c.clone(), &[]);
+    write_named(&shards[2], &db, c.clone(), &all[3..]);
+    assert_eq!(compact_info(&shards[0]).unwrap().unwrap().ids, CompactIds::Integers);
+    assert_eq!(compact_info(&shards[2]).unwrap().unwrap().ids, CompactIds::Names);
+    let merged = dir.path().join("merged.hdf5");
+    let m = merge(&shards, &merged, &prov(), false).unwrap();
+    assert_eq!(m.entries, NAMED.len());
+    assert_eq!(compact_info(&merged).unwrap().unwrap().ids, CompactIds::Names);
+    assert_same_named(&full, &merged);
+    // Integer shards alone merge to int64.
+    let both = dir.path().join("both.hdf5");
+    merge(&[&shards[0], &shards[1]], &both, &prov(), false).unwrap();
+    assert_eq!(compact_info(&both).unwrap().unwrap().ids, CompactIds::Integers);
 }

@@ -8,7 +8,7 @@
 //! attrs   xctx_kind = txt_ctx | haav_txt_ctx, xctx_txt_layout = "compact-v1",
 //!         xctx_caption_db (file name), xctx_caption_db_bytes, xctx_caption_db_rows,
 //!         xctx_caption_db_d, xctx_caption_db_sha256; HAAV's: fdim
-//! ids            int64 (N,)
+//! ids            int64 (N,) | str (N,)   image ids, names where any is no integer
 //! <view>/rows    int32 (N, k) | (N, 5, k) | (N, 9, k)   rows of caption_db
 //! <view>/scores  float32, shaped like rows
 //! ```
@@ -19,13 +19,18 @@ use hdf5::Group;
 
 use crate::error::{Error, Result};
 use crate::h5;
+use crate::id::ImageId;
 use crate::kind::{FileKind, Profile};
 use crate::schema::{self, View};
 
+mod check;
 pub(crate) mod db;
+pub(crate) mod ids;
 pub(crate) mod read;
 pub(crate) mod rows;
 pub(crate) mod write;
+
+pub use ids::CompactIds;
 
 /// Root attribute naming a txt_ctx's layout: [`LAYOUT_COMPACT`] (absent in the full layout).
 pub(crate) const TXT_LAYOUT: &str = "xctx_txt_layout";
@@ -71,6 +76,8 @@ pub struct CompactInfo {
     pub caption_db: CaptionDbIdentity,
     /// Images held.
     pub images: usize,
+    /// How `/ids` stores them: int64, or names where an image's id is no integer.
+    pub ids: CompactIds,
     /// The views held and their texts per crop (from the datasets' shapes; empty without
     /// images).
     pub views: Vec<(View, usize)>,
@@ -141,9 +148,9 @@ pub(crate) fn info(path: &Path, root: &Group) -> Result<Option<CompactInfo>> {
         d: int(CAPTION_DB_DIM)? as usize,
         sha256: text(CAPTION_DB_SHA256)?,
     };
-    let images = match root.dataset(IDS) {
-        Ok(ds) => ds.shape().first().copied().unwrap_or(0),
-        Err(_) => 0,
+    let (images, ids) = match root.dataset(IDS) {
+        Ok(ds) => (ds.shape().first().copied().unwrap_or(0), ids::kind_of(path, &ds)?),
+        Err(_) => (0, CompactIds::Integers),
     };
     let mut views = Vec::new();
     for view in View::ALL {
@@ -151,18 +158,12 @@ pub(crate) fn info(path: &Path, root: &Group) -> Result<Option<CompactInfo>> {
             views.push((view, ds.shape().last().copied().unwrap_or(0)));
         }
     }
-    Ok(Some(CompactInfo { profile, caption_db, images, views }))
+    Ok(Some(CompactInfo { profile, caption_db, images, ids, views }))
 }
 
-/// The image ids of a compact file, ascending.
-pub(crate) fn ids(path: &Path, root: &Group) -> Result<Vec<u64>> {
-    let mut ids: Vec<u64> = match root.dataset(IDS) {
-        Ok(ds) => {
-            let raw: Vec<i64> = ds.read_raw().map_err(h5::h5err(path, IDS))?;
-            raw.into_iter().map(|v| v as u64).collect()
-        }
-        Err(_) => Vec::new(),
-    };
+/// The image ids of a compact file, ascending ([`ImageId`]'s order).
+pub(crate) fn ids(path: &Path, root: &Group) -> Result<Vec<ImageId>> {
+    let (_, mut ids) = ids::read(path, root)?;
     ids.sort_unstable();
     Ok(ids)
 }

@@ -7,6 +7,7 @@ use hdf5::Group;
 use rayon::prelude::*;
 
 use crate::compact::db::{self, LoadCaptions, mismatch_error};
+use crate::compact::ids;
 use crate::compact::write::CompactView;
 use crate::compact::{self as layout, CompactInfo};
 use crate::entry::{Captions, TxtEntry, ViewEntry};
@@ -21,8 +22,8 @@ pub(crate) struct Joined {
     path: PathBuf,
     caption_db: PathBuf,
     info: CompactInfo,
-    /// Image ids ascending, and each one's position in the file.
-    ids: Vec<u64>,
+    /// Image ids ascending ([`ImageId`]'s order), and each one's position in the file.
+    ids: Vec<ImageId>,
     positions: Vec<usize>,
     views: Vec<CompactView>,
     captions: Captions,
@@ -67,13 +68,13 @@ impl Joined {
                 message: format!("views {held:?}: whole, and five and nine together"),
             });
         }
-        let mut order: Vec<(u64, usize)> =
-            raw_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut order: Vec<(ImageId, usize)> =
+            raw_ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
         order.sort_unstable();
         if let Some(w) = order.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(Error::Schema {
                 path: path.to_owned(),
-                message: format!("image {} is held twice in {}", w[0].0, layout::IDS),
+                message: format!("image {:?} is held twice in {}", w[0].0.as_str(), layout::IDS),
             });
         }
         let (ids, positions) = order.into_iter().unzip();
@@ -90,16 +91,16 @@ impl Joined {
         &self.info
     }
 
-    /// Image ids, ascending.
-    pub(crate) fn ids(&self) -> &[u64] {
+    /// Image ids, ascending ([`ImageId`]'s order).
+    pub(crate) fn ids(&self) -> &[ImageId] {
         &self.ids
     }
 
-    /// Where image `id` is (the layout holds integer ids: a name that is not one is absent).
+    /// Where image `id` is: the image whose name is `id`, as the full layout's group names it.
     fn position(&self, id: &str) -> Result<usize> {
-        match ImageId::new(id).as_u64().map(|n| self.ids.binary_search(&n)) {
-            Some(Ok(i)) => Ok(self.positions[i]),
-            _ => Err(Error::Missing { path: self.path.clone(), object: id.to_string() }),
+        match self.ids.binary_search(&ImageId::new(id)) {
+            Ok(i) => Ok(self.positions[i]),
+            Err(_) => Err(Error::Missing { path: self.path.clone(), object: id.to_string() }),
         }
     }
 
@@ -163,19 +164,16 @@ pub(crate) fn read_rows(
     root: &Group,
     info: &CompactInfo,
     caption_db: &Path,
-) -> Result<(Vec<u64>, Vec<CompactView>)> {
-    let raw_ids: Vec<i64> = match root.dataset(layout::IDS) {
-        Ok(ds) => ds.read_raw().map_err(h5err(path, layout::IDS))?,
-        Err(_) => Vec::new(),
-    };
-    let n = raw_ids.len();
+) -> Result<(Vec<ImageId>, Vec<CompactView>)> {
+    let (_, ids) = ids::read(path, root)?;
+    let n = ids.len();
     let db_rows = info.caption_db.rows;
     let views = info
         .views
         .iter()
         .map(|&view_k| read_view(path, checks, root, view_k, n, db_rows, caption_db))
         .collect::<Result<Vec<_>>>()?;
-    Ok((raw_ids.into_iter().map(|v| v as u64).collect(), views))
+    Ok((ids, views))
 }
 
 /// Reads `view/rows` and `view/scores` (`k` texts per crop) of the first `n` images (a killed

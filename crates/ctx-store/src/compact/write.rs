@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hdf5::Dataset;
-use ndarray::{ArrayView1, ArrayView2, ArrayView3};
+use ndarray::{ArrayView2, ArrayView3};
 
 use crate::compact::db::{self, mismatch_error};
+use crate::compact::ids::{self, CompactIds};
 use crate::compact::rows::RowFinder;
 use crate::compact::{self as layout, CaptionDbIdentity};
 use crate::entry::{Captions, TxtEntry};
@@ -25,7 +26,7 @@ const CHUNK_IMAGES: usize = 256;
 /// One batch in the compact form: image ids, and for each view held its texts per crop, rows
 /// and scores (`ids.len() * crops * k` each).
 pub(crate) struct CompactBatch {
-    pub(crate) ids: Vec<u64>,
+    pub(crate) ids: Vec<ImageId>,
     pub(crate) views: Vec<CompactView>,
 }
 
@@ -43,7 +44,9 @@ pub(crate) struct CompactView {
 /// the file reads back as the same entries.
 ///
 /// Every image must hold the views and texts per crop of the file's first image (HAAV's
-/// profile: all three views, 8k, 2k and k texts per crop).
+/// profile: all three views, 8k, 2k and k texts per crop). How the file stores the image ids is
+/// fixed at creation ([`CompactIds`]): [`create`](Self::create) makes a file of integer ids,
+/// [`create_with_ids`](Self::create_with_ids) one of either.
 pub struct CompactTxtWriter {
     w: h5::Writer,
     profile: Profile,
@@ -52,7 +55,9 @@ pub struct CompactTxtWriter {
     finder: Option<RowFinder>,
     /// The views held and their texts per crop, from the first image.
     shape: Option<Vec<(View, usize)>>,
-    ids: HashSet<u64>,
+    /// How `/ids` stores the ids.
+    id_kind: CompactIds,
+    ids: HashSet<ImageId>,
     n: usize,
 }
 
@@ -60,6 +65,8 @@ impl CompactTxtWriter {
     /// Creates the file for entries whose hits come from the caption database at `caption_db`,
     /// loaded as `captions` (features and phrases; HAAV's values as features). Its name, size
     /// and content hash go to the root, with the provenance and, in HAAV's profile, `fdim`.
+    /// The file holds integer image ids (COCO's); images named otherwise need
+    /// [`create_with_ids`](Self::create_with_ids).
     pub fn create(
         path: impl AsRef<Path>,
         profile: Profile,
@@ -68,10 +75,33 @@ impl CompactTxtWriter {
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
+        let (path, db) = (path.as_ref(), caption_db.as_ref());
+        Self::create_with_ids(
+            path,
+            profile,
+            db,
+            captions,
+            CompactIds::Integers,
+            provenance,
+            overwrite,
+        )
+    }
+
+    /// [`create`](Self::create) with the image ids stored as `ids` says: int64, or names
+    /// (`CompactIds::of` the images to be written gives the one they need).
+    pub fn create_with_ids(
+        path: impl AsRef<Path>,
+        profile: Profile,
+        caption_db: impl AsRef<Path>,
+        captions: Arc<Captions>,
+        ids: CompactIds,
+        provenance: &Provenance,
+        overwrite: bool,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let identity = db::identity(caption_db.as_ref(), &captions)?;
         let finder = RowFinder::new(path, captions)?;
-        Self::create_with(path, profile, identity, Some(finder), provenance, overwrite)
+        Self::create_with(path, profile, identity, Some(finder), ids, provenance, overwrite)
     }
 
     /// A writer of rows only, for files made with the caption database `identity`.
@@ -80,6 +110,7 @@ impl CompactTxtWriter {
         profile: Profile,
         identity: CaptionDbIdentity,
         finder: Option<RowFinder>,
+        id_kind: CompactIds,
         provenance: &Provenance,
         overwrite: bool,
     ) -> Result<Self> {
@@ -101,24 +132,21 @@ impl CompactTxtWriter {
             // HAAV's readers take the feature width from the root attribute fdim.
             size(schema::FDIM, identity.d as u64)?;
         }
-        root.new_dataset::<i64>()
-            .shape(0..)
-            .chunk(CHUNK_IMAGES)
-            .create(layout::IDS)
-            .map_err(h5err(p, layout::IDS))?;
+        ids::create(p, root, id_kind, CHUNK_IMAGES)?;
         root.flush().map_err(h5err(p, "/"))?;
-        Ok(Self { w, profile, identity, finder, shape: None, ids: HashSet::new(), n: 0 })
+        let ids = HashSet::new();
+        Ok(Self { w, profile, identity, finder, shape: None, id_kind, ids, n: 0 })
     }
 
     /// Opens an existing compact file to add images (resume), with the caption database it was
     /// made with (refused, naming both files, when another). Returns the writer and the ids of
-    /// the images it holds; rows of a batch whose ids were not written (a killed writer) are
-    /// dropped.
+    /// the images it holds, ascending; rows of a batch whose ids were not written (a killed
+    /// writer) are dropped. The file keeps how it stores ids ([`CompactIds`]).
     pub fn append(
         path: impl AsRef<Path>,
         caption_db: impl AsRef<Path>,
         captions: Arc<Captions>,
-    ) -> Result<(Self, Vec<u64>)> {
+    ) -> Result<(Self, Vec<ImageId>)> {
         let path = path.as_ref();
         let caption_db = caption_db.as_ref();
         let w = h5::Writer::append(path)?;
@@ -138,13 +166,7 @@ impl CompactTxtWriter {
             ));
         }
         let finder = RowFinder::new(path, captions)?;
-        let ids_ds = w.file().dataset(layout::IDS).map_err(h5err(path, layout::IDS))?;
-        let ids: Vec<u64> = ids_ds
-            .read_raw::<i64>()
-            .map_err(h5err(path, layout::IDS))?
-            .into_iter()
-            .map(|v| v as u64)
-            .collect();
+        let (id_kind, ids) = ids::read(path, w.file())?;
         let n = ids.len();
         let mut shape = Vec::new();
         for (view, k) in &info.views {
@@ -168,7 +190,8 @@ impl CompactTxtWriter {
             identity,
             finder: Some(finder),
             shape,
-            ids: ids.iter().copied().collect(),
+            id_kind,
+            ids: ids.iter().cloned().collect(),
             n,
         };
         let mut sorted = ids;
@@ -186,6 +209,11 @@ impl CompactTxtWriter {
         &self.identity
     }
 
+    /// How the file stores the image ids.
+    pub fn ids(&self) -> CompactIds {
+        self.id_kind
+    }
+
     /// Writes a batch of images and flushes it to disk.
     pub fn write_batch(&mut self, entries: &[TxtEntry]) -> Result<()> {
         let path = self.w.path.clone();
@@ -195,6 +223,8 @@ impl CompactTxtWriter {
                 message: "this compact writer copies rows only (no caption database)".into(),
             });
         };
+        let batch_ids: Vec<ImageId> = entries.iter().map(|e| e.id.clone()).collect();
+        ids::check(&path, self.id_kind, &batch_ids)?;
         let mut views: Vec<CompactView> = Vec::new();
         for e in entries {
             if let Some(message) = e.views_error() {
@@ -226,17 +256,7 @@ impl CompactTxtWriter {
                 return Err(self.shape_error(&e.id, &held, &first));
             }
         }
-        let ids = entries
-            .iter()
-            .map(|e| {
-                e.id.as_u64().ok_or_else(|| Error::Input {
-                    path: self.w.path.clone(),
-                    object: e.id.to_string(),
-                    message: "the compact layout holds integer image ids only".into(),
-                })
-            })
-            .collect::<Result<Vec<u64>>>()?;
-        let batch = CompactBatch { ids, views };
+        let batch = CompactBatch { ids: batch_ids, views };
         self.write_compact(&batch)
     }
 
@@ -259,10 +279,11 @@ impl CompactTxtWriter {
         if n == 0 {
             return Ok(());
         }
+        ids::check(&path, self.id_kind, &batch.ids)?;
         let held: Vec<(View, usize)> = batch.views.iter().map(|c| (c.view, c.k)).collect();
-        self.check_shape(batch.ids[0], &held)?;
-        for &id in &batch.ids {
-            if !self.ids.insert(id) {
+        self.check_shape(&batch.ids[0], &held)?;
+        for id in &batch.ids {
+            if !self.ids.insert(id.clone()) {
                 return Err(Error::Input {
                     path,
                     object: id.to_string(),
@@ -301,11 +322,7 @@ impl CompactTxtWriter {
             grow(&path, &scores_ds, &object, &cv.scores, start, end, crops, cv.k)?;
         }
         let ids_ds = self.w.file().dataset(layout::IDS).map_err(h5err(&path, layout::IDS))?;
-        ids_ds.resize([end]).map_err(h5err(&path, layout::IDS))?;
-        let ids: Vec<i64> = batch.ids.iter().map(|&id| id as i64).collect();
-        ids_ds
-            .write_slice(ArrayView1::from(&ids[..]), start..end)
-            .map_err(h5err(&path, layout::IDS))?;
+        ids::append(&path, &ids_ds, self.id_kind, start, &batch.ids)?;
         self.w.end_batch()?;
         self.n = end;
         tracing::debug!(n, "compact txt_ctx batch written");
@@ -313,10 +330,10 @@ impl CompactTxtWriter {
     }
 
     /// The file's views and k (set by its first image) against a batch's.
-    fn check_shape(&mut self, id: u64, held: &[(View, usize)]) -> Result<()> {
+    fn check_shape(&mut self, id: &ImageId, held: &[(View, usize)]) -> Result<()> {
         if let Some(shape) = &self.shape {
             if shape != held {
-                return Err(self.shape_error(&ImageId::from(id), held, shape));
+                return Err(self.shape_error(id, held, shape));
             }
             return Ok(());
         }

@@ -206,7 +206,7 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
 fn summarize_compact(path: &Path, s: &mut Summary) -> Result<bool> {
     let file = h5::open_read(path)?;
     let Some(info) = compact::info(path, &file)? else { return Ok(false) };
-    let ids: Vec<ImageId> = compact::ids(path, &file)?.into_iter().map(ImageId::from).collect();
+    let ids: Vec<ImageId> = compact::ids(path, &file)?;
     (s.count, s.id_range) = (ids.len(), id_range(&ids));
     let k_of = |view: View| info.views.iter().find(|(v, _)| *v == view).map(|&(_, k)| k);
     if !ids.is_empty() {

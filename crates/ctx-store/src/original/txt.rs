@@ -358,7 +358,7 @@ impl TxtCtxReader {
     /// Every image's name, integers first ([`ImageId`]'s order).
     pub fn keys(&self) -> Result<Vec<ImageId>> {
         if let Some(j) = &self.joined {
-            return Ok(j.ids().iter().map(|&n| ImageId::from(n)).collect());
+            return Ok(j.ids().to_vec());
         }
         if let Some(index) = &self.native {
             return Ok(index.ids().to_vec());

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::compact::read::read_rows;
 use crate::compact::write::{CompactBatch, CompactTxtWriter, CompactView};
-use crate::compact::{CompactInfo, compact_info};
+use crate::compact::{CompactIds, CompactInfo, compact_info};
 use crate::error::Result;
 use crate::h5;
 use crate::id::ImageId;
@@ -65,14 +65,19 @@ pub(crate) fn txt(
             Some(_) => {}
         }
     }
-    let ids: Vec<Vec<ImageId>> =
-        all.iter().map(|(_, ids, _)| ids.iter().map(|&n| ImageId::from(n)).collect()).collect();
+    let ids: Vec<Vec<ImageId>> = all.iter().map(|(_, ids, _)| ids.clone()).collect();
     disjoint(inputs, &ids)?;
+    // Names where any input holds names (an integer id is then written as its name).
+    let id_kind = match all.iter().any(|(info, _, _)| info.ids == CompactIds::Names) {
+        true => CompactIds::Names,
+        false => CompactIds::Integers,
+    };
     let mut w = CompactTxtWriter::create_with(
         output,
         first.profile,
         first.caption_db.clone(),
         None,
+        id_kind,
         provenance,
         overwrite,
     )?;
