@@ -98,3 +98,43 @@ def test_the_fields_take_the_caption_db(twins, tmp_path, preload):
     # A data loader worker opens the file again, with the same caption database.
     again = pickle.loads(pickle.dumps(got))
     assert torch.equal(again.preprocess(ids[0])[0], want.preprocess(ids[0])[0])
+
+
+@pytest.fixture(scope="module", params=["original", "haav"])
+def named_twins(request, tmp_path_factory):
+    """Both layouts of images named as a folder's stems: integers and names mixed."""
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY}: not built (cargo build -p xmodal-py --bin xmodal-py-compact-fixtures)")
+    d = tmp_path_factory.mktemp(f"compact-named-{request.param}")
+    args = [str(BINARY), "write", str(d), request.param, "7", "2", "5", "40", "named"]
+    subprocess.run(args, check=True)
+    return request.param, d
+
+
+def test_named_compact_ids_are_the_full_files_names(named_twins):
+    profile, d = named_twins
+    full, compact = xmodal_ctx.open(d / "full.hdf5"), xmodal_ctx.open(d / "compact.hdf5")
+    ids = list(compact.ids())
+    assert ids == list(full.ids()) and len(ids) == 7
+    assert all(isinstance(i, str) for i in ids)
+    assert "000000002" in ids and "img_1" in ids and "7" in ids and "2" not in ids
+    assert "000000002" in compact and 7 in compact and "img_1" in compact
+    for i in ids:
+        assert_same(compact[i], full[i], i)
+        assert_same(compact.view(i, "nine", crop=8, top_k=1), full.view(i, "nine", crop=8, top_k=1), i)
+    with pytest.raises(KeyError):
+        compact["2"]
+    p, q = full.preload(), compact.preload()
+    assert list(q.ids) == list(p.ids)
+    for name, a in p.arrays.items():
+        b = q.arrays[name]
+        assert a.shape == b.shape, name
+        if a.dtype == object:
+            assert a.ravel().tolist() == b.ravel().tolist(), name
+        else:
+            assert np.array_equal(a.view(np.uint8), b.view(np.uint8)), name
+    assert_same(q["img_1"], p["img_1"])
+    # h5py sees the names as UTF-8 strings.
+    with h5py.File(d / "compact.hdf5", "r") as h:
+        assert h5py.check_string_dtype(h["ids"].dtype).encoding == "utf-8"
+        assert sorted(h["ids"].asstr()[:]) == sorted(ids)

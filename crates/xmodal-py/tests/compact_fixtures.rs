@@ -3,8 +3,10 @@
 //! layout (`CompactTxtWriter`), in one directory; and the preload of either file, timed.
 //!
 //! ```text
-//! xmodal-py-compact-fixtures write DIR original|haav N K D [PHRASES]
-//!     # DIR/caption_db.hdf5, DIR/full.hdf5, DIR/compact.hdf5; prints their sizes (JSON)
+//! xmodal-py-compact-fixtures write DIR original|haav N K D [PHRASES [named]]
+//!     # DIR/caption_db.hdf5, DIR/full.hdf5, DIR/compact.hdf5; prints their sizes (JSON);
+//!     # `named`: images named as a folder's stems, integers and names mixed (`7`, `img_1`,
+//!     # `000000002`), the compact file's ids stored as names
 //! xmodal-py-compact-fixtures preload FILE   # open + preload (compact: with the join), timed
 //! ```
 #![allow(clippy::print_stdout)]
@@ -14,9 +16,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, Captions, CompactTxtWriter, HaavCaptionDbWriter,
-    HaavTxtCtxReader, HaavTxtCtxWriter, Profile, Provenance, TxtCtxReader, TxtCtxWriter, TxtEntry,
-    View, ViewEntry,
+    CaptionDbWriter, CaptionLayout, Captions, CompactIds, CompactTxtWriter, HaavCaptionDbWriter,
+    HaavTxtCtxReader, HaavTxtCtxWriter, ImageId, Profile, Provenance, TxtCtxReader, TxtCtxWriter,
+    TxtEntry, View, ViewEntry,
 };
 
 #[path = "rng.rs"]
@@ -26,7 +28,7 @@ use rng::Rng;
 type Failure = Box<dyn std::error::Error>;
 
 fn usage() -> Failure {
-    "usage: xmodal-py-compact-fixtures write DIR original|haav N K D [PHRASES] | preload FILE"
+    "usage: xmodal-py-compact-fixtures write DIR original|haav N K D [PHRASES [named]] | preload FILE"
         .into()
 }
 
@@ -40,7 +42,12 @@ fn main() -> Result<(), Failure> {
             let dir = Path::new(args.get(1).ok_or_else(usage)?);
             let profile = Profile::from_name(args.get(2).ok_or_else(usage)?).ok_or_else(usage)?;
             let phrases = if args.len() > 6 { num(6)? } else { 500 };
-            write(dir, profile, num(3)?, num(4)?, num(5)?, phrases)
+            let named = match args.get(7).map(String::as_str) {
+                None => false,
+                Some("named") => true,
+                Some(_) => return Err(usage()),
+            };
+            write(dir, profile, num(3)?, num(4)?, num(5)?, phrases, named)
         }
         Some("preload") => preload(Path::new(args.get(1).ok_or_else(usage)?)),
         _ => Err(usage()),
@@ -54,6 +61,7 @@ fn write(
     k: usize,
     d: usize,
     phrases: usize,
+    named: bool,
 ) -> Result<(), Failure> {
     std::fs::create_dir_all(dir)?;
     let prov = Provenance::new("xmodal-py-compact-fixtures", "{}");
@@ -90,12 +98,20 @@ fn write(
         Profile::Original => Full::Original(TxtCtxWriter::create(&full, &prov, true)?),
         Profile::Haav => Full::Haav(HaavTxtCtxWriter::create(&full, d, &prov, true)?),
     };
-    let mut cw = CompactTxtWriter::create(&compact, profile, &db, c.clone(), &prov, true)?;
-    let ids: Vec<u64> = (0..n as u64).map(|i| 7 + 1000 * i).collect();
+    let ids: Vec<ImageId> = (0..n as u64)
+        .map(|i| match (named, i % 3) {
+            (true, 1) => ImageId::from(format!("img_{i}")),
+            (true, 2) => ImageId::from(format!("{i:09}")),
+            _ => ImageId::from(7 + 1000 * i),
+        })
+        .collect();
+    let id_kind = CompactIds::of(&ids);
+    let mut cw =
+        CompactTxtWriter::create_with_ids(&compact, profile, &db, c.clone(), id_kind, &prov, true)?;
     for chunk in ids.chunks(256) {
         let entries: Vec<TxtEntry> = chunk
             .iter()
-            .map(|&id| {
+            .map(|id| {
                 let mut view = |v: View| {
                     let (crops, k) = (v.crops(), rows_per_crop(v));
                     let rows: Vec<usize> =
@@ -115,7 +131,7 @@ fn write(
                     }
                 };
                 TxtEntry {
-                    id: id.into(),
+                    id: id.clone(),
                     whole: view(View::Whole),
                     five: view(View::Five),
                     nine: view(View::Nine),
