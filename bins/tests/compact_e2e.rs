@@ -1,12 +1,14 @@
 //! `retrieve-captions --txt-layout compact` and `ctx-convert`: the compact txt_ctx of a run reads
 //! as the full file of the same run, converts both ways to equal entries, resumes after a kill,
-//! passes `--check`, and is refused where its caption database is not beside it.
+//! passes `--check`, and is refused where its caption database is not beside it. A folder of
+//! integer stems and names gives a compact file of names, equal to the full file after the join;
+//! `ctx-convert` with the wrong caption database leaves no file.
 
 mod steps;
 
 use std::path::Path;
 
-use ctx_store::{TxtCtxReader, TxtEntry};
+use ctx_store::{CompactIds, TxtCtxReader, TxtEntry};
 use steps::*;
 
 fn txt(path: &Path) -> Vec<TxtEntry> {
@@ -93,4 +95,118 @@ fn write_texts(sample: &Sample) -> std::path::PathBuf {
     let texts: Vec<String> = (0..40).map(|i| format!("a phrase number {i}")).collect();
     std::fs::write(&p, texts.join("\n")).unwrap();
     p
+}
+
+/// A folder's files (sorted: integer stems first, then names; `000010001` is a name) and the
+/// COCO image (by position in the COCO layout's order) each one copies.
+const FOLDER: [(&str, usize); 5] =
+    [("1.jpg", 0), ("22.jpg", 1), ("beach.jpg", 2), ("dog_01.jpg", 3), ("z/000010001.jpg", 4)];
+
+/// `args` (made for `--dataset-root`) reading `source` instead.
+fn with_source(args: Vec<String>, source: &str) -> Vec<String> {
+    let at = args.iter().position(|a| a == "--dataset-root").unwrap();
+    let mut out = args;
+    out.splice(at..at + 2, ["--images".to_owned(), source.to_owned()]);
+    out
+}
+
+fn keys(path: &Path) -> Vec<String> {
+    TxtCtxReader::open(path).unwrap().keys().unwrap().iter().map(ToString::to_string).collect()
+}
+
+fn id_kind(path: &Path) -> CompactIds {
+    ctx_store::compact_info(path).unwrap().expect("a compact txt_ctx").ids
+}
+
+#[test]
+fn a_folder_of_integer_stems_and_names_in_the_compact_layout() {
+    let sample = Sample::new();
+    let dir = full_run(&sample, "coco");
+    let db = dir.join("caption_db.hdf5");
+    let coco = datasets::karpathy_images(&sample.coco()).unwrap();
+    let folder = sample.dir.path().join("named");
+    for (file, i) in FOLDER {
+        let to = folder.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&coco[i].path, to).unwrap();
+    }
+    let source = format!("folder:{}", folder.display());
+    let args = |out: &Path| with_source(sample.args("retrieve-captions", out, &db), &source);
+    let compact_args = |out: &Path| {
+        let mut a = args(out);
+        a.extend(["--txt-layout".into(), "compact".into()]);
+        a
+    };
+
+    // The full file of the run, and the compact file of the same run: the same names, entries.
+    let full_path = dir.join("named.full.hdf5");
+    ok("retrieve-captions", &args(&full_path));
+    let full = txt(&full_path);
+    let names = keys(&full_path);
+    assert_eq!(names, ["1", "22", "000010001", "beach", "dog_01"]);
+    let compact = dir.join("named.compact.hdf5");
+    ok("retrieve-captions", &compact_args(&compact));
+    assert_eq!(id_kind(&compact), CompactIds::Names);
+    assert_eq!(keys(&compact), names);
+    assert_eq!(txt(&compact), full);
+    ok("ctx-inspect", &[s(&compact), "--check".into()]);
+
+    // Killed after its first batch (the integer stems), resumed: names, the same entries.
+    let killed = dir.join("named.killed.hdf5");
+    let o = run("retrieve-captions", &compact_args(&killed), &[("XCTX_ABORT_AFTER_BATCHES", "1")]);
+    assert!(!o.status.success());
+    assert_eq!(keys(&killed), ["1", "22"]);
+    assert_eq!(id_kind(&killed), CompactIds::Names, "decided from every image of the run");
+    ok("retrieve-captions", &compact_args(&killed));
+    assert_eq!(txt(&killed), full);
+
+    // Two shards (the first holds the integer stems alone: int64), merged: names.
+    let sharded = dir.join("named.sharded.hdf5");
+    let mut parts = vec![s(&sharded)];
+    for i in 0..2 {
+        let mut a = compact_args(&sharded);
+        a.extend(["--shard".into(), format!("{i}/2")]);
+        ok("retrieve-captions", &a);
+        parts.push(s(&dir.join(format!("named.sharded.shard-{i}-of-2.hdf5"))));
+    }
+    assert_eq!(id_kind(Path::new(&parts[1])), CompactIds::Integers);
+    assert_eq!(id_kind(Path::new(&parts[2])), CompactIds::Names);
+    ok("ctx-merge", &parts);
+    assert_eq!(id_kind(&sharded), CompactIds::Names);
+    assert_eq!(txt(&sharded), full);
+
+    // ctx-convert both ways keeps the names.
+    let back = dir.join("named.back.hdf5");
+    ok("ctx-convert", &[s(&compact), s(&back), "--quiet".into()]);
+    assert!(ctx_store::compact_info(&back).unwrap().is_none());
+    assert_eq!(txt(&back), full);
+    let again = dir.join("named.again.hdf5");
+    ok("ctx-convert", &[s(&full_path), s(&again), "--caption-db".into(), s(&db), "--quiet".into()]);
+    assert_eq!(id_kind(&again), CompactIds::Names);
+    assert_eq!(txt(&again), full);
+
+    // The wrong caption database: refused in one line naming it, before any OUT is made; an
+    // OUT given with --overwrite is left as it was.
+    let other = sample.out("other/caption_db.hdf5");
+    let mut enc = sample.args("encode-captions", &other, &other);
+    let at = enc.iter().position(|a| a == "--ann-dir").unwrap();
+    enc.splice(at..at + 2, ["--texts".into(), s(&write_texts(&sample))]);
+    ok("encode-captions", &enc);
+    let wrong = dir.join("named.wrong.hdf5");
+    for input in [&full_path, &compact] {
+        let o = run("ctx-convert", &[s(input), s(&wrong), "--caption-db".into(), s(&other)], &[]);
+        assert!(!o.status.success(), "{o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&s(&other)), "{err}");
+        assert!(!wrong.exists(), "{} left behind: {err}", wrong.display());
+    }
+    std::fs::copy(&back, &wrong).unwrap();
+    let before = std::fs::read(&wrong).unwrap();
+    let o = run(
+        "ctx-convert",
+        &[s(&full_path), s(&wrong), "--caption-db".into(), s(&other), "--overwrite".into()],
+        &[],
+    );
+    assert!(!o.status.success());
+    assert_eq!(std::fs::read(&wrong).unwrap(), before);
 }
