@@ -9,10 +9,12 @@ use hdf5::types::{TypeDescriptor, VarLenUnicode};
 use hdf5::{Dataset, Group};
 use ndarray::ArrayView1;
 
-use crate::compact::IDS;
 use crate::error::{Error, Result};
 use crate::h5::{self, h5err};
 use crate::id::{ImageId, Key, checked_name};
+
+/// Dataset of the image ids, in the order of the rows of every other dataset.
+pub(crate) const IDS: &str = "ids";
 
 /// How a compact txt_ctx stores its image ids, fixed when the file is created
 /// ([`CompactTxtWriter::create_with_ids`](crate::CompactTxtWriter::create_with_ids)).

@@ -31,6 +31,7 @@ pub(crate) mod rows;
 pub(crate) mod write;
 
 pub use ids::CompactIds;
+pub(crate) use ids::IDS;
 
 /// Root attribute naming a txt_ctx's layout: [`LAYOUT_COMPACT`] (absent in the full layout).
 pub(crate) const TXT_LAYOUT: &str = "xctx_txt_layout";
@@ -46,8 +47,6 @@ pub(crate) const CAPTION_DB_ROWS: &str = "xctx_caption_db_rows";
 pub(crate) const CAPTION_DB_DIM: &str = "xctx_caption_db_d";
 /// Root attribute: the caption database's content hash ([`db::content_hash`]).
 pub(crate) const CAPTION_DB_SHA256: &str = "xctx_caption_db_sha256";
-/// Dataset of the image ids, in the order of the rows of every other dataset.
-pub(crate) const IDS: &str = "ids";
 /// Dataset of a view group: the hits' rows in the caption database.
 pub(crate) const ROWS: &str = "rows";
 
