@@ -210,3 +210,60 @@ fn a_folder_of_integer_stems_and_names_in_the_compact_layout() {
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&wrong).unwrap(), before);
 }
+
+/// A full txt_ctx whose first batch of images converts and whose last image holds a hit the
+/// caption database does not: `ctx-convert` fails after creating OUT, and removes it.
+#[test]
+fn ctx_convert_removes_the_file_it_failed_to_finish() {
+    use ctx_store::{CaptionDbWriter, CaptionLayout, Provenance, TxtCtxWriter, ViewEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let prov = Provenance::new("compact-e2e", "{}");
+    let (kd, d, phrases) = (2, 3, 10);
+    let feature = |r: usize| (0..d).map(|j| (r * d + j) as f32 * 0.25).collect::<Vec<f32>>();
+    let texts: Vec<String> = (0..phrases).map(|r| format!("phrase {r}")).collect();
+    let db = dir.path().join("caption_db.hdf5");
+    let mut w =
+        CaptionDbWriter::create(&db, CaptionLayout::Contiguous, kd, d, &prov, false).unwrap();
+    let features: Vec<f32> = (0..phrases).flat_map(feature).collect();
+    w.write_batch(&vec![0.5; phrases * kd], &features, &texts).unwrap();
+    w.finish().unwrap();
+
+    // 300 images (the converter's first batch is 256), whole view, two hits each.
+    let full = dir.path().join("full.hdf5");
+    let mut w = TxtCtxWriter::create(&full, &prov, false).unwrap();
+    let entries: Vec<TxtEntry> = (0..300_usize)
+        .map(|i| {
+            let rows = [i % phrases, (i + 3) % phrases];
+            let mut features: Vec<f32> = rows.iter().flat_map(|&r| feature(r)).collect();
+            if i == 299 {
+                features[0] += 1.0; // no longer the database's feature
+            }
+            let whole = ViewEntry {
+                crops: 1,
+                k: 2,
+                d,
+                features,
+                scores: vec![0.9, 0.1],
+                texts: rows.iter().map(|&r| texts[r].clone()).collect(),
+            };
+            let (five, nine) = (ViewEntry::absent(d), ViewEntry::absent(d));
+            TxtEntry { id: ctx_store::ImageId::from(format!("img_{i:03}")), whole, five, nine }
+        })
+        .collect();
+    w.write_batch(&entries).unwrap();
+    w.finish().unwrap();
+
+    let out = dir.path().join("compact.hdf5");
+    let o = run("ctx-convert", &[s(&full), s(&out), "--caption-db".into(), s(&db)], &[]);
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("img_299"), "{err}");
+    assert!(!out.exists(), "{} left behind", out.display());
+    // The first 299 images convert.
+    let part = dir.path().join("part.hdf5");
+    let mut w = TxtCtxWriter::create(&part, &prov, false).unwrap();
+    w.write_batch(&entries[..299]).unwrap();
+    w.finish().unwrap();
+    ok("ctx-convert", &[s(&part), s(&out), "--caption-db".into(), s(&db), "--quiet".into()]);
+    assert_eq!(txt(&out), entries[..299].to_vec());
+}
