@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ctx_store::{CompactInfo, Summary};
+use ctx_store::{CompactIds, CompactInfo, Summary};
 use serde_json::{Value, json};
 
 /// The layout lines of the text summary and the `layout` field of the JSON one.
@@ -39,12 +39,22 @@ pub fn layout(file: &Path, summary: &Summary, compact: Option<&CompactInfo>) -> 
                 db.name, db.rows, db.d, db.bytes, db.sha256
             ),
             format!("texts:      {} per crop", views.join(", ")),
+            format!("ids:        {}", ids_line(info.ids)),
         ],
         json: json!({
             "name": "compact",
             "caption_db": {"name": db.name, "bytes": db.bytes, "rows": db.rows, "d": db.d,
                            "sha256": db.sha256, "beside": beside, "found": found},
             "views": info.views.iter().map(|(v, k)| json!({"view": v.name(), "k": k})).collect::<Vec<_>>(),
+            "ids": info.ids.dtype(),
         }),
+    }
+}
+
+/// How the file stores its image ids, in words.
+fn ids_line(ids: CompactIds) -> &'static str {
+    match ids {
+        CompactIds::Integers => "int64 (integer image ids)",
+        CompactIds::Names => "str (image names: not all integers)",
     }
 }

@@ -150,6 +150,8 @@ fn a_folder_of_integer_stems_and_names_in_the_compact_layout() {
     assert_eq!(keys(&compact), names);
     assert_eq!(txt(&compact), full);
     ok("ctx-inspect", &[s(&compact), "--check".into()]);
+    let o = run("ctx-inspect", &[s(&compact)], &[]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("ids:        str (image names"), "{o:?}");
 
     // Killed after its first batch (the integer stems), resumed: names, the same entries.
     let killed = dir.join("named.killed.hdf5");
