@@ -714,6 +714,50 @@ mod tests {
         assert_eq!((images, failed), (vec![0, 1, 2, 4, 5, 6], vec![3]));
     }
 
+    /// JPEGs decoded straight into the batch buffers, some too large for the room the first
+    /// batches are sized for (decoded apart, then moved into a larger buffer with the others),
+    /// one corrupt: every image's crops as crops computes them, whatever the worker count.
+    #[test]
+    fn device_crop_batches_of_jpegs_decoded_in_place_or_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes =
+            [(800, 600), (800, 600), (300, 200), (640, 480), (900, 700), (2, 3), (801, 601)];
+        let mut items = Vec::new();
+        for (i, &(w, h)) in sizes.iter().enumerate() {
+            let path = dir.path().join(format!("{i}.jpg"));
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7 + y * 3 + i as u32 * 11) as u8, (x ^ y) as u8, (y * 5) as u8])
+            });
+            img.save(&path).unwrap();
+            items.push(Item::file(i as u64, path));
+        }
+        std::fs::write(&items[3].path, b"\xFF\xD8\xFF\xE0 not a JPEG \xFF\xD9").unwrap();
+        for workers in [1, 3] {
+            let opts = Options { device_crops: true, ..options(2, workers, Inputs::Crops) };
+            let pre = opts.pre.clone();
+            let flow = batches(items.clone(), opts).unwrap();
+            let (mut images, mut failed) = (Vec::new(), Vec::new());
+            while let Some(b) = flow.recv() {
+                let per = crops::INPUTS_PER_IMAGE;
+                let levels = b.crops.as_ref().unwrap().levels(b.pixels.as_ref().unwrap()).unwrap();
+                for (j, it) in b.items.iter().enumerate() {
+                    let mut want = vec![0u8; per * pre.len()];
+                    match crops::decode(&it.path) {
+                        Ok(img) => pre.image_crops_into(&img, &mut want).unwrap(),
+                        Err(e) => panic!("{e}"),
+                    }
+                    let rows = levels.narrow(0, (j * per) as i64, per as i64).flatten(0, -1);
+                    assert!(Vec::<u8>::try_from(rows).unwrap() == want, "image {}", it.id);
+                    images.push(it.id.as_u64().unwrap());
+                }
+                failed.extend(b.failed.iter().map(|(it, _)| it.id.as_u64().unwrap()));
+            }
+            flow.finish().unwrap();
+            // The 2x3 image's crops are empty: refused as crops refuses them.
+            assert_eq!((images, failed), (vec![0, 1, 2, 4, 6], vec![3, 5]), "{workers} workers");
+        }
+    }
+
     #[test]
     fn dropping_the_flow_early_stops_the_workers() {
         let (_d, items) = photos(30, &[]);
