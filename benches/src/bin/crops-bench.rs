@@ -4,8 +4,8 @@
 //! and the decode-only floor (`decode-only`: Pillow's exact JPEG decoder; `decode-fast`: the
 //! SIMD zune-jpeg one, whose levels differ from Pillow's by a few); or, with `device`, the crops
 //! resized by libtorch's integer tensor operations (`DeviceCrops`, on the CPU here): the host's
-//! part (retrieve-captions' decoding stage with `--resize device`, THREADS workers, batches of
-//! 64: the images decoded into the batch's buffer, the crops' plans and the batch's tables) and
+//! part (retrieve-captions' decoding stage with `--resize device`, THREADS workers, its default
+//! batches of 32: the images decoded into the batch's buffer, the crops' plans and the batch's tables) and
 //! the device's part timed apart, with the bytes and multiply-adds per image, and the host's
 //! part split by step (`device-host`: the host's part only).
 //!
@@ -75,7 +75,8 @@ fn device(paths: &[std::path::PathBuf], threads: usize, run_device: bool) -> any
     use std::sync::Arc;
     use xctx_bins::pipeline::decode::{self, Inputs, Item, Options};
     use xctx_bins::pipeline::step_times::StepTimes;
-    const BATCH: usize = 64;
+    // retrieve-captions' default batch.
+    const BATCH: usize = xctx_bins::pipeline::retrieve::BATCH_SIZE;
     let times = Arc::new(StepTimes::default());
     let items: Vec<Item> =
         paths.iter().enumerate().map(|(i, p)| Item::file(i as u64, p.clone())).collect();
