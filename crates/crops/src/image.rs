@@ -118,7 +118,7 @@ pub struct Opened<'a> {
 }
 
 enum Pixels<'a> {
-    Jpeg(crate::jpeg::Started<'a>),
+    Jpeg(Box<crate::jpeg::Started<'a>>),
     Decoded(RgbImage),
 }
 
@@ -200,7 +200,10 @@ fn open_bytes_with<'a>(path: &'a Path, bytes: &'a [u8], jpeg: JpegDecoder) -> Re
             });
         }
         Some(image::ImageFormat::Jpeg) if jpeg == JpegDecoder::Exact => {
-            return Ok(Opened { path, pixels: Pixels::Jpeg(crate::jpeg::start(path, bytes)?) });
+            return Ok(Opened {
+                path,
+                pixels: Pixels::Jpeg(Box::new(crate::jpeg::start(path, bytes)?)),
+            });
         }
         Some(_) => {}
     }
