@@ -2,11 +2,12 @@
 //! in a directory with `crops`, on a rayon pool of THREADS, into f32 (as a full-precision model
 //! takes them), f16 (a half-precision one) or u8 (levels a CUDA model normalises on its device),
 //! and the decode-only floor (`decode-only`: Pillow's exact JPEG decoder; `decode-fast`: the
-//! SIMD zune-jpeg one, whose levels differ from Pillow's by a few); or, with `device`, the crops resized by libtorch's integer tensor
-//! operations (`DeviceCrops`, on the CPU here): the host's part (decode, the crops' tables, the
-//! images packed into one buffer per batch of 64) and the device's part timed apart, with the
-//! bytes and multiply-adds per image, and the host's part split into decoding, the crops' plans,
-//! the batch's tables and the packing (`device-host`: the host's part only).
+//! SIMD zune-jpeg one, whose levels differ from Pillow's by a few); or, with `device`, the crops
+//! resized by libtorch's integer tensor operations (`DeviceCrops`, on the CPU here): the host's
+//! part (retrieve-captions' decoding stage with `--resize device`, THREADS workers, its default
+//! batches of 32: the images decoded into the batch's buffer, the crops' plans and the batch's tables) and
+//! the device's part timed apart, with the bytes and multiply-adds per image, and the host's
+//! part split by step (`device-host`: the host's part only).
 //!
 //! ```text
 //! crops-bench DIR THREADS [decode-only | decode-fast | f16 | u8 | device | device-host]
@@ -71,77 +72,60 @@ fn main() -> anyhow::Result<()> {
 
 /// The `device` mode (`device-host`: the host's part only): see the file's description.
 fn device(paths: &[std::path::PathBuf], threads: usize, run_device: bool) -> anyhow::Result<()> {
-    use clip_encoder::{DeviceCrops, Placement, Tensor};
-    use rayon::prelude::*;
-    const BATCH: usize = 64;
-    let pre = crops::ClipPreprocess::default();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    tch::set_num_threads(threads as i32);
-    // The host's parts, summed over threads: decoding, the crops' plans, the batch's tables,
-    // the packing.
-    let parts = std::sync::Mutex::new([0f64; 4]);
-    let add =
-        |i: usize, t: Instant| parts.lock().expect("not poisoned")[i] += t.elapsed().as_secs_f64();
+    use std::sync::Arc;
+    use xctx_bins::pipeline::decode::{self, Inputs, Item, Options};
+    use xctx_bins::pipeline::step_times::StepTimes;
+    // retrieve-captions' default batch.
+    const BATCH: usize = xctx_bins::pipeline::retrieve::BATCH_SIZE;
+    let times = Arc::new(StepTimes::default());
+    let items: Vec<Item> =
+        paths.iter().enumerate().map(|(i, p)| Item::file(i as u64, p.clone())).collect();
+    // retrieve-captions' decoding stage with `--resize device`, as it runs on the CPU.
+    let opts = Options {
+        batch: BATCH,
+        workers: threads,
+        ahead: 2,
+        pre: crops::ClipPreprocess::default(),
+        inputs: Inputs::Crops,
+        kind: tch::Kind::Uint8,
+        pin: None,
+        device_crops: true,
+        times: Some(Arc::clone(&times)),
+    };
     let (start, cpu) = (Instant::now(), xctx_benches::cpu_seconds());
-    let batches: Vec<(Vec<u8>, DeviceCrops)> = pool.install(|| {
-        paths
-            .par_chunks(BATCH)
-            .map(|chunk| -> anyhow::Result<_> {
-                let decoded: Vec<(crops::RgbImage, Vec<crops::CropPlan>)> = chunk
-                    .par_iter()
-                    .map(|f| -> anyhow::Result<_> {
-                        let t = Instant::now();
-                        let img = crops::decode(f)?;
-                        add(0, t);
-                        let t = Instant::now();
-                        let plans = crops::image_boxes(img.width, img.height)
-                            .iter()
-                            .map(|b| pre.crop_plan(img.width, img.height, *b))
-                            .collect::<crops::Result<Vec<_>>>()?;
-                        add(1, t);
-                        Ok((img, plans))
-                    })
-                    .collect::<anyhow::Result<_>>()?;
-                let t = Instant::now();
-                let mut offset = 0;
-                let plans: Vec<(Placement, Vec<crops::CropPlan>)> = decoded
-                    .iter()
-                    .map(|(img, plans)| {
-                        let place = Placement { offset, width: img.width, height: img.height };
-                        offset += img.data.len();
-                        (place, plans.clone())
-                    })
-                    .collect();
-                let dc = DeviceCrops::new(&plans)?;
-                add(2, t);
-                let t = Instant::now();
-                let imgs: Vec<&crops::RgbImage> = decoded.iter().map(|(i, _)| i).collect();
-                let packed = clip_encoder::pack_images(&imgs, dc.bytes_needed()).0;
-                add(3, t);
-                Ok((packed, dc))
-            })
-            .collect::<anyhow::Result<_>>()
-    })?;
-    let host_s = start.elapsed().as_secs_f64();
-    let host_cpu = cpu.zip(xctx_benches::cpu_seconds()).map(|(a, b)| b - a);
-    let start = Instant::now();
-    let (mut image_bytes, mut cost) = (0, clip_encoder::CropCost::default());
-    for (data, dc) in &batches {
-        image_bytes += data.len();
+    let flow = decode::batches(items, opts)?;
+    // The device's part runs after the host's, on the batches kept (`device` only: keeping them
+    // makes the stage take a new buffer per batch).
+    let mut kept = Vec::new();
+    let (mut images, mut image_bytes, mut cost) = (0, 0, clip_encoder::CropCost::default());
+    while let Some(b) = flow.recv() {
+        anyhow::ensure!(b.failed.is_empty(), "{} images failed", b.failed.len());
+        let (Some(px), Some(dc)) = (&b.pixels, &b.crops) else { continue };
+        images += b.items.len();
+        image_bytes += px.numel();
         let c = dc.cost();
         cost.table_bytes += c.table_bytes;
         cost.multiply_adds += c.multiply_adds;
         cost.output_bytes += c.output_bytes;
-        if !run_device {
-            continue;
+        if run_device {
+            kept.push(b);
         }
-        let levels = dc.levels(&Tensor::from_slice(data))?;
+    }
+    flow.finish()?;
+    let host_s = start.elapsed().as_secs_f64();
+    let host_cpu = cpu.zip(xctx_benches::cpu_seconds()).map(|(a, b)| b - a);
+    anyhow::ensure!(images == paths.len(), "{images} of {} images handed on", paths.len());
+    tch::set_num_threads(threads as i32);
+    let start = Instant::now();
+    for b in &kept {
+        let (px, dc) = (b.pixels.as_ref().expect("kept"), b.crops.as_ref().expect("kept"));
+        let levels = dc.levels(px)?;
         anyhow::ensure!(levels.size()[0] as usize == dc.len(), "crops of a batch");
     }
     let device_s = start.elapsed().as_secs_f64();
     let n = paths.len() as f64;
-    let ms = |s: f64| 1000.0 * s / n;
-    let p = *parts.lock().expect("not poisoned");
+    let steps: serde_json::Map<String, serde_json::Value> =
+        times.seconds().into_iter().map(|(k, s)| (k.to_owned(), (1000.0 * s / n).into())).collect();
     writeln!(
         std::io::stdout(),
         "{}",
@@ -151,8 +135,7 @@ fn device(paths: &[std::path::PathBuf], threads: usize, run_device: bool) -> any
             "host_images_per_s": n / host_s,
             "device_seconds": run_device.then_some(device_s),
             "device_images_per_s": run_device.then_some(n / device_s),
-            "host_ms_per_image": {"decode": ms(p[0]), "plans": ms(p[1]), "tables": ms(p[2]),
-                                  "packing": ms(p[3])},
+            "host_ms_per_image": steps,
             "per_image": {"image_bytes": image_bytes as f64 / n,
                           "table_bytes": cost.table_bytes as f64 / n,
                           "output_level_bytes": cost.output_bytes as f64 / n,

@@ -8,18 +8,21 @@
 //! its last image is in.
 
 use std::collections::VecDeque;
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use anyhow::{Context, Result, anyhow};
-use clip_encoder::{Device, DeviceCrops, Kind, Placement, Tensor};
+use clip_encoder::{Device, DeviceCrops, Kind, Tensor};
 use crops::{ClipPreprocess, CropPlan, RgbImage};
 use ctx_store::ImageId;
 use half::f16;
 
+use super::device_batch::{self, Decoded, Room, WorkerMemory};
 use super::host_rows;
 use super::stages::{Emit, Flow, source};
+use super::step_times::{Step, StepTimes, timed};
 
 /// An image to process: id, where its bytes are, and the path that names it in messages.
 #[derive(Debug, Clone)]
@@ -40,16 +43,20 @@ impl Item {
         Item { id, path: location.display_path(), location }
     }
 
-    /// Reads and decodes the image.
-    fn decode(&self) -> crops::Result<RgbImage> {
+    /// Reads the image's bytes into `bytes` (reused: cleared first).
+    fn read(&self, bytes: &mut Vec<u8>) -> crops::Result<()> {
+        bytes.clear();
         match &self.location {
-            datasets::Location::File(p) => crops::decode(p),
+            datasets::Location::File(p) => std::fs::File::open(p)
+                .and_then(|mut f| f.read_to_end(bytes))
+                .map(drop)
+                .map_err(|source| crops::Error::Io { path: p.clone(), source }),
             other => {
-                let bytes = other.read().map_err(|e| crops::Error::Io {
+                *bytes = other.read().map_err(|e| crops::Error::Io {
                     path: self.path.clone(),
                     source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
                 })?;
-                crops::decode_bytes(&self.path, &bytes)
+                Ok(())
             }
         }
     }
@@ -95,13 +102,18 @@ impl Inputs {
         Ok(())
     }
 
-    /// The plans of the image's inputs, for crops resized on the device.
-    fn plans(self, pre: &ClipPreprocess, img: &RgbImage) -> crops::Result<Vec<CropPlan>> {
+    /// The plans of the inputs of a `width x height` image, for crops resized on the device.
+    pub(super) fn plans(
+        self,
+        pre: &ClipPreprocess,
+        width: u32,
+        height: u32,
+    ) -> crops::Result<Vec<CropPlan>> {
         let boxes = match self {
-            Inputs::Whole => vec![crops::whole(img.width, img.height)],
-            Inputs::Crops => crops::image_boxes(img.width, img.height).to_vec(),
+            Inputs::Whole => vec![crops::whole(width, height)],
+            Inputs::Crops => crops::image_boxes(width, height).to_vec(),
         };
-        boxes.into_iter().map(|b| pre.crop_plan(img.width, img.height, b)).collect()
+        boxes.into_iter().map(|b| pre.crop_plan(width, height, b)).collect()
     }
 
     fn write<T: crops::Element>(
@@ -160,6 +172,8 @@ pub struct Options {
     pub pin: Option<Device>,
     /// Decode only: the crops are resized on the model's device (`kind` is then not used).
     pub device_crops: bool,
+    /// Where to add the time of each step (benchmarks); `None`: no clock is read.
+    pub times: Option<Arc<StepTimes>>,
 }
 
 /// The batch buffers: reused from batch to batch, since a fresh allocation of hundreds of MB per
@@ -170,7 +184,7 @@ pub struct Options {
 /// to a power of two (a 144 MB batch took 256 MB, a 578 MB one 1 GiB), so each slab is a power
 /// of two holding at least [`SLAB_BUFFERS`] batches (less than a quarter of it unused), and one
 /// pinning serves them all (libtorch 2.11 warns once per pinning).
-struct Buffers {
+pub(super) struct Buffers {
     back_tx: SyncSender<Tensor>,
     back_rx: Receiver<Tensor>,
     shape: Vec<i64>,
@@ -208,7 +222,7 @@ impl Buffers {
 
     /// A byte buffer of at least `len` bytes: a returned one if large enough, else a new one
     /// with room to spare (image sizes vary from batch to batch; one pinning per buffer).
-    fn take_bytes(&self, len: usize) -> Result<Tensor> {
+    pub(super) fn take_bytes(&self, len: usize) -> Result<Tensor> {
         if let Ok(t) = self.back_rx.try_recv()
             && t.numel() >= len
         {
@@ -220,6 +234,11 @@ impl Buffers {
             None => Ok(t),
         }
     }
+
+    /// Puts `t` back in the pool (dropped if the pool is full).
+    pub(super) fn give_back(&self, t: Tensor) {
+        let _ = self.back_tx.try_send(t);
+    }
 }
 
 /// Buffers of `bytes` cut from one pinned slab: the slab is the smallest power of two that
@@ -229,13 +248,11 @@ fn slab_buffers(bytes: usize) -> usize {
     (bytes * SLAB_BUFFERS).next_power_of_two() / bytes
 }
 
-/// A decoded image with the plans of its crops (for crops resized on the device).
-type Decoded = (RgbImage, Vec<CropPlan>);
-
 /// A batch being filled: its buffer of preprocessed inputs, or (crops resized on the device)
-/// its decoded images in `outcome`.
+/// the buffer its images are decoded into, and their places in `outcome`.
 struct Open {
     base: Option<Tensor>,
+    room: Option<Room>,
     outcome: Vec<Option<crops::Result<Option<Decoded>>>>,
     left: usize,
 }
@@ -289,7 +306,7 @@ pub fn batches(items: Vec<Item>, o: Options) -> Result<Flow<Prepared>> {
     source("decode", 2, move |emit| {
         let _workers = workers; // stopped and joined when the source ends, however it ends
         let shape = Shape { batch, per, ahead: o.ahead.max(1), device_crops };
-        feed(&items, &shared, &buffers, shape, emit)
+        feed(&items, &shared, &buffers, shape, o.times.as_ref(), emit)
     })
 }
 
@@ -308,19 +325,27 @@ fn feed(
     shared: &Shared,
     buffers: &Buffers,
     Shape { batch, per, ahead, device_crops }: Shape,
+    times: Option<&Arc<StepTimes>>,
     emit: &mut Emit<Prepared>,
 ) -> Result<()> {
     let n_batches = items.len().div_ceil(batch);
     let mut opened = 0;
+    let mut per_image = device_batch::FIRST_IMAGE_BYTES;
     for b in 0..n_batches {
         if super::stop_requested() {
             break; // the batches being filled are dropped; those handed on are written
         }
         while opened < n_batches && opened < b + ahead {
-            let base = if device_crops { None } else { Some(buffers.take()?) };
             let len = batch.min(items.len() - opened * batch);
+            let (base, room) = if device_crops {
+                let room = timed(times, Step::Packing, || Room::new(buffers, len, per_image))?;
+                (None, Some(room))
+            } else {
+                (Some(buffers.take()?), None)
+            };
             let mut st = shared.lock();
-            st.open.push_back(Open { base, outcome: (0..len).map(|_| None).collect(), left: len });
+            let outcome = (0..len).map(|_| None).collect();
+            st.open.push_back(Open { base, room, outcome, left: len });
             shared.changed.notify_all();
             opened += 1;
         }
@@ -337,7 +362,8 @@ fn feed(
             st.open.pop_front().expect("batch b is open")
         };
         let start = b * batch;
-        let p = prepared(&items[start..start + done.outcome.len()], done, per, buffers)?;
+        let items = &items[start..start + done.outcome.len()];
+        let p = prepared(items, done, per, buffers, &mut per_image, times)?;
         if emit.send(p).is_err() {
             break;
         }
@@ -347,7 +373,14 @@ fn feed(
 }
 
 /// A filled batch as the next stage takes it: the rows of the images that failed left out.
-fn prepared(items: &[Item], done: Open, per: usize, buffers: &Buffers) -> Result<Prepared> {
+fn prepared(
+    items: &[Item],
+    done: Open,
+    per: usize,
+    buffers: &Buffers,
+    per_image: &mut usize,
+    times: Option<&Arc<StepTimes>>,
+) -> Result<Prepared> {
     let mut p =
         Prepared { items: Vec::new(), pixels: None, crops: None, failed: Vec::new(), hold: None };
     let mut good = Vec::new();
@@ -363,8 +396,14 @@ fn prepared(items: &[Item], done: Open, per: usize, buffers: &Buffers) -> Result
         }
     }
     let Some(base) = done.base else {
-        if !decoded.is_empty() {
-            packed(&mut p, decoded, buffers)?;
+        let room = done.room.expect("a batch of crops resized on the device has its room");
+        if decoded.is_empty() {
+            buffers.give_back(room.into_buffer());
+        } else {
+            let packed = device_batch::packed(&decoded, room, buffers, per_image, times)?;
+            p.pixels = Some(packed.pixels);
+            p.crops = Some(packed.crops);
+            p.hold = Some(Hold { base: packed.buffer, back: buffers.back_tx.clone() });
         }
         return Ok(p);
     };
@@ -379,30 +418,6 @@ fn prepared(items: &[Item], done: Open, per: usize, buffers: &Buffers) -> Result
     }
     p.hold = Some(Hold { base, back: buffers.back_tx.clone() });
     Ok(p)
-}
-
-/// The decoded images packed back to back into a (reused, pinned) byte buffer, with the plan of
-/// their crops, for the device to crop.
-fn packed(p: &mut Prepared, decoded: Vec<Decoded>, buffers: &Buffers) -> Result<()> {
-    let mut offset = 0;
-    let mut plans = Vec::with_capacity(decoded.len());
-    for (img, crops) in &decoded {
-        plans.push((Placement { offset, width: img.width, height: img.height }, crops.clone()));
-        offset += img.data.len();
-    }
-    let crops = DeviceCrops::new(&plans)?;
-    let len = crops.bytes_needed();
-    let base = buffers.take_bytes(len)?;
-    let mut bytes = base.f_narrow(0, 0, len as i64)?;
-    host_rows::with_elements_mut::<u8, _>(&mut bytes, |out| {
-        for ((img, _), (place, _)) in decoded.iter().zip(&plans) {
-            out[place.offset..place.offset + img.data.len()].copy_from_slice(&img.data);
-        }
-    })?;
-    p.pixels = Some(bytes);
-    p.crops = Some(crops);
-    p.hold = Some(Hold { base, back: buffers.back_tx.clone() });
-    Ok(())
 }
 
 /// The decoding threads; dropping this stops and joins them.
@@ -426,6 +441,7 @@ impl Workers {
             let (pre, inputs) = (o.pre.clone(), o.inputs);
             let kind = if o.device_crops { None } else { Some(o.kind) };
             let batch = o.batch.max(1);
+            let times = o.times.clone();
             let t = std::thread::Builder::new().name(format!("xctx-decode-{i}")).spawn(move || {
                 tch::set_num_threads(1);
                 // libtorch reads the count into a thread's OpenMP settings at the thread's first
@@ -433,7 +449,8 @@ impl Workers {
                 // worker's copies run on an OpenMP team of the restored size.
                 let _ = Tensor::f_zeros([1], (Kind::Float, Device::Cpu));
                 let _ = ready.send(());
-                work(&items, &shared, batch, &pre, inputs, kind);
+                let job = Job { batch, pre: &pre, inputs, kind, times: times.as_ref() };
+                work(&items, &shared, &job);
             });
             match t {
                 Ok(t) => w.threads.push(t),
@@ -464,17 +481,31 @@ impl Drop for Workers {
     }
 }
 
-/// A worker's loop: takes the next image whose batch is open, fills its rows of that batch
-/// (in `kind`), or with no `kind` keeps the decoded image and its crops' plans for the device.
-fn work(
-    items: &[Item],
-    shared: &Shared,
+/// What a decoding worker does with each image.
+struct Job<'a> {
     batch: usize,
-    pre: &ClipPreprocess,
+    pre: &'a ClipPreprocess,
     inputs: Inputs,
+    /// The element type of the rows it fills; `None`: it decodes into the batch's byte buffer
+    /// for crops resized on the device.
     kind: Option<Kind>,
-) {
+    times: Option<&'a Arc<StepTimes>>,
+}
+
+/// A worker's loop: takes the next image whose batch is open, fills its rows of that batch
+/// (in `kind`), or with no `kind` decodes it into the batch's byte buffer and keeps the plans
+/// of its crops for the device. The memory an image needs on the way (its file's bytes, the
+/// decoded image) is the worker's, reused from image to image.
+fn work(items: &[Item], shared: &Shared, job: &Job<'_>) {
+    let Job { batch, pre, inputs, kind, times } = *job;
     let per = inputs.per_image() as i64;
+    let fatal = |e: anyhow::Error| {
+        let mut st = shared.lock();
+        st.fatal.get_or_insert(e);
+        shared.changed.notify_all();
+    };
+    let mut memory = WorkerMemory::default();
+    let mut img = RgbImage { width: 0, height: 0, data: Vec::new() };
     loop {
         let (i, mut dst) = {
             let mut st = shared.lock();
@@ -495,28 +526,45 @@ fn work(
             match dst.transpose() {
                 Ok(dst) => (i, dst),
                 Err(e) => {
-                    st.fatal = Some(e.into());
-                    shared.changed.notify_all();
-                    return;
+                    drop(st);
+                    return fatal(e.into());
                 }
             }
         };
         let it = &items[i];
-        let r = match (it.decode(), dst.as_mut().zip(kind)) {
+        let read = timed(times, Step::Decode, || it.read(&mut memory.bytes));
+        let r = match (read, dst.as_mut().zip(kind)) {
             (Err(e), _) => Err(e),
-            (Ok(img), None) => inputs.plans(pre, &img).map(|plans| Some((img, plans))),
-            (Ok(img), Some((dst, kind))) => match inputs.fill(pre, &img, kind, dst) {
-                Ok(()) => Ok(None),
-                Err(e) => match e.downcast::<crops::Error>() {
-                    Ok(e) => Err(e),
-                    Err(e) => {
-                        let mut st = shared.lock();
-                        st.fatal = Some(e.context(format!("preparing {}", it.path.display())));
-                        shared.changed.notify_all();
-                        return;
-                    }
-                },
-            },
+            (Ok(()), None) => {
+                // Room in the batch's buffer, taken once the image's size is known.
+                let reserve = |len: usize| {
+                    let mut st = shared.lock();
+                    let first = st.first;
+                    let slot = &mut st.open[i / batch - first];
+                    slot.room.as_mut().expect("a batch for the device has its room").reserve(len)
+                };
+                let r =
+                    device_batch::decode_image(&it.path, &mut memory, pre, inputs, times, reserve);
+                match r {
+                    Ok(r) => r.map(Some),
+                    Err(e) => return fatal(e.context(format!("preparing {}", it.path.display()))),
+                }
+            }
+            (Ok(()), Some((dst, kind))) => {
+                let decoded = timed(times, Step::Decode, || {
+                    crops::decode_bytes_into(&it.path, &memory.bytes, &mut img)
+                });
+                match decoded.map(|()| inputs.fill(pre, &img, kind, dst)) {
+                    Err(e) => Err(e),
+                    Ok(Ok(())) => Ok(None),
+                    Ok(Err(e)) => match e.downcast::<crops::Error>() {
+                        Ok(e) => Err(e),
+                        Err(e) => {
+                            return fatal(e.context(format!("preparing {}", it.path.display())));
+                        }
+                    },
+                }
+            }
         };
         let mut st = shared.lock();
         let first = st.first;
@@ -562,6 +610,7 @@ mod tests {
             kind: Kind::Float,
             pin: None,
             device_crops: false,
+            times: None,
         }
     }
 
@@ -663,6 +712,50 @@ mod tests {
         }
         flow.finish().unwrap();
         assert_eq!((images, failed), (vec![0, 1, 2, 4, 5, 6], vec![3]));
+    }
+
+    /// JPEGs decoded straight into the batch buffers, some too large for the room the first
+    /// batches are sized for (decoded apart, then moved into a larger buffer with the others),
+    /// one corrupt: every image's crops as crops computes them, whatever the worker count.
+    #[test]
+    fn device_crop_batches_of_jpegs_decoded_in_place_or_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes =
+            [(800, 600), (800, 600), (300, 200), (640, 480), (900, 700), (2, 3), (801, 601)];
+        let mut items = Vec::new();
+        for (i, &(w, h)) in sizes.iter().enumerate() {
+            let path = dir.path().join(format!("{i}.jpg"));
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7 + y * 3 + i as u32 * 11) as u8, (x ^ y) as u8, (y * 5) as u8])
+            });
+            img.save(&path).unwrap();
+            items.push(Item::file(i as u64, path));
+        }
+        std::fs::write(&items[3].path, b"\xFF\xD8\xFF\xE0 not a JPEG \xFF\xD9").unwrap();
+        for workers in [1, 3] {
+            let opts = Options { device_crops: true, ..options(2, workers, Inputs::Crops) };
+            let pre = opts.pre.clone();
+            let flow = batches(items.clone(), opts).unwrap();
+            let (mut images, mut failed) = (Vec::new(), Vec::new());
+            while let Some(b) = flow.recv() {
+                let per = crops::INPUTS_PER_IMAGE;
+                let levels = b.crops.as_ref().unwrap().levels(b.pixels.as_ref().unwrap()).unwrap();
+                for (j, it) in b.items.iter().enumerate() {
+                    let mut want = vec![0u8; per * pre.len()];
+                    match crops::decode(&it.path) {
+                        Ok(img) => pre.image_crops_into(&img, &mut want).unwrap(),
+                        Err(e) => panic!("{e}"),
+                    }
+                    let rows = levels.narrow(0, (j * per) as i64, per as i64).flatten(0, -1);
+                    assert!(Vec::<u8>::try_from(rows).unwrap() == want, "image {}", it.id);
+                    images.push(it.id.as_u64().unwrap());
+                }
+                failed.extend(b.failed.iter().map(|(it, _)| it.id.as_u64().unwrap()));
+            }
+            flow.finish().unwrap();
+            // The 2x3 image's crops are empty: refused as crops refuses them.
+            assert_eq!((images, failed), (vec![0, 1, 2, 4, 6], vec![3, 5]), "{workers} workers");
+        }
     }
 
     #[test]

@@ -117,6 +117,7 @@ pub fn decoded(
         kind: common.pixel_kind(enc),
         pin,
         device_crops: common.resize_on_device(enc)?,
+        times: None,
     };
     let (on_error, failures, pb) = (common.on_error, Arc::clone(failures), pb.clone());
     decode::batches(todo, opts)?.stage("check", 1, move |input, out| {

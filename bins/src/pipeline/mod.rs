@@ -4,6 +4,7 @@
 pub mod compact_out;
 pub mod convert;
 pub mod decode;
+mod device_batch;
 pub mod encode_captions;
 pub mod encode_images;
 pub mod exclude;
@@ -17,6 +18,7 @@ pub mod retrieve;
 pub mod shard;
 pub mod sources;
 pub mod stages;
+pub mod step_times;
 pub mod texts;
 pub mod views;
 pub mod vis_out;

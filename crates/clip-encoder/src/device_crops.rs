@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use crops::{CropPlan, RESIZE_BIAS, RESIZE_SHIFT, RgbImage};
+use crops::{AxisTaps, CropPlan, RESIZE_BIAS, RESIZE_SHIFT, RgbImage};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -102,10 +102,11 @@ pub struct DeviceCrops {
 
 impl DeviceCrops {
     /// Plans the crops `images` lists (each image's place in the buffer and its crops' plans,
-    /// all of one size), in that order: image by image, crop by crop.
-    pub fn new(images: &[(Placement, Vec<CropPlan>)]) -> Result<Self> {
+    /// all of one size), in that order: image by image, crop by crop. The images may lie in the
+    /// buffer in any order.
+    pub fn new<P: AsRef<[CropPlan]>>(images: &[(Placement, P)]) -> Result<Self> {
         let crops: Vec<(&Placement, &CropPlan)> =
-            images.iter().flat_map(|(p, c)| c.iter().map(move |c| (p, c))).collect();
+            images.iter().flat_map(|(p, c)| c.as_ref().iter().map(move |c| (p, c))).collect();
         let size = crops.first().map_or(0, |(_, c)| c.window.w);
         for (p, c) in &crops {
             let b = c.crop;
@@ -217,12 +218,9 @@ impl Group {
             params.extend([corner, stride, y0, b.height() as usize - 1].map(|v| v as i64));
             out_rows.push(i as i64);
             let x_key = (b.width() as usize, c.resized.0, c.window.x);
-            let first_bytes: Vec<i64> = c.x.first.iter().map(|&f| i64::from(f) * 3).collect();
-            xs.add(x_key, first_bytes, c.x.taps, &c.x.weights);
+            xs.add(x_key, || c.x.first.iter().map(|&f| i64::from(f) * 3).collect(), &c.x);
             let y_key = (b.height() as usize, c.resized.1, c.window.y);
-            let first_rows: Vec<i64> =
-                c.y.first.iter().map(|&f| i64::from(f) - y0 as i64).collect();
-            ys.add(y_key, first_rows, c.y.taps, &c.y.weights);
+            ys.add(y_key, || c.y.first.iter().map(|&f| i64::from(f) - y0 as i64).collect(), &c.y);
             // The byte after the box's last pixel.
             end = end.max(corner + (b.height() as usize - 1) * stride + b.width() as usize * 3);
         }
@@ -292,12 +290,19 @@ struct TableSet {
 }
 
 impl TableSet {
-    fn add(&mut self, key: (usize, usize, usize), first: Vec<i64>, taps: usize, w: &[i32]) {
+    /// The table of `axis` under `key` (its first inputs from `first`, made only when the key
+    /// is new: the crops of a batch share a few tables).
+    fn add(
+        &mut self,
+        key: (usize, usize, usize),
+        first: impl FnOnce() -> Vec<i64>,
+        axis: &AxisTaps,
+    ) {
         let next = self.tables.len() as i64;
         let i = *self.index.entry(key).or_insert(next);
         if i == next {
-            self.tables.push((first, taps, w.to_vec()));
-            self.taps = self.taps.max(taps);
+            self.tables.push((first(), axis.taps, axis.weights.clone()));
+            self.taps = self.taps.max(axis.taps);
         }
         self.of.push(i);
     }

@@ -76,6 +76,110 @@ pub enum JpegDecoder {
 
 /// [`decode_bytes`] with JPEGs read by `jpeg`.
 pub fn decode_bytes_with(path: &Path, bytes: &[u8], jpeg: JpegDecoder) -> Result<RgbImage> {
+    open_bytes_with(path, bytes, jpeg)?.into_image()
+}
+
+/// [`decode`] into `img`, whose buffer is reused: no allocation when it holds an image at least
+/// as large already, and only the bytes it grows by are cleared before they are written. On an
+/// error `img` is left empty (0x0, its buffer's capacity kept).
+pub fn decode_into(path: &Path, img: &mut RgbImage) -> Result<()> {
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    decode_bytes_into(path, &bytes, img)
+}
+
+/// [`decode_into`] on bytes already read; `path` names them in errors.
+pub fn decode_bytes_into(path: &Path, bytes: &[u8], img: &mut RgbImage) -> Result<()> {
+    let r = open_bytes(path, bytes).and_then(|opened| {
+        (img.width, img.height) = (opened.width(), opened.height());
+        img.data.resize(opened.len(), 0);
+        opened.decode_into(&mut img.data)
+    });
+    if r.is_err() {
+        // No half-written image left behind (the buffer keeps its capacity).
+        (img.width, img.height) = (0, 0);
+        img.data.clear();
+    }
+    r
+}
+
+/// Reads the header of the image `bytes` (as [`decode_bytes`] decodes them; `path` names them in
+/// errors): its size is then known, and its pixels are decoded into memory the caller chooses
+/// ([`Opened::decode_into`]). A JPEG's rows are decoded by that call; other formats are decoded
+/// here whole.
+pub fn open_bytes<'a>(path: &'a Path, bytes: &'a [u8]) -> Result<Opened<'a>> {
+    open_bytes_with(path, bytes, JpegDecoder::Exact)
+}
+
+/// An image whose header is read and whose pixels are still to be decoded: [`open_bytes`].
+pub struct Opened<'a> {
+    path: &'a Path,
+    pixels: Pixels<'a>,
+}
+
+enum Pixels<'a> {
+    Jpeg(Box<crate::jpeg::Started<'a>>),
+    Decoded(RgbImage),
+}
+
+impl Opened<'_> {
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        match &self.pixels {
+            Pixels::Jpeg(s) => s.width,
+            Pixels::Decoded(i) => i.width,
+        }
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        match &self.pixels {
+            Pixels::Jpeg(s) => s.height,
+            Pixels::Decoded(i) => i.height,
+        }
+    }
+
+    /// The RGB8 pixels' bytes: `width * height * 3`.
+    pub fn len(&self) -> usize {
+        self.width() as usize * self.height() as usize * 3
+    }
+
+    /// Whether the image has no pixel (never so for a decodable file).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Decodes the pixels into `out`, exactly [`len`](Self::len) bytes (row-major RGB8, as
+    /// [`RgbImage::data`]); a JPEG's rows are written there straight from the decoder.
+    pub fn decode_into(self, out: &mut [u8]) -> Result<()> {
+        match self.pixels {
+            Pixels::Jpeg(s) => s.read_into(self.path, out),
+            Pixels::Decoded(img) if img.data.len() == out.len() => {
+                out.copy_from_slice(&img.data);
+                Ok(())
+            }
+            Pixels::Decoded(img) => Err(Error::Decode {
+                path: self.path.to_owned(),
+                message: format!("{} bytes of room for {} RGB bytes", out.len(), img.data.len()),
+            }),
+        }
+    }
+
+    /// The decoded image, in a new buffer.
+    pub fn into_image(self) -> Result<RgbImage> {
+        match self.pixels {
+            Pixels::Jpeg(s) => {
+                let (width, height) = (s.width, s.height);
+                Ok(RgbImage { width, height, data: s.read_vec(self.path)? })
+            }
+            Pixels::Decoded(img) => Ok(img),
+        }
+    }
+}
+
+/// [`open_bytes`] with JPEGs read by `jpeg`.
+fn open_bytes_with<'a>(path: &'a Path, bytes: &'a [u8], jpeg: JpegDecoder) -> Result<Opened<'a>> {
+    let decoded = |img| Ok(Opened { path, pixels: Pixels::Decoded(img) });
     let err =
         |e: image::ImageError| Error::Decode { path: path.to_owned(), message: e.to_string() };
     let reader = ImageReader::new(Cursor::new(bytes))
@@ -96,7 +200,10 @@ pub fn decode_bytes_with(path: &Path, bytes: &[u8], jpeg: JpegDecoder) -> Result
             });
         }
         Some(image::ImageFormat::Jpeg) if jpeg == JpegDecoder::Exact => {
-            return crate::jpeg::decode(path, bytes);
+            return Ok(Opened {
+                path,
+                pixels: Pixels::Jpeg(Box::new(crate::jpeg::start(path, bytes)?)),
+            });
         }
         Some(_) => {}
     }
@@ -110,7 +217,7 @@ pub fn decode_bytes_with(path: &Path, bytes: &[u8], jpeg: JpegDecoder) -> Result
     let mut decoder = decoder;
     decoder.set_limits(limits).map_err(err)?;
     let img = DynamicImage::from_decoder(decoder).map_err(err)?;
-    Ok(to_rgb8(img))
+    decoded(to_rgb8(img))
 }
 
 /// Whether an end-of-image marker (FF D9) follows the last start-of-scan (FF DA).

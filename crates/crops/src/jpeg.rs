@@ -8,16 +8,90 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use mozjpeg::decompress::DecompressStarted;
 use mozjpeg::{ColorSpace, DctMethod, Decompress};
 
-use crate::image::{MAX_PIXELS, RgbImage};
+use crate::image::MAX_PIXELS;
 use crate::{Error, Result};
 
-/// Decodes the JPEG `bytes` (`path` names them in errors). libjpeg's fatal errors (corrupt
-/// headers or data) unwind out of the C code as panics and come back here as [`Error::Decode`];
-/// its warnings (recoverable damage, which Pillow ignores too) are silent.
-pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
-    match catch_unwind(AssertUnwindSafe(|| decode_unwinding(path, bytes))) {
+/// A JPEG whose header is read and whose decompression has started: its size is known, its rows
+/// are not decoded yet ([`read_vec`](Self::read_vec) or [`read_into`](Self::read_into)).
+pub(crate) struct Started<'a> {
+    dec: DecompressStarted<&'a [u8]>,
+    /// Four-channel (CMYK or YCCK) samples, converted as Pillow converts Adobe's CMYK.
+    cmyk: bool,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+}
+
+/// Reads the header of the JPEG `bytes` (`path` names them in errors) and starts decompressing.
+/// libjpeg's fatal errors (corrupt headers or data) unwind out of the C code as panics and come
+/// back here, and from the reads, as [`Error::Decode`]; its warnings (recoverable damage, which
+/// Pillow ignores too) are silent.
+pub(crate) fn start<'a>(path: &Path, bytes: &'a [u8]) -> Result<Started<'a>> {
+    unwinding(path, || start_unwinding(path, bytes))
+}
+
+impl Started<'_> {
+    /// The RGB pixels, `width * height * 3` bytes, in a new buffer.
+    pub(crate) fn read_vec(mut self, path: &Path) -> Result<Vec<u8>> {
+        if self.cmyk {
+            let mut data = vec![0; self.len()];
+            self.read_into(path, &mut data)?;
+            return Ok(data);
+        }
+        unwinding(path, move || {
+            let data = self.dec.read_scanlines::<u8>().map_err(|e| decode_error(path, &e))?;
+            self.finish(path, data.len())?;
+            Ok(data)
+        })
+    }
+
+    /// The RGB pixels written into `out`, which must be exactly `width * height * 3` bytes.
+    pub(crate) fn read_into(mut self, path: &Path, out: &mut [u8]) -> Result<()> {
+        if out.len() != self.len() {
+            return Err(Error::Decode {
+                path: path.to_owned(),
+                message: format!("{} bytes of room for {} RGB bytes", out.len(), self.len()),
+            });
+        }
+        unwinding(path, move || {
+            let err = |e: io::Error| decode_error(path, &e);
+            if self.cmyk {
+                let mut cmyk = vec![0u8; self.width as usize * 4];
+                for row in out.chunks_exact_mut(self.width as usize * 3) {
+                    self.dec.read_scanlines_into(&mut cmyk).map_err(err)?;
+                    for (rgb, p) in row.chunks_exact_mut(3).zip(cmyk.chunks_exact(4)) {
+                        rgb.copy_from_slice(&adobe_cmyk_to_rgb([p[0], p[1], p[2], p[3]]));
+                    }
+                }
+            } else {
+                self.dec.read_scanlines_into(out).map_err(err)?;
+            }
+            self.finish(path, out.len())
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.width as usize * self.height as usize * 3
+    }
+
+    fn finish(self, path: &Path, read: usize) -> Result<()> {
+        let len = self.len();
+        self.dec.finish().map_err(|e| decode_error(path, &e))?;
+        if read != len {
+            return Err(Error::Decode {
+                path: path.to_owned(),
+                message: format!("decoded {read} bytes for {len} RGB bytes"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `f`, with libjpeg's fatal errors (panics out of the C code) as [`Error::Decode`].
+fn unwinding<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
             let message = match payload.downcast::<String>() {
@@ -31,8 +105,12 @@ pub(crate) fn decode(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
     }
 }
 
-fn decode_unwinding(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
-    let err = |e: io::Error| Error::Decode { path: path.to_owned(), message: e.to_string() };
+fn decode_error(path: &Path, e: &io::Error) -> Error {
+    Error::Decode { path: path.to_owned(), message: e.to_string() }
+}
+
+fn start_unwinding<'a>(path: &Path, bytes: &'a [u8]) -> Result<Started<'a>> {
+    let err = |e: io::Error| decode_error(path, &e);
     let mut d = Decompress::new_mem(bytes).map_err(err)?;
     let (w, h) = d.size();
     // At most 65,535 a side in a JPEG header; anything else is refused as too large.
@@ -43,19 +121,13 @@ fn decode_unwinding(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
     }
     d.dct_method(DctMethod::IntegerSlow);
     d.do_fancy_upsampling(true);
-    let data = match d.color_space() {
+    let (dec, cmyk) = match d.color_space() {
+        // libjpeg's grey to RGB replicates the level, as Pillow's `L` to `RGB`.
         ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_YCbCr | ColorSpace::JCS_RGB => {
-            // libjpeg's grey to RGB replicates the level, as Pillow's `L` to `RGB`.
-            let mut s = d.rgb().map_err(err)?;
-            let data = s.read_scanlines::<u8>().map_err(err)?;
-            s.finish().map_err(err)?;
-            data
+            (d.rgb().map_err(err)?, false)
         }
         ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => {
-            let mut s = d.to_colorspace(ColorSpace::JCS_CMYK).map_err(err)?;
-            let cmyk = s.read_scanlines::<u8>().map_err(err)?;
-            s.finish().map_err(err)?;
-            cmyk.chunks_exact(4).flat_map(|p| adobe_cmyk_to_rgb([p[0], p[1], p[2], p[3]])).collect()
+            (d.to_colorspace(ColorSpace::JCS_CMYK).map_err(err)?, true)
         }
         other => {
             return Err(Error::Decode {
@@ -64,13 +136,13 @@ fn decode_unwinding(path: &Path, bytes: &[u8]) -> Result<RgbImage> {
             });
         }
     };
-    if data.len() != w * h * 3 {
+    if (dec.width(), dec.height()) != (w, h) {
         return Err(Error::Decode {
             path: path.to_owned(),
-            message: format!("decoded {} bytes for {w}x{h} RGB pixels", data.len()),
+            message: format!("{}x{} output pixels for a {w}x{h} image", dec.width(), dec.height()),
         });
     }
-    Ok(RgbImage { width, height, data })
+    Ok(Started { dec, cmyk, width, height })
 }
 
 /// Pillow's `CMYK` to `RGB` (`cmyk2rgb`) of a pixel libjpeg decoded from a four-channel file,

@@ -27,7 +27,10 @@ pub use engine::Window;
 pub use error::{Error, Result};
 /// The half-precision element type [`ClipPreprocess`] writes for a half-precision model.
 pub use half::f16;
-pub use image::{JpegDecoder, MAX_PIXELS, RgbImage, decode, decode_bytes, decode_bytes_with};
+pub use image::{
+    JpegDecoder, MAX_PIXELS, Opened, RgbImage, decode, decode_bytes, decode_bytes_into,
+    decode_bytes_with, decode_into, open_bytes,
+};
 pub use plan::{AxisTaps, CropPlan, RESIZE_BIAS, RESIZE_SHIFT};
 pub use preprocess::{CLIP_MEAN, CLIP_STD, CenterCrop, ClipPreprocess, Element};
 pub use resample::{

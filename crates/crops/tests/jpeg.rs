@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crops::{Error, decode_bytes};
+use crops::{Error, RgbImage, decode_bytes, decode_bytes_into};
 use test_support::reference_outputs;
 
 mod common;
@@ -20,6 +20,14 @@ fn jpeg_pixels_equal_pillows() {
         modes.insert(case["mode"].as_str().unwrap().to_owned());
     }
     assert_eq!(modes.into_iter().collect::<Vec<_>>(), ["CMYK", "L", "RGB"]);
+    // Into one reused buffer, the cases' sizes growing and shrinking from one to the next.
+    let mut reused = RgbImage { width: 0, height: 0, data: Vec::new() };
+    let sizes: std::collections::BTreeSet<_> =
+        manifest.iter().map(|c| c["size"].to_string()).collect();
+    assert!(sizes.len() >= 10, "{} sizes", sizes.len());
+    for case in manifest.iter().chain(manifest.iter().rev()) {
+        common::assert_decodes_into_as_pillow(dir.path(), case, &mut reused);
+    }
 }
 
 /// Cut anywhere after the header, with or without the end-of-image marker, or with its data
@@ -61,4 +69,14 @@ fn damaged_jpegs_fail_cleanly() {
     if let Err(e) = decode_bytes(path, &noise) {
         assert!(one_line(&e), "{e}");
     }
+    // Into a reused buffer: a failure leaves it empty, and the next image decodes whole.
+    let whole = decode_bytes(path, &rocket).unwrap();
+    let mut reused = whole.clone();
+    let e = decode_bytes_into(path, &rocket[..rocket.len() / 3], &mut reused).unwrap_err();
+    assert!(one_line(&e), "{e}");
+    assert_eq!((reused.width, reused.height, reused.data.len()), (0, 0, 0));
+    let e = decode_bytes_into(path, &bad, &mut reused).unwrap_err();
+    assert!(e.to_string().contains("precision"), "{e}");
+    decode_bytes_into(path, &rocket, &mut reused).unwrap();
+    assert!(reused == whole, "rocket.jpg decoded into a reused buffer");
 }

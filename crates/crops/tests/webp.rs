@@ -26,6 +26,11 @@ fn webp_pixels_match_pillows() {
         }
     }
     assert_eq!((lossless, lossy, rgba), (5, 6, 3));
+    // Decoded whole, then copied into a reused buffer.
+    let mut reused = crops::RgbImage { width: 0, height: 0, data: Vec::new() };
+    for case in manifest.iter().rev() {
+        common::assert_decodes_into_as_pillow(dir.path(), case, &mut reused);
+    }
 }
 
 /// Cut anywhere (in the RIFF header, the chunk headers or the compressed data): an error naming
