@@ -36,11 +36,13 @@ timed() { # wall and CPU seconds of a command whose exit status does not matter
   tail -n 1 "$log.t" | awk '{printf "%s %.2f", $1, $2 + $3}'
 }
 seconds() { sed 's/.*"seconds":\([0-9.]*\).*/\1/'; }
+# The builds in round $1's order (swapped every round), each as "old|new DIR".
+builds() { if [ $(($1 % 2)) = 1 ]; then echo "old $OLD new $NEW"; else echo "new $NEW old $OLD"; fi; }
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-  if [ $((r % 2)) = 1 ]; then order="old new"; else order="new old"; fi
-  for v in $order; do
-    b=$OLD; [ "$v" = new ] && b=$NEW
+  set -- $(builds "$r")
+  while [ $# -gt 0 ]; do
+    v=$1 b=$2; shift 2
     echo "$v txt-preload $("$b/io-bench" preload txt.hdf5 | seconds) -" | tee -a "$log"
     echo "$v txt-check $(timed "$b/ctx-inspect" txt.hdf5 --check)" | tee -a "$log"
     echo "$v vis-check $(timed "$b/ctx-inspect" vis.hdf5 --check)" | tee -a "$log"
@@ -49,9 +51,9 @@ for r in $(seq "$rounds"); do
   done
 done
 for r in $(seq "$more"); do
-  if [ $((r % 2)) = 1 ]; then order="old new"; else order="new old"; fi
-  for v in $order; do
-    b=$OLD; [ "$v" = new ] && b=$NEW
+  set -- $(builds "$r")
+  while [ $# -gt 0 ]; do
+    v=$1 b=$2; shift 2
     echo "$v vis-check-more $(timed "$b/ctx-inspect" vis.hdf5 --check)" | tee -a "$log"
     echo "$v haav-vis-check-more $(timed "$b/ctx-inspect" haav_vis.hdf5 --check)" | tee -a "$log"
   done
