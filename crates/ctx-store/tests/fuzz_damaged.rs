@@ -11,12 +11,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use ctx_store::{
-    CaptionDbWriter, CaptionLayout, HaavCaptionDbWriter, HaavTxtCtxWriter, HaavVisCtxWriter,
-    Provenance, TxtCtxWriter, TxtEntry, VisCtxWriter,
+    CaptionDb, CaptionDbWriter, CaptionLayout, Captions, CompactIds, CompactTxtWriter,
+    HaavCaptionDb, HaavCaptionDbWriter, HaavTxtCtxWriter, HaavVisCtxWriter, ImageId, Profile,
+    Provenance, TxtCtxWriter, TxtEntry, ViewEntry, VisCtxWriter,
 };
 use test_support::Rng;
 use test_support::run_python_code;
@@ -30,11 +31,14 @@ const TIME_LIMIT: Duration = Duration::from_secs(10);
 /// The reader's address space (`ulimit -v`, KiB): 4 GiB.
 const MEMORY_KIB: u64 = 4 << 20;
 
-/// A file to mutate: its name, the reader's kind for it, where it is.
+/// A file to mutate: its name, the reader's kind for it, where it is, and the file its readers
+/// look for beside it (a compact txt_ctx's caption database), copied unmutated beside each
+/// mutation.
 struct Seed {
     name: String,
     kind: &'static str,
     path: PathBuf,
+    beside: Option<PathBuf>,
 }
 
 fn prov() -> Provenance {
@@ -61,7 +65,7 @@ fn ours(dir: &Path) -> Vec<Seed> {
     let mut seeds = Vec::new();
     let add = |name: &str, kind, seeds: &mut Vec<Seed>| {
         let path = dir.join(format!("{name}.h5"));
-        seeds.push(Seed { name: name.into(), kind, path: path.clone() });
+        seeds.push(Seed { name: name.into(), kind, path: path.clone(), beside: None });
         path
     };
     let p = add("txt_ctx", "txt", &mut seeds);
@@ -110,6 +114,79 @@ fn ours(dir: &Path) -> Vec<Seed> {
         w.write_batch(&rng.vec_f32(n * 4), &rng.vec_f32(n * 8), &captions(&mut rng, n)).unwrap();
     }
     w.finish().unwrap();
+    seeds.extend(compact(dir));
+    seeds
+}
+
+/// Phrases of the caption databases of compact files (keys of width 4, features of 8).
+const PHRASES: usize = 40;
+
+/// One view of `crops * k` hits, each a row of `c` (its feature and phrase), scores descending.
+fn joined_view(rng: &mut Rng, c: &Captions, crops: usize, k: usize) -> ViewEntry {
+    let d = c.feature_dim;
+    let rows: Vec<usize> = (0..crops * k).map(|_| rng.below(c.captions.len())).collect();
+    let mut scores = rng.vec_f32(crops * k);
+    scores.chunks_mut(k).for_each(|r| r.sort_by(|a, b| b.total_cmp(a)));
+    let features = rows.iter().flat_map(|&r| c.features[r * d..(r + 1) * d].to_vec()).collect();
+    let texts = rows.iter().map(|&r| c.captions[r].clone()).collect();
+    ViewEntry { crops, k, d, features, scores, texts }
+}
+
+/// Compact txt_ctx files (integer ids, name ids, HAAV's profile), each with its caption
+/// database beside it.
+fn compact(dir: &Path) -> Vec<Seed> {
+    let mut rng = Rng::new(11);
+    let db = dir.join("compact_caption_db.h5");
+    let mut w =
+        CaptionDbWriter::create(&db, CaptionLayout::Contiguous, 4, 8, &prov(), true).unwrap();
+    let phrases = captions(&mut rng, PHRASES);
+    w.write_batch(&rng.vec_f32(PHRASES * 4), &rng.vec_f32(PHRASES * 8), &phrases).unwrap();
+    w.finish().unwrap();
+    let c = Arc::new(CaptionDb::open(&db).unwrap().load().unwrap());
+    let haav_db = dir.join("compact_haav_caption_db.h5");
+    let mut w = HaavCaptionDbWriter::create(&haav_db, 4, 8, &prov(), true).unwrap();
+    let phrases = captions(&mut rng, PHRASES);
+    w.write_batch(&rng.vec_f32(PHRASES * 4), &rng.vec_f32(PHRASES * 8), &phrases).unwrap();
+    w.finish().unwrap();
+    let haav_c = Arc::new(HaavCaptionDb::open(&haav_db).unwrap().load().unwrap());
+
+    let ints: Vec<ImageId> = [531912u64, 17, 42, 9].into_iter().map(ImageId::from).collect();
+    let names: Vec<ImageId> =
+        ["beach", "000010001", "10001", "dog_01"].into_iter().map(ImageId::from).collect();
+    let haav: Vec<ImageId> = [11u64, 12].into_iter().map(ImageId::from).collect();
+    let mut seeds = Vec::new();
+    for (name, kind, profile, ids, (db, c), ks) in [
+        ("compact_txt_ctx", "txt", Profile::Original, &ints, (&db, &c), [4, 4, 4]),
+        ("compact_named_txt_ctx", "txt", Profile::Original, &names, (&db, &c), [3, 2, 2]),
+        ("compact_haav_txt_ctx", "haav-txt", Profile::Haav, &haav, (&haav_db, &haav_c), [16, 4, 2]),
+    ] {
+        let path = dir.join(format!("{name}.h5"));
+        let id_kind = CompactIds::of(ids.iter());
+        let mut w = CompactTxtWriter::create_with_ids(
+            &path,
+            profile,
+            db,
+            c.clone(),
+            id_kind,
+            &prov(),
+            true,
+        )
+        .unwrap();
+        for batch in ids.chunks(2) {
+            let entries: Vec<TxtEntry> = batch
+                .iter()
+                .map(|id| TxtEntry {
+                    id: id.clone(),
+                    whole: joined_view(&mut rng, c, 1, ks[0]),
+                    five: joined_view(&mut rng, c, 5, ks[1]),
+                    nine: joined_view(&mut rng, c, 9, ks[2]),
+                })
+                .collect();
+            w.write_batch(&entries).unwrap();
+        }
+        w.finish().unwrap();
+        seeds.push(Seed { name: name.into(), kind, path, beside: Some(db.clone()) });
+    }
     seeds
 }
 
@@ -178,7 +255,10 @@ fn h5py(dir: &Path) -> Vec<Seed> {
         ("h5py_haav_caption_db", "haav-caption"),
     ]
     .into_iter()
-    .map(|(name, kind)| Seed { name: name.into(), kind, path: dir.join(format!("{name}.h5")) })
+    .map(|(name, kind)| {
+        let path = dir.join(format!("{name}.h5"));
+        Seed { name: name.into(), kind, path, beside: None }
+    })
     .collect()
 }
 
@@ -317,6 +397,9 @@ fn fuzz(seeds: &[Seed], dir: &Path) -> Vec<String> {
         let mut rng = Rng::new(seed() ^ (s as u64) << 32);
         let sub = dir.join(&seed_file.name);
         std::fs::create_dir_all(&sub).unwrap();
+        if let Some(beside) = &seed_file.beside {
+            std::fs::copy(beside, sub.join(beside.file_name().unwrap())).unwrap();
+        }
         let mut files = vec![seed_file.path.clone()];
         let mut what = vec!["unchanged".to_owned()];
         for i in 0..n {
@@ -388,11 +471,14 @@ fn collections(bytes: &[u8]) -> Vec<usize> {
 
 /// Every global heap collection of `seed` with a 512-byte block inside it zeroed (the texts of
 /// an interrupted download), which HDF5's heap decoder loops on: each read ends, with an error
-/// naming the damage and the collection.
-fn zeroed_heap_blocks(seed: &Seed, dir: &Path) {
+/// naming the damage and the collection. The file holds at least `min_heaps` collections.
+fn zeroed_heap_blocks(seed: &Seed, dir: &Path, min_heaps: usize) {
     let bytes = std::fs::read(&seed.path).unwrap();
     let heaps = collections(&bytes);
-    assert!(heaps.len() >= 2, "{}: {heaps:?}", seed.name);
+    assert!(heaps.len() >= min_heaps, "{}: {heaps:?}", seed.name);
+    if let Some(beside) = &seed.beside {
+        std::fs::copy(beside, dir.join(beside.file_name().unwrap())).unwrap();
+    }
     let mut files = Vec::new();
     for (i, &at) in heaps.iter().enumerate() {
         let mut b = bytes.clone();
@@ -418,12 +504,22 @@ fn zeroed_heap_blocks(seed: &Seed, dir: &Path) {
 fn zeroed_block_inside_a_global_heap_of_our_txt_ctx_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let seeds = ours(dir.path());
-    zeroed_heap_blocks(&seeds[0], dir.path());
+    zeroed_heap_blocks(&seeds[0], dir.path(), 2);
 }
 
 #[test]
 fn zeroed_block_inside_a_global_heap_of_an_h5py_txt_ctx_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let seeds = h5py(dir.path());
-    zeroed_heap_blocks(&seeds[1], dir.path());
+    zeroed_heap_blocks(&seeds[1], dir.path(), 2);
+}
+
+/// The names of a compact txt_ctx's images (`/ids` as strings) live in a global heap: a zeroed
+/// block there is an error naming the collection, as in the full layout's texts.
+#[test]
+fn zeroed_block_inside_the_global_heap_of_a_compact_txt_ctx_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = compact(dir.path());
+    let named = seeds.iter().find(|s| s.name == "compact_named_txt_ctx").unwrap();
+    zeroed_heap_blocks(named, dir.path(), 1);
 }

@@ -47,8 +47,8 @@ impl Outcome {
 
 fn txt(o: &mut Outcome, r: Option<TxtCtxReader>) {
     let Some(r) = r else { return };
-    let ids = o.note(r.ids()).unwrap_or_default();
-    for &id in &ids {
+    let ids = o.note(r.keys()).unwrap_or_default();
+    for id in &ids {
         for view in View::ALL {
             o.note(r.view(id, view, None, None));
         }
@@ -84,8 +84,8 @@ fn read(kind: &str, path: &Path, o: &mut Outcome) {
         }
         "haav-txt" => {
             if let Some(r) = o.note(HaavTxtCtxReader::open(path)) {
-                let ids = o.note(r.ids()).unwrap_or_default();
-                for &id in &ids {
+                let ids = o.note(r.keys()).unwrap_or_default();
+                for id in &ids {
                     for view in View::ALL {
                         o.note(r.view(id, view, None, None));
                     }
