@@ -10,7 +10,7 @@ use hdf5::{Dataset, Group};
 use ndarray::ArrayView1;
 
 use crate::error::{Error, Result};
-use crate::h5::{self, h5err};
+use crate::h5::{self, h5err, vlen};
 use crate::id::{ImageId, Key, checked_name};
 
 /// Dataset of the image ids, in the order of the rows of every other dataset.
@@ -73,9 +73,19 @@ pub(crate) fn kind_of(path: &Path, ds: &Dataset) -> Result<CompactIds> {
     }
 }
 
-/// How the file stores its ids and the ids, in the file's order (none without `/ids`).
-pub(crate) fn read(path: &Path, root: &Group) -> Result<(CompactIds, Vec<ImageId>)> {
-    let Ok(ds) = root.dataset(IDS) else { return Ok((CompactIds::Integers, Vec::new())) };
+/// How the file stores its ids and the ids, in the file's order (none without `/ids`). `/ids` is
+/// opened as every dataset a reader opens (its chunk index checked where `checks` says) and
+/// names are read from their global heap collections checked (`vlen::strings`), never by the
+/// library's heap decoder, which loops on a damaged collection.
+pub(crate) fn read(
+    path: &Path,
+    checks: &h5::Checks,
+    root: &Group,
+) -> Result<(CompactIds, Vec<ImageId>)> {
+    if !root.link_exists(IDS) {
+        return Ok((CompactIds::Integers, Vec::new()));
+    }
+    let ds = h5::dataset(path, checks, root, IDS, IDS)?;
     let kind = kind_of(path, &ds)?;
     let ids = match kind {
         CompactIds::Integers => {
@@ -91,7 +101,7 @@ pub(crate) fn read(path: &Path, root: &Group) -> Result<(CompactIds, Vec<ImageId
                 .collect::<Result<Vec<_>>>()?
         }
         CompactIds::Names => {
-            h5::read_strings_in(path, &ds, IDS, None)?.into_iter().map(ImageId::from).collect()
+            vlen::strings(path, &ds, IDS, None)?.into_iter().map(ImageId::from).collect()
         }
     };
     Ok((kind, ids))

@@ -160,9 +160,10 @@ pub(crate) fn info(path: &Path, root: &Group) -> Result<Option<CompactInfo>> {
     Ok(Some(CompactInfo { profile, caption_db, images, ids, views }))
 }
 
-/// The image ids of a compact file, ascending ([`ImageId`]'s order).
-pub(crate) fn ids(path: &Path, root: &Group) -> Result<Vec<ImageId>> {
-    let (_, mut ids) = ids::read(path, root)?;
+/// The image ids of a compact file (open as `root`, `checks` left to check), ascending
+/// ([`ImageId`]'s order).
+pub(crate) fn ids(path: &Path, checks: &h5::Checks, root: &Group) -> Result<Vec<ImageId>> {
+    let (_, mut ids) = ids::read(path, checks, root)?;
     ids.sort_unstable();
     Ok(ids)
 }

@@ -165,7 +165,7 @@ pub(crate) fn read_rows(
     info: &CompactInfo,
     caption_db: &Path,
 ) -> Result<(Vec<ImageId>, Vec<CompactView>)> {
-    let (_, ids) = ids::read(path, root)?;
+    let (_, ids) = ids::read(path, checks, root)?;
     let n = ids.len();
     let db_rows = info.caption_db.rows;
     let views = info

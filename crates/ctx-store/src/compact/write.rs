@@ -166,7 +166,7 @@ impl CompactTxtWriter {
             ));
         }
         let finder = RowFinder::new(path, captions)?;
-        let (id_kind, ids) = ids::read(path, w.file())?;
+        let (id_kind, ids) = ids::read(path, &h5::Checks::default(), w.file())?;
         let n = ids.len();
         let mut shape = Vec::new();
         for (view, k) in &info.views {

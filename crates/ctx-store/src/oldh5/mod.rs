@@ -28,6 +28,7 @@ pub(crate) mod caption_groups;
 // Used by the caption_db and HAAV writers as they move onto it.
 #[allow(dead_code)]
 pub(crate) mod chunked;
+mod dense_attrs;
 mod encode;
 pub(crate) mod file;
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //!   twice, levels decreasing by one towards the leaves, counts within the nodes' capacity.
 //! - Chunk B-trees of chunked datasets likewise, their chunks inside the file.
 //! - Object headers (version 1 and 2): messages inside their chunks, continuations inside the
-//!   file and not revisited; attributes holding strings are checked as above.
+//!   file and not revisited; attributes holding strings are checked as above, those held in the
+//!   header and those in dense storage (`dense_attrs`).
 //!
 //! [`check`] (run once per process and file by `access::file`) checks what opening and
 //! detecting a file touches: the superblock, the root group's header, attributes and index, and
@@ -24,6 +25,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::dense_attrs;
 use super::encode::{Addr, Entry};
 use super::parse::{self, RawMessage, Reader, u16_at, u32_at, u64_at};
 use crate::error::{Error, Result};
@@ -340,11 +342,16 @@ fn check_object(
 /// Checks the strings held by the attributes among `messages`.
 fn attributes(r: &mut Reader, messages: &[RawMessage], object: &str) -> Result<()> {
     let mut strings = Strings::new(r.file(), r.len);
-    for (kind, flags, body) in messages {
-        // Shared attributes (flag 2) live elsewhere; HDF5 checks their checksummed storage.
-        if *kind != 0x000c || flags & 2 != 0 {
-            continue;
-        }
+    // Shared attributes (flag 2) live elsewhere; HDF5 checks their checksummed storage.
+    let held = messages.iter().filter(|(kind, flags, _)| *kind == 0x000c && flags & 2 == 0);
+    let mut bodies: Vec<&[u8]> = held.map(|(_, _, body)| &body[..]).collect();
+    // More attributes than a header holds: in a fractal heap, named by the attribute info.
+    let mut dense = Vec::new();
+    for (_, _, info) in messages.iter().filter(|m| m.0 == dense_attrs::ATTRIBUTE_INFO) {
+        dense.extend(dense_attrs::messages(r, info, object)?);
+    }
+    bodies.extend(dense.iter().map(|b| &b[..]));
+    for body in bodies {
         let Some(data) = attribute_strings(body) else { continue };
         for e in data.chunks_exact(ELEMENT) {
             strings.get(e).map_err(|b| b.error(r.path, &format!("{object} (attribute)")))?;

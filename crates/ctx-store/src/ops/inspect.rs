@@ -204,9 +204,9 @@ pub fn summarize(path: impl AsRef<Path>) -> Result<Summary> {
 /// A txt_ctx of the compact layout summarised from its root and ids (its caption database is
 /// not read); `false` for any other file.
 fn summarize_compact(path: &Path, s: &mut Summary) -> Result<bool> {
-    let file = h5::open_read(path)?;
+    let (file, checks) = h5::open_checked(path)?;
     let Some(info) = compact::info(path, &file)? else { return Ok(false) };
-    let ids: Vec<ImageId> = compact::ids(path, &file)?;
+    let ids: Vec<ImageId> = compact::ids(path, &checks, &file)?;
     (s.count, s.id_range) = (ids.len(), id_range(&ids));
     let k_of = |view: View| info.views.iter().find(|(v, _)| *v == view).map(|&(_, k)| k);
     if !ids.is_empty() {
