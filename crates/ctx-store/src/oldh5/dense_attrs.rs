@@ -24,6 +24,9 @@ const BTREE_HEADER: usize = 38;
 /// Record type of a version 2 B-tree indexing attributes by name.
 const ATTRIBUTE_NAMES: u8 = 8;
 
+/// A record of the name index: an attribute's heap id and its message flags.
+type Record = (Vec<u8>, u8);
+
 /// The fractal heap's doubling table and how its heap ids are encoded.
 struct Heap {
     at: u64,
@@ -66,12 +69,11 @@ pub(crate) fn messages(r: &mut Reader, info: &[u8], object: &str) -> Result<Vec<
         if message_flags & 2 != 0 {
             continue;
         }
-        match id[0] >> 4 & 3 {
-            0 => {}
-            _ => continue, // huge or tiny objects: the library's
-        }
         if id[0] >> 6 != 0 {
             return Err(bad(r, names_at, format!("a heap id of version {}", id[0] >> 6)));
+        }
+        if id[0] >> 4 & 3 != 0 {
+            continue; // huge or tiny objects: the library's
         }
         let le = |b: &[u8]| b.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
         let offset = le(&id[1..1 + heap.off_size]);
@@ -185,7 +187,7 @@ impl Heap {
         }
         let (row_start, size) = match row {
             0 => (0, s),
-            _ => (w * s << (row - 1), s << (row - 1)),
+            _ => ((w * s) << (row - 1), s << (row - 1)),
         };
         let col = (offset - row_start) / size;
         let block_offset = row_start + col * size;
@@ -202,12 +204,7 @@ impl Heap {
 
 /// The heap ids and message flags of the records of the attribute name index at `at`; `None`
 /// for an index of more than one node (left to the library).
-fn heap_ids(
-    r: &mut Reader,
-    at: u64,
-    id_len: usize,
-    what: &str,
-) -> Result<Option<Vec<(Vec<u8>, u8)>>> {
+fn heap_ids(r: &mut Reader, at: u64, id_len: usize, what: &str) -> Result<Option<Vec<Record>>> {
     let h = r.bytes(at, BTREE_HEADER, what)?.to_vec();
     let bad = |r: &Reader, at: u64, reason: String| damaged(r.path, what, Some(at), reason);
     if &h[..4] != b"BTHD" || h[4] != 0 || h[5] != ATTRIBUTE_NAMES {
