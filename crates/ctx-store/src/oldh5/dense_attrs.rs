@@ -230,3 +230,57 @@ fn heap_ids(r: &mut Reader, at: u64, id_len: usize, what: &str) -> Result<Option
         leaf[6..].chunks_exact(record).map(|rec| (rec[..id_len].to_vec(), rec[id_len])).collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::error::Error;
+    use crate::h5;
+
+    /// A root of `n` string attributes, written as our writers write (HDF5's newer format).
+    fn root_with_attributes(path: &std::path::Path, n: usize) -> Vec<u8> {
+        let mut w = h5::Writer::create(path, true).unwrap();
+        for i in 0..n {
+            let value = format!("value {i} {}", "x".repeat(i));
+            h5::write_attr_str(path, w.file(), &format!("attribute_{i:02}"), &value).unwrap();
+        }
+        w.close().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn find(bytes: &[u8], signature: &[u8]) -> Option<usize> {
+        bytes.windows(signature.len()).position(|w| w == signature)
+    }
+
+    /// Dense attributes (a heap of one direct block, and of an indirect block of several) read
+    /// as written; a zeroed block in the global heap holding their strings is an error naming
+    /// it, where HDF5 loops.
+    #[test]
+    fn strings_of_dense_attributes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, indirect) in [(12, false), (28, true)] {
+            let path = dir.path().join(format!("{n}.h5"));
+            let bytes = root_with_attributes(&path, n);
+            assert!(find(&bytes, b"FRHP").is_some(), "{n} attributes: no dense storage");
+            assert_eq!(find(&bytes, b"FHIB").is_some(), indirect, "{n} attributes");
+            let (file, _) = h5::open_checked(&path).unwrap();
+            let last = format!("attribute_{:02}", n - 1);
+            let value = h5::read_attr_str(&path, &file, &last).unwrap().unwrap();
+            assert!(value.starts_with(&format!("value {}", n - 1)));
+            drop(file);
+
+            let heap = find(&bytes, b"GCOL\x01").unwrap();
+            let mut damaged = bytes.clone();
+            damaged[heap + 32..heap + 544].fill(0);
+            let bad = dir.path().join(format!("{n}-damaged.h5"));
+            std::fs::write(&bad, damaged).unwrap();
+            match h5::open_checked(&bad) {
+                Err(e @ Error::Damaged { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(&format!("at byte {heap}")), "{text}");
+                }
+                Err(e) => panic!("{n} attributes: {e}"),
+                Ok(_) => panic!("{n} attributes: a zeroed heap block opened"),
+            }
+        }
+    }
+}
