@@ -567,3 +567,72 @@ mod tests {
         assert_eq!(attribute_strings(&body), None);
     }
 }
+
+/// Dense attributes ([`dense_attrs`]) as the file check meets them.
+#[cfg(test)]
+mod dense_attribute_tests {
+    use hdf5::types::VarLenUnicode;
+
+    use crate::error::{Error, Result};
+
+    /// What [`super::check`] finds in `path`.
+    fn check_file(path: &std::path::Path) -> Result<super::Later> {
+        let raw = std::fs::File::open(path).unwrap();
+        super::check(path, &raw, raw.metadata().unwrap().len())
+    }
+
+    /// A root of `n` string attributes, in the format our writers give files through the HDF5
+    /// library (its 1.8 format: attributes past 8 in a fractal heap, named by a v2 B-tree).
+    fn root_with_attributes(path: &std::path::Path, n: usize) -> Vec<u8> {
+        let f = hdf5::File::with_options().with_fapl(|p| p.libver_v18()).create(path).unwrap();
+        for i in 0..n {
+            let value: VarLenUnicode = format!("value {i} {}", "x".repeat(i)).parse().unwrap();
+            let name = format!("attribute_{i:02}");
+            f.new_attr::<VarLenUnicode>()
+                .create(name.as_str())
+                .unwrap()
+                .write_scalar(&value)
+                .unwrap();
+        }
+        f.close().unwrap();
+        std::fs::read(path).unwrap()
+    }
+
+    fn find(bytes: &[u8], signature: &[u8]) -> Option<usize> {
+        bytes.windows(signature.len()).position(|w| w == signature)
+    }
+
+    /// Dense attributes (a heap of one direct block, and of an indirect block of several) read
+    /// as written; a zeroed block in the global heap holding their strings is an error naming
+    /// it, where HDF5 loops.
+    #[test]
+    fn strings_of_dense_attributes_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        for (n, indirect) in [(12, false), (28, true)] {
+            let path = dir.path().join(format!("{n}.h5"));
+            let bytes = root_with_attributes(&path, n);
+            assert!(find(&bytes, b"FRHP").is_some(), "{n} attributes: no dense storage");
+            assert_eq!(find(&bytes, b"FHIB").is_some(), indirect, "{n} attributes");
+            check_file(&path).unwrap();
+            let file = hdf5::File::open(&path).unwrap();
+            let last = format!("attribute_{:02}", n - 1);
+            let value = file.attr(&last).unwrap().read_scalar::<VarLenUnicode>().unwrap();
+            assert!(value.as_str().starts_with(&format!("value {}", n - 1)));
+            drop(file);
+
+            let heap = find(&bytes, b"GCOL\x01").unwrap();
+            let mut damaged = bytes.clone();
+            damaged[heap + 32..heap + 544].fill(0);
+            let bad = dir.path().join(format!("{n}-damaged.h5"));
+            std::fs::write(&bad, damaged).unwrap();
+            match check_file(&bad) {
+                Err(e @ Error::Damaged { .. }) => {
+                    let text = e.to_string();
+                    assert!(text.contains(&format!("at byte {heap}")), "{text}");
+                }
+                Err(e) => panic!("{n} attributes: {e}"),
+                Ok(_) => panic!("{n} attributes: a zeroed heap block opened"),
+            }
+        }
+    }
+}
