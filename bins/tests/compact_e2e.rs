@@ -6,7 +6,7 @@
 
 mod steps;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ctx_store::{CompactIds, TxtCtxReader, TxtEntry};
 use steps::*;
@@ -201,6 +201,7 @@ fn a_folder_of_integer_stems_and_names_in_the_compact_layout() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(&s(&other)), "{err}");
         assert!(!wrong.exists(), "{} left behind: {err}", wrong.display());
+        assert!(!partial(&wrong).exists(), "{err}");
     }
     std::fs::copy(&back, &wrong).unwrap();
     let before = std::fs::read(&wrong).unwrap();
@@ -211,12 +212,18 @@ fn a_folder_of_integer_stems_and_names_in_the_compact_layout() {
     );
     assert!(!o.status.success());
     assert_eq!(std::fs::read(&wrong).unwrap(), before);
+    assert!(!partial(&wrong).exists());
+}
+
+/// Where `ctx-convert` writes OUT until it is whole.
+fn partial(out: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.partial", out.display()))
 }
 
 /// A full txt_ctx whose first batch of images converts and whose last image holds a hit the
-/// caption database does not: `ctx-convert` fails after creating OUT, and removes it.
+/// caption database does not: `ctx-convert` fails after writing part of OUT, and leaves none.
 #[test]
-fn ctx_convert_removes_the_file_it_failed_to_finish() {
+fn ctx_convert_leaves_no_file_when_it_fails_to_finish() {
     use ctx_store::{CaptionDbWriter, CaptionLayout, Provenance, TxtCtxWriter, ViewEntry};
     let dir = tempfile::tempdir().unwrap();
     let prov = Provenance::new("compact-e2e", "{}");
@@ -261,6 +268,7 @@ fn ctx_convert_removes_the_file_it_failed_to_finish() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("img_299"), "{err}");
     assert!(!out.exists(), "{} left behind", out.display());
+    assert!(!partial(&out).exists(), "{} left behind", partial(&out).display());
     // The first 299 images convert.
     let part = dir.path().join("part.hdf5");
     let mut w = TxtCtxWriter::create(&part, &prov, false).unwrap();

@@ -3,9 +3,9 @@
 //! the full layout the features and texts are joined back from it. The entries read the same
 //! either way (ctx-store's readers, the xmodal_ctx package), under the same image names.
 //!
-//! The inputs are checked before OUT is created (the txt_ctx opened, a compact one joined with
-//! its caption database; to the compact layout, the first images' hits looked up in the caption
-//! database given), and an OUT this command created is removed when it fails.
+//! OUT is written as `OUT.partial` beside it and renamed once whole, so that a run that fails
+//! (a hit the caption database does not hold) or is killed leaves OUT as it was: absent, or
+//! the file `--overwrite` would have replaced.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -145,11 +145,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if super::output::canonical(&args.out) == super::output::canonical(input) {
         bail!("{} is INPUT and OUT", input.display());
     }
-    // The inputs, checked before OUT is created.
     let db_in = if compact_in { args.caption_db.as_deref() } else { None };
     let reader = Reader::open(input, profile, db_in)?;
     let ids = reader.keys()?;
-    let first = reader.preload_ids(&ids[..ids.len().min(BATCH)])?;
     let provenance = reader.provenance()?.unwrap_or_else(|| {
         let arguments = serde_json::json!({"input": input, "txt_layout": format!("{to:?}")});
         Provenance::new("ctx-convert", arguments.to_string())
@@ -160,51 +158,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "--caption-db: the compact layout numbers each hit by its row in the caption \
                  database the txt_ctx was retrieved from",
             )?;
-            let captions = Arc::new(load_captions(db, profile)?);
-            CompactTxtWriter::check_hits(input, db, captions.clone(), &first)?;
-            Some((db, captions))
+            Some((db, Arc::new(load_captions(db, profile)?)))
         }
         TxtLayout::Full => None,
     };
+    // Written beside OUT and renamed once whole: a failed or killed run leaves OUT as it was.
+    let partial = partial_path(&args.out);
     let made = (|| -> Result<()> {
-        let mut writer = match db {
-            Some((db, captions)) => {
-                let id_kind = CompactIds::of(&ids);
-                let out = &args.out;
-                let w = CompactTxtWriter::create_with_ids(
-                    out,
-                    profile,
-                    db,
-                    captions,
-                    id_kind,
-                    &provenance,
-                    true,
-                )?;
-                Writer::Compact(w)
-            }
+        let mut writer = match &db {
+            Some((db, captions)) => Writer::Compact(CompactTxtWriter::create_with_ids(
+                &partial,
+                profile,
+                db,
+                Arc::clone(captions),
+                CompactIds::of(&ids),
+                &provenance,
+                true,
+            )?),
             None => match &reader {
                 Reader::Original(_) => {
-                    Writer::Original(TxtCtxWriter::create(&args.out, &provenance, true)?)
+                    Writer::Original(TxtCtxWriter::create(&partial, &provenance, true)?)
                 }
                 Reader::Haav(r) => {
-                    Writer::Haav(HaavTxtCtxWriter::create(&args.out, r.fdim(), &provenance, true)?)
+                    Writer::Haav(HaavTxtCtxWriter::create(&partial, r.fdim(), &provenance, true)?)
                 }
             },
         };
-        let write = |w: &mut Writer, entries: &[TxtEntry]| {
-            w.write_batch(entries).with_context(|| format!("writing {}", args.out.display()))
-        };
-        write(&mut writer, &first)?;
-        for chunk in ids.chunks(BATCH).skip(1) {
-            write(&mut writer, &reader.preload_ids(chunk)?)?;
+        for chunk in ids.chunks(BATCH) {
+            writer.write_batch(&reader.preload_ids(chunk)?).with_context(|| match &db {
+                Some((db, _)) => format!(
+                    "writing {} with the caption database {}",
+                    args.out.display(),
+                    db.display()
+                ),
+                None => format!("writing {}", args.out.display()),
+            })?;
         }
-        writer.finish()
+        writer.finish()?;
+        std::fs::rename(&partial, &args.out)
+            .with_context(|| format!("renaming {} to {}", partial.display(), args.out.display()))
     })();
     if let Err(e) = made {
-        // The writer is closed; what it left of OUT (made, or replaced with --overwrite) goes.
-        if args.out.exists() {
-            let _ = std::fs::remove_file(&args.out);
-        }
+        let _ = std::fs::remove_file(&partial);
         return Err(e);
     }
     Summary {
@@ -218,4 +213,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     .print();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where OUT is written until it is whole: `OUT.partial`, in OUT's folder.
+fn partial_path(out: &Path) -> PathBuf {
+    let mut p = out.as_os_str().to_owned();
+    p.push(".partial");
+    PathBuf::from(p)
 }

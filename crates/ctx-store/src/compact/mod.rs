@@ -23,7 +23,6 @@ use crate::id::ImageId;
 use crate::kind::{FileKind, Profile};
 use crate::schema::{self, View};
 
-mod check;
 pub(crate) mod db;
 pub(crate) mod ids;
 pub(crate) mod read;
