@@ -34,17 +34,10 @@ pub(crate) fn start<'a>(path: &Path, bytes: &'a [u8]) -> Result<Started<'a>> {
 
 impl Started<'_> {
     /// The RGB pixels, `width * height * 3` bytes, in a new buffer.
-    pub(crate) fn read_vec(mut self, path: &Path) -> Result<Vec<u8>> {
-        if self.cmyk {
-            let mut data = vec![0; self.len()];
-            self.read_into(path, &mut data)?;
-            return Ok(data);
-        }
-        unwinding(path, move || {
-            let data = self.dec.read_scanlines::<u8>().map_err(|e| decode_error(path, &e))?;
-            self.finish(path, data.len())?;
-            Ok(data)
-        })
+    pub(crate) fn read_vec(self, path: &Path) -> Result<Vec<u8>> {
+        let mut data = vec![0; self.len()];
+        self.read_into(path, &mut data)?;
+        Ok(data)
     }
 
     /// The RGB pixels written into `out`, which must be exactly `width * height * 3` bytes.
