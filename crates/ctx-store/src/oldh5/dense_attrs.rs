@@ -10,7 +10,7 @@
 //! else (deeper indexes, huge or filtered objects) is left to the library; the heap and index
 //! themselves carry checksums the library verifies.
 
-use super::parse::{Reader, damaged, u16_at, u64_at};
+use super::parse::{Reader, damaged, u16_at, u32_at, u64_at};
 use crate::error::Result;
 
 /// Attribute info message.
@@ -113,7 +113,7 @@ fn heap(r: &mut Reader, at: u64, what: &str) -> Result<Option<Heap>> {
     let width = u64::from(u16_at(&h, 110));
     let (start_block, max_direct) = (u64_at(&h, 112), u64_at(&h, 120));
     let max_heap_bits = u64::from(u16_at(&h, 128));
-    let max_managed = u64::from(super::parse::u32_at(&h, 10));
+    let max_managed = u64::from(u32_at(&h, 10));
     let (root, rows) = (u64_at(&h, 132), u64::from(u16_at(&h, 140)));
     let pow2 = |v: u64| v.is_power_of_two();
     if width == 0
@@ -211,7 +211,7 @@ fn heap_ids(r: &mut Reader, at: u64, id_len: usize, what: &str) -> Result<Option
         return Err(bad(r, at, "no attribute name index (B-tree signature or type)".into()));
     }
     let (node, record, depth) =
-        (u64::from(super::parse::u32_at(&h, 6)), usize::from(u16_at(&h, 10)), u16_at(&h, 12));
+        (u64::from(u32_at(&h, 6)), usize::from(u16_at(&h, 10)), u16_at(&h, 12));
     let (root, n) = (u64_at(&h, 16), usize::from(u16_at(&h, 24)));
     if root == UNDEFINED || n == 0 {
         return Ok(Some(Vec::new()));
